@@ -5,7 +5,7 @@ import (
 	"strconv"
 )
 
-//go:generate go tool stringer -type=Code -trimprefix=Code -output=code_string.go
+//go:generate go tool -modfile=../tools/go.mod stringer -type=Code -trimprefix=Code -output=code_string.go
 
 // Code is a call's status code. Its values are numerically equal to gRPC's
 // status codes (google.golang.org/grpc/codes), so a gateway maps one to the

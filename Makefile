@@ -1,0 +1,133 @@
+# framegate's developer tasks. `make` (or `make help`) lists the targets.
+#
+# Every tool is pinned in tools/go.mod (and protoc-gen-go in
+# tools/protoc-gen-go/go.mod) and runs from the Go module cache or ./bin:
+# nothing is installed globally, and once the module cache is warm nothing is
+# fetched from the network.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+MAKEFLAGS += --no-builtin-rules --no-builtin-variables
+
+GO ?= go
+# BIN holds the protoc plugins and buf that `make tools` builds (gitignored).
+BIN := $(CURDIR)/bin
+BUF := $(BIN)/buf
+TOOLS_MOD := tools/go.mod
+# protoc-gen-go has a module of its own: buf requires a newer, unreleased
+# google.golang.org/protobuf than the one in ./go.mod, and in tools/go.mod that
+# would build protoc-gen-go at buf's version instead of the runtime's.
+PROTOC_GEN_GO_MOD := tools/protoc-gen-go/go.mod
+# Built into $(BIN) from $(TOOLS_MOD).
+BIN_TOOLS := \
+	github.com/bufbuild/buf/cmd/buf \
+	google.golang.org/grpc/cmd/protoc-gen-go-grpc \
+	github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway \
+	github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2
+
+# The google/api protos (annotations.proto, http.proto, httpbody.proto) come
+# from this Go module's third_party/googleapis, linked at third_party/googleapis
+# (see buf.yaml). SUM is its go.sum hash, checked on every use.
+GOOGLEAPIS_MODULE := github.com/grpc-ecosystem/grpc-gateway@v1.16.0
+GOOGLEAPIS_SUM := h1:gmcG1KaJ57LophUzW0Hy8NmPhnMZb4M0+kPpLofRdBo=
+GOOGLEAPIS_LINK := third_party/googleapis
+
+# The generation steps, shared by generate (in the worktree) and check-generate
+# (in a copy). go generate runs the //go:generate lines (stringer); buf
+# generate rewrites gen/ from api/ (clean: true in buf.gen.yaml).
+GENERATE = $(GO) generate ./... && PATH="$(BIN):$$PATH" $(BUF) generate
+
+# govulncheck's database: empty for https://vuln.go.dev, or a mirror such as
+# file:///path/to/vulndb for machines without access to it.
+VULNDB ?=
+
+##@ General
+
+.PHONY: help
+help: ## List the targets
+	@awk 'BEGIN { FS = ":.*## " } \
+		/^##@/ { printf "\n%s\n", substr($$0, 5) } \
+		/^[a-zA-Z0-9_.-]+:.*## / { printf "  %-16s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+##@ Code generation
+
+# The generated code must come from the same versions of protobuf and
+# grpc-gateway as the runtimes it links against in ./go.mod: "module modfile"
+# pairs that `make tools` compares.
+GENERATOR_RUNTIMES := \
+	"google.golang.org/protobuf $(PROTOC_GEN_GO_MOD)" \
+	"github.com/grpc-ecosystem/grpc-gateway/v2 $(TOOLS_MOD)"
+
+.PHONY: tools
+tools: ## Build buf and the protoc plugins into ./bin from tools/
+	@for pair in $(GENERATOR_RUNTIMES); do \
+		set -- $$pair; \
+		runtime=$$($(GO) list -m -f '{{.Version}}' $$1); \
+		generator=$$($(GO) list -modfile=$$2 -m -f '{{.Version}}' $$1); \
+		if [ "$$runtime" != "$$generator" ]; then \
+			echo "tools: $$1 is $$runtime in go.mod but $$generator in $$2; make them equal" >&2; exit 1; \
+		fi; \
+	done
+	$(GO) build -modfile=$(TOOLS_MOD) -o $(BIN)/ $(BIN_TOOLS)
+	$(GO) build -modfile=$(PROTOC_GEN_GO_MOD) -o $(BIN)/ google.golang.org/protobuf/cmd/protoc-gen-go
+
+.PHONY: googleapis
+googleapis: ## Link third_party/googleapis into the Go module cache (downloads once)
+	@json=$$($(GO) mod download -modfile=$(TOOLS_MOD) -json $(GOOGLEAPIS_MODULE)); \
+	dir=$$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$$/\1/p' <<<"$$json"); \
+	sum=$$(sed -n 's/^[[:space:]]*"Sum": "\(.*\)",\{0,1\}$$/\1/p' <<<"$$json"); \
+	if [ -z "$$dir" ] || [ ! -d "$$dir/third_party/googleapis" ]; then \
+		echo "googleapis: $(GOOGLEAPIS_MODULE) not downloaded:" >&2; echo "$$json" >&2; exit 1; \
+	fi; \
+	if [ "$$sum" != "$(GOOGLEAPIS_SUM)" ]; then \
+		echo "googleapis: $(GOOGLEAPIS_MODULE) has sum $$sum, want $(GOOGLEAPIS_SUM)" >&2; exit 1; \
+	fi; \
+	mkdir -p $(dir $(GOOGLEAPIS_LINK)); \
+	ln -sfn "$$dir/third_party/googleapis" $(GOOGLEAPIS_LINK)
+
+.PHONY: generate
+generate: tools googleapis ## Regenerate everything: go generate ./... (stringer), then buf generate into gen/
+	$(GENERATE)
+
+# check-generate regenerates in a copy of the worktree (the files git sees:
+# tracked and untracked, minus ignored ones), so it checks uncommitted work
+# too and never touches the worktree. The copy gets a git index of its own;
+# any file that generation changes, adds or deletes there (a status line whose
+# second column is not blank) is drift. Stringer outputs are removed from the
+# copy first, so stale ones show up as deleted.
+.PHONY: check-generate
+check-generate: tools googleapis ## Fail if generated code differs from what `make generate` would write
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	git ls-files -z --cached --others --exclude-standard | \
+		while IFS= read -r -d '' f; do \
+			if [ -e "$$f" ] || [ -L "$$f" ]; then printf '%s\0' "$$f"; fi; \
+		done | \
+		tar --null -T - -cf - | tar -C "$$tmp" -xf -; \
+	mkdir -p "$$tmp/$(dir $(GOOGLEAPIS_LINK))"; \
+	cp -P $(GOOGLEAPIS_LINK) "$$tmp/$(GOOGLEAPIS_LINK)"; \
+	cd "$$tmp"; \
+	git init -q; git add -A; \
+	{ git grep -l -z --cached '^// Code generated by "stringer' -- '*.go' || [ $$? -eq 1 ]; } | \
+		xargs -0 -r rm -f; \
+	$(GENERATE); \
+	drift=$$(git status --porcelain --untracked-files=all | grep -v '^. ' || true); \
+	if [ -n "$$drift" ]; then \
+		echo "check-generate: generated files are out of date; run 'make generate' and commit the result:" >&2; \
+		echo "$$drift" >&2; \
+		git --no-pager diff >&2; \
+		exit 1; \
+	fi; \
+	echo "check-generate: generated files are up to date."
+
+.PHONY: lint-proto
+lint-proto: tools googleapis ## Lint api/ with buf's STANDARD rules and check its formatting
+	$(BUF) lint
+	$(BUF) format --diff --exit-code api
+
+##@ Checks
+
+.PHONY: vuln
+vuln: ## Report known vulnerabilities reachable from our code (govulncheck; VULNDB=file:///... for a mirror)
+	$(GO) tool -modfile=$(TOOLS_MOD) govulncheck $(if $(VULNDB),-db $(VULNDB)) ./...
