@@ -1,0 +1,82 @@
+package native
+
+import "io"
+
+// CallOption configures one call.
+type CallOption interface{ applyCall(*callOpts) }
+
+type callOptionFunc func(*callOpts)
+
+func (f callOptionFunc) applyCall(o *callOpts) { f(o) }
+
+type callOpts struct {
+	md      Metadata
+	header  *Metadata
+	trailer *Metadata
+}
+
+// WithMetadata sends md as the call's request metadata; the handler reads
+// it with IncomingMetadata.
+func WithMetadata(md Metadata) CallOption {
+	return callOptionFunc(func(o *callOpts) { o.md = o.md.merge(md) })
+}
+
+// Header stores the response metadata in *md when the response header
+// arrives.
+func Header(md *Metadata) CallOption {
+	return callOptionFunc(func(o *callOpts) { o.header = md })
+}
+
+// Trailer stores the trailer metadata in *md: when the call returns for a
+// JSON response, and before the stream's reader returns io.EOF for a stream.
+func Trailer(md *Metadata) CallOption {
+	return callOptionFunc(func(o *callOpts) { o.trailer = md })
+}
+
+// StreamRequest is a request with a JSON part followed by a byte stream, for
+// endpoints whose handler takes both a request value and an io.Reader:
+//
+//	c.Call(ctx, "Store.Write", native.StreamRequest{JSON: &WriteRequest{Name: "x"}, Body: f}, &resp)
+//
+// A nil JSON sends a stream only, like passing Body itself.
+type StreamRequest struct {
+	JSON any
+	Body io.Reader
+}
+
+// requestParts splits a Call's req argument into its parts.
+func requestParts(req any) (kind BodyKind, value any, body io.Reader) {
+	switch r := req.(type) {
+	case nil:
+		return BodyNone, nil, nil
+	case StreamRequest:
+		return streamRequestKind(r)
+	case *StreamRequest:
+		return streamRequestKind(*r)
+	case io.Reader:
+		return BodyStream, nil, r
+	}
+	return BodyJSON, req, nil
+}
+
+func streamRequestKind(r StreamRequest) (BodyKind, any, io.Reader) {
+	body := r.Body
+	if body == nil {
+		body = eofReader{}
+	}
+	if r.JSON == nil {
+		return BodyStream, nil, body
+	}
+	return BodyJSONStream, r.JSON, body
+}
+
+// responseKind says what a Call's resp argument expects.
+func responseKind(resp any) (BodyKind, *io.ReadCloser, *io.Reader) {
+	switch r := resp.(type) {
+	case *io.ReadCloser:
+		return BodyStream, r, nil
+	case *io.Reader:
+		return BodyStream, nil, r
+	}
+	return BodyJSON, nil, nil
+}

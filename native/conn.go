@@ -1,0 +1,273 @@
+package native
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+)
+
+// wire is what a client and a server connection share: the transport, the
+// framer and the write side.
+type wire struct {
+	rwc   io.ReadWriteCloser
+	fr    *framer
+	chunk int // DATA payload size we send
+
+	wmu  sync.Mutex // serialises writes; guards werr and every half's open flag
+	werr error      // sticky write error
+
+	closeOnce sync.Once
+}
+
+// errHalfClosed is returned by writes to a message that already ended
+// (the peer reset the call, or the message was completed).
+var errHalfClosed = errors.New("native: message already ended")
+
+// half is one direction of one call. open is guarded by wire.wmu; onEnd runs
+// once, outside the lock, after the write that ended the half.
+type half struct {
+	id    uint32
+	open  bool
+	onEnd func()
+}
+
+// ended runs onEnd if this write ended the half.
+func (hf *half) ended(did bool) {
+	if did && hf.onEnd != nil {
+		hf.onEnd()
+	}
+}
+
+// handshake exchanges prefaces. The client writes first and the server
+// answers, so both sides of an unbuffered pipe make progress; a server always
+// answers with its own preface, so a client learns the server's version even
+// when they differ.
+func (w *wire) handshake(cfg *config, client bool) error {
+	stop := w.deadline(cfg.handshakeTimeout)
+	defer stop()
+	mine := appendPreface(nil, ProtocolVersion, cfg.lim.maxFramePayload)
+	var peer [PrefaceLen]byte
+	if client {
+		if _, err := w.rwc.Write(mine); err != nil {
+			return handshakeError(err)
+		}
+		if _, err := io.ReadFull(w.fr.r, peer[:]); err != nil {
+			return handshakeError(err)
+		}
+	} else {
+		if _, err := io.ReadFull(w.fr.r, peer[:]); err != nil {
+			return handshakeError(err)
+		}
+		if _, err := w.rwc.Write(mine); err != nil {
+			return handshakeError(err)
+		}
+	}
+	max, err := parsePreface(peer[:])
+	if err != nil {
+		return err
+	}
+	w.fr.peerMax = max
+	w.chunk = min(cfg.streamChunk, int(max))
+	return nil
+}
+
+func handshakeError(err error) error {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return &Error{code: CodeDeadlineExceeded, msg: "handshake timed out", err: err}
+	}
+	return &Error{code: CodeUnavailable, msg: "handshake failed: " + err.Error(), err: err}
+}
+
+// deadline bounds the operations that follow by d: with the transport's
+// deadlines when it has them, else by closing it when d expires. The
+// returned func lifts the bound.
+func (w *wire) deadline(d time.Duration) (stop func()) {
+	if d <= 0 {
+		return func() {}
+	}
+	if dl, ok := w.rwc.(interface{ SetDeadline(time.Time) error }); ok && dl.SetDeadline(time.Now().Add(d)) == nil {
+		return func() { dl.SetDeadline(time.Time{}) }
+	}
+	t := time.AfterFunc(d, func() { w.rwc.Close() })
+	return func() { t.Stop() }
+}
+
+// writeLocked writes b; the caller holds wmu.
+func (w *wire) writeLocked(b []byte) error {
+	if w.werr != nil {
+		return w.werr
+	}
+	if err := w.fr.write(b); err != nil {
+		w.werr = &Error{code: CodeUnavailable, msg: "write failed: " + err.Error(), err: err}
+		return w.werr
+	}
+	return nil
+}
+
+// writeFrame writes one frame of a call's half, if the half is still open;
+// end closes the half.
+func (w *wire) writeFrame(hf *half, h FrameHeader, payload []byte, end bool) error {
+	w.wmu.Lock()
+	if hf != nil {
+		if !hf.open {
+			w.wmu.Unlock()
+			return errHalfClosed
+		}
+		if end {
+			hf.open = false
+		}
+	}
+	w.fr.wbuf = appendFrame(w.fr.wbuf[:0], h, payload)
+	err := w.writeLocked(w.fr.wbuf)
+	w.fr.shrink()
+	w.wmu.Unlock()
+	if hf != nil {
+		hf.ended(end)
+	}
+	return err
+}
+
+// writeMessage writes a HEADER and, if body is not nil, the JSON body in
+// BODY frames, in one Write. It ends the half unless a stream follows.
+func (w *wire) writeMessage(hf *half, header any, body []byte, hasBody, end bool) error {
+	hb, err := json.Marshal(header)
+	if err != nil {
+		return &Error{code: CodeInternal, msg: "cannot encode header: " + err.Error(), err: err}
+	}
+	w.wmu.Lock()
+	if !hf.open {
+		w.wmu.Unlock()
+		return errHalfClosed
+	}
+	if end {
+		hf.open = false
+	}
+	b := appendFrame(w.fr.wbuf[:0], FrameHeader{Type: TypeHeader, Call: hf.id}, hb)
+	if hasBody {
+		b = w.fr.appendChunked(b, TypeBody, hf.id, body, FlagEnd)
+	}
+	w.fr.wbuf = b
+	err = w.writeLocked(b)
+	w.fr.shrink()
+	w.wmu.Unlock()
+	hf.ended(end)
+	return err
+}
+
+// writeRST ends the half with RST if it is open. It reports whether it did.
+func (w *wire) writeRST(hf *half, code Code, msg string) (bool, error) {
+	w.wmu.Lock()
+	if !hf.open {
+		w.wmu.Unlock()
+		return false, nil
+	}
+	hf.open = false
+	w.fr.wbuf = appendFrame(w.fr.wbuf[:0], FrameHeader{Type: TypeRST, Call: hf.id}, rstPayload(code, msg))
+	err := w.writeLocked(w.fr.wbuf)
+	w.wmu.Unlock()
+	hf.ended(true)
+	return true, err
+}
+
+// isOpen reports whether hf is still open.
+func (w *wire) isOpen(hf *half) bool {
+	w.wmu.Lock()
+	defer w.wmu.Unlock()
+	return hf.open
+}
+
+// rstPayload is the RST payload: the code, then the message.
+func rstPayload(code Code, msg string) []byte {
+	if len(msg) > maxRSTMessage {
+		msg = msg[:maxRSTMessage]
+	}
+	b := make([]byte, 4, 4+len(msg))
+	b[0], b[1], b[2], b[3] = byte(code>>24), byte(code>>16), byte(code>>8), byte(code)
+	return append(b, msg...)
+}
+
+// parseRST decodes an RST payload.
+func parseRST(p []byte) (Code, string) {
+	return Code(uint32(p[0])<<24 | uint32(p[1])<<16 | uint32(p[2])<<8 | uint32(p[3])), string(p[4:])
+}
+
+// sendStream copies src into DATA frames of hf and ends the half with a
+// TRAILER carrying src's error, if any, and the trailer metadata. It returns
+// the bytes sent, src's error (nil at io.EOF), and the error that stopped the
+// writing: errHalfClosed when the half was ended by an RST, or the
+// connection's write error.
+func (w *wire) sendStream(hf *half, src io.Reader, trailerMD func() Metadata) (sent int64, srcErr, err error) {
+	bp := getBuffer(FrameHeaderLen + w.chunk)
+	defer putBuffer(bp)
+	buf := *bp
+	for {
+		n, rerr := src.Read(buf[FrameHeaderLen:])
+		if n > 0 {
+			if err := w.writeData(hf, buf[:FrameHeaderLen+n]); err != nil {
+				return sent, nil, err
+			}
+			sent += int64(n)
+		}
+		if rerr != nil {
+			t := trailer{Metadata: trailerMD()}
+			if rerr != io.EOF {
+				srcErr = rerr
+				t.Code, t.Message = CodeOf(rerr), messageOf(rerr)
+			}
+			tb, jerr := json.Marshal(t)
+			if jerr != nil {
+				t = trailer{Code: CodeInternal, Message: "cannot encode the trailer: " + jerr.Error()}
+				tb, _ = json.Marshal(t)
+			}
+			return sent, srcErr, w.writeFrame(hf, FrameHeader{Type: TypeTrailer, Call: hf.id}, tb, true)
+		}
+	}
+}
+
+// writeData writes one DATA frame whose payload follows the header room at
+// the front of buf.
+func (w *wire) writeData(hf *half, buf []byte) error {
+	putFrameHeader(buf, FrameHeader{Type: TypeData, Length: uint32(len(buf) - FrameHeaderLen), Call: hf.id})
+	w.wmu.Lock()
+	defer w.wmu.Unlock()
+	if !hf.open {
+		return errHalfClosed
+	}
+	return w.writeLocked(buf)
+}
+
+// reset tells the peer the connection is being torn down because of err (an
+// RST on call 0), without waiting long for a writer that is stuck, then
+// closes the transport.
+func (w *wire) reset(err error) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if dl, ok := w.rwc.(interface{ SetWriteDeadline(time.Time) error }); ok {
+			dl.SetWriteDeadline(time.Now().Add(time.Second))
+		}
+		w.wmu.Lock()
+		defer w.wmu.Unlock()
+		if w.werr == nil {
+			w.fr.wbuf = appendFrame(w.fr.wbuf[:0], FrameHeader{Type: TypeRST}, rstPayload(CodeOf(err), messageOf(err)))
+			w.writeLocked(w.fr.wbuf)
+		}
+	}()
+	t := time.NewTimer(time.Second)
+	select {
+	case <-done:
+	case <-t.C:
+	}
+	t.Stop()
+	w.close()
+	<-done
+}
+
+// close closes the transport once.
+func (w *wire) close() {
+	w.closeOnce.Do(func() { w.rwc.Close() })
+}

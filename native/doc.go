@@ -1,0 +1,67 @@
+// Package native is a framed RPC for moving bulk data over any
+// io.ReadWriteCloser: TCP, unix sockets, TLS, the stdin and stdout of
+// "ssh host cmd", an in-memory pipe. Its wire format is inspired by HTTP/2
+// (typed frames with a fixed header) and its API by net/rpc: a server
+// registers plain Go functions by name, reflection infers the request and
+// response types, and no stub or generated code is needed.
+//
+// # Handlers
+//
+// A handler is a function of this form, the parts in brackets optional:
+//
+//	func([ctx context.Context,] [req *Req,] [body io.Reader,] resp *Resp) error
+//	func([ctx context.Context,] [req *Req,] [body io.Reader,] stream *io.Reader) error
+//
+// req is the JSON request (a pointer or a value of any type encoding/json
+// decodes); body is a request byte stream, read as it arrives; the last
+// parameter receives the response: a *Resp is encoded as JSON, a *io.Reader
+// (or *io.ReadCloser) is set by the handler to a reader whose bytes are sent
+// as they are read, and closed afterwards if it is an io.Closer. The form
+// without ctx, func(req *Req, resp *Resp) error, is net/rpc's. Register
+// refuses any other form with an error saying what would fix it.
+//
+// The returned error decides the status code the caller sees: an *Error
+// (Errorf, NewError) carries its own code, context errors become
+// CodeCanceled or CodeDeadlineExceeded, anything else CodeUnknown. A panic
+// becomes CodeInternal. The handler's ctx carries the caller's deadline and
+// is cancelled when the caller gives up; IncomingMetadata, SetHeader and
+// SetTrailer read and write metadata.
+//
+// # Calls
+//
+// Client.Call sends one call and waits for its response. A Client runs one
+// call at a time on its connection; concurrent callers take turns, and Pool
+// keeps several connections for them. LocalClient calls the handlers of a
+// Server in the same process through the same Caller interface.
+//
+//	err := c.Call(ctx, "Store.List", &ListRequest{}, &resp)            // JSON both ways
+//	var r io.ReadCloser
+//	err = c.Call(ctx, "Store.Read", &ReadRequest{Name: "x"}, &r)      // response stream
+//	err = c.Call(ctx, "Blob.Put", file, &putResp)                     // request stream
+//	err = c.Call(ctx, "Store.Write", native.StreamRequest{JSON: &w, Body: file}, &resp)
+//
+// A response stream arrives as it is sent. Its Read returns io.EOF only
+// after the sender's trailer said the stream is complete: a source that
+// failed, a connection that broke and a call that was aborted all end the
+// stream with an error, never with a clean EOF. Closing the stream early or
+// cancelling ctx aborts the call (an RST frame); the handler's context is
+// cancelled and the connection stays usable for the next call.
+//
+// # Layers
+//
+//	io.ReadWriteCloser   the transport; closed last
+//	  frame layer        frame.go: preface, 12-byte frame headers, limits
+//	  message layer      message.go, conn.go: HEADER [BODY...] [DATA... TRAILER] | RST
+//	  rpc layer          server.go, serverconn.go, client.go, clientread.go: calls, close handshake
+//
+// Teardown is stack-wise: Client.Close sends CLOSE, the server answers
+// CLOSE_ACK, both sides leave the message layer, then close the transport.
+// Server.Shutdown asks each client to go away the same way. PROTOCOL.md
+// beside this file describes the wire format.
+//
+// # Logging
+//
+// The package logs nothing unless given a logger with WithLogger; it then
+// logs connection-level events (protocol errors, handler panics), never
+// per call or per frame.
+package native

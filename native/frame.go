@@ -1,0 +1,308 @@
+package native
+
+// This file owns the wire layer: the connection preface, the fixed frame
+// header and the framer that reads and writes frames. PROTOCOL.md describes
+// the same in prose; frame_test.go pins it with golden bytes.
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"io"
+)
+
+//go:generate go tool -modfile=../tools/go.mod stringer -type=FrameType -linecomment -output=frametype_string.go
+
+// ProtocolVersion is the version of the wire protocol this package speaks. It
+// is sent in the connection preface; peers with different versions refuse
+// each other with an error naming both.
+const ProtocolVersion = 1
+
+// Sizes and limits of the wire format.
+const (
+	// FrameHeaderLen is the size of every frame header.
+	FrameHeaderLen = 12
+	// PrefaceLen is the size of the connection preface each side sends.
+	PrefaceLen = 12
+	// DefaultMaxFramePayload is the default largest frame payload a peer
+	// accepts (WithMaxFramePayload).
+	DefaultMaxFramePayload = 4 << 20
+	// DefaultMaxHeaderSize is the default largest HEADER payload a peer
+	// accepts (WithMaxHeaderSize).
+	DefaultMaxHeaderSize = 64 << 10
+	// MinMaxFramePayload is the smallest frame payload limit a peer may
+	// announce: every peer must accept frames this large.
+	MinMaxFramePayload = 16 << 10
+	// MaxMaxFramePayload is the largest frame payload limit a peer may
+	// announce.
+	MaxMaxFramePayload = 1 << 30
+)
+
+// prefaceMagic opens the preface. The CR LF catches line-ending translation
+// and makes a plain-text peer's mistake visible.
+const prefaceMagic = "FGRPC\r\n"
+
+// FrameType is the type of a frame, the first byte of its header.
+type FrameType uint8
+
+// The frame types. PROTOCOL.md says where each may appear.
+const (
+	TypeHeader   FrameType = 0x1 // HEADER
+	TypeBody     FrameType = 0x2 // BODY
+	TypeData     FrameType = 0x3 // DATA
+	TypeTrailer  FrameType = 0x4 // TRAILER
+	TypeRST      FrameType = 0x5 // RST
+	TypeClose    FrameType = 0x6 // CLOSE
+	TypeCloseAck FrameType = 0x7 // CLOSE_ACK
+	TypePing     FrameType = 0x8 // PING
+)
+
+const maxFrameType = TypePing
+
+// Flags are the frame header's flag bits; their meaning depends on the type.
+type Flags uint8
+
+const (
+	// FlagEnd on a BODY frame marks the last frame of the JSON body.
+	FlagEnd Flags = 0x1
+	// FlagAck on a PING frame marks the reply.
+	FlagAck Flags = 0x1
+)
+
+// allowedFlags lists the flag bits each frame type may carry; any other bit
+// is a protocol error.
+var allowedFlags = [maxFrameType + 1]Flags{
+	TypeBody: FlagEnd,
+	TypePing: FlagAck,
+}
+
+// FrameHeader is the fixed 12-byte header in front of every frame:
+//
+//	byte 0      type
+//	byte 1      flags
+//	bytes 2-3   reserved, zero
+//	bytes 4-7   payload length, big endian
+//	bytes 8-11  call id, big endian (0 for connection-level frames)
+type FrameHeader struct {
+	Type   FrameType
+	Flags  Flags
+	Length uint32
+	Call   uint32
+}
+
+// String is for debugging: "DATA call=3 len=1048576 flags=0x0".
+func (h FrameHeader) String() string {
+	return fmt.Sprintf("%v call=%d len=%d flags=%#x", h.Type, h.Call, h.Length, uint8(h.Flags))
+}
+
+// putFrameHeader writes h into b[:FrameHeaderLen].
+func putFrameHeader(b []byte, h FrameHeader) {
+	_ = b[FrameHeaderLen-1]
+	b[0] = byte(h.Type)
+	b[1] = byte(h.Flags)
+	b[2], b[3] = 0, 0
+	binary.BigEndian.PutUint32(b[4:], h.Length)
+	binary.BigEndian.PutUint32(b[8:], h.Call)
+}
+
+// parseFrameHeader decodes and validates a frame header against the
+// receiver's limits. Every error is a protocol error naming what was wrong.
+func parseFrameHeader(b []byte, lim *limits) (FrameHeader, error) {
+	h := FrameHeader{
+		Type:   FrameType(b[0]),
+		Flags:  Flags(b[1]),
+		Length: binary.BigEndian.Uint32(b[4:]),
+		Call:   binary.BigEndian.Uint32(b[8:]),
+	}
+	if h.Type == 0 || h.Type > maxFrameType {
+		return h, protocolErrorf("unknown frame type %#x", uint8(h.Type))
+	}
+	if b[2] != 0 || b[3] != 0 {
+		return h, protocolErrorf("%v frame has non-zero reserved bytes %#x %#x", h.Type, b[2], b[3])
+	}
+	if bad := h.Flags &^ allowedFlags[h.Type]; bad != 0 {
+		return h, protocolErrorf("%v frame has unknown flags %#x", h.Type, uint8(bad))
+	}
+	if h.Length > lim.maxFramePayload {
+		return h, protocolErrorf("%v frame payload of %d bytes exceeds the limit of %d", h.Type, h.Length, lim.maxFramePayload)
+	}
+	switch h.Type {
+	case TypeHeader:
+		if h.Length > lim.maxHeaderSize {
+			return h, protocolErrorf("HEADER of %d bytes exceeds the limit of %d", h.Length, lim.maxHeaderSize)
+		}
+	case TypeTrailer:
+		if h.Length > lim.maxHeaderSize {
+			return h, protocolErrorf("TRAILER of %d bytes exceeds the limit of %d", h.Length, lim.maxHeaderSize)
+		}
+	case TypeRST:
+		if h.Length < 4 || h.Length > 4+maxRSTMessage {
+			return h, protocolErrorf("RST payload of %d bytes, want 4 to %d", h.Length, 4+maxRSTMessage)
+		}
+	case TypeClose:
+		if h.Length != 4 {
+			return h, protocolErrorf("CLOSE payload of %d bytes, want 4", h.Length)
+		}
+	case TypeCloseAck:
+		if h.Length != 0 {
+			return h, protocolErrorf("CLOSE_ACK payload of %d bytes, want 0", h.Length)
+		}
+	case TypePing:
+		if h.Length != 8 {
+			return h, protocolErrorf("PING payload of %d bytes, want 8", h.Length)
+		}
+	}
+	switch h.Type {
+	case TypeClose, TypeCloseAck, TypePing:
+		if h.Call != 0 {
+			return h, protocolErrorf("%v frame carries call id %d, want 0", h.Type, h.Call)
+		}
+	case TypeRST: // call 0 resets the connection
+	default:
+		if h.Call == 0 {
+			return h, protocolErrorf("%v frame carries call id 0", h.Type)
+		}
+	}
+	return h, nil
+}
+
+// maxRSTMessage bounds the message an RST frame carries.
+const maxRSTMessage = 4 << 10
+
+// limits are the receiving side's limits, fixed per connection.
+type limits struct {
+	maxFramePayload uint32
+	maxHeaderSize   uint32
+	maxBodySize     int64
+}
+
+// appendPreface appends the preface announcing version and the largest frame
+// payload the sender accepts.
+func appendPreface(b []byte, version uint8, maxFramePayload uint32) []byte {
+	b = append(b, prefaceMagic...)
+	b = append(b, version)
+	return binary.BigEndian.AppendUint32(b, maxFramePayload)
+}
+
+// parsePreface checks a peer's preface and returns the frame payload limit
+// it announced.
+func parsePreface(b []byte) (maxFramePayload uint32, err error) {
+	if string(b[:len(prefaceMagic)]) != prefaceMagic {
+		return 0, protocolErrorf("bad connection preface %q: want magic %q (is the peer speaking the native protocol?)", b, prefaceMagic)
+	}
+	if v := b[len(prefaceMagic)]; v != ProtocolVersion {
+		return 0, &Error{code: CodeUnimplemented, msg: fmt.Sprintf("protocol version mismatch: peer speaks version %d, this side speaks version %d", v, ProtocolVersion)}
+	}
+	max := binary.BigEndian.Uint32(b[len(prefaceMagic)+1:])
+	if max < MinMaxFramePayload || max > MaxMaxFramePayload {
+		return 0, protocolErrorf("peer announced a frame payload limit of %d bytes, want %d to %d", max, MinMaxFramePayload, MaxMaxFramePayload)
+	}
+	return max, nil
+}
+
+// readBufferSize is the size of the framer's read buffer. Frame headers and
+// small frames come through it in one read; a large payload is read straight
+// into the caller's buffer once the buffered part is used up, so at most this
+// much of a payload is copied twice.
+const readBufferSize = 16 << 10
+
+// framer reads and writes frames on one connection. Reading is done by one
+// goroutine at a time (the connection's reader, or the stream consumer it
+// hands a DATA payload to); writes are serialised by the caller (the
+// connection's write mutex).
+type framer struct {
+	r    *bufio.Reader
+	w    io.Writer
+	lim  limits
+	rhdr [FrameHeaderLen]byte
+	wbuf []byte // assembles small frames so each goes out in one Write
+	// peerMax is the largest payload the peer accepts.
+	peerMax uint32
+}
+
+func newFramer(rw io.ReadWriter, lim limits) *framer {
+	return &framer{r: bufio.NewReaderSize(rw, readBufferSize), w: rw, lim: lim}
+}
+
+// readHeader reads and validates the next frame header.
+func (f *framer) readHeader() (FrameHeader, error) {
+	if _, err := io.ReadFull(f.r, f.rhdr[:]); err != nil {
+		return FrameHeader{}, err
+	}
+	return parseFrameHeader(f.rhdr[:], &f.lim)
+}
+
+// readPayload reads an n-byte payload into buf (grown as needed).
+func (f *framer) readPayload(buf []byte, n uint32) ([]byte, error) {
+	if uint32(cap(buf)) < n {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
+	_, err := io.ReadFull(f.r, buf)
+	return buf, err
+}
+
+// discard skips n payload bytes.
+func (f *framer) discard(n uint32) error {
+	_, err := f.r.Discard(int(n))
+	return err
+}
+
+// appendFrame appends a frame with payload to b.
+func appendFrame(b []byte, h FrameHeader, payload []byte) []byte {
+	h.Length = uint32(len(payload))
+	var hb [FrameHeaderLen]byte
+	putFrameHeader(hb[:], h)
+	b = append(b, hb[:]...)
+	return append(b, payload...)
+}
+
+// writeFrames writes b, one or more assembled frames, in one Write.
+func (f *framer) write(b []byte) error {
+	_, err := f.w.Write(b)
+	return err
+}
+
+// writeFrame writes one small frame in one Write. It uses f.wbuf, so the
+// caller must hold the write lock.
+func (f *framer) writeFrame(h FrameHeader, payload []byte) error {
+	f.wbuf = appendFrame(f.wbuf[:0], h, payload)
+	err := f.write(f.wbuf)
+	f.shrink()
+	return err
+}
+
+// shrink drops a write buffer that a large message grew.
+func (f *framer) shrink() {
+	if cap(f.wbuf) > 256<<10 {
+		f.wbuf = nil
+	}
+}
+
+// appendChunked appends payload as frames of type t, each at most the peer's
+// limit; the last one gets lastFlags. An empty payload is one empty frame.
+func (f *framer) appendChunked(b []byte, t FrameType, call uint32, payload []byte, lastFlags Flags) []byte {
+	max := int(f.peerMax)
+	for {
+		n := min(len(payload), max)
+		h := FrameHeader{Type: t, Call: call}
+		if n == len(payload) {
+			h.Flags = lastFlags
+		}
+		b = appendFrame(b, h, payload[:n])
+		payload = payload[n:]
+		if len(payload) == 0 {
+			return b
+		}
+	}
+}
+
+// protocolErrorf returns a connection-level error: the peer broke the
+// protocol, the connection cannot continue.
+func protocolErrorf(format string, args ...any) *Error {
+	return &Error{code: CodeInternal, msg: "protocol error: " + fmt.Sprintf(format, args...), err: ErrProtocol}
+}
+
+// ErrProtocol is the cause of every protocol error: the peer broke the wire
+// protocol and the connection was closed. Test with errors.Is.
+var ErrProtocol = fmt.Errorf("protocol error")

@@ -1,0 +1,225 @@
+package native
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"strings"
+)
+
+var (
+	typeContext    = reflect.TypeFor[context.Context]()
+	typeError      = reflect.TypeFor[error]()
+	typeReader     = reflect.TypeFor[io.Reader]()
+	typeReadCloser = reflect.TypeFor[io.ReadCloser]()
+)
+
+// handler is a registered function and what reflection learned about it.
+type handler struct {
+	name    string
+	fn      reflect.Value
+	withCtx bool
+	// reqType is the JSON request's type (the pointed-to type when the
+	// parameter is a pointer); nil when the request has no JSON part.
+	reqType reflect.Type
+	reqPtr  bool
+	// respType is the JSON response's type; nil for a stream response.
+	respType reflect.Type
+	// respStream is the *io.Reader or *io.ReadCloser element type.
+	respStream reflect.Type
+	request    BodyKind
+	response   BodyKind
+}
+
+// registrationError explains why fn cannot be a handler and what would fix it.
+func registrationError(name string, fn any, format string, args ...any) error {
+	return fmt.Errorf("native: Register(%q, %T): %s (a handler looks like func([ctx context.Context,] [req *Req,] [body io.Reader,] resp *Resp | body *io.Reader) error)",
+		name, fn, fmt.Sprintf(format, args...))
+}
+
+// newHandler checks name and fn's signature.
+func newHandler(name string, fn any) (*handler, error) {
+	if err := checkEndpointName(name); err != nil {
+		return nil, err
+	}
+	return parseHandler(name, fn)
+}
+
+// parseHandler checks fn's signature.
+func parseHandler(name string, fn any) (*handler, error) {
+	v := reflect.ValueOf(fn)
+	if !v.IsValid() || v.Kind() != reflect.Func {
+		return nil, registrationError(name, fn, "handler is not a function")
+	}
+	if v.IsNil() {
+		return nil, registrationError(name, fn, "handler is a nil function")
+	}
+	t := v.Type()
+	if t.IsVariadic() {
+		return nil, registrationError(name, fn, "handler must not be variadic")
+	}
+	if t.NumOut() != 1 || t.Out(0) != typeError {
+		return nil, registrationError(name, fn, "handler must return exactly one value of type error, it returns %d values", t.NumOut())
+	}
+	h := &handler{name: name, fn: v, request: BodyNone}
+	in := make([]reflect.Type, t.NumIn())
+	for i := range in {
+		in[i] = t.In(i)
+	}
+	if len(in) > 0 && in[0] == typeContext {
+		h.withCtx = true
+		in = in[1:]
+	}
+	for i, p := range in {
+		if p == typeContext {
+			return nil, registrationError(name, fn, "context.Context must be the first parameter, it is parameter %d", i+1+boolInt(h.withCtx))
+		}
+	}
+	if len(in) == 0 {
+		return nil, registrationError(name, fn, "handler has no response parameter: add a last parameter resp *T (JSON) or body *io.Reader (stream)")
+	}
+	resp := in[len(in)-1]
+	in = in[:len(in)-1]
+	switch {
+	case resp.Kind() != reflect.Pointer:
+		return nil, registrationError(name, fn, "the last parameter is the response and must be a pointer (*T or *io.Reader), it is %v", resp)
+	case resp.Elem() == typeReader || resp.Elem() == typeReadCloser:
+		h.respStream = resp.Elem()
+		h.response = BodyStream
+	case resp.Elem().Kind() == reflect.Interface && resp.Elem().Implements(typeReader):
+		return nil, registrationError(name, fn, "a stream response must be *io.Reader or *io.ReadCloser, not %v", resp)
+	default:
+		if err := checkJSONType(resp.Elem()); err != nil {
+			return nil, registrationError(name, fn, "response: %v", strings.TrimPrefix(err.Error(), "native: "))
+		}
+		h.respType = resp.Elem()
+		h.response = BodyJSON
+	}
+	switch len(in) {
+	case 0:
+	case 1, 2:
+		if in[len(in)-1] == typeReader {
+			h.request = BodyStream
+			in = in[:len(in)-1]
+		} else if len(in) == 2 {
+			return nil, registrationError(name, fn, "with two request parameters the second must be io.Reader (the request stream), it is %v", in[1])
+		}
+		if len(in) == 1 {
+			if err := h.setRequestType(in[0]); err != nil {
+				return nil, registrationError(name, fn, "%v", err)
+			}
+			if h.request == BodyStream {
+				h.request = BodyJSONStream
+			} else {
+				h.request = BodyJSON
+			}
+		}
+	default:
+		return nil, registrationError(name, fn, "too many parameters (%d)", t.NumIn())
+	}
+	return h, nil
+}
+
+func (h *handler) setRequestType(p reflect.Type) error {
+	switch {
+	case p == typeReader:
+		return errors.New("io.Reader must be the last request parameter")
+	case p.Kind() == reflect.Pointer && p.Elem() == typeReader:
+		return errors.New("*io.Reader is a response type; a request stream is a plain io.Reader parameter")
+	case p.Kind() == reflect.Interface && p != reflect.TypeFor[any]():
+		return fmt.Errorf("the request parameter is the interface %v: JSON cannot be decoded into it; use a concrete type", p)
+	}
+	h.reqType, h.reqPtr = p, false
+	if p.Kind() == reflect.Pointer {
+		h.reqType, h.reqPtr = p.Elem(), true
+	}
+	if err := checkJSONType(h.reqType); err != nil {
+		return fmt.Errorf("request: %s", strings.TrimPrefix(err.Error(), "native: "))
+	}
+	return nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// checkEndpointName refuses names that cannot work.
+func checkEndpointName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("native: Register: empty endpoint name")
+	case strings.HasPrefix(name, "native."):
+		return fmt.Errorf("native: Register(%q): names starting with \"native.\" are reserved for control endpoints", name)
+	case len(name) > 256:
+		return fmt.Errorf("native: Register(%q...): endpoint name longer than 256 bytes", name[:32])
+	}
+	for _, r := range name {
+		if r < 0x21 || r == 0x7f {
+			return fmt.Errorf("native: Register(%q): endpoint names must not contain spaces or control characters", name)
+		}
+	}
+	return nil
+}
+
+// invocation is one call of a handler: arguments in, results out.
+type invocation struct {
+	req    any       // decoded request (a pointer to reqType), nil without JSON part
+	body   io.Reader // request stream
+	resp   any       // JSON response (pointer to respType)
+	stream io.Reader // response stream
+}
+
+// newRequest returns a pointer to a new zero request value.
+func (h *handler) newRequest() any {
+	if h.reqType == nil {
+		return nil
+	}
+	return reflect.New(h.reqType).Interface()
+}
+
+// call runs the handler, turning a panic into a CodeInternal error.
+func (h *handler) call(ctx context.Context, inv *invocation) (err error) {
+	args := make([]reflect.Value, 0, 4)
+	if h.withCtx {
+		args = append(args, reflect.ValueOf(&ctx).Elem())
+	}
+	if h.reqType != nil {
+		rv := reflect.ValueOf(inv.req)
+		if !h.reqPtr {
+			rv = rv.Elem()
+		}
+		args = append(args, rv)
+	}
+	if h.request.HasStream() {
+		args = append(args, reflect.ValueOf(&inv.body).Elem())
+	}
+	var respPtr reflect.Value
+	if h.respType != nil {
+		respPtr = reflect.New(h.respType)
+		inv.resp = respPtr.Interface()
+	} else {
+		respPtr = reflect.New(h.respStream)
+	}
+	args = append(args, respPtr)
+	defer func() {
+		if p := recover(); p != nil {
+			err = &Error{code: CodeInternal, msg: fmt.Sprintf("handler %s panicked: %v", h.name, p), err: errPanic}
+		}
+	}()
+	out := h.fn.Call(args)
+	if h.respStream != nil && !respPtr.Elem().IsNil() {
+		inv.stream = respPtr.Elem().Interface().(io.Reader)
+	}
+	if e := out[0].Interface(); e != nil {
+		return e.(error)
+	}
+	return nil
+}
+
+// errPanic marks errors made from a handler's panic.
+var errPanic = errors.New("handler panicked")

@@ -1,0 +1,212 @@
+package native
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+)
+
+// Caller is what Client, Pool and LocalClient have in common: code that
+// makes calls takes a Caller and works over a connection, a pool or in
+// process alike.
+type Caller interface {
+	Call(ctx context.Context, method string, req, resp any, opts ...CallOption) error
+	Close() error
+}
+
+var (
+	_ Caller = (*Client)(nil)
+	_ Caller = (*Pool)(nil)
+	_ Caller = (*LocalClient)(nil)
+)
+
+// LocalClient calls a Server's handlers in process, with no frames and no
+// connection, through the same interface as Client. Requests and responses
+// still go through encoding/json, so a handler sees exactly what it would
+// see remotely; streams are handed over as they are, without copies.
+type LocalClient struct {
+	s *Server
+}
+
+// NewLocalClient returns a client for s's handlers in this process.
+func NewLocalClient(s *Server) *LocalClient { return &LocalClient{s: s} }
+
+// Close does nothing: a LocalClient holds no resources.
+func (lc *LocalClient) Close() error { return nil }
+
+// Call calls the handler registered as method, as Client.Call does. The
+// handler runs in the caller's goroutine; a response stream is read from
+// the handler's reader directly, and closing it cancels the handler's
+// context and closes the handler's reader if it is an io.Closer.
+func (lc *LocalClient) Call(ctx context.Context, method string, req, resp any, opts ...CallOption) error {
+	var o callOpts
+	for _, op := range opts {
+		op.applyCall(&o)
+	}
+	kind, value, body := requestParts(req)
+	accept, rc, rr := responseKind(resp)
+	h := lc.s.lookup(method)
+	switch {
+	case h == nil:
+		return Errorf(CodeUnimplemented, "unknown endpoint %q", method)
+	case kind != h.request:
+		return Errorf(CodeInvalidArgument, "endpoint %q takes a %s request, the call sent %s", method, h.request, kind)
+	case accept != h.response:
+		return Errorf(CodeInvalidArgument, "endpoint %q answers %s, the caller expects %s", method, h.response, accept)
+	}
+	if err := ctx.Err(); err != nil {
+		return contextError(ctx)
+	}
+	var inv invocation
+	if h.reqType != nil {
+		data, err := json.Marshal(value)
+		if err != nil {
+			return &Error{code: CodeInvalidArgument, msg: fmt.Sprintf("cannot encode the request for %q: %v", method, err), err: err}
+		}
+		if int64(len(data)) > lc.s.cfg.lim.maxBodySize {
+			return Errorf(CodeResourceExhausted, "request body of %q exceeds the limit of %d bytes", method, lc.s.cfg.lim.maxBodySize)
+		}
+		inv.req = h.newRequest()
+		if err := json.Unmarshal(data, inv.req); err != nil {
+			return Errorf(CodeInvalidArgument, "invalid request body for %q: %v", method, err)
+		}
+	}
+	inv.body = body
+	hctx, cancel := context.WithCancelCause(ctx)
+	ci := &callInfo{endpoint: method, peer: "local", incoming: o.md.Clone()}
+	err := h.call(withCallInfo(hctx, ci), &inv)
+	ci.sent = true
+	if o.header != nil {
+		*o.header = ci.header
+	}
+	if err != nil {
+		cancel(errCallDone)
+		closeStream(inv.stream)
+		if o.trailer != nil {
+			*o.trailer = ci.trailer
+		}
+		if errors.Is(err, errPanic) {
+			lc.s.cfg.logger.Error("native: handler panicked", "endpoint", method, "peer", "local", "err", err)
+		}
+		e := toError(err)
+		return &Error{code: e.code, msg: e.msg, err: err}
+	}
+	if h.response == BodyJSON {
+		defer cancel(errCallDone)
+		if o.trailer != nil {
+			*o.trailer = ci.trailer
+		}
+		data, err := json.Marshal(inv.resp)
+		if err != nil {
+			return Errorf(CodeInternal, "cannot encode the response of %q: %v", method, err)
+		}
+		if resp != nil {
+			if err := json.Unmarshal(data, resp); err != nil {
+				return &Error{code: CodeInternal, msg: fmt.Sprintf("cannot decode the response of %q into %T: %v", method, resp, err), err: err}
+			}
+		}
+		return nil
+	}
+	src := inv.stream
+	if src == nil {
+		src = eofReader{}
+	}
+	ls := &localStream{src: src, cancel: cancel, ci: ci, trailer: o.trailer}
+	ls.stop = context.AfterFunc(ctx, func() { ls.abort(contextError(ctx)) })
+	switch {
+	case rc != nil:
+		*rc = ls
+	case rr != nil:
+		*rr = ls
+	}
+	return nil
+}
+
+// localStream hands a handler's response stream to a local caller with the
+// same guarantees as a remote stream: errors carry codes, io.EOF means the
+// whole stream, and closing it ends the handler's side.
+type localStream struct {
+	src     io.Reader
+	cancel  context.CancelCauseFunc
+	stop    func() bool
+	ci      *callInfo
+	trailer *Metadata
+
+	mu   sync.Mutex
+	err  error // sticky
+	done bool  // source closed
+}
+
+func (s *localStream) Read(p []byte) (int, error) {
+	s.mu.Lock()
+	err := s.err
+	s.mu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	n, err := s.src.Read(p)
+	if err != nil {
+		if err != io.EOF {
+			e := toError(err)
+			err = &Error{code: e.code, msg: e.msg, err: err}
+		} else if s.trailer != nil {
+			*s.trailer = s.ci.trailer
+		}
+		s.finish(err)
+	}
+	return n, err
+}
+
+// WriteTo copies the rest of the stream to w with io.Copy straight from the
+// handler's reader, so a file meets a socket with sendfile.
+func (s *localStream) WriteTo(w io.Writer) (int64, error) {
+	s.mu.Lock()
+	err := s.err
+	s.mu.Unlock()
+	if err == io.EOF {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	n, err := io.Copy(w, s.src)
+	if err != nil {
+		e := toError(err)
+		err = &Error{code: e.code, msg: e.msg, err: err}
+		s.finish(err)
+		return n, err
+	}
+	if s.trailer != nil {
+		*s.trailer = s.ci.trailer
+	}
+	s.finish(io.EOF)
+	return n, nil
+}
+
+func (s *localStream) Close() error {
+	s.abort(errStreamClosed)
+	return nil
+}
+
+func (s *localStream) abort(reason error) {
+	s.finish(reason)
+}
+
+func (s *localStream) finish(err error) {
+	s.mu.Lock()
+	if s.err == nil {
+		s.err = err
+	}
+	done := s.done
+	s.done = true
+	s.mu.Unlock()
+	if done {
+		return
+	}
+	s.stop()
+	closeStream(s.src)
+	s.cancel(errCallDone)
+}

@@ -1,0 +1,295 @@
+package native
+
+// The message layer. A message (a request or a response) is a HEADER frame,
+// then the body parts the header announces: a JSON body as BODY frames (the
+// last one flagged END), a byte stream as DATA frames ended by a TRAILER.
+// Either side may end its message early with RST.
+//
+// Reading: each connection has one reader goroutine that owns the read side.
+// It reads HEADER, BODY and TRAILER payloads itself. A DATA payload it hands
+// to the stream's consumer (streamReader): the consumer reads the payload
+// straight from the connection into its own buffer, then hands the framer
+// back. So a stream's bytes are copied once, from the socket into the
+// caller's buffer, and the reader goroutine still sees RST and CLOSE frames
+// whenever nobody is reading a payload.
+//
+// Writing: one mutex per connection serialises writes; every frame goes out
+// in one Write. A stream is cut into DATA frames in pooled buffers that keep
+// room for the frame header in front of the payload.
+
+import (
+	"errors"
+	"io"
+	"sync"
+)
+
+// streamEvent is what the reader goroutine hands a stream's consumer.
+type streamEvent struct {
+	n   uint32 // DATA payload length; the consumer reads it from the framer
+	end bool   // the stream ended; err says how
+	err error  // io.EOF for a complete stream
+}
+
+// release is the consumer's answer to a DATA event: the payload has been
+// read up to left unread bytes (to be discarded), or the connection failed
+// while reading it.
+type release struct {
+	left uint32
+	err  error
+}
+
+// errStreamClosed is returned by Read after Close.
+var errStreamClosed = &Error{code: CodeCanceled, msg: "read from a closed stream"}
+
+// streamReader is the receiving end of a stream. Read and WriteTo may be
+// called by one goroutine at a time; Close may be called concurrently with
+// them.
+type streamReader struct {
+	fr       *framer
+	events   chan streamEvent // capacity 1
+	releases chan release     // capacity 1
+	closedCh chan struct{}
+	// onAbort runs once when the consumer gives up before the end.
+	onAbort func(error)
+
+	// consumer-owned while inRead, else guarded by mu.
+	holding   bool
+	remaining uint32
+
+	mu     sync.Mutex
+	inRead bool
+	closed bool
+	err    error // sticky: io.EOF or the stream's error
+}
+
+func newStreamReader(fr *framer, onAbort func(error)) *streamReader {
+	return &streamReader{
+		fr:       fr,
+		events:   make(chan streamEvent, 1),
+		releases: make(chan release, 1),
+		closedCh: make(chan struct{}),
+		onAbort:  onAbort,
+	}
+}
+
+// deliverData is called by the reader goroutine for each DATA frame of the
+// stream: the consumer reads the payload, then the framer comes back. It
+// returns an error only if the connection failed.
+func (s *streamReader) deliverData(n uint32) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return s.fr.discard(n)
+	}
+	s.events <- streamEvent{n: n}
+	s.mu.Unlock()
+	r := <-s.releases
+	if r.err != nil {
+		return r.err
+	}
+	if r.left > 0 {
+		return s.fr.discard(r.left)
+	}
+	return nil
+}
+
+// end is called by the reader goroutine when the stream ends: err is io.EOF
+// for a complete stream.
+func (s *streamReader) end(err error) {
+	s.events <- streamEvent{end: true, err: err}
+}
+
+// Read reads the stream. It returns io.EOF only after the sender's trailer
+// said the stream is complete; any other end is an error.
+func (s *streamReader) Read(p []byte) (int, error) {
+	if err := s.enter(); err != nil {
+		return 0, err
+	}
+	n, err := s.read(p)
+	return n, s.leave(err)
+}
+
+// WriteTo writes the rest of the stream to w, reading each payload straight
+// into one buffer. io.Copy uses it.
+func (s *streamReader) WriteTo(w io.Writer) (int64, error) {
+	if err := s.enter(); err != nil {
+		if err == io.EOF {
+			err = nil
+		}
+		return 0, err
+	}
+	bp := getBuffer(min(int(s.fr.lim.maxFramePayload), DefaultStreamChunkSize))
+	defer putBuffer(bp)
+	buf := *bp
+	var total int64
+	var err error
+	for {
+		var n int
+		n, err = s.read(buf)
+		if n > 0 {
+			m, werr := w.Write(buf[:n])
+			total += int64(m)
+			if werr == nil && m < n {
+				werr = io.ErrShortWrite
+			}
+			if werr != nil {
+				s.leave(nil)
+				s.Close()
+				return total, werr
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	err = s.leave(err)
+	if err == io.EOF {
+		err = nil
+	}
+	return total, err
+}
+
+func (s *streamReader) enter() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return s.err
+	}
+	if s.closed {
+		return errStreamClosed
+	}
+	s.inRead = true
+	return nil
+}
+
+func (s *streamReader) leave(err error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.inRead = false
+	if err != nil && s.err == nil {
+		s.err = err
+	}
+	if s.closed {
+		s.dropLocked()
+	}
+	if err != nil {
+		return s.err
+	}
+	return nil
+}
+
+// read is the consumer's side of the handoff.
+func (s *streamReader) read(p []byte) (int, error) {
+	for !s.holding {
+		select {
+		case ev := <-s.events:
+			if ev.end {
+				return 0, ev.err
+			}
+			s.holding, s.remaining = true, ev.n
+			if ev.n == 0 {
+				s.releaseFrame(release{})
+			}
+		case <-s.closedCh:
+			return 0, errStreamClosed
+		}
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if uint32(len(p)) > s.remaining {
+		p = p[:s.remaining]
+	}
+	n, err := s.fr.r.Read(p)
+	s.remaining -= uint32(n)
+	if err != nil {
+		s.releaseFrame(release{err: err})
+		return n, truncated(err)
+	}
+	if s.remaining == 0 {
+		s.releaseFrame(release{})
+	}
+	return n, nil
+}
+
+func (s *streamReader) releaseFrame(r release) {
+	s.holding, s.remaining = false, 0
+	s.releases <- r
+}
+
+// dropLocked gives back a frame the closed consumer will never read.
+func (s *streamReader) dropLocked() {
+	if s.holding {
+		s.releaseFrame(release{left: s.remaining})
+		return
+	}
+	select {
+	case ev := <-s.events:
+		if !ev.end {
+			s.releases <- release{left: ev.n}
+		}
+	default:
+	}
+}
+
+// Close ends reading. If the stream has not ended, the sender is told to
+// stop (RST) and the rest of the stream is discarded.
+func (s *streamReader) Close() error {
+	s.abort(errStreamClosed)
+	return nil
+}
+
+// abort is Close with the reason the consumer gave up (a cancelled
+// context); Read returns it from now on.
+func (s *streamReader) abort(reason error) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	ended := s.err != nil
+	if !ended {
+		s.err = reason
+	}
+	close(s.closedCh)
+	if !s.inRead {
+		s.dropLocked()
+	}
+	s.mu.Unlock()
+	if !ended && s.onAbort != nil {
+		s.onAbort(reason)
+	}
+}
+
+// truncated wraps a connection failure in the middle of a stream.
+func truncated(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		err = ErrTruncated
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return err
+	}
+	return &Error{code: CodeUnavailable, msg: "stream broken: " + err.Error(), err: err}
+}
+
+// Buffers for sending and receiving streams, pooled by size.
+var bufferPools sync.Map // int -> *sync.Pool of *[]byte
+
+func getBuffer(size int) *[]byte {
+	p, ok := bufferPools.Load(size)
+	if !ok {
+		p, _ = bufferPools.LoadOrStore(size, &sync.Pool{New: func() any {
+			b := make([]byte, size)
+			return &b
+		}})
+	}
+	return p.(*sync.Pool).Get().(*[]byte)
+}
+
+func putBuffer(b *[]byte) {
+	if p, ok := bufferPools.Load(len(*b)); ok {
+		p.(*sync.Pool).Put(b)
+	}
+}

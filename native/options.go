@@ -1,0 +1,122 @@
+package native
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Option configures a Server, a Client or a Pool's clients. Every option
+// applies to both sides unless its doc says otherwise.
+type Option interface{ apply(*config) }
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+// config is the tunables of one side of a connection.
+type config struct {
+	logger           *slog.Logger
+	lim              limits
+	streamChunk      int
+	handshakeTimeout time.Duration
+	abortTimeout     time.Duration
+	closeTimeout     time.Duration
+}
+
+// Defaults for the options.
+const (
+	// DefaultMaxBodySize is the default largest JSON body accepted.
+	DefaultMaxBodySize = 32 << 20
+	// DefaultStreamChunkSize is the default DATA payload size of a sent
+	// stream.
+	DefaultStreamChunkSize = 1 << 20
+	// DefaultHandshakeTimeout bounds the preface exchange.
+	DefaultHandshakeTimeout = 10 * time.Second
+	// DefaultAbortTimeout bounds how long an aborted call may take to be
+	// acknowledged before the connection is given up.
+	DefaultAbortTimeout = 10 * time.Second
+	// DefaultCloseTimeout bounds the close handshake.
+	DefaultCloseTimeout = 5 * time.Second
+)
+
+func newConfig(opts []Option) config {
+	c := config{
+		logger: slog.New(slog.DiscardHandler),
+		lim: limits{
+			maxFramePayload: DefaultMaxFramePayload,
+			maxHeaderSize:   DefaultMaxHeaderSize,
+			maxBodySize:     DefaultMaxBodySize,
+		},
+		streamChunk:      DefaultStreamChunkSize,
+		handshakeTimeout: DefaultHandshakeTimeout,
+		abortTimeout:     DefaultAbortTimeout,
+		closeTimeout:     DefaultCloseTimeout,
+	}
+	for _, o := range opts {
+		o.apply(&c)
+	}
+	return c
+}
+
+// WithLogger sets the logger for connection-level events (protocol errors,
+// broken connections, handler panics). The default discards everything.
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(c *config) {
+		if l != nil {
+			c.logger = l
+		}
+	})
+}
+
+// WithMaxFramePayload sets the largest frame payload this side accepts
+// (default 4 MiB); it is announced to the peer in the preface, so the peer
+// never sends larger frames. It is clamped to [MinMaxFramePayload,
+// MaxMaxFramePayload].
+func WithMaxFramePayload(n int) Option {
+	return optionFunc(func(c *config) {
+		c.lim.maxFramePayload = uint32(min(max(n, MinMaxFramePayload), MaxMaxFramePayload))
+	})
+}
+
+// WithMaxHeaderSize sets the largest HEADER or TRAILER payload this side
+// accepts (default 64 KiB). A larger one is a protocol error. It is clamped
+// to the frame payload limit.
+func WithMaxHeaderSize(n int) Option {
+	return optionFunc(func(c *config) { c.lim.maxHeaderSize = uint32(max(n, 1024)) })
+}
+
+// WithMaxBodySize sets the largest JSON body this side accepts (default 32
+// MiB). A larger request fails with CodeResourceExhausted; the connection
+// stays usable.
+func WithMaxBodySize(n int64) Option {
+	return optionFunc(func(c *config) { c.lim.maxBodySize = max(n, 1) })
+}
+
+// WithStreamChunkSize sets the payload size of the DATA frames this side
+// sends (default 1 MiB). It is capped by the peer's frame payload limit.
+func WithStreamChunkSize(n int) Option {
+	return optionFunc(func(c *config) { c.streamChunk = min(max(n, 512), MaxMaxFramePayload) })
+}
+
+// WithHandshakeTimeout bounds the preface exchange of a new connection
+// (default 10s). Zero disables the bound.
+func WithHandshakeTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.handshakeTimeout = d })
+}
+
+// WithAbortTimeout bounds how long a client waits for the server to end a
+// call it aborted (cancelled context, stream closed early) before it gives
+// up the connection (default 10s).
+func WithAbortTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.abortTimeout = d })
+}
+
+// WithCloseTimeout bounds the close handshake of Client.Close and of a
+// server's going-away (default 5s).
+func WithCloseTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.closeTimeout = d })
+}
+
+func (c *config) finish() {
+	c.lim.maxHeaderSize = min(c.lim.maxHeaderSize, c.lim.maxFramePayload)
+}

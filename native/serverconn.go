@@ -1,0 +1,506 @@
+package native
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// serverConn is the server side of one connection: a reader goroutine (the
+// one that called ServeConn) runs the frame state machine; each call's
+// handler runs in a goroutine of its own and writes the response.
+type serverConn struct {
+	s        *Server
+	cfg      *config
+	w        wire
+	peer     string
+	ctx      context.Context // cancelled when the connection ends
+	cancel   context.CancelFunc
+	handlers sync.WaitGroup
+
+	// Owned by the reader goroutine.
+	cur     *serverCall
+	lastID  uint32
+	scratch []byte
+
+	mu        sync.Mutex
+	active    *serverCall // the call between its HEADER and its completion
+	drain     bool        // go away once idle
+	goingAway bool        // CLOSE sent
+	closeTmr  *time.Timer
+}
+
+// reqPart is where a request's reading is.
+type reqPart uint8
+
+const (
+	partJSON reqPart = iota
+	partStream
+	partDone
+)
+
+// serverCall is one call on a server connection.
+type serverCall struct {
+	id     uint32
+	h      *handler // nil when the call is rejected
+	hdr    requestHeader
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	ci     *callInfo
+
+	// Request half, owned by the reader goroutine.
+	expect reqPart
+	body   []byte
+	tooBig bool
+	stream *streamReader
+
+	resp   half         // response half; resp.open guarded by wire.wmu
+	halves atomic.Int32 // halves not yet ended
+}
+
+func newServerConn(s *Server, rwc io.ReadWriteCloser) *serverConn {
+	c := &serverConn{s: s, cfg: &s.cfg}
+	c.w.rwc = rwc
+	c.w.fr = newFramer(rwc, s.cfg.lim)
+	if nc, ok := rwc.(net.Conn); ok && nc.RemoteAddr() != nil {
+		c.peer = nc.RemoteAddr().String()
+	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	return c
+}
+
+// errCleanClose ends the reader loop after the close handshake.
+var errCleanClose = errors.New("closed cleanly")
+
+func (c *serverConn) serve() error {
+	defer c.cancel()
+	if err := c.w.handshake(c.cfg, false); err != nil {
+		if errors.Is(err, ErrProtocol) || CodeOf(err) == CodeUnimplemented {
+			c.w.reset(err)
+		}
+		c.w.close()
+		c.cfg.logger.Warn("native: handshake failed", "peer", c.peer, "err", err)
+		return err
+	}
+	err := c.readLoop()
+	c.cancel()
+	if cur := c.cur; cur != nil && cur.expect == partStream && cur.stream != nil {
+		cur.stream.end(truncated(io.ErrUnexpectedEOF))
+		cur.expect = partDone
+	}
+	switch {
+	case err == errCleanClose:
+		err = nil
+		c.w.close()
+	case errors.Is(err, ErrProtocol):
+		c.cfg.logger.Warn("native: closing connection after a protocol error", "peer", c.peer, "err", err)
+		c.w.reset(err)
+	default:
+		c.w.close()
+		if errors.Is(err, io.EOF) {
+			err = &Error{code: CodeUnavailable, msg: "connection closed by the peer without the close handshake", err: err}
+		}
+	}
+	c.mu.Lock()
+	if c.closeTmr != nil {
+		c.closeTmr.Stop()
+	}
+	c.mu.Unlock()
+	c.handlers.Wait()
+	return err
+}
+
+func (c *serverConn) readLoop() error {
+	for {
+		h, err := c.w.fr.readHeader()
+		if err != nil {
+			return err
+		}
+		switch h.Type {
+		case TypeHeader:
+			err = c.onHeader(h)
+		case TypeBody:
+			err = c.onBody(h)
+		case TypeData:
+			err = c.onData(h)
+		case TypeTrailer:
+			err = c.onTrailer(h)
+		case TypeRST:
+			err = c.onRST(h)
+		case TypeClose:
+			err = c.onClose(h)
+		case TypeCloseAck:
+			err = c.onCloseAck()
+		case TypePing:
+			err = c.onPing(h)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// payload reads the current frame's payload into the scratch buffer.
+func (c *serverConn) payload(h FrameHeader) ([]byte, error) {
+	b, err := c.w.fr.readPayload(c.scratch, h.Length)
+	if cap(b) <= 64<<10 {
+		c.scratch = b
+	}
+	return b, err
+}
+
+func (c *serverConn) onHeader(fh FrameHeader) error {
+	if prev := c.cur; prev != nil && (prev.expect != partDone || c.w.isOpen(&prev.resp)) {
+		return protocolErrorf("HEADER for call %d while call %d is in progress", fh.Call, prev.id)
+	}
+	if fh.Call <= c.lastID {
+		return protocolErrorf("HEADER for call %d, not above the previous call %d", fh.Call, c.lastID)
+	}
+	p, err := c.payload(fh)
+	if err != nil {
+		return err
+	}
+	call := &serverCall{id: fh.Call, resp: half{id: fh.Call, open: true}}
+	if err := decodeHeader("request header", p, &call.hdr); err != nil {
+		return err
+	}
+	if err := call.hdr.validate(); err != nil {
+		return protocolErrorf("call %d: %v", fh.Call, err)
+	}
+	c.lastID, c.cur = fh.Call, call
+	call.halves.Store(2)
+	call.resp.onEnd = func() { c.halfDone(call) }
+	call.ci = &callInfo{endpoint: call.hdr.Method, peer: c.peer, incoming: call.hdr.Metadata}
+	ctx, cancel := context.WithCancelCause(c.ctx)
+	if call.hdr.Timeout > 0 {
+		var stop context.CancelFunc
+		ctx, stop = context.WithTimeout(ctx, time.Duration(call.hdr.Timeout))
+		call.cancel = func(cause error) { cancel(cause); stop() }
+	} else {
+		call.cancel = cancel
+	}
+	call.ctx = withCallInfo(ctx, call.ci)
+
+	c.mu.Lock()
+	away := c.goingAway
+	c.active = call
+	c.mu.Unlock()
+
+	var reject *Error
+	h := c.s.lookup(call.hdr.Method)
+	switch {
+	case away:
+		reject = &Error{code: CodeUnavailable, msg: "server is shutting down; the call was not processed"}
+	case h == nil:
+		reject = Errorf(CodeUnimplemented, "unknown endpoint %q", call.hdr.Method)
+	case call.hdr.Body != h.request:
+		reject = Errorf(CodeInvalidArgument, "endpoint %q takes a %s request, the call sent %s", call.hdr.Method, h.request, call.hdr.Body)
+	case call.hdr.Accept != h.response:
+		reject = Errorf(CodeInvalidArgument, "endpoint %q answers %s, the caller expects %s", call.hdr.Method, h.response, call.hdr.Accept)
+	}
+	switch {
+	case call.hdr.Body.HasJSON():
+		call.expect = partJSON
+	case call.hdr.Body.HasStream():
+		call.expect = partStream
+	default:
+		call.expect = partDone
+	}
+	if reject != nil {
+		c.respondError(call, reject)
+	} else {
+		call.h = h
+		if call.expect != partJSON {
+			c.dispatch(call)
+		}
+	}
+	if call.expect == partDone {
+		c.halfDone(call)
+	}
+	return nil
+}
+
+// dispatch starts the handler once the request's JSON part is in.
+func (c *serverConn) dispatch(call *serverCall) {
+	if call.expect == partStream {
+		call.stream = newStreamReader(c.w.fr, nil)
+	}
+	c.handlers.Add(1)
+	go c.run(call)
+}
+
+func (c *serverConn) current(fh FrameHeader, want reqPart) (*serverCall, error) {
+	call := c.cur
+	if call == nil || call.id != fh.Call || call.expect != want {
+		return nil, protocolErrorf("unexpected %v frame for call %d", fh.Type, fh.Call)
+	}
+	return call, nil
+}
+
+func (c *serverConn) onBody(fh FrameHeader) error {
+	call, err := c.current(fh, partJSON)
+	if err != nil {
+		return err
+	}
+	if call.tooBig || int64(len(call.body))+int64(fh.Length) > c.cfg.lim.maxBodySize {
+		call.tooBig, call.body = true, nil
+		if err := c.w.fr.discard(fh.Length); err != nil {
+			return err
+		}
+	} else {
+		n := len(call.body)
+		call.body = append(call.body, make([]byte, fh.Length)...)
+		if _, err := io.ReadFull(c.w.fr.r, call.body[n:]); err != nil {
+			return err
+		}
+	}
+	if fh.Flags&FlagEnd == 0 {
+		return nil
+	}
+	call.expect = partDone
+	if call.hdr.Body.HasStream() {
+		call.expect = partStream
+	}
+	if call.h != nil {
+		if call.tooBig {
+			call.h = nil
+			c.respondError(call, Errorf(CodeResourceExhausted, "request body of %q exceeds the limit of %d bytes", call.hdr.Method, c.cfg.lim.maxBodySize))
+		} else {
+			c.dispatch(call)
+		}
+	}
+	if call.expect == partDone {
+		c.halfDone(call)
+	}
+	return nil
+}
+
+func (c *serverConn) onData(fh FrameHeader) error {
+	call, err := c.current(fh, partStream)
+	if err != nil {
+		return err
+	}
+	if call.stream == nil {
+		return c.w.fr.discard(fh.Length)
+	}
+	return call.stream.deliverData(fh.Length)
+}
+
+func (c *serverConn) onTrailer(fh FrameHeader) error {
+	call, err := c.current(fh, partStream)
+	if err != nil {
+		return err
+	}
+	p, err := c.payload(fh)
+	if err != nil {
+		return err
+	}
+	var t trailer
+	if err := decodeHeader("request trailer", p, &t); err != nil {
+		return err
+	}
+	if call.stream != nil {
+		if t.Code == CodeOK {
+			call.stream.end(io.EOF)
+		} else {
+			call.stream.end(&Error{code: t.Code, msg: "request stream failed at the sender: " + t.Message})
+		}
+	}
+	call.expect = partDone
+	c.halfDone(call)
+	return nil
+}
+
+func (c *serverConn) onRST(fh FrameHeader) error {
+	p, err := c.payload(fh)
+	if err != nil {
+		return err
+	}
+	code, msg := parseRST(p)
+	if fh.Call == 0 {
+		return &Error{code: CodeUnavailable, msg: fmt.Sprintf("connection reset by the peer: %v: %s", code, msg)}
+	}
+	call := c.cur
+	if call == nil || call.id != fh.Call {
+		return protocolErrorf("RST for call %d, which is not the current call", fh.Call)
+	}
+	cause := &Error{code: code, msg: "call aborted by the client: " + msg}
+	call.cancel(cause)
+	if call.expect != partDone {
+		if call.expect == partStream && call.stream != nil {
+			call.stream.end(cause)
+		}
+		call.expect = partDone
+		c.halfDone(call)
+	}
+	_, err = c.w.writeRST(&call.resp, CodeCanceled, "call aborted by the client")
+	if err != nil {
+		return err
+	}
+	return nil
+}
+
+func (c *serverConn) onClose(fh FrameHeader) error {
+	if _, err := c.payload(fh); err != nil {
+		return err
+	}
+	if prev := c.cur; prev != nil && (prev.expect != partDone || c.w.isOpen(&prev.resp)) {
+		return protocolErrorf("CLOSE while call %d is in progress", prev.id)
+	}
+	c.w.writeFrame(nil, FrameHeader{Type: TypeCloseAck}, nil, false)
+	return errCleanClose
+}
+
+func (c *serverConn) onCloseAck() error {
+	c.mu.Lock()
+	away := c.goingAway
+	c.mu.Unlock()
+	if !away {
+		return protocolErrorf("CLOSE_ACK without a CLOSE")
+	}
+	return errCleanClose
+}
+
+func (c *serverConn) onPing(fh FrameHeader) error {
+	p, err := c.payload(fh)
+	if err != nil || fh.Flags&FlagAck != 0 {
+		return err
+	}
+	return c.w.writeFrame(nil, FrameHeader{Type: TypePing, Flags: FlagAck}, p, false)
+}
+
+// halfDone is called once per half; the second call completes the call.
+func (c *serverConn) halfDone(call *serverCall) {
+	if call.halves.Add(-1) != 0 {
+		return
+	}
+	call.cancel(errCallDone)
+	c.mu.Lock()
+	send := false
+	if c.active == call {
+		c.active = nil
+		send = c.drain && !c.goingAway
+		c.goingAway = c.goingAway || send
+	}
+	c.mu.Unlock()
+	if send {
+		c.sendClose()
+	}
+}
+
+var errCallDone = errors.New("native: call complete")
+
+// goAway asks the client to close the connection once the current call,
+// if any, is done.
+func (c *serverConn) goAway() {
+	c.mu.Lock()
+	c.drain = true
+	send := c.active == nil && !c.goingAway
+	c.goingAway = c.goingAway || send
+	c.mu.Unlock()
+	if send {
+		c.sendClose()
+	}
+}
+
+// sendClose sends CLOSE with the last call id served; the connection is
+// closed if the client does not acknowledge in time.
+func (c *serverConn) sendClose() {
+	c.mu.Lock()
+	last := c.lastIDLocked()
+	c.closeTmr = time.AfterFunc(c.cfg.closeTimeout, c.w.close)
+	c.mu.Unlock()
+	c.w.writeFrame(nil, FrameHeader{Type: TypeClose}, binary.BigEndian.AppendUint32(nil, last), false)
+}
+
+func (c *serverConn) lastIDLocked() uint32 {
+	if c.active != nil {
+		return c.active.id
+	}
+	return 0
+}
+
+// run calls the handler and writes the response.
+func (c *serverConn) run(call *serverCall) {
+	defer c.handlers.Done()
+	h := call.h
+	var inv invocation
+	var err error
+	if h.reqType != nil {
+		inv.req = h.newRequest()
+		if err = json.Unmarshal(call.body, inv.req); err != nil {
+			err = Errorf(CodeInvalidArgument, "invalid request body for %q: %v", call.hdr.Method, err)
+		}
+		call.body = nil
+	}
+	if call.stream != nil {
+		inv.body = call.stream
+	}
+	if err == nil {
+		err = h.call(call.ctx, &inv)
+	}
+	if call.stream != nil {
+		call.stream.abort(errHandlerReturned)
+	}
+	if err != nil {
+		if errors.Is(err, errPanic) {
+			c.cfg.logger.Error("native: handler panicked", "endpoint", call.hdr.Method, "peer", c.peer, "err", err)
+		}
+		closeStream(inv.stream)
+		c.respondError(call, err)
+		return
+	}
+	ci := call.ci
+	ci.sent = true
+	rh := responseHeader{Body: h.response, Metadata: ci.header}
+	if h.response == BodyJSON {
+		data, merr := json.Marshal(inv.resp)
+		if merr != nil {
+			c.respondError(call, Errorf(CodeInternal, "cannot encode the response of %q: %v", call.hdr.Method, merr))
+			return
+		}
+		rh.Trailer = ci.trailer
+		c.w.writeMessage(&call.resp, &rh, data, true, true)
+		return
+	}
+	src := inv.stream
+	if src == nil {
+		src = eofReader{}
+	}
+	defer closeStream(inv.stream)
+	if c.w.writeMessage(&call.resp, &rh, nil, false, false) != nil {
+		return
+	}
+	if _, srcErr, _ := c.w.sendStream(&call.resp, src, func() Metadata { return ci.trailer }); srcErr != nil {
+		c.cfg.logger.Debug("native: response stream failed", "endpoint", call.hdr.Method, "peer", c.peer, "err", srcErr)
+	}
+}
+
+var errHandlerReturned = &Error{code: CodeCanceled, msg: "read from a request stream after its handler returned"}
+
+// respondError ends the response with an error header.
+func (c *serverConn) respondError(call *serverCall, err error) {
+	call.ci.sent = true
+	rh := responseHeader{Code: CodeOf(err), Message: messageOf(err), Body: BodyNone, Metadata: call.ci.header, Trailer: call.ci.trailer}
+	if rh.Code == CodeOK {
+		rh.Code = CodeUnknown
+	}
+	c.w.writeMessage(&call.resp, &rh, nil, false, true)
+}
+
+func closeStream(r io.Reader) {
+	if cl, ok := r.(io.Closer); ok {
+		cl.Close()
+	}
+}
+
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
