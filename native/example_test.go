@@ -1,0 +1,121 @@
+package native_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+
+	"github.com/framegate/framegate/native"
+)
+
+type GreetRequest struct {
+	Name string `json:"name"`
+}
+
+type GreetResponse struct {
+	Greeting string `json:"greeting"`
+}
+
+// newGreeter returns a server with a JSON endpoint and a stream endpoint.
+func newGreeter() *native.Server {
+	srv := native.NewServer()
+	srv.Register("Greeter.Hello", func(ctx context.Context, req *GreetRequest, resp *GreetResponse) error {
+		if req.Name == "" {
+			return native.Errorf(native.CodeInvalidArgument, "name is empty")
+		}
+		resp.Greeting = "hello, " + req.Name
+		return nil
+	})
+	srv.Register("Greeter.Poem", func(ctx context.Context, req *GreetRequest, body *io.Reader) error {
+		*body = strings.NewReader("roses are red,\n" + req.Name + " is too\n")
+		return nil
+	})
+	return srv
+}
+
+// A server registers plain functions; ServeConn serves any
+// io.ReadWriteCloser, Serve a listener.
+func ExampleServer() {
+	srv := newGreeter()
+	err := srv.Register("Greeter.Bad", func(req GreetRequest) error { return nil })
+	fmt.Println(err != nil)
+
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	go srv.Serve(l)
+	defer srv.Shutdown(context.Background())
+
+	c, _ := native.Dial(context.Background(), "tcp", l.Addr().String())
+	defer c.Close()
+	var resp GreetResponse
+	c.Call(context.Background(), "Greeter.Hello", &GreetRequest{Name: "tcp"}, &resp)
+	fmt.Println(resp.Greeting)
+	// Output:
+	// true
+	// hello, tcp
+}
+
+// A client calls endpoints by name: a JSON response is decoded into resp, a
+// stream response is read as it arrives, and errors carry status codes.
+func ExampleClient_Call() {
+	srv := newGreeter()
+	cconn, sconn := net.Pipe()
+	go srv.ServeConn(sconn)
+	c, err := native.NewClient(cconn)
+	if err != nil {
+		panic(err)
+	}
+	ctx := context.Background()
+
+	var resp GreetResponse
+	err = c.Call(ctx, "Greeter.Hello", &GreetRequest{Name: "gopher"}, &resp)
+	fmt.Println(resp.Greeting, err)
+
+	err = c.Call(ctx, "Greeter.Hello", &GreetRequest{}, &resp)
+	fmt.Println(native.CodeOf(err), err)
+
+	var poem io.ReadCloser
+	if err := c.Call(ctx, "Greeter.Poem", &GreetRequest{Name: "gopher"}, &poem); err != nil {
+		panic(err)
+	}
+	b, err := io.ReadAll(poem)
+	poem.Close()
+	fmt.Printf("%s%v\n", b, err)
+
+	fmt.Println(c.Close())
+	// Output:
+	// hello, gopher <nil>
+	// InvalidArgument native: InvalidArgument: name is empty
+	// roses are red,
+	// gopher is too
+	// <nil>
+	// <nil>
+}
+
+// A LocalClient calls the same handlers in process, through the same
+// interface, without frames.
+func ExampleLocalClient() {
+	var c native.Caller = native.NewLocalClient(newGreeter())
+	var resp GreetResponse
+	err := c.Call(context.Background(), "Greeter.Hello", &GreetRequest{Name: "local"}, &resp)
+	fmt.Println(resp.Greeting, err)
+	// Output: hello, local <nil>
+}
+
+// A Pool shares a few connections among many concurrent callers.
+func ExamplePool() {
+	srv := newGreeter()
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	go srv.Serve(l)
+	defer srv.Shutdown(context.Background())
+
+	p := native.NewPool(func(ctx context.Context) (*native.Client, error) {
+		return native.Dial(ctx, "tcp", l.Addr().String())
+	}, 4)
+	defer p.Close()
+	var resp GreetResponse
+	err := p.Call(context.Background(), "Greeter.Hello", &GreetRequest{Name: "pool"}, &resp)
+	fmt.Println(resp.Greeting, err)
+	// Output: hello, pool <nil>
+}
