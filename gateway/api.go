@@ -1,0 +1,129 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"sort"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	gatewayv1 "github.com/framegate/framegate/gen/framegate/gateway/v1"
+	"github.com/framegate/framegate/native"
+)
+
+// apiServer implements the gateway's own GatewayService.
+type apiServer struct {
+	gatewayv1.UnimplementedGatewayServiceServer
+	g *Gateway
+}
+
+// endpointOf describes m for the API.
+func endpointOf(m *method) *gatewayv1.Endpoint {
+	return &gatewayv1.Endpoint{
+		Name:            m.endpoint.Name,
+		GrpcMethod:      m.fullMethod,
+		HttpPath:        m.fullMethod,
+		RequestKind:     string(m.endpoint.Request),
+		ResponseKind:    string(m.endpoint.Response),
+		RequestType:     string(m.in.FullName()),
+		ResponseType:    string(m.out.FullName()),
+		ClientStreaming: m.clientStreaming,
+		ServerStreaming: m.serverStreaming,
+	}
+}
+
+// sortedMethods returns the methods of set sorted by endpoint name.
+func sortedMethods(set *protoSet) []*method {
+	ms := make([]*method, 0, len(set.methods))
+	for _, m := range set.methods {
+		ms = append(ms, m)
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].endpoint.Name < ms[j].endpoint.Name })
+	return ms
+}
+
+func (a *apiServer) ListEndpoints(context.Context, *gatewayv1.ListEndpointsRequest) (*gatewayv1.ListEndpointsResponse, error) {
+	set := a.g.set.Load()
+	resp := &gatewayv1.ListEndpointsResponse{}
+	for _, m := range sortedMethods(set) {
+		resp.Endpoints = append(resp.Endpoints, endpointOf(m))
+	}
+	return resp, nil
+}
+
+func (a *apiServer) GetSchema(_ context.Context, req *gatewayv1.GetSchemaRequest) (*gatewayv1.GetSchemaResponse, error) {
+	set := a.g.set.Load()
+	var m *method
+	for _, c := range set.methods {
+		if c.endpoint.Name == req.GetName() {
+			m = c
+			break
+		}
+	}
+	if m == nil {
+		return nil, status.Errorf(codes.NotFound, "gateway: no endpoint named %q", req.GetName())
+	}
+	schema, err := endpointSchema(a.g.schema.Load(), m.endpoint)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "gateway: schema of %q: %v", req.GetName(), err)
+	}
+	return &gatewayv1.GetSchemaResponse{
+		Endpoint:    endpointOf(m),
+		Descriptors: fileSet(m.desc.ParentFile()),
+		Schema:      schema,
+	}, nil
+}
+
+// fileSet returns fd and everything it imports, dependencies first.
+func fileSet(fd protoreflect.FileDescriptor) *descriptorpb.FileDescriptorSet {
+	out := &descriptorpb.FileDescriptorSet{}
+	seen := map[string]bool{}
+	var visit func(protoreflect.FileDescriptor)
+	visit = func(f protoreflect.FileDescriptor) {
+		if seen[f.Path()] {
+			return
+		}
+		seen[f.Path()] = true
+		imps := f.Imports()
+		for i := range imps.Len() {
+			visit(imps.Get(i).FileDescriptor)
+		}
+		out.File = append(out.File, protodesc.ToFileDescriptorProto(f))
+	}
+	visit(fd)
+	return out
+}
+
+// endpointSchema returns {"endpoint": ep, "messages": {...}} with every
+// message ep's types reach.
+func endpointSchema(s *native.Schema, ep native.Endpoint) (*structpb.Struct, error) {
+	msgs := map[string]*native.Message{}
+	var visit func(t *native.Type)
+	visit = func(t *native.Type) {
+		if t == nil {
+			return
+		}
+		if t.Kind == native.KindMessage && msgs[t.Message] == nil {
+			if m := s.Messages[t.Message]; m != nil {
+				msgs[t.Message] = m
+				for i := range m.Fields {
+					visit(&m.Fields[i].Type)
+				}
+			}
+		}
+		visit(t.Elem)
+	}
+	visit(ep.RequestType)
+	visit(ep.ResponseType)
+	b, err := json.Marshal(map[string]any{"endpoint": ep, "messages": msgs})
+	if err != nil {
+		return nil, err
+	}
+	out := &structpb.Struct{}
+	return out, out.UnmarshalJSON(b)
+}

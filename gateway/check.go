@@ -1,0 +1,163 @@
+package gateway
+
+// This file checks a native schema before descriptors are built from it, so
+// that a malformed schema (from a newer or buggy backend) fails with an
+// error naming the endpoint or field instead of an invalid descriptor.
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/framegate/framegate/native"
+)
+
+// isScalar reports whether k maps to a proto scalar type.
+func isScalar(k native.Kind) bool {
+	switch k {
+	case native.KindBool, native.KindInt32, native.KindInt64, native.KindUint32, native.KindUint64,
+		native.KindFloat32, native.KindFloat64, native.KindString, native.KindBytes:
+		return true
+	}
+	return false
+}
+
+// isMapKey reports whether k can be the key kind of a map.
+func isMapKey(k native.Kind) bool {
+	switch k {
+	case native.KindString, native.KindInt32, native.KindInt64, native.KindUint32, native.KindUint64:
+		return true
+	}
+	return false
+}
+
+// validBody reports whether k is a known body kind.
+func validBody(k native.BodyKind) bool {
+	switch k {
+	case native.BodyNone, native.BodyJSON, native.BodyStream, native.BodyJSONStream:
+		return true
+	}
+	return false
+}
+
+// checkSchema reports the first problem of s that would keep it from being
+// mapped to proto: unknown kinds, dangling message references, missing
+// element types, bad map keys, duplicate JSON names, and messages that
+// contain themselves without a pointer (no Go type can).
+func checkSchema(s *native.Schema) error {
+	if s == nil {
+		return fmt.Errorf("gateway: nil schema")
+	}
+	names := make([]string, 0, len(s.Messages))
+	for name := range s.Messages {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		m := s.Messages[name]
+		if m == nil {
+			return fmt.Errorf("gateway: message %q is nil", name)
+		}
+		seen := map[string]bool{}
+		for _, f := range m.Fields {
+			where := fmt.Sprintf("message %q field %q", name, f.Name)
+			if seen[f.Name] {
+				return fmt.Errorf("gateway: %s appears twice", where)
+			}
+			seen[f.Name] = true
+			if err := checkType(s, &f.Type, where); err != nil {
+				return err
+			}
+		}
+	}
+	for _, ep := range s.Endpoints {
+		for _, part := range []struct {
+			what string
+			kind native.BodyKind
+			typ  *native.Type
+		}{{"request", ep.Request, ep.RequestType}, {"response", ep.Response, ep.ResponseType}} {
+			where := fmt.Sprintf("endpoint %q %s", ep.Name, part.what)
+			if !validBody(part.kind) {
+				return fmt.Errorf("gateway: %s: unknown body kind %q", where, part.kind)
+			}
+			if part.kind.HasJSON() {
+				if part.typ == nil {
+					return fmt.Errorf("gateway: %s: body kind %q without a type", where, part.kind)
+				}
+				if err := checkType(s, part.typ, where); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return checkCycles(s, names)
+}
+
+// checkType checks one type; where names its place for errors.
+func checkType(s *native.Schema, t *native.Type, where string) error {
+	switch {
+	case isScalar(t.Kind), t.Kind == native.KindTimestamp, t.Kind == native.KindAny:
+		return nil
+	case t.Kind == native.KindMessage:
+		if s.Messages[t.Message] == nil {
+			return fmt.Errorf("gateway: %s: unknown message %q", where, t.Message)
+		}
+		return nil
+	case t.Kind == native.KindList || t.Kind == native.KindMap:
+		if t.Kind == native.KindMap && !isMapKey(t.Key) {
+			return fmt.Errorf("gateway: %s: map key kind %q is not supported", where, t.Key)
+		}
+		if t.Elem == nil {
+			return fmt.Errorf("gateway: %s: %s without an element type", where, t.Kind)
+		}
+		return checkType(s, t.Elem, where)
+	}
+	return fmt.Errorf("gateway: %s: unknown kind %q", where, t.Kind)
+}
+
+// checkCycles rejects a message that contains itself through non-optional
+// message fields: the transcoder writes the zero value of an unset
+// non-optional message, which would never end.
+func checkCycles(s *native.Schema, names []string) error {
+	const (
+		unvisited = iota
+		active
+		done
+	)
+	state := map[string]int{}
+	var stack, owners []string // field path of the active chain, and the message of each field
+	var visit func(name string) error
+	visit = func(name string) error {
+		state[name] = active
+		for _, f := range s.Messages[name].Fields {
+			if f.Optional || f.Type.Kind != native.KindMessage {
+				continue
+			}
+			next := f.Type.Message
+			stack, owners = append(stack, f.Name), append(owners, name)
+			switch state[next] {
+			case active:
+				i := len(owners) - 1
+				for owners[i] != next {
+					i--
+				}
+				return fmt.Errorf("gateway: message %q contains itself through non-optional fields %s; no Go type can", next, strings.Join(stack[i:], "."))
+			case unvisited:
+				if err := visit(next); err != nil {
+					return err
+				}
+			}
+			stack, owners = stack[:len(stack)-1], owners[:len(owners)-1]
+		}
+		state[name] = done
+		return nil
+	}
+	for _, name := range names {
+		if state[name] == unvisited {
+			if err := visit(name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,373 @@
+package gateway
+
+// This file reads native JSON (as encoding/json wrote it) into proto
+// messages, driven by the codec tables.
+//
+// The JSON is parsed with json.Decoder.UseNumber, so numbers keep their
+// exact text and int64/uint64 values beyond 2^53 stay exact. Members the
+// schema does not know are ignored, so a newer backend does not break an
+// older gateway.
+//
+// Non-optional fields mirror the encoder: the Go zero value leaves the proto
+// field unset. null, 0, "", false, [] and {} do so naturally; a message
+// whose JSON object holds only zero values is left unset, and so is the Go
+// zero time 0001-01-01T00:00:00Z and a null any. Optional (pointer) fields
+// keep presence: null or absent is unset, any other value is set, even a
+// zero one. A null list element or map value becomes the proto zero value
+// of its type (an empty message for message types), except that a null any
+// element is a google.protobuf.Value holding null.
+//
+// `,string` fields are accepted both quoted and bare. A string field also
+// accepts a JSON number, taking its literal text (json.Number fields).
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"strconv"
+	"time"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/framegate/framegate/native"
+)
+
+// parseJSON parses one JSON value, keeping numbers as json.Number.
+func parseJSON(data []byte) (any, error) {
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return nil, errorf("invalid JSON: %v", err)
+	}
+	if _, err := d.Token(); err != io.EOF {
+		return nil, errorf("invalid JSON: data after the value")
+	}
+	return v, nil
+}
+
+// describe names the JSON type of j for error messages.
+func describe(j any) string {
+	switch x := j.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "a boolean"
+	case json.Number:
+		return "the number " + string(x)
+	case string:
+		if len(x) > 40 {
+			x = x[:40] + "..."
+		}
+		return "the string " + strconv.Quote(x)
+	case []any:
+		return "an array"
+	}
+	return "an object"
+}
+
+// decodeMessage fills m from the JSON object j.
+func decodeMessage(m protoreflect.Message, c *messageCodec, j any) error {
+	obj, ok := j.(map[string]any)
+	if !ok {
+		return errorf("want a JSON object for %s, got %s", c.name, describe(j))
+	}
+	for i := range c.fields {
+		f := &c.fields[i]
+		v, ok := obj[f.jsonName]
+		if !ok {
+			continue
+		}
+		if err := decodeField(m, f.fd, f.typ, f.optional, f.quoted, v); err != nil {
+			return atPath(err, "."+f.jsonName)
+		}
+	}
+	return nil
+}
+
+// decodeField sets field fd of m, of native type c, from j.
+func decodeField(m protoreflect.Message, fd protoreflect.FieldDescriptor, c *valueCodec, optional, quoted bool, j any) error {
+	if j == nil {
+		return nil
+	}
+	switch c.kind {
+	case native.KindList:
+		arr, ok := j.([]any)
+		if !ok {
+			return errorf("want a JSON array, got %s", describe(j))
+		}
+		l := m.Mutable(fd).List()
+		for i, ej := range arr {
+			v, err := decodeElem(l.NewElement, c.elem, ej)
+			if err != nil {
+				return atPath(err, "["+strconv.Itoa(i)+"]")
+			}
+			l.Append(v)
+		}
+	case native.KindMap:
+		obj, ok := j.(map[string]any)
+		if !ok {
+			return errorf("want a JSON object, got %s", describe(j))
+		}
+		mp := m.Mutable(fd).Map()
+		for k, vj := range obj {
+			key, err := parseKey(c.key, k)
+			if err != nil {
+				return atPath(err, "["+strconv.Quote(k)+"]")
+			}
+			v, err := decodeElem(mp.NewValue, c.elem, vj)
+			if err != nil {
+				return atPath(err, "["+strconv.Quote(k)+"]")
+			}
+			mp.Set(key, v)
+		}
+	case native.KindMessage:
+		sub := m.Mutable(fd).Message()
+		if err := decodeMessage(sub, c.msg, j); err != nil {
+			return err
+		}
+		if !optional && isEmpty(sub) {
+			m.Clear(fd)
+		}
+	case native.KindTimestamp:
+		sec, nanos, err := parseTime(j)
+		if err != nil {
+			return err
+		}
+		if !optional && sec == goZeroTimeSeconds && nanos == 0 {
+			return nil
+		}
+		setTime(m.Mutable(fd).Message(), sec, nanos)
+	case native.KindAny:
+		return decodeAny(m.Mutable(fd).Message(), j)
+	default:
+		v, err := decodeScalar(c.kind, j, quoted)
+		if err != nil {
+			return err
+		}
+		m.Set(fd, v)
+	}
+	return nil
+}
+
+// decodeElem returns a list element or map value of native type c from j;
+// newValue makes an empty message value for message types.
+func decodeElem(newValue func() protoreflect.Value, c *valueCodec, j any) (protoreflect.Value, error) {
+	switch c.kind {
+	case native.KindMessage, native.KindTimestamp, native.KindAny, native.KindList, native.KindMap:
+		v := newValue()
+		var err error
+		switch {
+		case c.kind == native.KindAny:
+			err = decodeAny(v.Message(), j)
+		case j == nil:
+		case c.kind == native.KindMessage:
+			err = decodeMessage(v.Message(), c.msg, j)
+		case c.kind == native.KindTimestamp:
+			var sec int64
+			var nanos int32
+			if sec, nanos, err = parseTime(j); err == nil {
+				setTime(v.Message(), sec, nanos)
+			}
+		default: // a list or map in its wrapper
+			err = decodeField(v.Message(), c.wrapper, c, false, false, j)
+		}
+		return v, err
+	}
+	if j == nil {
+		return zeroScalar(c.kind), nil
+	}
+	return decodeScalar(c.kind, j, false)
+}
+
+// isEmpty reports whether m has no populated field.
+func isEmpty(m protoreflect.Message) bool {
+	empty := true
+	m.Range(func(protoreflect.FieldDescriptor, protoreflect.Value) bool {
+		empty = false
+		return false
+	})
+	return empty
+}
+
+// zeroScalar returns the zero value of a scalar kind.
+func zeroScalar(k native.Kind) protoreflect.Value {
+	switch k {
+	case native.KindBool:
+		return protoreflect.ValueOfBool(false)
+	case native.KindInt32:
+		return protoreflect.ValueOfInt32(0)
+	case native.KindInt64:
+		return protoreflect.ValueOfInt64(0)
+	case native.KindUint32:
+		return protoreflect.ValueOfUint32(0)
+	case native.KindUint64:
+		return protoreflect.ValueOfUint64(0)
+	case native.KindFloat32:
+		return protoreflect.ValueOfFloat32(0)
+	case native.KindFloat64:
+		return protoreflect.ValueOfFloat64(0)
+	case native.KindString:
+		return protoreflect.ValueOfString("")
+	}
+	return protoreflect.ValueOfBytes(nil)
+}
+
+// decodeScalar converts j to a value of scalar kind k. Numbers and bools
+// may be quoted (`,string`); a quoted string field holds a JSON string
+// literal inside the string.
+func decodeScalar(k native.Kind, j any, quoted bool) (protoreflect.Value, error) {
+	bad := func() (protoreflect.Value, error) {
+		return protoreflect.Value{}, errorf("want %s, got %s", k, describe(j))
+	}
+	var text string // the literal text of a number or bool
+	switch x := j.(type) {
+	case json.Number:
+		text = string(x)
+	case bool:
+		text = strconv.FormatBool(x)
+	case string:
+		text = x
+	default:
+		return bad()
+	}
+	switch k {
+	case native.KindString:
+		if _, isBool := j.(bool); isBool {
+			return bad()
+		}
+		if quoted {
+			var s string
+			if err := json.Unmarshal([]byte(text), &s); err != nil {
+				return protoreflect.Value{}, errorf("want a quoted JSON string inside the string, got %s", describe(j))
+			}
+			text = s
+		}
+		return protoreflect.ValueOfString(text), nil
+	case native.KindBytes:
+		s, ok := j.(string)
+		if !ok {
+			return bad()
+		}
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			return protoreflect.Value{}, errorf("invalid base64: %v", err)
+		}
+		return protoreflect.ValueOfBytes(b), nil
+	case native.KindBool:
+		b, err := strconv.ParseBool(text)
+		if err != nil || text != "true" && text != "false" {
+			return bad()
+		}
+		return protoreflect.ValueOfBool(b), nil
+	}
+	if _, isBool := j.(bool); isBool {
+		return bad()
+	}
+	var err error
+	var v protoreflect.Value
+	switch k {
+	case native.KindInt32:
+		var n int64
+		n, err = strconv.ParseInt(text, 10, 32)
+		v = protoreflect.ValueOfInt32(int32(n))
+	case native.KindInt64:
+		var n int64
+		n, err = strconv.ParseInt(text, 10, 64)
+		v = protoreflect.ValueOfInt64(n)
+	case native.KindUint32:
+		var n uint64
+		n, err = strconv.ParseUint(text, 10, 32)
+		v = protoreflect.ValueOfUint32(uint32(n))
+	case native.KindUint64:
+		var n uint64
+		n, err = strconv.ParseUint(text, 10, 64)
+		v = protoreflect.ValueOfUint64(n)
+	case native.KindFloat32:
+		var f float64
+		f, err = strconv.ParseFloat(text, 32)
+		v = protoreflect.ValueOfFloat32(float32(f))
+	case native.KindFloat64:
+		var f float64
+		f, err = strconv.ParseFloat(text, 64)
+		v = protoreflect.ValueOfFloat64(f)
+	}
+	if err != nil {
+		return bad()
+	}
+	return v, nil
+}
+
+// parseKey converts a JSON object key to a map key of kind k.
+func parseKey(k native.Kind, s string) (protoreflect.MapKey, error) {
+	if k == native.KindString {
+		return protoreflect.ValueOfString(s).MapKey(), nil
+	}
+	v, err := decodeScalar(k, json.Number(s), false)
+	if err != nil {
+		return protoreflect.MapKey{}, errorf("want a map key of kind %s, got %q", k, s)
+	}
+	return v.MapKey(), nil
+}
+
+// parseTime parses an RFC 3339 timestamp as time.Time.UnmarshalJSON does.
+func parseTime(j any) (sec int64, nanos int32, err error) {
+	s, ok := j.(string)
+	if !ok {
+		return 0, 0, errorf("want an RFC 3339 timestamp, got %s", describe(j))
+	}
+	t, perr := time.Parse(time.RFC3339, s)
+	if perr != nil {
+		return 0, 0, errorf("want an RFC 3339 timestamp, got %s", describe(j))
+	}
+	return t.Unix(), int32(t.Nanosecond()), nil
+}
+
+// setTime sets the fields of a google.protobuf.Timestamp.
+func setTime(m protoreflect.Message, sec int64, nanos int32) {
+	fields := m.Descriptor().Fields()
+	m.Set(fields.ByNumber(timestampSeconds), protoreflect.ValueOfInt64(sec))
+	m.Set(fields.ByNumber(timestampNanos), protoreflect.ValueOfInt32(nanos))
+}
+
+// decodeAny fills a google.protobuf.Value from any JSON value. Numbers
+// become doubles, as they do in a Go any.
+func decodeAny(m protoreflect.Message, j any) error {
+	fields := m.Descriptor().Fields()
+	switch x := j.(type) {
+	case nil:
+		m.Set(fields.ByNumber(valueNull), protoreflect.ValueOfEnum(0))
+	case bool:
+		m.Set(fields.ByNumber(valueBool), protoreflect.ValueOfBool(x))
+	case string:
+		m.Set(fields.ByNumber(valueString), protoreflect.ValueOfString(x))
+	case json.Number:
+		f, err := strconv.ParseFloat(string(x), 64)
+		if err != nil {
+			return errorf("number %s does not fit a double", x)
+		}
+		m.Set(fields.ByNumber(valueNumber), protoreflect.ValueOfFloat64(f))
+	case []any:
+		lv := m.Mutable(fields.ByNumber(valueList)).Message()
+		l := lv.Mutable(lv.Descriptor().Fields().ByNumber(listValues)).List()
+		for i, ej := range x {
+			e := l.NewElement()
+			if err := decodeAny(e.Message(), ej); err != nil {
+				return atPath(err, "["+strconv.Itoa(i)+"]")
+			}
+			l.Append(e)
+		}
+	case map[string]any:
+		sv := m.Mutable(fields.ByNumber(valueStruct)).Message()
+		mp := sv.Mutable(sv.Descriptor().Fields().ByNumber(structFields)).Map()
+		for k, vj := range x {
+			v := mp.NewValue()
+			if err := decodeAny(v.Message(), vj); err != nil {
+				return atPath(err, "["+strconv.Quote(k)+"]")
+			}
+			mp.Set(protoreflect.ValueOfString(k).MapKey(), v)
+		}
+	}
+	return nil
+}

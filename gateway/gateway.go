@@ -1,0 +1,115 @@
+// Package gateway makes every endpoint of a native server reachable from the
+// gRPC and REST ecosystems without a .proto file for it. It builds protobuf
+// descriptors from the native server's schema (its Go types, or a remote
+// server's self-description), serves them as real gRPC services with server
+// reflection and health, and as REST through grpc-gateway's runtime.
+//
+// Endpoints may appear and disappear while the gateway serves: Refresh
+// describes the backend again and swaps the whole descriptor set at once.
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/framegate/framegate/native"
+)
+
+// Gateway serves a backend's native endpoints over gRPC (NewGRPCServer) and
+// HTTP (Handler).
+type Gateway struct {
+	backend Backend
+	cfg     config
+	set     atomic.Pointer[protoSet]
+	schema  atomic.Pointer[native.Schema]
+	health  *health.Server
+
+	mu       sync.Mutex // serialises Refresh and SetServing
+	serving  bool
+	services []string // names with a health status
+}
+
+// New describes backend and returns a gateway serving its endpoints. It fails
+// if the backend cannot be described or its types cannot be mapped to
+// protobuf (the error names the endpoint and field).
+func New(ctx context.Context, backend Backend, opts ...Option) (*Gateway, error) {
+	g := &Gateway{backend: backend, cfg: newConfig(opts), health: health.NewServer(), serving: true}
+	if err := checkPackage(g.cfg.pkg); err != nil {
+		return nil, err
+	}
+	if err := g.Refresh(ctx); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// Refresh describes the backend again and, if that works, swaps in the new
+// set of services; calls in flight finish on the old one. On failure the
+// gateway keeps serving what it had.
+func (g *Gateway) Refresh(ctx context.Context) error {
+	s, err := g.backend.Schema(ctx)
+	if err != nil {
+		return fmt.Errorf("gateway: describe the backend: %w", err)
+	}
+	return g.Mount(s)
+}
+
+// Mount serves the endpoints of s, replacing what was served.
+func (g *Gateway) Mount(s *native.Schema) error {
+	set, err := buildProtoSet(s, g.cfg.pkg)
+	if err != nil {
+		return err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.schema.Store(s)
+	g.set.Store(set)
+	names := map[string]bool{}
+	for _, n := range set.serviceNames() {
+		names[string(n)] = true
+	}
+	for _, old := range g.services {
+		if !names[old] {
+			g.health.SetServingStatus(old, healthpb.HealthCheckResponse_SERVICE_UNKNOWN)
+		}
+	}
+	g.services = g.services[:0]
+	for _, n := range set.serviceNames() {
+		g.services = append(g.services, string(n))
+	}
+	g.setHealthLocked()
+	g.cfg.logger.Info("gateway: mounted endpoints", "endpoints", len(s.Endpoints), "services", len(g.services))
+	return nil
+}
+
+// SetServing sets the health of every service and of the whole server:
+// NOT_SERVING while the backend is unreachable, SERVING otherwise.
+func (g *Gateway) SetServing(ok bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.serving = ok
+	g.setHealthLocked()
+}
+
+func (g *Gateway) setHealthLocked() {
+	st := healthpb.HealthCheckResponse_SERVING
+	if !g.serving {
+		st = healthpb.HealthCheckResponse_NOT_SERVING
+	}
+	g.health.SetServingStatus("", st)
+	for _, n := range g.services {
+		g.health.SetServingStatus(n, st)
+	}
+}
+
+// Health returns the gateway's health server (grpc.health.v1), for
+// registration on other servers and for readiness checks.
+func (g *Gateway) Health() *health.Server { return g.health }
+
+// Schema returns the native schema currently served.
+func (g *Gateway) Schema() *native.Schema { return g.schema.Load() }

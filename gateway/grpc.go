@@ -1,0 +1,268 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/genproto/googleapis/api/httpbody"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/framegate/framegate/native"
+)
+
+// NewGRPCServer returns a gRPC server that serves every native endpoint of
+// the backend (through grpc.UnknownServiceHandler, so endpoints can change
+// while it runs), server reflection v1 and v1alpha, grpc.health.v1 and the
+// gateway's own GatewayService.
+func (g *Gateway) NewGRPCServer(opts ...grpc.ServerOption) *grpc.Server {
+	opts = append(opts[:len(opts):len(opts)], grpc.UnknownServiceHandler(g.handleStream))
+	s := grpc.NewServer(opts...)
+	g.RegisterServices(s)
+	return s
+}
+
+// handleStream serves one call of a synthesized method.
+func (g *Gateway) handleStream(_ any, ss grpc.ServerStream) error {
+	start := time.Now()
+	full, ok := grpc.MethodFromServerStream(ss)
+	if !ok {
+		return status.Error(codes.Internal, "gateway: no method in the stream")
+	}
+	m := g.set.Load().lookup(full)
+	if m == nil {
+		return status.Errorf(codes.Unimplemented, "gateway: unknown method %s", full)
+	}
+	ev := CallEvent{Endpoint: m.endpoint.Name, Protocol: "grpc"}
+	err := g.serveGRPC(ss, m, &ev)
+	st := grpcStatus(err)
+	if g.cfg.observe != nil {
+		ev.Duration, ev.Code, ev.Err = time.Since(start), uint32(st.Code()), err
+		g.cfg.observe(ev)
+	}
+	return st.Err()
+}
+
+// callOptions passes the allowed request metadata and collects the
+// response metadata.
+func (g *Gateway) callOptions(md metadata.MD, hdr, trl *native.Metadata) []native.CallOption {
+	out := native.Metadata{}
+	for k, vs := range md {
+		if g.cfg.allowed(k) {
+			out[k] = vs
+		}
+	}
+	return []native.CallOption{native.WithMetadata(out), native.Header(hdr), native.Trailer(trl)}
+}
+
+// toGRPCMD converts native metadata to gRPC metadata, dropping keys gRPC
+// reserves.
+func toGRPCMD(md native.Metadata) metadata.MD {
+	out := metadata.MD{}
+	for k, vs := range md {
+		k = strings.ToLower(k)
+		if strings.HasPrefix(k, "grpc-") || k == "content-type" || k == "te" || k == ":authority" {
+			continue
+		}
+		out[k] = append(out[k], vs...)
+	}
+	return out
+}
+
+func (g *Gateway) serveGRPC(ss grpc.ServerStream, m *method, ev *CallEvent) error {
+	ctx := ss.Context()
+	inMD, _ := metadata.FromIncomingContext(ctx)
+	var hdr, trl native.Metadata
+	opts := g.callOptions(inMD, &hdr, &trl)
+	defer func() { ss.SetTrailer(toGRPCMD(trl)) }()
+
+	var first proto.Message
+	if m.clientStreaming && isHTTPBody(m.in.FullName()) {
+		first = &httpbody.HttpBody{}
+	} else {
+		first = m.newRequest()
+	}
+	if err := ss.RecvMsg(first); err != nil {
+		if err == io.EOF && m.clientStreaming {
+			first = nil // an upload of nothing
+		} else {
+			return err
+		}
+	}
+	var req any
+	if m.req != nil {
+		if first == nil {
+			return status.Errorf(codes.InvalidArgument, "gateway: %s: the first message must carry the request", m.fullMethod)
+		}
+		b, err := m.requestJSON(first.ProtoReflect())
+		if err != nil {
+			return status.Error(codes.InvalidArgument, err.Error())
+		}
+		req = json.RawMessage(b)
+	}
+	if m.clientStreaming {
+		body := &grpcUpload{ss: ss, m: m, ev: ev}
+		if first != nil {
+			body.pending = chunkOf(m, first)
+		}
+		req = native.StreamRequest{JSON: req, Body: body}
+	}
+	if !m.serverStreaming {
+		var out json.RawMessage
+		err := g.backend.Call(ctx, m.endpoint.Name, req, &out, opts...)
+		ss.SetHeader(toGRPCMD(hdr))
+		if err != nil {
+			return err
+		}
+		msg, err := m.responseMessage(out)
+		if err != nil {
+			return status.Error(codes.Internal, err.Error())
+		}
+		return ss.SendMsg(msg)
+	}
+	var rc io.ReadCloser
+	if err := g.backend.Call(ctx, m.endpoint.Name, req, &rc, opts...); err != nil {
+		ss.SetHeader(toGRPCMD(hdr))
+		return err
+	}
+	defer rc.Close()
+	if err := ss.SendHeader(toGRPCMD(hdr)); err != nil {
+		return err
+	}
+	return g.sendStream(ss, m, rc, hdr.Get("content-type"), ev)
+}
+
+// sendStream sends a response stream as chunks, each in one message, as
+// they arrive.
+func (g *Gateway) sendStream(ss grpc.ServerStream, m *method, r io.Reader, contentType string, ev *CallEvent) error {
+	bp := chunkPool(g.cfg.chunkSize)
+	defer putChunk(bp)
+	buf := *bp
+	if contentType == "" {
+		contentType = "application/octet-stream"
+	}
+	httpBody := isHTTPBody(m.out.FullName())
+	first := true
+	for {
+		n, rerr := r.Read(buf)
+		if n > 0 || (first && rerr == io.EOF) {
+			var msg proto.Message
+			if httpBody {
+				hb := &httpbody.HttpBody{Data: buf[:n]}
+				if first {
+					hb.ContentType = contentType
+				}
+				msg = hb
+			} else {
+				msg = m.responseChunk(buf[:n])
+			}
+			first = false
+			// SendMsg encodes the message before it returns, so buf can
+			// be reused (the gateway installs no lazy stats handlers).
+			if err := ss.SendMsg(msg); err != nil {
+				return err
+			}
+			ev.BytesOut += int64(n)
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+}
+
+// isHTTPBody reports whether n is google.api.HttpBody, which the gateway
+// sends and receives as the concrete generated type (faster than dynamicpb).
+func isHTTPBody(n protoreflect.FullName) bool { return n == "google.api.HttpBody" }
+
+// grpcUpload reads a client stream's chunks as the native request stream.
+type grpcUpload struct {
+	ss      grpc.ServerStream
+	m       *method
+	ev      *CallEvent
+	pending []byte
+	err     error
+}
+
+func (u *grpcUpload) Read(p []byte) (int, error) {
+	for len(u.pending) == 0 {
+		if u.err != nil {
+			return 0, u.err
+		}
+		var msg proto.Message
+		if isHTTPBody(u.m.in.FullName()) {
+			msg = &httpbody.HttpBody{}
+		} else {
+			msg = u.m.newRequest()
+		}
+		if err := u.ss.RecvMsg(msg); err != nil {
+			if err != io.EOF {
+				err = native.NewError(native.Code(status.Code(err)), err)
+			}
+			u.err = err
+			continue
+		}
+		if u.m.req != nil && u.m.hasRequest(msg.ProtoReflect()) {
+			u.err = native.Errorf(native.CodeInvalidArgument, "gateway: %s: only the first message may carry the request", u.m.fullMethod)
+			continue
+		}
+		u.pending = chunkOf(u.m, msg)
+	}
+	n := copy(p, u.pending)
+	u.pending = u.pending[n:]
+	u.ev.BytesIn += int64(n)
+	return n, nil
+}
+
+// chunkOf returns the stream bytes a request message carries.
+func chunkOf(m *method, msg proto.Message) []byte {
+	if hb, ok := msg.(*httpbody.HttpBody); ok {
+		return hb.GetData()
+	}
+	return m.requestChunk(msg.ProtoReflect())
+}
+
+// grpcStatus maps an error to a gRPC status: native codes are gRPC codes.
+func grpcStatus(err error) *status.Status {
+	if err == nil {
+		return status.New(codes.OK, "")
+	}
+	var ne *native.Error
+	if errors.As(err, &ne) {
+		return status.New(codes.Code(ne.Code()), ne.Message())
+	}
+	if s, ok := status.FromError(err); ok {
+		return s
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		return status.New(codes.Canceled, err.Error())
+	case errors.Is(err, context.DeadlineExceeded):
+		return status.New(codes.DeadlineExceeded, err.Error())
+	}
+	return status.New(codes.Unknown, err.Error())
+}
+
+var chunkPools sync.Map
+
+func chunkPool(size int) *[]byte {
+	p, _ := chunkPools.LoadOrStore(size, &sync.Pool{New: func() any { b := make([]byte, size); return &b }})
+	return p.(*sync.Pool).Get().(*[]byte)
+}
+
+func putChunk(b *[]byte) {
+	if p, ok := chunkPools.Load(len(*b)); ok {
+		p.(*sync.Pool).Put(b)
+	}
+}

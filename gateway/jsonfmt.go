@@ -1,0 +1,120 @@
+package gateway
+
+// This file writes JSON literals byte for byte as encoding/json writes the
+// corresponding Go values, so the native side sees what a Go client would
+// have sent. The tests compare every function here with encoding/json.
+
+import (
+	"encoding/base64"
+	"math"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string the way encoding/json writes a Go
+// string: invalid UTF-8 becomes \ufffd, U+2028 and U+2029 are escaped, and
+// with escapeHTML (encoding/json's default) so are '<', '>' and '&'.
+func appendString(dst []byte, s string, escapeHTML bool) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && (!escapeHTML || c != '<' && c != '>' && c != '&') {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '\\', '"':
+				dst = append(dst, '\\', c)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// appendFloat appends f (a float64, or a float32 when bits is 32) as
+// encoding/json does: like ES6, shortest representation, exponent form
+// below 1e-6 and from 1e21. The caller rejects NaN and infinities.
+func appendFloat(dst []byte, f float64, bits int) []byte {
+	abs := math.Abs(f)
+	format := byte('f')
+	if abs != 0 {
+		if bits == 64 && (abs < 1e-6 || abs >= 1e21) || bits == 32 && (float32(abs) < 1e-6 || float32(abs) >= 1e21) {
+			format = 'e'
+		}
+	}
+	dst = strconv.AppendFloat(dst, f, format, -1, bits)
+	if format == 'e' {
+		// Clean up e-09 to e-9.
+		if n := len(dst); n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
+			dst[n-2] = dst[n-1]
+			dst = dst[:n-1]
+		}
+	}
+	return dst
+}
+
+// appendBytes appends b as a JSON string holding its standard base64
+// encoding with padding, as encoding/json writes a non-nil []byte.
+func appendBytes(dst []byte, b []byte) []byte {
+	dst = append(dst, '"')
+	dst = base64.StdEncoding.AppendEncode(dst, b)
+	return append(dst, '"')
+}
+
+// goZeroTimeSeconds is the Unix time of Go's zero time.Time,
+// 0001-01-01T00:00:00Z.
+const goZeroTimeSeconds = -62135596800
+
+// appendTime appends the instant seconds+nanos as time.Time.MarshalJSON
+// writes it in UTC: RFC 3339 with as many fractional digits as needed. It
+// reports false when the instant is outside what MarshalJSON accepts (years
+// 0 to 9999) or nanos is outside [0, 1e9).
+func appendTime(dst []byte, seconds int64, nanos int32) ([]byte, bool) {
+	if nanos < 0 || nanos >= 1e9 {
+		return dst, false
+	}
+	// Year 0 starts 62167219200 seconds before 1970, year 10000 253402300800 after.
+	if seconds < -62167219200 || seconds >= 253402300800 {
+		return dst, false
+	}
+	dst = append(dst, '"')
+	dst = time.Unix(seconds, int64(nanos)).UTC().AppendFormat(dst, time.RFC3339Nano)
+	return append(dst, '"'), true
+}

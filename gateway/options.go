@@ -1,0 +1,102 @@
+package gateway
+
+import (
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// Option configures a Gateway.
+type Option interface{ apply(*config) }
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+type config struct {
+	pkg       string
+	logger    *slog.Logger
+	allow     []string // exact lower-case keys, or prefixes ending in "*"
+	observe   func(CallEvent)
+	chunkSize int
+}
+
+// DefaultMetadataAllowlist is the request metadata passed to the backend
+// unless WithMetadataAllowlist says otherwise.
+var DefaultMetadataAllowlist = []string{"x-request-id", "traceparent", "tracestate"}
+
+// DefaultChunkSize is the largest chunk of a response stream sent in one
+// gRPC message.
+const DefaultChunkSize = 1 << 20
+
+func newConfig(opts []Option) config {
+	c := config{pkg: "native", logger: slog.New(slog.DiscardHandler), allow: DefaultMetadataAllowlist, chunkSize: DefaultChunkSize}
+	for _, o := range opts {
+		o.apply(&c)
+	}
+	return c
+}
+
+// WithPackage sets the proto package of the synthesized services (default
+// "native"): endpoint "Store.List" is served as /<pkg>.Store/List.
+func WithPackage(pkg string) Option { return optionFunc(func(c *config) { c.pkg = pkg }) }
+
+// WithLogger sets the logger for gateway-level events (mounting, refresh
+// failures). Per-call logging is the CallEvent observer's job. The default
+// discards everything.
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(c *config) {
+		if l != nil {
+			c.logger = l
+		}
+	})
+}
+
+// WithMetadataAllowlist sets which request metadata keys (gRPC metadata
+// and HTTP headers alike) are passed to the backend: exact names, or
+// prefixes ending in "*" ("x-app-*"). Keys are compared in lower case.
+func WithMetadataAllowlist(keys ...string) Option {
+	return optionFunc(func(c *config) {
+		c.allow = make([]string, len(keys))
+		for i, k := range keys {
+			c.allow[i] = strings.ToLower(k)
+		}
+	})
+}
+
+// WithCallObserver sets a function called once at the end of every call
+// through the gateway, for logs and metrics.
+func WithCallObserver(f func(CallEvent)) Option {
+	return optionFunc(func(c *config) { c.observe = f })
+}
+
+// WithChunkSize sets the largest response-stream chunk sent in one gRPC
+// message (default 1 MiB).
+func WithChunkSize(n int) Option {
+	return optionFunc(func(c *config) { c.chunkSize = max(n, 1024) })
+}
+
+// CallEvent describes one finished call through the gateway.
+type CallEvent struct {
+	Endpoint string        // native endpoint name; the gRPC method if unknown
+	Protocol string        // "grpc" or "http"
+	Code     uint32        // status code, gRPC numbering
+	Duration time.Duration // from the request's arrival to the response's end
+	BytesIn  int64         // request stream bytes passed to the backend
+	BytesOut int64         // response stream bytes passed to the client
+	Err      error         // the error, if any
+}
+
+// allowed reports whether metadata key k passes the allowlist.
+func (c *config) allowed(k string) bool {
+	for _, a := range c.allow {
+		if p, ok := strings.CutSuffix(a, "*"); ok {
+			if strings.HasPrefix(k, p) {
+				return true
+			}
+		} else if k == a {
+			return true
+		}
+	}
+	return false
+}
