@@ -3,6 +3,7 @@ module github.com/framegate/framegate
 go 1.26.0
 
 require (
+	github.com/getkin/kin-openapi v0.153.0 // indirect
 	github.com/grpc-ecosystem/grpc-gateway/v2 v2.33.0 // indirect
 	go.uber.org/goleak v1.3.0 // indirect
 	golang.org/x/net v0.61.0 // indirect

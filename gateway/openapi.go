@@ -1,0 +1,309 @@
+package gateway
+
+// OpenAPI: one OpenAPI 3.0 document describing the REST front door, built
+// from the same models as everything else: the native schema for the
+// synthesized endpoints (whose JSON is encoding/json's: 64-bit integers are
+// numbers), and the protobuf descriptors for the gateway's own API (whose
+// JSON is protojson's: 64-bit integers are strings).
+
+import (
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"sort"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	gatewayv1 "github.com/framegate/framegate/gen/framegate/gateway/v1"
+	"github.com/framegate/framegate/native"
+)
+
+type jsonObj = map[string]any
+
+// OpenAPI returns the OpenAPI 3.0 document of the REST front door as it is
+// now: the gateway's own API and every mounted native endpoint.
+func (g *Gateway) OpenAPI() ([]byte, error) {
+	set := g.set.Load()
+	schema := g.schema.Load()
+	b := &openAPIBuilder{schemas: jsonObj{}, native: schema, seenProto: map[protoreflect.FullName]bool{}}
+	paths := jsonObj{}
+	b.apiPaths(paths)
+	for _, m := range sortedMethods(set) {
+		paths[m.fullMethod] = b.endpointPath(m)
+	}
+	b.schemas["google.rpc.Status"] = jsonObj{
+		"type": "object",
+		"properties": jsonObj{
+			"code":    jsonObj{"type": "integer", "format": "int32", "description": "gRPC status code"},
+			"message": jsonObj{"type": "string"},
+			"details": jsonObj{"type": "array", "items": jsonObj{"type": "object"}},
+		},
+	}
+	doc := jsonObj{
+		"openapi": "3.0.3",
+		"info": jsonObj{
+			"title":       "framegate gateway",
+			"version":     "1",
+			"description": "Native endpoints over REST: POST a JSON body (or GET with query parameters) to /<package>.<Service>/<Method>. Response streams are raw bytes ended by a Grpc-Status trailer; request streams are the raw request body.",
+		},
+		"paths":      paths,
+		"components": jsonObj{"schemas": b.schemas},
+	}
+	return json.MarshalIndent(doc, "", "  ")
+}
+
+func (g *Gateway) serveOpenAPI(w http.ResponseWriter, _ *http.Request, _ map[string]string) {
+	b, err := g.OpenAPI()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(b)
+}
+
+type openAPIBuilder struct {
+	schemas   jsonObj
+	native    *native.Schema
+	seenProto map[protoreflect.FullName]bool
+}
+
+var errorResponse = jsonObj{
+	"description": "An error: the gRPC status as JSON, with the HTTP status mapped from its code.",
+	"content":     jsonObj{"application/json": jsonObj{"schema": ref("google.rpc.Status")}},
+}
+
+func ref(name string) jsonObj { return jsonObj{"$ref": "#/components/schemas/" + name} }
+
+// nativeName is the component name of a native schema message.
+func nativeName(msg string) string { return "native." + componentSafe.ReplaceAllString(msg, "_") }
+
+var componentSafe = regexp.MustCompile(`[^A-Za-z0-9._-]`)
+
+// endpointPath describes one native endpoint.
+func (b *openAPIBuilder) endpointPath(m *method) jsonObj {
+	ep := m.endpoint
+	ok := jsonObj{"description": "The response."}
+	if ep.Response.HasStream() {
+		ok["description"] = "The response stream, raw, as it is produced; a complete stream ends with the trailer Grpc-Status: 0, a broken one with an aborted transfer."
+		ok["content"] = jsonObj{"application/octet-stream": jsonObj{"schema": jsonObj{"type": "string", "format": "binary"}}}
+	} else {
+		ok["content"] = jsonObj{"application/json": jsonObj{"schema": b.nativeType(ep.ResponseType)}}
+	}
+	responses := jsonObj{"200": ok, "default": errorResponse}
+	base := func(summary string) jsonObj {
+		return jsonObj{"operationId": m.fullMethod[1:] + "_" + summary, "summary": ep.Name + " (" + summary + ")", "responses": responses}
+	}
+	params := b.queryParams(ep.RequestType)
+	item := jsonObj{}
+	switch {
+	case ep.Request.HasStream():
+		op := base("upload")
+		if len(params) > 0 {
+			op["parameters"] = params
+		}
+		op["requestBody"] = jsonObj{"required": true, "description": "The request stream, read as it arrives.",
+			"content": jsonObj{"application/octet-stream": jsonObj{"schema": jsonObj{"type": "string", "format": "binary"}}}}
+		item["put"] = op
+		post := base("upload_post")
+		for k, v := range op {
+			if k != "operationId" && k != "summary" {
+				post[k] = v
+			}
+		}
+		item["post"] = post
+	case ep.Request.HasJSON():
+		op := base("post")
+		op["requestBody"] = jsonObj{"required": true, "content": jsonObj{"application/json": jsonObj{"schema": b.nativeType(ep.RequestType)}}}
+		item["post"] = op
+		get := base("get")
+		if len(params) > 0 {
+			get["parameters"] = params
+		}
+		item["get"] = get
+	default:
+		item["post"] = base("post")
+		item["get"] = base("get")
+	}
+	return item
+}
+
+// queryParams lists the top-level fields of a request message as query
+// parameters (nested fields are reachable with dotted names, but OpenAPI
+// 3.0 cannot list them all).
+func (b *openAPIBuilder) queryParams(t *native.Type) []any {
+	if t == nil || t.Kind != native.KindMessage || b.native == nil {
+		return nil
+	}
+	msg := b.native.Messages[t.Message]
+	if msg == nil {
+		return nil
+	}
+	var out []any
+	for _, f := range msg.Fields {
+		s := b.nativeType(&f.Type)
+		switch f.Type.Kind {
+		case native.KindMessage, native.KindMap, native.KindAny:
+			continue
+		case native.KindList:
+			if f.Type.Elem == nil || f.Type.Elem.Kind == native.KindMessage {
+				continue
+			}
+		}
+		out = append(out, jsonObj{"name": f.Name, "in": "query", "required": false, "schema": s})
+	}
+	return out
+}
+
+// nativeType is the JSON schema of a native type, as encoding/json writes it.
+func (b *openAPIBuilder) nativeType(t *native.Type) jsonObj {
+	if t == nil {
+		return jsonObj{"type": "object"}
+	}
+	switch t.Kind {
+	case native.KindBool:
+		return jsonObj{"type": "boolean"}
+	case native.KindInt32:
+		return jsonObj{"type": "integer", "format": "int32"}
+	case native.KindInt64:
+		return jsonObj{"type": "integer", "format": "int64"}
+	case native.KindUint32:
+		return jsonObj{"type": "integer", "format": "int64", "minimum": 0, "maximum": 4294967295}
+	case native.KindUint64:
+		return jsonObj{"type": "integer", "minimum": 0, "description": "unsigned 64-bit integer"}
+	case native.KindFloat32:
+		return jsonObj{"type": "number", "format": "float"}
+	case native.KindFloat64:
+		return jsonObj{"type": "number", "format": "double"}
+	case native.KindString:
+		return jsonObj{"type": "string"}
+	case native.KindBytes:
+		return jsonObj{"type": "string", "format": "byte", "nullable": true}
+	case native.KindTimestamp:
+		return jsonObj{"type": "string", "format": "date-time"}
+	case native.KindAny:
+		return jsonObj{"description": "any JSON value"}
+	case native.KindList:
+		return jsonObj{"type": "array", "items": b.nativeType(t.Elem), "nullable": true}
+	case native.KindMap:
+		return jsonObj{"type": "object", "additionalProperties": b.nativeType(t.Elem), "nullable": true}
+	case native.KindMessage:
+		name := nativeName(t.Message)
+		if _, done := b.schemas[name]; !done {
+			b.schemas[name] = jsonObj{} // placeholder for recursion
+			b.schemas[name] = b.nativeMessage(t.Message)
+		}
+		return ref(name)
+	}
+	return jsonObj{}
+}
+
+func (b *openAPIBuilder) nativeMessage(name string) jsonObj {
+	props := jsonObj{}
+	if b.native != nil && b.native.Messages[name] != nil {
+		for _, f := range b.native.Messages[name].Fields {
+			s := b.nativeType(&f.Type)
+			if f.Quoted {
+				s = jsonObj{"type": "string", "description": "a " + string(f.Type.Kind) + " inside a JSON string"}
+			}
+			if f.Optional {
+				if _, isRef := s["$ref"]; isRef {
+					s = jsonObj{"allOf": []any{s}, "nullable": true}
+				} else {
+					s["nullable"] = true
+				}
+			}
+			props[f.Name] = s
+		}
+	}
+	return jsonObj{"type": "object", "properties": props, "description": "Go type " + name}
+}
+
+// apiPaths describes the gateway's own API from its descriptors.
+func (b *openAPIBuilder) apiPaths(paths jsonObj) {
+	svc := gatewayv1.File_framegate_gateway_v1_gateway_proto.Services().ByName("GatewayService")
+	list := svc.Methods().ByName("ListEndpoints")
+	get := svc.Methods().ByName("GetSchema")
+	paths["/v1/endpoints"] = jsonObj{"get": jsonObj{
+		"operationId": "GatewayService_ListEndpoints",
+		"summary":     "List every native endpoint the gateway exposes.",
+		"responses":   jsonObj{"200": b.protoResponse(list.Output()), "default": errorResponse},
+	}}
+	paths["/v1/endpoints/{name}"] = jsonObj{"get": jsonObj{
+		"operationId": "GatewayService_GetSchema",
+		"summary":     "Describe one endpoint and its types.",
+		"parameters":  []any{jsonObj{"name": "name", "in": "path", "required": true, "schema": jsonObj{"type": "string"}}},
+		"responses":   jsonObj{"200": b.protoResponse(get.Output()), "default": errorResponse},
+	}}
+}
+
+func (b *openAPIBuilder) protoResponse(md protoreflect.MessageDescriptor) jsonObj {
+	return jsonObj{"description": "OK", "content": jsonObj{"application/json": jsonObj{"schema": b.protoMessage(md)}}}
+}
+
+// protoMessage is the JSON schema of a message as protojson writes it.
+func (b *openAPIBuilder) protoMessage(md protoreflect.MessageDescriptor) jsonObj {
+	switch md.FullName() {
+	case "google.protobuf.Struct":
+		return jsonObj{"type": "object", "additionalProperties": true}
+	case "google.protobuf.Value":
+		return jsonObj{"description": "any JSON value"}
+	case "google.protobuf.ListValue":
+		return jsonObj{"type": "array", "items": jsonObj{}}
+	case "google.protobuf.Timestamp":
+		return jsonObj{"type": "string", "format": "date-time"}
+	case "google.protobuf.Duration":
+		return jsonObj{"type": "string"}
+	}
+	name := string(md.FullName())
+	if !b.seenProto[md.FullName()] {
+		b.seenProto[md.FullName()] = true
+		props := jsonObj{}
+		fs := md.Fields()
+		for i := range fs.Len() {
+			fd := fs.Get(i)
+			var s jsonObj
+			switch {
+			case fd.IsMap():
+				s = jsonObj{"type": "object", "additionalProperties": b.protoField(fd.MapValue())}
+			case fd.IsList():
+				s = jsonObj{"type": "array", "items": b.protoField(fd)}
+			default:
+				s = b.protoField(fd)
+			}
+			props[fd.JSONName()] = s
+		}
+		b.schemas[name] = jsonObj{"type": "object", "properties": props}
+	}
+	return ref(name)
+}
+
+func (b *openAPIBuilder) protoField(fd protoreflect.FieldDescriptor) jsonObj {
+	switch fd.Kind() {
+	case protoreflect.BoolKind:
+		return jsonObj{"type": "boolean"}
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
+		return jsonObj{"type": "integer", "format": "int32"}
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
+		return jsonObj{"type": "integer", "format": "int64", "minimum": 0}
+	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind, protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		return jsonObj{"type": "string", "format": "int64"}
+	case protoreflect.FloatKind:
+		return jsonObj{"type": "number", "format": "float"}
+	case protoreflect.DoubleKind:
+		return jsonObj{"type": "number", "format": "double"}
+	case protoreflect.StringKind:
+		return jsonObj{"type": "string"}
+	case protoreflect.BytesKind:
+		return jsonObj{"type": "string", "format": "byte"}
+	case protoreflect.EnumKind:
+		var vals []any
+		ev := fd.Enum().Values()
+		for i := range ev.Len() {
+			vals = append(vals, string(ev.Get(i).Name()))
+		}
+		sort.Slice(vals, func(i, j int) bool { return vals[i].(string) < vals[j].(string) })
+		return jsonObj{"type": "string", "enum": vals}
+	}
+	return b.protoMessage(fd.Message())
+}

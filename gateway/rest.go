@@ -1,0 +1,349 @@
+package gateway
+
+// The REST front door. Every native endpoint answers at
+// /<pkg>.<Service>/<Method>, the same path as its gRPC method:
+//
+//	POST with a JSON body (the endpoint's JSON field names)   -> the JSON response
+//	GET with the request fields as query parameters           -> the same
+//	a response stream is sent raw as it arrives (application/octet-stream
+//	unless the handler set content-type), ended by a Grpc-Status trailer
+//	a request stream is read from the request body as it arrives (PUT or
+//	POST); for JSON+stream endpoints the JSON fields come from the query
+//
+// Routing goes through one catch-all pattern of grpc-gateway's ServeMux (its
+// routes cannot change while it serves), which looks the method up in the
+// current descriptor set; errors are grpc-gateway's status JSON with the
+// HTTP status from runtime.HTTPStatusFromCode.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	gatewayv1 "github.com/framegate/framegate/gen/framegate/gateway/v1"
+	"github.com/framegate/framegate/native"
+)
+
+// DefaultMaxJSONBody is the largest JSON request body the REST front door
+// reads (WithMaxJSONBody).
+const DefaultMaxJSONBody = 32 << 20
+
+// HTTPHandler returns the REST front door: every native endpoint at
+// POST, PUT and GET /<pkg>.<Service>/<Method>, the gateway's own API at
+// GET /v1/endpoints and /v1/endpoints/{name}, and GET /openapi.json. An
+// unknown path answers 404 with a JSON status body.
+func (g *Gateway) HTTPHandler() http.Handler {
+	mux := runtime.NewServeMux(
+		runtime.WithIncomingHeaderMatcher(func(k string) (string, bool) {
+			k = strings.ToLower(k)
+			return k, g.cfg.allowed(k)
+		}),
+		runtime.WithOutgoingHeaderMatcher(func(k string) (string, bool) { return "Grpc-Metadata-" + k, true }),
+	)
+	rest := &restServer{g: g, mux: mux}
+	// grpc-gateway tries the most recently added pattern first: the
+	// catch-all goes first so the static routes win over it.
+	for _, meth := range []string{http.MethodPost, http.MethodPut, http.MethodGet} {
+		if err := mux.HandlePath(meth, "/{service}/{method}", rest.serve); err != nil {
+			panic(err)
+		}
+	}
+	if err := gatewayv1.RegisterGatewayServiceHandlerServer(context.Background(), mux, &apiServer{g: g}); err != nil {
+		panic(err)
+	}
+	if err := mux.HandlePath(http.MethodGet, "/openapi.json", g.serveOpenAPI); err != nil {
+		panic(err)
+	}
+	return mux
+}
+
+type restServer struct {
+	g   *Gateway
+	mux *runtime.ServeMux
+}
+
+// restError writes err as grpc-gateway's status JSON.
+func (s *restServer) restError(ctx context.Context, w http.ResponseWriter, r *http.Request, err error) {
+	_, out := runtime.MarshalerForRequest(s.mux, r)
+	runtime.HTTPError(ctx, s.mux, out, w, r, grpcStatus(err).Err())
+}
+
+func (s *restServer) serve(w http.ResponseWriter, r *http.Request, params map[string]string) {
+	start := time.Now()
+	full := "/" + params["service"] + "/" + params["method"]
+	m := s.g.set.Load().lookup(full)
+	if m == nil {
+		s.restError(r.Context(), w, r, status.Errorf(codes.NotFound, "gateway: no endpoint at %s", full))
+		return
+	}
+	ev := CallEvent{Endpoint: m.endpoint.Name, Protocol: "http"}
+	err := s.call(w, r, m, full, &ev)
+	if s.g.cfg.observe != nil {
+		ev.Duration, ev.Code, ev.Err = time.Since(start), uint32(grpcStatus(err).Code()), err
+		s.g.cfg.observe(ev)
+	}
+}
+
+func (s *restServer) call(w http.ResponseWriter, r *http.Request, m *method, full string, ev *CallEvent) error {
+	ctx, err := runtime.AnnotateContext(r.Context(), s.mux, r, m.fullMethod, runtime.WithHTTPPathPattern("/{service}/{method}"))
+	if err != nil {
+		s.restError(r.Context(), w, r, err)
+		return err
+	}
+	req, err := s.request(r, m, ev)
+	if err != nil {
+		s.restError(ctx, w, r, err)
+		return err
+	}
+	md, _ := metadata.FromOutgoingContext(ctx)
+	var hdr, trl native.Metadata
+	opts := s.g.callOptions(md, &hdr, &trl)
+	if !m.serverStreaming {
+		var out json.RawMessage
+		if err := s.g.backend.Call(ctx, m.endpoint.Name, req, &out, opts...); err != nil {
+			s.restError(withServerMD(ctx, hdr, trl), w, r, err)
+			return err
+		}
+		setMetadataHeaders(w.Header(), hdr)
+		setMetadataHeaders(w.Header(), trl)
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", fmt.Sprint(len(out)))
+		w.WriteHeader(http.StatusOK)
+		w.Write(out)
+		return nil
+	}
+	var rc io.ReadCloser
+	if err := s.g.backend.Call(ctx, m.endpoint.Name, req, &rc, opts...); err != nil {
+		s.restError(withServerMD(ctx, hdr, trl), w, r, err)
+		return err
+	}
+	defer rc.Close()
+	return s.sendStream(w, rc, hdr, &trl, ev)
+}
+
+// request builds the native request: JSON from the body or the query,
+// and the request body as the stream.
+func (s *restServer) request(r *http.Request, m *method, ev *CallEvent) (any, error) {
+	var value any
+	if m.req != nil {
+		fromBody := !m.clientStreaming && r.Method != http.MethodGet && r.ContentLength != 0
+		var b []byte
+		var err error
+		if fromBody {
+			b, err = s.jsonBody(r, m)
+		} else {
+			b, err = s.queryJSON(r.URL.Query(), m)
+		}
+		if err != nil {
+			return nil, err
+		}
+		value = json.RawMessage(b)
+	} else if !m.clientStreaming && len(r.URL.RawQuery) > 0 {
+		return nil, status.Errorf(codes.InvalidArgument, "gateway: endpoint %q takes no request fields, the query has %q", m.endpoint.Name, r.URL.RawQuery)
+	}
+	if !m.clientStreaming {
+		return value, nil
+	}
+	body := io.Reader(http.NoBody)
+	if r.Method != http.MethodGet {
+		body = &countingReader{r: r.Body, n: &ev.BytesIn}
+	}
+	return native.StreamRequest{JSON: value, Body: body}, nil
+}
+
+// jsonBody reads a JSON request body, checks it against the endpoint's
+// schema and returns it as the backend expects it.
+func (s *restServer) jsonBody(r *http.Request, m *method) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r.Body, DefaultMaxJSONBody+1))
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "gateway: reading the request body: %v", err)
+	}
+	if len(b) > DefaultMaxJSONBody {
+		return nil, status.Errorf(codes.ResourceExhausted, "gateway: request body over %d bytes", DefaultMaxJSONBody)
+	}
+	msg, err := m.requestMessage(b)
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	out, err := m.requestJSON(msg)
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	return out, nil
+}
+
+// queryJSON builds the request from query parameters named by the
+// request's JSON field names (dotted paths for nested messages).
+func (s *restServer) queryJSON(q url.Values, m *method) ([]byte, error) {
+	msg := m.newRequest()
+	target, prefix := m.in, ""
+	if m.clientStreaming && m.req.field != nil && m.req.field.fd.Message() != nil {
+		// An Upload message: the fields are those of its request field.
+		target, prefix = m.req.field.fd.Message(), string(m.req.field.fd.Name())+"."
+	}
+	pq := make(url.Values, len(q))
+	for k, vs := range q {
+		path, err := queryField(target, k)
+		if err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "gateway: endpoint %q: query parameter %q: %v", m.endpoint.Name, k, err)
+		}
+		pq[prefix+path] = vs
+	}
+	if err := runtime.PopulateQueryParameters(msg, pq, utilities.NewDoubleArray(nil)); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "gateway: endpoint %q: query: %v", m.endpoint.Name, err)
+	}
+	out, err := m.requestJSON(msg)
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	return out, nil
+}
+
+// queryField resolves a query key ("a.b", "m[k]") against md, by JSON name
+// or proto name, and returns it as the proto-name path grpc-gateway
+// populates; an unknown field is an error listing the known ones.
+func queryField(md protoreflect.MessageDescriptor, key string) (string, error) {
+	name, mapKey, hasKey := strings.Cut(key, "[")
+	parts := strings.Split(name, ".")
+	out := make([]string, len(parts))
+	for i, p := range parts {
+		if md == nil {
+			return "", fmt.Errorf("%q is not a message field", strings.Join(parts[:i], "."))
+		}
+		fd := md.Fields().ByJSONName(p)
+		if fd == nil {
+			fd = md.Fields().ByName(protoreflect.Name(p))
+		}
+		if fd == nil {
+			return "", fmt.Errorf("no field %q (fields: %s)", p, fieldList(md))
+		}
+		out[i] = string(fd.Name())
+		md = nil
+		if fd.Message() != nil && !fd.IsMap() && !fd.IsList() {
+			md = fd.Message()
+		}
+	}
+	path := strings.Join(out, ".")
+	if hasKey {
+		path += "[" + mapKey
+	}
+	return path, nil
+}
+
+func fieldList(md protoreflect.MessageDescriptor) string {
+	var names []string
+	fs := md.Fields()
+	for i := range fs.Len() {
+		names = append(names, fs.Get(i).JSONName())
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+// sendStream writes a response stream raw, flushing each chunk as it
+// arrives. A complete stream ends with the trailer Grpc-Status: 0; an error
+// after the first byte aborts the response so the client sees a broken
+// transfer, never a clean end.
+func (s *restServer) sendStream(w http.ResponseWriter, rc io.Reader, hdr native.Metadata, trl *native.Metadata, ev *CallEvent) error {
+	h := w.Header()
+	ct := hdr.Get("content-type")
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	h.Set("Content-Type", ct)
+	setMetadataHeaders(h, hdr)
+	h.Set("Trailer", "Grpc-Status, Grpc-Message")
+	w.WriteHeader(http.StatusOK)
+	rcl := http.NewResponseController(w)
+	bp := chunkPool(s.g.cfg.chunkSize)
+	defer putChunk(bp)
+	buf := *bp
+	for {
+		n, rerr := rc.Read(buf)
+		if n > 0 {
+			if _, err := w.Write(buf[:n]); err != nil {
+				return err
+			}
+			ev.BytesOut += int64(n)
+			rcl.Flush()
+		}
+		if rerr == io.EOF {
+			setMetadataHeaders(h, *trl)
+			h.Set("Grpc-Status", "0")
+			return nil
+		}
+		if rerr != nil {
+			st := grpcStatus(rerr)
+			abortStream(w, rcl, st)
+			return rerr
+		}
+	}
+}
+
+// abortStream ends a response that broke after it began: over HTTP/1.1 it
+// writes the chunked terminator with the Grpc-Status and Grpc-Message
+// trailers but not the final empty line, then closes the connection, so the
+// trailer is on the wire but the transfer is incomplete; where the
+// connection cannot be taken over (HTTP/2) it resets the stream.
+func abortStream(w http.ResponseWriter, rcl *http.ResponseController, st *status.Status) {
+	rcl.Flush()
+	conn, bw, err := rcl.Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	fmt.Fprintf(bw, "0\r\nGrpc-Status: %d\r\nGrpc-Message: %s\r\n", st.Code(), url.PathEscape(st.Message()))
+	bw.Flush()
+	conn.Close()
+}
+
+// setMetadataHeaders adds native metadata as Grpc-Metadata-* headers, the
+// convention of grpc-gateway.
+func setMetadataHeaders(h http.Header, md native.Metadata) {
+	for k, vs := range md {
+		if strings.EqualFold(k, "content-type") {
+			continue
+		}
+		for _, v := range vs {
+			h.Add("Grpc-Metadata-"+k, v)
+		}
+	}
+}
+
+// withServerMD makes native response metadata visible to grpc-gateway's
+// error handler, which writes it as headers.
+func withServerMD(ctx context.Context, hdr, trl native.Metadata) context.Context {
+	return runtime.NewServerMetadataContext(ctx, runtime.ServerMetadata{HeaderMD: toGRPCMD(hdr), TrailerMD: toGRPCMD(trl)})
+}
+
+// countingReader counts the bytes of a request stream.
+type countingReader struct {
+	r io.Reader
+	n *int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	*c.n += int64(n)
+	if err != nil && err != io.EOF {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return n, native.Errorf(native.CodeResourceExhausted, "gateway: request body over %d bytes", mbe.Limit)
+		}
+		return n, native.Errorf(native.CodeCanceled, "gateway: reading the request body: %v", err)
+	}
+	return n, err
+}
