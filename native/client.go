@@ -61,17 +61,19 @@ type clientCall struct {
 	events    chan clientEvent // capacity 1, one event per call
 	delivered bool             // reader goroutine only
 
-	// Response, owned by the reader goroutine.
+	// Response, owned by the reader goroutine. stream is written under mu,
+	// so other goroutines read it under mu (streamOf).
 	part   respPart
 	body   []byte
 	tooBig bool
 	stream *streamReader
 
-	mu         sync.Mutex // orders an abort's RST before the call completes
-	respEnded  bool
-	aborted    bool
-	abortTimer *time.Timer
-	stopCtx    func() bool
+	mu          sync.Mutex // orders an abort's RST before the call completes
+	respEnded   bool
+	aborted     bool
+	abortReason error // why the call was aborted, once aborted
+	abortTimer  *time.Timer
+	stopCtx     func() bool
 
 	halves    atomic.Int32
 	completed atomic.Bool
@@ -135,13 +137,21 @@ func (c *Client) Call(ctx context.Context, method string, req, resp any, opts ..
 }
 
 func (c *Client) call(ctx context.Context, method string, req, resp any, opts []CallOption, onDone func(bool)) error {
+	// notSent gives the connection back (to a Pool) for a call that
+	// failed before it started; once it started, complete does.
+	notSent := func(err error) error {
+		if onDone != nil {
+			onDone(c.usable())
+		}
+		return err
+	}
 	kind, value, body := requestParts(req)
 	accept, rc, rr := responseKind(resp)
 	var data []byte
 	if kind.HasJSON() {
 		var err error
 		if data, err = json.Marshal(value); err != nil {
-			return &Error{code: CodeInvalidArgument, msg: fmt.Sprintf("cannot encode the request for %q: %v", method, err), err: err}
+			return notSent(&Error{code: CodeInvalidArgument, msg: fmt.Sprintf("cannot encode the request for %q: %v", method, err), err: err})
 		}
 	}
 	call := &clientCall{method: method, accept: accept, events: make(chan clientEvent, 1), onDone: onDone}
@@ -152,11 +162,11 @@ func (c *Client) call(ctx context.Context, method string, req, resp any, opts []
 	select {
 	case c.sem <- struct{}{}:
 	case <-ctx.Done():
-		return contextError(ctx)
+		return notSent(contextError(ctx))
 	}
 	if err := c.start(call); err != nil {
 		<-c.sem
-		return err
+		return notSent(err)
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		if hdr.Timeout = int64(time.Until(dl)); hdr.Timeout <= 0 {
@@ -261,8 +271,18 @@ func (c *Client) upload(call *clientCall, body io.Reader) {
 	}
 }
 
+// streamOf returns call's response stream, nil until its header arrived.
+func (call *clientCall) streamOf() *streamReader {
+	call.mu.Lock()
+	defer call.mu.Unlock()
+	return call.stream
+}
+
 // abort gives up call: the server is told with RST, and the connection is
-// given up if the server does not end the call in time.
+// given up if the server does not end the call in time. A response stream
+// is stopped too (its Read returns reason), so that the reader goroutine
+// discards the rest of it instead of waiting for a consumer that is gone;
+// onHeader stops a stream that arrives after the abort.
 func (c *Client) abort(call *clientCall, reason error) {
 	call.mu.Lock()
 	defer call.mu.Unlock()
@@ -274,7 +294,10 @@ func (c *Client) abort(call *clientCall, reason error) {
 		}
 		return
 	}
-	call.aborted = true
+	call.aborted, call.abortReason = true, reason
+	if call.stream != nil {
+		call.stream.stop(reason)
+	}
 	call.abortTimer = time.AfterFunc(c.cfg.abortTimeout, func() {
 		c.fail(&Error{code: CodeUnavailable, msg: fmt.Sprintf("server did not end aborted call %d within %v", call.id, c.cfg.abortTimeout)})
 	})
@@ -349,8 +372,10 @@ func (c *Client) fail(err error) {
 		return
 	}
 	c.deliver(call, clientEvent{err: err})
-	if call.part == expectStream && call.stream != nil {
-		call.stream.end(truncated(err))
+	// fail may run on any goroutine, and the reader goroutine may be
+	// waiting for the stream's consumer: stop never blocks.
+	if s := call.streamOf(); s != nil {
+		s.stop(truncated(err))
 	}
 	c.complete(call, false)
 }

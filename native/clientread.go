@@ -118,12 +118,12 @@ func (c *Client) onFrame(h FrameHeader, scratch *[]byte) error {
 		if call.opts.trailer != nil {
 			*call.opts.trailer = t.Metadata
 		}
+		c.respEnd(call)
 		if t.Code == CodeOK {
 			call.stream.end(io.EOF)
 		} else {
 			call.stream.end(&Error{code: t.Code, msg: t.Message})
 		}
-		c.respEnd(call)
 		return nil
 	}
 	return protocolErrorf("unexpected %v frame", h.Type)
@@ -160,8 +160,8 @@ func (c *Client) onHeader(call *clientCall, p []byte) error {
 		if call.opts.trailer != nil {
 			*call.opts.trailer = rh.Trailer
 		}
-		c.deliver(call, clientEvent{err: &Error{code: rh.Code, msg: rh.Message}})
 		c.respEnd(call)
+		c.deliver(call, clientEvent{err: &Error{code: rh.Code, msg: rh.Message}})
 		return nil
 	}
 	if rh.Body != call.accept {
@@ -175,8 +175,18 @@ func (c *Client) onHeader(call *clientCall, p []byte) error {
 		return nil
 	}
 	call.part = expectStream
-	call.stream = newStreamReader(c.w.fr, func(reason error) { c.abort(call, reason) })
-	c.deliver(call, clientEvent{stream: call.stream})
+	stream := newStreamReader(c.w.fr, func(reason error) { c.abort(call, reason) })
+	call.mu.Lock()
+	call.stream = stream
+	aborted := call.abortReason
+	call.mu.Unlock()
+	if aborted != nil {
+		// The caller gave up before the stream arrived (abort runs under
+		// call.mu too, so one of the two sees the other): nobody will
+		// read it, discard it until the server's RST.
+		stream.stop(aborted)
+	}
+	c.deliver(call, clientEvent{stream: stream})
 	return nil
 }
 
@@ -196,30 +206,34 @@ func (c *Client) onBody(call *clientCall, h FrameHeader) error {
 	if h.Flags&FlagEnd == 0 {
 		return nil
 	}
+	ev := clientEvent{body: call.body}
 	if call.tooBig {
-		c.deliver(call, clientEvent{err: Errorf(CodeResourceExhausted, "response body of %q exceeds the limit of %d bytes", call.method, c.cfg.lim.maxBodySize)})
-	} else {
-		c.deliver(call, clientEvent{body: call.body})
+		ev = clientEvent{err: Errorf(CodeResourceExhausted, "response body of %q exceeds the limit of %d bytes", call.method, c.cfg.lim.maxBodySize)}
 	}
 	call.body = nil
 	c.respEnd(call)
+	c.deliver(call, ev)
 	return nil
 }
 
 // onReset handles the server's RST for the call in progress.
 func (c *Client) onReset(call *clientCall, code Code, msg string) error {
 	err := &Error{code: code, msg: msg}
-	if call.part == expectStream {
+	stream := call.part == expectStream
+	c.respEnd(call)
+	if stream {
 		call.stream.end(err)
 	} else {
 		c.deliver(call, clientEvent{err: err})
 	}
-	c.respEnd(call)
 	return nil
 }
 
 // respEnd ends the response half. A request stream still being sent is
-// ended too: the server will not read it.
+// ended too: the server will not read it. The call is then complete and its
+// connection free, so the frame's handler wakes the caller only after
+// respEnd: a caller that makes its next call at once (or a Pool that hands
+// the connection on) finds the connection free.
 func (c *Client) respEnd(call *clientCall) {
 	call.part = respDone
 	call.mu.Lock()

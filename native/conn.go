@@ -201,6 +201,11 @@ func parseRST(p []byte) (Code, string) {
 // writing: errHalfClosed when the half was ended by an RST, or the
 // connection's write error.
 func (w *wire) sendStream(hf *half, src io.Reader, trailerMD func() Metadata) (sent int64, srcErr, err error) {
+	if rc, ok := sendfileConn(w.rwc); ok {
+		if f, n, ok := fileRange(src); ok {
+			return w.sendFile(hf, rc, src, f, n, trailerMD)
+		}
+	}
 	bp := getBuffer(FrameHeaderLen + w.chunk)
 	defer putBuffer(bp)
 	buf := *bp
@@ -213,19 +218,27 @@ func (w *wire) sendStream(hf *half, src io.Reader, trailerMD func() Metadata) (s
 			sent += int64(n)
 		}
 		if rerr != nil {
-			t := trailer{Metadata: trailerMD()}
 			if rerr != io.EOF {
 				srcErr = rerr
-				t.Code, t.Message = CodeOf(rerr), messageOf(rerr)
 			}
-			tb, jerr := json.Marshal(t)
-			if jerr != nil {
-				t = trailer{Code: CodeInternal, Message: "cannot encode the trailer: " + jerr.Error()}
-				tb, _ = json.Marshal(t)
-			}
-			return sent, srcErr, w.writeFrame(hf, FrameHeader{Type: TypeTrailer, Call: hf.id}, tb, true)
+			return sent, srcErr, w.writeTrailer(hf, srcErr, trailerMD)
 		}
 	}
+}
+
+// writeTrailer ends a stream with a TRAILER carrying srcErr (nil for a
+// complete stream) and the trailer metadata.
+func (w *wire) writeTrailer(hf *half, srcErr error, trailerMD func() Metadata) error {
+	t := trailer{Metadata: trailerMD()}
+	if srcErr != nil {
+		t.Code, t.Message = CodeOf(srcErr), messageOf(srcErr)
+	}
+	tb, err := json.Marshal(t)
+	if err != nil {
+		t = trailer{Code: CodeInternal, Message: "cannot encode the trailer: " + err.Error()}
+		tb, _ = json.Marshal(t)
+	}
+	return w.writeFrame(hf, FrameHeader{Type: TypeTrailer, Call: hf.id}, tb, true)
 }
 
 // writeData writes one DATA frame whose payload follows the header room at

@@ -29,9 +29,13 @@ var goldenFrames = []struct {
 	}, "01 00 0000 00000026 00000007" + hex.EncodeToString([]byte(`{"code":5,"message":"x","body":"none"}`))},
 	{"BODY", func() []byte { return appendFrame(nil, FrameHeader{Type: TypeBody, Call: 2}, []byte(`{"a":`)) },
 		"02 00 0000 00000005 00000002 7b2261223a"},
-	{"BODY END", func() []byte { return appendFrame(nil, FrameHeader{Type: TypeBody, Flags: FlagEnd, Call: 2}, []byte(`1}`)) },
+	{"BODY END", func() []byte {
+		return appendFrame(nil, FrameHeader{Type: TypeBody, Flags: FlagEnd, Call: 2}, []byte(`1}`))
+	},
 		"02 01 0000 00000002 00000002 317d"},
-	{"DATA", func() []byte { return appendFrame(nil, FrameHeader{Type: TypeData, Call: 0x01020304}, []byte{0xde, 0xad}) },
+	{"DATA", func() []byte {
+		return appendFrame(nil, FrameHeader{Type: TypeData, Call: 0x01020304}, []byte{0xde, 0xad})
+	},
 		"03 00 0000 00000002 01020304 dead"},
 	{"DATA empty", func() []byte { return appendFrame(nil, FrameHeader{Type: TypeData, Call: 9}, nil) },
 		"03 00 0000 00000000 00000009"},
@@ -43,7 +47,9 @@ var goldenFrames = []struct {
 		b, _ := json.Marshal(&trailer{Code: CodeDataLoss, Message: "eio", Metadata: Metadata{"k": {"v"}}})
 		return appendFrame(nil, FrameHeader{Type: TypeTrailer, Call: 3}, b)
 	}, "04 00 0000 0000002c 00000003" + hex.EncodeToString([]byte(`{"code":15,"message":"eio","md":{"k":["v"]}}`))},
-	{"RST call", func() []byte { return appendFrame(nil, FrameHeader{Type: TypeRST, Call: 4}, rstPayload(CodeCanceled, "bye")) },
+	{"RST call", func() []byte {
+		return appendFrame(nil, FrameHeader{Type: TypeRST, Call: 4}, rstPayload(CodeCanceled, "bye"))
+	},
 		"05 00 0000 00000007 00000004 00000001 627965"},
 	{"RST connection", func() []byte { return appendFrame(nil, FrameHeader{Type: TypeRST}, rstPayload(CodeInternal, "")) },
 		"05 00 0000 00000004 00000000 0000000d"},
@@ -53,7 +59,9 @@ var goldenFrames = []struct {
 		"07 00 0000 00000000 00000000"},
 	{"PING", func() []byte { return appendFrame(nil, FrameHeader{Type: TypePing}, []byte("12345678")) },
 		"08 00 0000 00000008 00000000 3132333435363738"},
-	{"PING ACK", func() []byte { return appendFrame(nil, FrameHeader{Type: TypePing, Flags: FlagAck}, []byte("12345678")) },
+	{"PING ACK", func() []byte {
+		return appendFrame(nil, FrameHeader{Type: TypePing, Flags: FlagAck}, []byte("12345678"))
+	},
 		"08 01 0000 00000008 00000000 3132333435363738"},
 }
 

@@ -61,7 +61,7 @@ func parseHandler(name string, fn any) (*handler, error) {
 		return nil, registrationError(name, fn, "handler must not be variadic")
 	}
 	if t.NumOut() != 1 || t.Out(0) != typeError {
-		return nil, registrationError(name, fn, "handler must return exactly one value of type error, it returns %d values", t.NumOut())
+		return nil, registrationError(name, fn, "handler must return exactly one value of type error, it returns %s", results(t))
 	}
 	h := &handler{name: name, fn: v, request: BodyNone}
 	in := make([]reflect.Type, t.NumIn())
@@ -141,6 +141,21 @@ func (h *handler) setRequestType(p reflect.Type) error {
 	return nil
 }
 
+// results describes t's results: "nothing", "bool", "(int, error)".
+func results(t reflect.Type) string {
+	switch t.NumOut() {
+	case 0:
+		return "nothing"
+	case 1:
+		return t.Out(0).String()
+	}
+	out := make([]string, t.NumOut())
+	for i := range out {
+		out[i] = t.Out(i).String()
+	}
+	return "(" + strings.Join(out, ", ") + ")"
+}
+
 func boolInt(b bool) int {
 	if b {
 		return 1
@@ -207,14 +222,15 @@ func (h *handler) call(ctx context.Context, inv *invocation) (err error) {
 	}
 	args = append(args, respPtr)
 	defer func() {
+		// Also after a panic: a stream the handler set must be closed.
+		if h.respStream != nil && !respPtr.Elem().IsNil() {
+			inv.stream = respPtr.Elem().Interface().(io.Reader)
+		}
 		if p := recover(); p != nil {
 			err = &Error{code: CodeInternal, msg: fmt.Sprintf("handler %s panicked: %v", h.name, p), err: errPanic}
 		}
 	}()
 	out := h.fn.Call(args)
-	if h.respStream != nil && !respPtr.Elem().IsNil() {
-		inv.stream = respPtr.Elem().Interface().(io.Reader)
-	}
 	if e := out[0].Interface(); e != nil {
 		return e.(error)
 	}

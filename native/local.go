@@ -79,6 +79,14 @@ func (lc *LocalClient) Call(ctx context.Context, method string, req, resp any, o
 	ci := &callInfo{endpoint: method, peer: "local", incoming: o.md.Clone()}
 	err := h.call(withCallInfo(hctx, ci), &inv)
 	ci.sent = true
+	if errors.Is(err, errPanic) {
+		lc.s.cfg.logger.Error("native: handler panicked", "endpoint", method, "peer", "local", "err", err)
+	}
+	if ctx.Err() != nil {
+		// The caller gave up while the handler ran: whatever it answered,
+		// the call fails as a remote one does, with ctx's error.
+		err = contextError(ctx)
+	}
 	if o.header != nil {
 		*o.header = ci.header
 	}
@@ -87,9 +95,6 @@ func (lc *LocalClient) Call(ctx context.Context, method string, req, resp any, o
 		closeStream(inv.stream)
 		if o.trailer != nil {
 			*o.trailer = ci.trailer
-		}
-		if errors.Is(err, errPanic) {
-			lc.s.cfg.logger.Error("native: handler panicked", "endpoint", method, "peer", "local", "err", err)
 		}
 		e := toError(err)
 		return &Error{code: e.code, msg: e.msg, err: err}

@@ -242,10 +242,21 @@ func (s *streamReader) Close() error {
 // abort is Close with the reason the consumer gave up (a cancelled
 // context); Read returns it from now on.
 func (s *streamReader) abort(reason error) {
+	if s.stop(reason) && s.onAbort != nil {
+		s.onAbort(reason)
+	}
+}
+
+// stop ends the stream for its consumer without telling the sender: Read
+// returns reason from now on (unless the consumer already saw the end) and
+// any frame handed over is given back to be discarded. Unlike end it never
+// blocks, so any goroutine may call it. It reports whether the consumer had
+// not seen the end yet.
+func (s *streamReader) stop(reason error) bool {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.closed {
-		s.mu.Unlock()
-		return
+		return false
 	}
 	s.closed = true
 	ended := s.err != nil
@@ -256,10 +267,7 @@ func (s *streamReader) abort(reason error) {
 	if !s.inRead {
 		s.dropLocked()
 	}
-	s.mu.Unlock()
-	if !ended && s.onAbort != nil {
-		s.onAbort(reason)
-	}
+	return !ended
 }
 
 // truncated wraps a connection failure in the middle of a stream.

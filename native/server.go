@@ -15,7 +15,7 @@ import (
 // may be registered and unregistered while it serves.
 type Server struct {
 	cfg      config
-	regMu    sync.Mutex                           // serialises Register/Unregister
+	regMu    sync.Mutex                          // serialises Register/Unregister
 	handlers atomic.Pointer[map[string]*handler] // copy on write
 	schema   atomic.Pointer[schemaCache]
 	describe *handler
@@ -271,6 +271,10 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	for _, c := range conns {
 		c.w.close()
+		// Cancel the calls now: a handler that has not read the DATA frame
+		// handed to it holds up the connection's reader, which would
+		// otherwise never see the transport closed.
+		c.cancel()
 	}
 	return nil
 }

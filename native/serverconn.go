@@ -31,7 +31,9 @@ type serverConn struct {
 	scratch []byte
 
 	mu        sync.Mutex
+	ready     bool        // the handshake is done: frames may be written
 	active    *serverCall // the call between its HEADER and its completion
+	served    uint32      // the last call id received (lastID, for CLOSE)
 	drain     bool        // go away once idle
 	goingAway bool        // CLOSE sent
 	closeTmr  *time.Timer
@@ -82,12 +84,23 @@ var errCleanClose = errors.New("closed cleanly")
 func (c *serverConn) serve() error {
 	defer c.cancel()
 	if err := c.w.handshake(c.cfg, false); err != nil {
+		// Logged before the teardown, as a protocol error after the
+		// handshake is: once the peer sees the connection end, it is logged.
+		c.cfg.logger.Warn("native: handshake failed", "peer", c.peer, "err", err)
 		if errors.Is(err, ErrProtocol) || CodeOf(err) == CodeUnimplemented {
 			c.w.reset(err)
 		}
 		c.w.close()
-		c.cfg.logger.Warn("native: handshake failed", "peer", c.peer, "err", err)
 		return err
+	}
+	// A Shutdown during the handshake waited for it: go away now.
+	c.mu.Lock()
+	c.ready = true
+	send := c.drain && !c.goingAway
+	c.goingAway = c.goingAway || send
+	c.mu.Unlock()
+	if send {
+		c.sendClose()
 	}
 	err := c.readLoop()
 	c.cancel()
@@ -120,6 +133,11 @@ func (c *serverConn) serve() error {
 func (c *serverConn) readLoop() error {
 	for {
 		h, err := c.w.fr.readHeader()
+		if err == io.ErrUnexpectedEOF {
+			// Not a vanished peer (that is io.EOF, between frames): the
+			// peer ended its side in the middle of a frame.
+			return protocolErrorf("connection ended in the middle of a frame header")
+		}
 		if err != nil {
 			return err
 		}
@@ -191,6 +209,7 @@ func (c *serverConn) onHeader(fh FrameHeader) error {
 	c.mu.Lock()
 	away := c.goingAway
 	c.active = call
+	c.served = call.id
 	c.mu.Unlock()
 
 	var reject *Error
@@ -398,11 +417,12 @@ func (c *serverConn) halfDone(call *serverCall) {
 var errCallDone = errors.New("native: call complete")
 
 // goAway asks the client to close the connection once the current call,
-// if any, is done.
+// if any, is done, and once the handshake is: nothing may precede the
+// server's preface.
 func (c *serverConn) goAway() {
 	c.mu.Lock()
 	c.drain = true
-	send := c.active == nil && !c.goingAway
+	send := c.ready && c.active == nil && !c.goingAway
 	c.goingAway = c.goingAway || send
 	c.mu.Unlock()
 	if send {
@@ -421,10 +441,9 @@ func (c *serverConn) sendClose() {
 }
 
 func (c *serverConn) lastIDLocked() uint32 {
-	if c.active != nil {
-		return c.active.id
-	}
-	return 0
+	// Not c.active: it is nil by the time the connection is idle and
+	// CLOSE goes out.
+	return c.served
 }
 
 // run calls the handler and writes the response.

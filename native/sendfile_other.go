@@ -1,0 +1,15 @@
+//go:build !linux
+
+package native
+
+import (
+	"io"
+	"os"
+	"syscall"
+)
+
+func sendfileConn(io.ReadWriteCloser) (syscall.RawConn, bool) { return nil, false }
+
+func (w *wire) sendFile(*half, syscall.RawConn, io.Reader, *os.File, int64, func() Metadata) (int64, error, error) {
+	panic("unreachable")
+}
