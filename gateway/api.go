@@ -68,7 +68,9 @@ func (a *apiServer) GetSchema(_ context.Context, req *gatewayv1.GetSchemaRequest
 	if m == nil {
 		return nil, status.Errorf(codes.NotFound, "gateway: no endpoint named %q", req.GetName())
 	}
-	schema, err := endpointSchema(a.g.schema.Load(), m.endpoint)
+	// The set's own schema: g.schema is stored apart from g.set, and a
+	// Refresh may fall between two loads.
+	schema, err := endpointSchema(set.schema, m.endpoint)
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "gateway: schema of %q: %v", req.GetName(), err)
 	}

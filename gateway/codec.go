@@ -105,7 +105,7 @@ func (b *builder) link(file protoreflect.FileDescriptor) (*protoSet, error) {
 		}
 	}
 
-	ps := &protoSet{pkg: b.pkg, file: file, files: files, methods: map[string]*method{}, messages: map[string]*messageCodec{}}
+	ps := &protoSet{pkg: b.pkg, schema: b.s, file: file, files: files, methods: map[string]*method{}, messages: map[string]*messageCodec{}}
 	for _, p := range b.plans {
 		if p.schema != "" {
 			ps.messages[p.schema] = codecs[p.name]

@@ -68,6 +68,7 @@ const (
 // once built; the server swaps a whole new one in when endpoints change.
 type protoSet struct {
 	pkg      string
+	schema   *native.Schema // what it was built from
 	file     protoreflect.FileDescriptor
 	files    *protoregistry.Files     // file and, recursively, its imports
 	services []protoreflect.FullName  // sorted

@@ -38,11 +38,21 @@ type Gateway struct {
 // if the backend cannot be described or its types cannot be mapped to
 // protobuf (the error names the endpoint and field).
 func New(ctx context.Context, backend Backend, opts ...Option) (*Gateway, error) {
-	g := &Gateway{backend: backend, cfg: newConfig(opts), health: health.NewServer(), serving: true}
-	if err := checkPackage(g.cfg.pkg); err != nil {
+	g, err := newGateway(backend, opts)
+	if err != nil {
 		return nil, err
 	}
 	if err := g.Refresh(ctx); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// newGateway returns a gateway that serves nothing yet: Mount gives it its
+// endpoints.
+func newGateway(backend Backend, opts []Option) (*Gateway, error) {
+	g := &Gateway{backend: backend, cfg: newConfig(opts), health: health.NewServer(), serving: true}
+	if err := checkPackage(g.cfg.pkg); err != nil {
 		return nil, err
 	}
 	return g, nil

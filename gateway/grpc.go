@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/genproto/googleapis/api/httpbody"
@@ -65,17 +66,46 @@ func (g *Gateway) callOptions(md metadata.MD, hdr, trl *native.Metadata) []nativ
 }
 
 // toGRPCMD converts native metadata to gRPC metadata, dropping keys gRPC
-// reserves.
+// reserves and pairs gRPC cannot carry (grpc-go refuses a whole header or
+// trailer for one of them).
 func toGRPCMD(md native.Metadata) metadata.MD {
 	out := metadata.MD{}
 	for k, vs := range md {
 		k = strings.ToLower(k)
-		if strings.HasPrefix(k, "grpc-") || k == "content-type" || k == "te" || k == ":authority" {
+		if strings.HasPrefix(k, "grpc-") || k == "content-type" || k == "te" || !validMDKey(k) {
 			continue
 		}
-		out[k] = append(out[k], vs...)
+		for _, v := range vs {
+			if strings.HasSuffix(k, "-bin") || validMDValue(v) {
+				out[k] = append(out[k], v)
+			}
+		}
 	}
 	return out
+}
+
+// validMDKey reports whether k is a valid gRPC metadata key: [0-9a-z-_.]+.
+func validMDKey(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// validMDValue reports whether v can be the value of a text (non "-bin")
+// gRPC metadata key: printable ASCII.
+func validMDValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if v[i] < 0x20 || v[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 func (g *Gateway) serveGRPC(ss grpc.ServerStream, m *method, ev *CallEvent) error {
@@ -83,7 +113,12 @@ func (g *Gateway) serveGRPC(ss grpc.ServerStream, m *method, ev *CallEvent) erro
 	inMD, _ := metadata.FromIncomingContext(ctx)
 	var hdr, trl native.Metadata
 	opts := g.callOptions(inMD, &hdr, &trl)
-	defer func() { ss.SetTrailer(toGRPCMD(trl)) }()
+	trlReady := false // trl may be read: see settled
+	defer func() {
+		if trlReady {
+			ss.SetTrailer(toGRPCMD(trl))
+		}
+	}()
 
 	var first proto.Message
 	if m.clientStreaming && isHTTPBody(m.in.FullName()) {
@@ -110,16 +145,20 @@ func (g *Gateway) serveGRPC(ss grpc.ServerStream, m *method, ev *CallEvent) erro
 		req = json.RawMessage(b)
 	}
 	if m.clientStreaming {
-		body := &grpcUpload{ss: ss, m: m, ev: ev}
+		up := &grpcUpload{ss: ss, m: m}
 		if first != nil {
-			body.pending = chunkOf(m, first)
+			up.pending = chunkOf(m, first)
 		}
+		body := &callBody{r: up}
+		defer func() { ev.BytesIn = body.end() }()
 		req = native.StreamRequest{JSON: req, Body: body}
 	}
 	if !m.serverStreaming {
 		var out json.RawMessage
 		err := g.backend.Call(ctx, m.endpoint.Name, req, &out, opts...)
-		ss.SetHeader(toGRPCMD(hdr))
+		if trlReady = settled(ctx, err); trlReady {
+			ss.SetHeader(toGRPCMD(hdr))
+		}
 		if err != nil {
 			return err
 		}
@@ -131,19 +170,31 @@ func (g *Gateway) serveGRPC(ss grpc.ServerStream, m *method, ev *CallEvent) erro
 	}
 	var rc io.ReadCloser
 	if err := g.backend.Call(ctx, m.endpoint.Name, req, &rc, opts...); err != nil {
-		ss.SetHeader(toGRPCMD(hdr))
+		if trlReady = settled(ctx, err); trlReady {
+			ss.SetHeader(toGRPCMD(hdr))
+		}
 		return err
 	}
 	defer rc.Close()
 	if err := ss.SendHeader(toGRPCMD(hdr)); err != nil {
 		return err
 	}
-	return g.sendStream(ss, m, rc, hdr.Get("content-type"), ev)
+	ended, err := g.sendStream(ss, m, rc, hdr.Get("content-type"), ev)
+	trlReady = ended && ctx.Err() == nil
+	return err
 }
 
+// settled reports whether a call that returned err ran to its end, so that
+// the native client has written the response metadata into the Header and
+// Trailer destinations. A call given up because ctx ended has not: a
+// remote client's reader goroutine may still write them after Call
+// returned (or after a stream was closed early), so they must not be read.
+func settled(ctx context.Context, err error) bool { return err == nil || ctx.Err() == nil }
+
 // sendStream sends a response stream as chunks, each in one message, as
-// they arrive.
-func (g *Gateway) sendStream(ss grpc.ServerStream, m *method, r io.Reader, contentType string, ev *CallEvent) error {
+// they arrive. ended says the stream itself ended (io.EOF or its error),
+// rather than the sending.
+func (g *Gateway) sendStream(ss grpc.ServerStream, m *method, r io.Reader, contentType string, ev *CallEvent) (ended bool, err error) {
 	bp := chunkPool(g.cfg.chunkSize)
 	defer putChunk(bp)
 	buf := *bp
@@ -169,15 +220,15 @@ func (g *Gateway) sendStream(ss grpc.ServerStream, m *method, r io.Reader, conte
 			// SendMsg encodes the message before it returns, so buf can
 			// be reused (the gateway installs no lazy stats handlers).
 			if err := ss.SendMsg(msg); err != nil {
-				return err
+				return false, err
 			}
 			ev.BytesOut += int64(n)
 		}
 		if rerr == io.EOF {
-			return nil
+			return true, nil
 		}
 		if rerr != nil {
-			return rerr
+			return true, rerr
 		}
 	}
 }
@@ -186,11 +237,40 @@ func (g *Gateway) sendStream(ss grpc.ServerStream, m *method, r io.Reader, conte
 // sends and receives as the concrete generated type (faster than dynamicpb).
 func isHTTPBody(n protoreflect.FullName) bool { return n == "google.api.HttpBody" }
 
+// callBody is a request stream handed to the backend. A remote backend's
+// client reads it from its own goroutine and may go on after Call returned
+// (when the handler answered without reading the whole stream), while its
+// source, the gRPC stream or the HTTP request body, belongs to a handler
+// that has returned. Once the call has ended, Read fails without touching
+// the source; the byte count is safe to read at any time.
+type callBody struct {
+	r     io.Reader
+	n     atomic.Int64
+	ended atomic.Bool
+}
+
+// errCallEnded is what a request stream reads after its call ended.
+var errCallEnded = native.Errorf(native.CodeCanceled, "gateway: the call has ended")
+
+func (b *callBody) Read(p []byte) (int, error) {
+	if b.ended.Load() {
+		return 0, errCallEnded
+	}
+	n, err := b.r.Read(p)
+	b.n.Add(int64(n))
+	return n, err
+}
+
+// end marks the call ended and returns the bytes read so far.
+func (b *callBody) end() int64 {
+	b.ended.Store(true)
+	return b.n.Load()
+}
+
 // grpcUpload reads a client stream's chunks as the native request stream.
 type grpcUpload struct {
 	ss      grpc.ServerStream
 	m       *method
-	ev      *CallEvent
 	pending []byte
 	err     error
 }
@@ -221,7 +301,6 @@ func (u *grpcUpload) Read(p []byte) (int, error) {
 	}
 	n := copy(p, u.pending)
 	u.pending = u.pending[n:]
-	u.ev.BytesIn += int64(n)
 	return n, nil
 }
 
@@ -240,7 +319,11 @@ func grpcStatus(err error) *status.Status {
 	}
 	var ne *native.Error
 	if errors.As(err, &ne) {
-		return status.New(codes.Code(ne.Code()), ne.Message())
+		c := codes.Code(ne.Code())
+		if c == codes.OK {
+			c = codes.Unknown // an error is never OK (native.Errorf(CodeOK, ...))
+		}
+		return status.New(c, ne.Message())
 	}
 	if s, ok := status.FromError(err); ok {
 		return s

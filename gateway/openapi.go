@@ -24,7 +24,7 @@ type jsonObj = map[string]any
 // now: the gateway's own API and every mounted native endpoint.
 func (g *Gateway) OpenAPI() ([]byte, error) {
 	set := g.set.Load()
-	schema := g.schema.Load()
+	schema := set.schema // not g.schema: a Refresh may fall between two loads
 	b := &openAPIBuilder{schemas: jsonObj{}, native: schema, seenProto: map[protoreflect.FullName]bool{}}
 	paths := jsonObj{}
 	b.apiPaths(paths)

@@ -26,6 +26,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
@@ -76,10 +77,16 @@ type restServer struct {
 	mux *runtime.ServeMux
 }
 
-// restError writes err as grpc-gateway's status JSON.
+// restError writes err as grpc-gateway's status JSON. A message that is
+// not valid UTF-8 (it may quote the request) is made valid: protojson
+// refuses to write it, and the client would get a 500 instead.
 func (s *restServer) restError(ctx context.Context, w http.ResponseWriter, r *http.Request, err error) {
 	_, out := runtime.MarshalerForRequest(s.mux, r)
-	runtime.HTTPError(ctx, s.mux, out, w, r, grpcStatus(err).Err())
+	st := grpcStatus(err)
+	if msg := st.Message(); !utf8.ValidString(msg) {
+		st = status.New(st.Code(), strings.ToValidUTF8(msg, "\uFFFD"))
+	}
+	runtime.HTTPError(ctx, s.mux, out, w, r, st.Err())
 }
 
 func (s *restServer) serve(w http.ResponseWriter, r *http.Request, params map[string]string) {
@@ -96,7 +103,17 @@ func (s *restServer) serve(w http.ResponseWriter, r *http.Request, params map[st
 		ev.Duration, ev.Code, ev.Err = time.Since(start), uint32(grpcStatus(err).Code()), err
 		s.g.cfg.observe(ev)
 	}
+	if _, ok := err.(streamReset); ok {
+		panic(http.ErrAbortHandler) // resets the stream, after the observer saw the call
+	}
 }
+
+// streamReset is the error of a response stream that broke after it began
+// on a connection abortStream cannot take over (HTTP/2): serve resets the
+// stream once the call has been observed.
+type streamReset struct{ error }
+
+func (e streamReset) Unwrap() error { return e.error }
 
 func (s *restServer) call(w http.ResponseWriter, r *http.Request, m *method, full string, ev *CallEvent) error {
 	ctx, err := runtime.AnnotateContext(r.Context(), s.mux, r, m.fullMethod, runtime.WithHTTPPathPattern("/{service}/{method}"))
@@ -104,10 +121,13 @@ func (s *restServer) call(w http.ResponseWriter, r *http.Request, m *method, ful
 		s.restError(r.Context(), w, r, err)
 		return err
 	}
-	req, err := s.request(r, m, ev)
+	req, body, err := s.request(r, m)
 	if err != nil {
 		s.restError(ctx, w, r, err)
 		return err
+	}
+	if body != nil {
+		defer func() { ev.BytesIn = body.end() }()
 	}
 	md, _ := metadata.FromOutgoingContext(ctx)
 	var hdr, trl native.Metadata
@@ -115,11 +135,11 @@ func (s *restServer) call(w http.ResponseWriter, r *http.Request, m *method, ful
 	if !m.serverStreaming {
 		var out json.RawMessage
 		if err := s.g.backend.Call(ctx, m.endpoint.Name, req, &out, opts...); err != nil {
-			s.restError(withServerMD(ctx, hdr, trl), w, r, err)
+			s.restError(withServerMD(ctx, err, &hdr, &trl), w, r, err)
 			return err
 		}
-		setMetadataHeaders(w.Header(), hdr)
-		setMetadataHeaders(w.Header(), trl)
+		setMetadataHeaders(w.Header(), "", hdr)
+		setMetadataHeaders(w.Header(), "", trl)
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Content-Length", fmt.Sprint(len(out)))
 		w.WriteHeader(http.StatusOK)
@@ -128,16 +148,21 @@ func (s *restServer) call(w http.ResponseWriter, r *http.Request, m *method, ful
 	}
 	var rc io.ReadCloser
 	if err := s.g.backend.Call(ctx, m.endpoint.Name, req, &rc, opts...); err != nil {
-		s.restError(withServerMD(ctx, hdr, trl), w, r, err)
+		s.restError(withServerMD(ctx, err, &hdr, &trl), w, r, err)
 		return err
 	}
 	defer rc.Close()
-	return s.sendStream(w, rc, hdr, &trl, ev)
+	started, err := s.sendStream(w, r, rc, hdr, &trl, ev)
+	if err != nil && !started {
+		s.restError(withServerMD(ctx, err, &hdr, &trl), w, r, err)
+	}
+	return err
 }
 
 // request builds the native request: JSON from the body or the query,
-// and the request body as the stream.
-func (s *restServer) request(r *http.Request, m *method, ev *CallEvent) (any, error) {
+// and the request body as the stream (also returned, to end it with the
+// call).
+func (s *restServer) request(r *http.Request, m *method) (any, *callBody, error) {
 	var value any
 	if m.req != nil {
 		fromBody := !m.clientStreaming && r.Method != http.MethodGet && r.ContentLength != 0
@@ -149,20 +174,21 @@ func (s *restServer) request(r *http.Request, m *method, ev *CallEvent) (any, er
 			b, err = s.queryJSON(r.URL.Query(), m)
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		value = json.RawMessage(b)
 	} else if !m.clientStreaming && len(r.URL.RawQuery) > 0 {
-		return nil, status.Errorf(codes.InvalidArgument, "gateway: endpoint %q takes no request fields, the query has %q", m.endpoint.Name, r.URL.RawQuery)
+		return nil, nil, status.Errorf(codes.InvalidArgument, "gateway: endpoint %q takes no request fields, the query has %q", m.endpoint.Name, r.URL.RawQuery)
 	}
 	if !m.clientStreaming {
-		return value, nil
+		return value, nil, nil
 	}
 	body := io.Reader(http.NoBody)
 	if r.Method != http.MethodGet {
-		body = &countingReader{r: r.Body, n: &ev.BytesIn}
+		body = &countingReader{r: r.Body}
 	}
-	return native.StreamRequest{JSON: value, Body: body}, nil
+	cb := &callBody{r: body}
+	return native.StreamRequest{JSON: value, Body: cb}, cb, nil
 }
 
 // jsonBody reads a JSON request body, checks it against the endpoint's
@@ -255,42 +281,50 @@ func fieldList(md protoreflect.MessageDescriptor) string {
 }
 
 // sendStream writes a response stream raw, flushing each chunk as it
-// arrives. A complete stream ends with the trailer Grpc-Status: 0; an error
-// after the first byte aborts the response so the client sees a broken
-// transfer, never a clean end.
-func (s *restServer) sendStream(w http.ResponseWriter, rc io.Reader, hdr native.Metadata, trl *native.Metadata, ev *CallEvent) error {
+// arrives. A complete stream ends with the trailer Grpc-Status: 0 and the
+// trailer metadata as Grpc-Metadata-* trailers; an error after the first
+// byte aborts the response so the client sees a broken transfer, never a
+// clean end. An error before it is returned with started false: nothing
+// has been written, and the caller answers it with its HTTP status.
+func (s *restServer) sendStream(w http.ResponseWriter, r *http.Request, rc io.Reader, hdr native.Metadata, trl *native.Metadata, ev *CallEvent) (started bool, err error) {
+	bp := chunkPool(s.g.cfg.chunkSize)
+	defer putChunk(bp)
+	buf := *bp
+	n, rerr := rc.Read(buf)
+	if n == 0 && rerr != nil && rerr != io.EOF {
+		return false, rerr
+	}
 	h := w.Header()
 	ct := hdr.Get("content-type")
 	if ct == "" {
 		ct = "application/octet-stream"
 	}
 	h.Set("Content-Type", ct)
-	setMetadataHeaders(h, hdr)
+	setMetadataHeaders(h, "", hdr)
 	h.Set("Trailer", "Grpc-Status, Grpc-Message")
 	w.WriteHeader(http.StatusOK)
 	rcl := http.NewResponseController(w)
-	bp := chunkPool(s.g.cfg.chunkSize)
-	defer putChunk(bp)
-	buf := *bp
 	for {
-		n, rerr := rc.Read(buf)
 		if n > 0 {
 			if _, err := w.Write(buf[:n]); err != nil {
-				return err
+				return true, err
 			}
 			ev.BytesOut += int64(n)
 			rcl.Flush()
 		}
 		if rerr == io.EOF {
-			setMetadataHeaders(h, *trl)
+			// Undeclared trailers: net/http sends keys with TrailerPrefix.
+			setMetadataHeaders(h, http.TrailerPrefix, *trl)
 			h.Set("Grpc-Status", "0")
-			return nil
+			return true, nil
 		}
 		if rerr != nil {
-			st := grpcStatus(rerr)
-			abortStream(w, rcl, st)
-			return rerr
+			if !abortStream(r, rcl, grpcStatus(rerr)) {
+				return true, streamReset{rerr}
+			}
+			return true, rerr
 		}
+		n, rerr = rc.Read(buf)
 	}
 }
 
@@ -298,46 +332,55 @@ func (s *restServer) sendStream(w http.ResponseWriter, rc io.Reader, hdr native.
 // writes the chunked terminator with the Grpc-Status and Grpc-Message
 // trailers but not the final empty line, then closes the connection, so the
 // trailer is on the wire but the transfer is incomplete; where the
-// connection cannot be taken over (HTTP/2) it resets the stream.
-func abortStream(w http.ResponseWriter, rcl *http.ResponseController, st *status.Status) {
+// connection cannot be taken over (HTTP/2) it reports false: the caller
+// resets the stream. An HTTP/1.0 response is not chunked and ends with the
+// connection: it is closed with nothing more written, the one thing it can
+// do (the client cannot tell the break from the end).
+func abortStream(r *http.Request, rcl *http.ResponseController, st *status.Status) bool {
 	rcl.Flush()
 	conn, bw, err := rcl.Hijack()
 	if err != nil {
-		panic(http.ErrAbortHandler)
+		return false
 	}
-	fmt.Fprintf(bw, "0\r\nGrpc-Status: %d\r\nGrpc-Message: %s\r\n", st.Code(), url.PathEscape(st.Message()))
-	bw.Flush()
+	if r.ProtoAtLeast(1, 1) {
+		fmt.Fprintf(bw, "0\r\nGrpc-Status: %d\r\nGrpc-Message: %s\r\n", st.Code(), url.PathEscape(st.Message()))
+		bw.Flush()
+	}
 	conn.Close()
+	return true
 }
 
 // setMetadataHeaders adds native metadata as Grpc-Metadata-* headers, the
-// convention of grpc-gateway.
-func setMetadataHeaders(h http.Header, md native.Metadata) {
+// convention of grpc-gateway; prefix goes before each name
+// (http.TrailerPrefix for trailers).
+func setMetadataHeaders(h http.Header, prefix string, md native.Metadata) {
 	for k, vs := range md {
 		if strings.EqualFold(k, "content-type") {
 			continue
 		}
 		for _, v := range vs {
-			h.Add("Grpc-Metadata-"+k, v)
+			h.Add(prefix+"Grpc-Metadata-"+k, v)
 		}
 	}
 }
 
 // withServerMD makes native response metadata visible to grpc-gateway's
-// error handler, which writes it as headers.
-func withServerMD(ctx context.Context, hdr, trl native.Metadata) context.Context {
-	return runtime.NewServerMetadataContext(ctx, runtime.ServerMetadata{HeaderMD: toGRPCMD(hdr), TrailerMD: toGRPCMD(trl)})
+// error handler, which writes it as headers; none when the call that
+// failed with err did not run to its end (see settled).
+func withServerMD(ctx context.Context, err error, hdr, trl *native.Metadata) context.Context {
+	if !settled(ctx, err) {
+		return ctx
+	}
+	return runtime.NewServerMetadataContext(ctx, runtime.ServerMetadata{HeaderMD: toGRPCMD(*hdr), TrailerMD: toGRPCMD(*trl)})
 }
 
-// countingReader counts the bytes of a request stream.
+// countingReader gives the errors of a request body their codes.
 type countingReader struct {
 	r io.Reader
-	n *int64
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
-	*c.n += int64(n)
 	if err != nil && err != io.EOF {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

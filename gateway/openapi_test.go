@@ -1,0 +1,116 @@
+package gateway
+
+// Issue 5: the OpenAPI document of the REST front door.
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+)
+
+// loadOpenAPI fetches /openapi.json and validates it.
+func loadOpenAPI(t *testing.T, e *env) *openapi3.T {
+	t.Helper()
+	resp, b := do(t, http.MethodGet, e.http.URL+"/openapi.json", nil)
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		t.Fatalf("GET /openapi.json: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	doc, err := openapi3.NewLoader().LoadFromData(b)
+	if err != nil {
+		t.Fatalf("loading the document: %v", err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		t.Fatalf("the document is not valid OpenAPI: %v", err)
+	}
+	return doc
+}
+
+func TestOpenAPI(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *env) {
+		doc := loadOpenAPI(t, e)
+		want := []string{"/v1/endpoints", "/v1/endpoints/{name}"}
+		for _, m := range sortedMethods(e.gw.set.Load()) {
+			want = append(want, m.fullMethod)
+		}
+		sort.Strings(want)
+		got := doc.Paths.InMatchingOrder()
+		sort.Strings(got)
+		if !slices.Equal(got, want) {
+			t.Fatalf("paths\n %v\nwant\n %v", got, want)
+		}
+
+		// The request schema of Values.Echo is the native JSON of fxValues.
+		echo := doc.Paths.Find("/native.Values/Echo")
+		if echo.Post == nil || echo.Get == nil {
+			t.Fatalf("Values.Echo operations: %+v", echo)
+		}
+		schema := echo.Post.RequestBody.Value.Content.Get("application/json").Schema.Value
+		var props []string
+		for name := range schema.Properties {
+			props = append(props, name)
+		}
+		sort.Strings(props)
+		s, _ := e.srv.Schema()
+		var fields []string
+		for _, f := range s.Messages["gateway.fxValues"].Fields {
+			fields = append(fields, f.Name)
+		}
+		sort.Strings(fields)
+		if !slices.Equal(props, fields) {
+			t.Errorf("documented fields %v, native fields %v", props, fields)
+		}
+		for name, typ := range map[string]string{"i64": "integer", "raw": "string", "t": "string", "tags": "array", "nested": "object", "name": "string"} {
+			if p := schema.Properties[name]; p == nil || p.Value.Type == nil || !p.Value.Type.Is(typ) {
+				t.Errorf("property %s: %+v, want type %s", name, p, typ)
+			}
+		}
+		// The GET form lists the scalar fields as query parameters.
+		var params []string
+		for _, p := range echo.Get.Parameters {
+			params = append(params, p.Value.Name)
+		}
+		for _, p := range []string{"name", "i64", "u64", "optS"} {
+			if !slices.Contains(params, p) {
+				t.Errorf("GET parameters %v lack %s", params, p)
+			}
+		}
+
+		// Streams are binary bodies.
+		dl := doc.Paths.Find("/native.Blob/Download").Post.Responses.Status(200).Value
+		if dl.Content.Get("application/octet-stream") == nil {
+			t.Errorf("Download response: %v", dl.Content)
+		}
+		up := doc.Paths.Find("/native.Blob/Put")
+		if up.Put == nil || up.Post == nil || up.Put.RequestBody.Value.Content.Get("application/octet-stream") == nil {
+			t.Fatalf("Put operations: %+v", up)
+		}
+		var upParams []string
+		for _, p := range up.Put.Parameters {
+			upParams = append(upParams, p.Value.Name)
+		}
+		if !slices.Equal(upParams, []string{"name", "mode", "tags"}) {
+			t.Errorf("Put query parameters %v", upParams)
+		}
+		// Errors are documented as the status JSON.
+		if def := echo.Post.Responses.Default(); def == nil || def.Value.Content.Get("application/json") == nil {
+			t.Errorf("no default error response")
+		}
+	})
+}
+
+// The document follows Refresh.
+func TestOpenAPIRefresh(t *testing.T) {
+	e := newEnv(t, "local")
+	e.srv.Register("Extra.Hello", func(req *fxPut, resp *fxPut) error { return nil })
+	if err := e.gw.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if doc := loadOpenAPI(t, e); doc.Paths.Find("/native.Extra/Hello") == nil {
+		t.Fatal("a new endpoint is not documented")
+	}
+}
