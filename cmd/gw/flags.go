@@ -1,0 +1,132 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// command is one subcommand's flags and help. Every flag not given on the
+// command line is read from the environment variable envName(flag), if it
+// is set (even to ""): the command line wins over the environment, which
+// wins over the default.
+type command struct {
+	fs      *flag.FlagSet
+	usage   string // "gw serve [flags]"
+	about   string // what it does
+	example string
+	hidden  map[string]bool // flags left out of the help and the environment
+}
+
+func newCommand(name, usage, about, example string) *command {
+	fs := flag.NewFlagSet("gw "+name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return &command{fs: fs, usage: usage, about: about, example: example, hidden: map[string]bool{}}
+}
+
+// envName is the environment variable of a flag: -grpc-addr is GW_GRPC_ADDR.
+func envName(flagName string) string {
+	return "GW_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// hide leaves a flag (for tests) out of the help and the environment.
+func (c *command) hide(name string) { c.hidden[name] = true }
+
+// parse parses args, then fills the flags not given from the environment.
+// It prints the help to sio.out for -h and returns errHelp; a usage error is
+// printed to sio.err.
+func (c *command) parse(args []string, sio *stdio) error {
+	err := c.fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		c.printHelp(sio.out)
+		return errHelp
+	}
+	if err == nil {
+		err = c.fromEnv(sio.env)
+	}
+	if err != nil {
+		fmt.Fprintf(sio.err, "%s: %v\nRun '%s -h' for help.\n", c.fs.Name(), err, c.fs.Name())
+		return errUsage
+	}
+	return nil
+}
+
+var (
+	errHelp  = errors.New("help shown")
+	errUsage = errors.New("usage error")
+)
+
+// exitCode is the status for an error of parse.
+func exitCode(err error) int {
+	if err == errHelp {
+		return 0
+	}
+	return 2
+}
+
+func (c *command) fromEnv(lookup func(string) (string, bool)) error {
+	given := map[string]bool{}
+	c.fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var err error
+	c.fs.VisitAll(func(f *flag.Flag) {
+		if err != nil || given[f.Name] || c.hidden[f.Name] || lookup == nil {
+			return
+		}
+		v, ok := lookup(envName(f.Name))
+		if !ok {
+			return
+		}
+		if e := c.fs.Set(f.Name, v); e != nil {
+			err = fmt.Errorf("invalid value %q for %s (-%s): %v", v, envName(f.Name), f.Name, e)
+		}
+	})
+	return err
+}
+
+func (c *command) printHelp(w io.Writer) {
+	fmt.Fprintf(w, "Usage: %s\n\n%s\n", c.usage, strings.TrimSpace(c.about))
+	if c.example != "" {
+		fmt.Fprintf(w, "\nExample:\n%s\n", strings.TrimRight(c.example, "\n"))
+	}
+	fmt.Fprintf(w, "\nFlags (each also read from the environment variable shown, if the flag is not given):\n")
+	c.fs.VisitAll(func(f *flag.Flag) {
+		if c.hidden[f.Name] {
+			return
+		}
+		kind, usage := flag.UnquoteUsage(f)
+		line := "  -" + f.Name
+		if kind != "" {
+			line += " " + kind
+		}
+		meta := envName(f.Name)
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "0s" {
+			meta += ", default " + f.DefValue
+		}
+		fmt.Fprintf(w, "%s   (%s)\n    \t%s\n", line, meta, strings.ReplaceAll(usage, "\n", "\n    \t"))
+	})
+}
+
+// listenerFlags are the flags shared by serve and backend.
+type commonFlags struct {
+	logLevel        string
+	logFormat       string
+	shutdownTimeout time.Duration
+	tlsCert         string
+	tlsKey          string
+	clientCA        string
+	dataDir         string
+}
+
+func (c *command) commonFlags(f *commonFlags) {
+	c.fs.StringVar(&f.dataDir, "data-dir", "./gw-data", "root `dir`ectory of the demo file store, created if missing")
+	c.fs.StringVar(&f.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
+	c.fs.StringVar(&f.logFormat, "log-format", "text", "log `format` on stderr: text or json")
+	c.fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT or SIGTERM, how long calls in flight may take to finish before they are cancelled")
+	c.fs.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate `file` (PEM) of the server")
+	c.fs.StringVar(&f.tlsKey, "tls-key", "", "TLS private key `file` (PEM) of -tls-cert")
+	c.fs.StringVar(&f.clientCA, "client-ca", "", "CA certificates `file` (PEM): require client certificates signed by them (mutual TLS)")
+}

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc/codes"
+
+	"github.com/framegate/framegate/gateway"
+)
+
+// metrics are the gateway's Prometheus metrics, on a registry of their own
+// (with the Go runtime and process collectors), served at GET /metrics.
+type metrics struct {
+	reg      *prometheus.Registry
+	calls    *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	bytes    *prometheus.CounterVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "framegate_gateway_calls_total",
+			Help: "Calls through the gateway, by native endpoint, protocol (grpc or http) and status code.",
+		}, []string{"endpoint", "protocol", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "framegate_gateway_call_duration_seconds",
+			Help:    "Time from a call's arrival to the end of its response, streams included.",
+			Buckets: prometheus.ExponentialBucketsRange(0.0005, 300, 18),
+		}, []string{"endpoint", "protocol"}),
+		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "framegate_gateway_stream_bytes_total",
+			Help: "Stream bytes passed through the gateway: direction in is request streams (client to backend), out is response streams.",
+		}, []string{"endpoint", "protocol", "direction"}),
+	}
+	m.reg.MustRegister(m.calls, m.duration, m.bytes,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// observe is the gateway's call observer.
+func (m *metrics) observe(ev gateway.CallEvent) {
+	m.calls.WithLabelValues(ev.Endpoint, ev.Protocol, codes.Code(ev.Code).String()).Inc()
+	m.duration.WithLabelValues(ev.Endpoint, ev.Protocol).Observe(ev.Duration.Seconds())
+	if ev.BytesIn > 0 {
+		m.bytes.WithLabelValues(ev.Endpoint, ev.Protocol, "in").Add(float64(ev.BytesIn))
+	}
+	if ev.BytesOut > 0 {
+		m.bytes.WithLabelValues(ev.Endpoint, ev.Protocol, "out").Add(float64(ev.BytesOut))
+	}
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// registerRemote adds the remote backend's metrics: its state and its
+// connection pool.
+func (m *metrics) registerRemote(rb *gateway.RemoteBackend) {
+	m.reg.MustRegister(remoteCollector{rb})
+}
+
+var (
+	descUp         = prometheus.NewDesc("framegate_backend_up", "1 while the remote backend is reachable, 0 while calls fail with UNAVAILABLE.", nil, nil)
+	descReconnects = prometheus.NewDesc("framegate_backend_reconnects_total", "Times the remote backend came back after being down.", nil, nil)
+	descPoolSize   = prometheus.NewDesc("framegate_backend_pool_size", "The most connections the pool to the remote backend keeps (-pool-size).", nil, nil)
+	descPoolConns  = prometheus.NewDesc("framegate_backend_pool_connections", "Connections of the pool to the remote backend, by state: open (all) or idle (without a call).", []string{"state"}, nil)
+	descPoolDials  = prometheus.NewDesc("framegate_backend_pool_dials_total", "Connections the pool dialled.", nil, nil)
+	descPoolFails  = prometheus.NewDesc("framegate_backend_pool_dial_failures_total", "Dials of the pool that failed.", nil, nil)
+	descPoolWaits  = prometheus.NewDesc("framegate_backend_pool_waits_total", "Calls that had to wait for a free connection of the pool.", nil, nil)
+)
+
+// remoteCollector reads the backend's state and pool counters at each
+// scrape.
+type remoteCollector struct{ rb *gateway.RemoteBackend }
+
+func (c remoteCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descUp, descReconnects, descPoolSize, descPoolConns, descPoolDials, descPoolFails, descPoolWaits} {
+		ch <- d
+	}
+}
+
+func (c remoteCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.rb.Status()
+	up := 0.0
+	if st.Up {
+		up = 1
+	}
+	ps := c.rb.PoolStats()
+	ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, up)
+	ch <- prometheus.MustNewConstMetric(descReconnects, prometheus.CounterValue, float64(st.Reconnects))
+	ch <- prometheus.MustNewConstMetric(descPoolSize, prometheus.GaugeValue, float64(ps.Size))
+	ch <- prometheus.MustNewConstMetric(descPoolConns, prometheus.GaugeValue, float64(ps.Open), "open")
+	ch <- prometheus.MustNewConstMetric(descPoolConns, prometheus.GaugeValue, float64(ps.Idle), "idle")
+	ch <- prometheus.MustNewConstMetric(descPoolDials, prometheus.CounterValue, float64(ps.Dials))
+	ch <- prometheus.MustNewConstMetric(descPoolFails, prometheus.CounterValue, float64(ps.Failures))
+	ch <- prometheus.MustNewConstMetric(descPoolWaits, prometheus.CounterValue, float64(ps.Waits))
+}

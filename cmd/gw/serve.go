@@ -1,0 +1,351 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	"github.com/framegate/framegate/gateway"
+	"github.com/framegate/framegate/internal/store"
+	"github.com/framegate/framegate/native"
+)
+
+const serveAbout = `Run the gateway: every endpoint of a native server is served as a gRPC
+method /native.<Service>/<Method> (with server reflection and
+grpc.health.v1) on -grpc-addr, and as REST at the same path on -http-addr,
+beside GET /healthz (200, or 503 with the reason) and GET /metrics
+(Prometheus).
+
+The native server is the embedded demo file store (rooted at -data-dir),
+which also listens on -native-addr for native clients such as gw call, or,
+with -backend, a remote native server:
+  tcp://host:port, unix:///path   a native server listening there
+  tls://host:port                 the same over TLS (-backend-ca verifies it;
+                                  -tls-cert and -tls-key are presented as the
+                                  client certificate, if set)
+  exec:COMMAND LINE               the native protocol over the stdin and stdout
+                                  of COMMAND LINE, run by /bin/sh -c (like
+                                  "ssh host gw backend -stdio"); each pooled
+                                  connection is one process
+The gateway describes the remote server and serves its endpoints, keeps a pool
+of -pool-size connections to it, and when it goes away fails calls at once
+with UNAVAILABLE and reports NOT_SERVING while it reconnects (with backoff up
+to -reconnect-max), then describes it again.
+
+Each call is logged in one line (endpoint, protocol, code, duration, bytes).
+On SIGINT or SIGTERM the gateway stops accepting calls, lets those in flight
+finish for up to -shutdown-timeout, cancels the rest and exits 0; a second
+signal cancels them at once. The address 0 picks a free port; the listening
+addresses are logged.`
+
+const serveExample = `  gw serve -data-dir /tmp/store &
+  grpcurl -plaintext localhost:9090 list
+  grpcurl -plaintext -d '{"prefix":""}' localhost:9090 native.Store/List
+  curl -s localhost:8080/healthz
+
+  gw backend -native-addr 127.0.0.1:7071 &
+  gw serve -backend tcp://127.0.0.1:7071 -native-addr ''
+  gw serve -backend 'exec:ssh files.example.com gw backend -stdio'`
+
+type serveFlags struct {
+	commonFlags
+	grpcAddr, httpAddr, nativeAddr string
+	backend                        string
+	poolSize                       int
+	nativeTLS                      bool
+	backendCA                      string
+	probeInterval, reconnectMax    time.Duration
+}
+
+func runServe(args []string, sio *stdio) int {
+	c := newCommand("serve", "gw [serve] [flags]", overview+"\n"+serveAbout, serveExample)
+	var f serveFlags
+	c.fs.StringVar(&f.grpcAddr, "grpc-addr", "127.0.0.1:9090", "gRPC listen `address` (host:port)")
+	c.fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:8080", "HTTP listen `address`: REST, /healthz and /metrics")
+	c.fs.StringVar(&f.nativeAddr, "native-addr", "127.0.0.1:7070", "native protocol listen `address` (host:port or unix:///path) of the embedded demo service; empty for none")
+	c.fs.StringVar(&f.backend, "backend", "", "remote native server `url`: tcp://host:port, tls://host:port, unix:///path or exec:command; empty for the embedded demo service")
+	c.commonFlags(&f.commonFlags)
+	c.fs.IntVar(&f.poolSize, "pool-size", gateway.DefaultPoolSize, "most connections to a remote backend, for concurrent calls")
+	c.fs.BoolVar(&f.nativeTLS, "native-tls", false, "use TLS on the native listener too (-tls-cert, -tls-key, -client-ca), and towards a tcp:// backend")
+	c.fs.StringVar(&f.backendCA, "backend-ca", "", "CA certificates `file` (PEM) that verify a TLS backend; the system's roots if empty")
+	c.fs.DurationVar(&f.probeInterval, "probe-interval", gateway.DefaultProbeInterval, "how often a remote backend is described while it is up (it is also checked whenever a connection to it ends)")
+	c.fs.DurationVar(&f.reconnectMax, "reconnect-max", gateway.DefaultMaxBackoff, "longest wait between attempts to reconnect to a remote backend (the first waits 100ms, then doubling)")
+	if err := c.parse(args, sio); err != nil {
+		return exitCode(err)
+	}
+	if c.fs.NArg() > 0 {
+		fmt.Fprintf(sio.err, "gw serve: unexpected arguments %q\nRun 'gw serve -h' for help.\n", c.fs.Args())
+		return 2
+	}
+	logger, err := newLogger(sio.err, f.logLevel, f.logFormat)
+	if err != nil {
+		fmt.Fprintf(sio.err, "gw serve: %v\n", err)
+		return 2
+	}
+	setGRPCLogger(logger)
+	nativeAddrGiven := false
+	c.fs.Visit(func(fl *flag.Flag) {
+		if fl.Name == "native-addr" {
+			nativeAddrGiven = true
+		}
+	})
+	if _, ok := sio.env(envName("native-addr")); ok {
+		nativeAddrGiven = true
+	}
+	s := &server{f: f, log: logger, m: newMetrics()}
+	s.baseCtx, s.cancelBase = context.WithCancel(context.Background())
+	defer s.cancelBase()
+	sigs, stop := notifySignals()
+	defer stop()
+	if err := s.start(sio, nativeAddrGiven); err != nil {
+		logger.Error("gw serve: cannot start", "err", err)
+		s.closeBackend()
+		return 1
+	}
+	code := 0
+	select {
+	case sig := <-sigs:
+		logger.Info("shutting down", "signal", sig.String(), "timeout", f.shutdownTimeout)
+	case err := <-s.errc:
+		logger.Error("a listener failed; shutting down", "err", err)
+		code = 1
+	}
+	s.shutdown(sigs)
+	return code
+}
+
+// server is one gw serve process.
+type server struct {
+	f   serveFlags
+	log *slog.Logger
+	m   *metrics
+
+	g    *gateway.Gateway
+	rb   *gateway.RemoteBackend // nil for the embedded backend
+	nsrv *native.Server         // the embedded backend
+	st   *store.Store
+
+	grpcSrv  *grpc.Server
+	httpSrv  *http.Server
+	nativeL  net.Listener
+	errc     chan error
+	draining atomic.Bool
+
+	baseCtx    context.Context // of HTTP requests: cancelled when shutdown gives up waiting
+	cancelBase context.CancelFunc
+}
+
+func (s *server) start(sio *stdio, nativeAddrGiven bool) error {
+	f := &s.f
+	srvTLS, err := serverTLS(f.tlsCert, f.tlsKey, f.clientCA)
+	if err != nil {
+		return err
+	}
+	if f.nativeTLS && srvTLS == nil {
+		return errors.New("-native-tls needs -tls-cert and -tls-key")
+	}
+	opts := []gateway.Option{
+		gateway.WithLogger(s.log),
+		gateway.WithCallObserver(func(ev gateway.CallEvent) {
+			s.m.observe(ev)
+			logCall(s.log, ev)
+		}),
+	}
+	if f.backend == "" {
+		if err := s.startEmbedded(opts); err != nil {
+			return err
+		}
+	} else {
+		if nativeAddrGiven && f.nativeAddr != "" {
+			s.log.Warn("-native-addr is ignored with a remote -backend: native clients can call the backend itself")
+		}
+		if err := s.startRemote(sio, opts); err != nil {
+			return err
+		}
+	}
+
+	s.errc = make(chan error, 3)
+	grpcL, err := listen(f.grpcAddr, nil)
+	if err != nil {
+		return fmt.Errorf("gRPC listener: %w", err)
+	}
+	httpL, err := listen(f.httpAddr, nil)
+	if err != nil {
+		grpcL.Close()
+		return fmt.Errorf("HTTP listener: %w", err)
+	}
+	if s.nsrv != nil && f.nativeAddr != "" {
+		var nativeTLS *tls.Config
+		if f.nativeTLS {
+			nativeTLS = srvTLS
+		}
+		if s.nativeL, err = listen(f.nativeAddr, nativeTLS); err != nil {
+			grpcL.Close()
+			httpL.Close()
+			return fmt.Errorf("native listener: %w", err)
+		}
+	}
+
+	var gopts []grpc.ServerOption
+	if srvTLS != nil {
+		gopts = append(gopts, grpc.Creds(credentials.NewTLS(srvTLS)))
+	}
+	s.grpcSrv = s.g.NewGRPCServer(gopts...)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.Handle("GET /metrics", s.m.handler())
+	mux.Handle("/", s.g.HTTPHandler())
+	s.httpSrv = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		BaseContext:       func(net.Listener) context.Context { return s.baseCtx },
+		ErrorLog:          slog.NewLogLogger(s.log.With("component", "http").Handler(), slog.LevelDebug),
+		TLSConfig:         srvTLS,
+	}
+
+	s.log.Info("listening", "listener", "grpc", "addr", addrString(grpcL), "tls", srvTLS != nil)
+	s.log.Info("listening", "listener", "http", "addr", addrString(httpL), "tls", srvTLS != nil)
+	if s.nativeL != nil {
+		s.log.Info("listening", "listener", "native", "addr", addrString(s.nativeL), "tls", f.nativeTLS)
+	}
+	s.serve(func() error { return s.grpcSrv.Serve(grpcL) })
+	s.serve(func() error {
+		if srvTLS != nil {
+			return s.httpSrv.ServeTLS(httpL, "", "")
+		}
+		return s.httpSrv.Serve(httpL)
+	})
+	if s.nativeL != nil {
+		s.serve(func() error { return s.nsrv.Serve(s.nativeL) })
+	}
+	return nil
+}
+
+// serve runs a server's Serve and reports its failure unless shutting down.
+func (s *server) serve(fn func() error) {
+	go func() {
+		err := fn()
+		if !s.draining.Load() {
+			if err == nil {
+				err = errors.New("server stopped")
+			}
+			s.errc <- err
+		}
+	}()
+}
+
+// addrString is a listener's address as -native-addr and -backend take it.
+func addrString(l net.Listener) string {
+	if a := l.Addr(); a.Network() == "unix" {
+		return "unix://" + a.String()
+	}
+	return l.Addr().String()
+}
+
+// listen listens on addr: host:port, or unix:///path for a unix socket
+// (a stale socket file that nobody listens on is replaced).
+func listen(addr string, cfg *tls.Config) (net.Listener, error) {
+	network := "tcp"
+	if strings.HasPrefix(addr, "unix:") {
+		t, err := parseTarget(addr)
+		if err != nil {
+			return nil, err
+		}
+		network, addr = "unix", t.addr
+		if fi, err := os.Lstat(addr); err == nil && fi.Mode()&os.ModeSocket != 0 {
+			if c, err := net.DialTimeout("unix", addr, time.Second); err == nil {
+				c.Close()
+				return nil, fmt.Errorf("listen unix %s: a server is listening there already", addr)
+			}
+			os.Remove(addr)
+		}
+	}
+	l, err := net.Listen(network, addr)
+	if err != nil {
+		return nil, err
+	}
+	if cfg != nil {
+		l = tls.NewListener(l, cfg)
+	}
+	return l, nil
+}
+
+func (s *server) startEmbedded(opts []gateway.Option) error {
+	st, err := store.Open(s.f.dataDir)
+	if err != nil {
+		return err
+	}
+	s.st = st
+	s.nsrv = native.NewServer(native.WithLogger(s.log))
+	if err := st.Register(s.nsrv); err != nil {
+		return err
+	}
+	s.g, err = gateway.New(context.Background(), gateway.Local(s.nsrv), opts...)
+	if err != nil {
+		return err
+	}
+	s.log.Info("backend: the embedded demo file store", "data_dir", s.f.dataDir)
+	return nil
+}
+
+func (s *server) startRemote(sio *stdio, opts []gateway.Option) error {
+	f := &s.f
+	t, err := parseTarget(f.backend)
+	if err != nil {
+		return fmt.Errorf("-backend %w", err)
+	}
+	var cliTLS *tls.Config
+	if t.scheme == "tls" || (t.scheme == "tcp" && f.nativeTLS) {
+		if cliTLS, err = clientTLS(f.backendCA, f.tlsCert, f.tlsKey, t.host()); err != nil {
+			return err
+		}
+	}
+	stderr, _ := sio.err.(*os.File)
+	dial, err := t.dialer(cliTLS, stderr)
+	if err != nil {
+		return err
+	}
+	if f.poolSize < 1 {
+		return fmt.Errorf("-pool-size %d: want at least 1", f.poolSize)
+	}
+	s.rb = gateway.NewRemoteBackend(dial, gateway.RemoteOptions{
+		Name:          t.String(),
+		PoolSize:      f.poolSize,
+		ProbeInterval: f.probeInterval,
+		MaxBackoff:    f.reconnectMax,
+		Logger:        s.log,
+		// A hung backend must not hold up a shutdown for long.
+		ClientOptions: []native.Option{native.WithLogger(s.log), native.WithCloseTimeout(2 * time.Second)},
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), gateway.DefaultDialTimeout)
+	defer cancel()
+	s.g, err = s.rb.Supervise(ctx, opts...)
+	if err != nil {
+		return err
+	}
+	s.m.registerRemote(s.rb)
+	return nil
+}
+
+// closeBackend releases the backend after a failed start or a shutdown.
+func (s *server) closeBackend() {
+	if s.rb != nil {
+		s.rb.Close()
+	}
+	if s.st != nil {
+		s.st.Close()
+	}
+}

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// startWithFile starts gw serve (embedded store) with a file of n bytes.
+func startWithFile(t *testing.T, n int, args ...string) (*proc, []byte) {
+	t.Helper()
+	dataDir := t.TempDir()
+	content := randomBytes(n, 5)
+	if err := os.WriteFile(filepath.Join(dataDir, "f.bin"), content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args = append([]string{"serve", "-grpc-addr", "127.0.0.1:0", "-http-addr", "127.0.0.1:0", "-native-addr", "127.0.0.1:0", "-data-dir", dataDir}, args...)
+	return startGW(t, "gw serve", nil, args...), content
+}
+
+// refused reports whether a new connection to addr is refused within d.
+func refused(addr string, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+		if err != nil {
+			return true
+		}
+		c.Close()
+		time.Sleep(5 * time.Millisecond)
+	}
+	return false
+}
+
+// SIGTERM while a download runs: the gateway stops accepting connections,
+// the download completes, and gw exits 0.
+func TestShutdownLetsStreamFinish(t *testing.T) {
+	gw, content := startWithFile(t, 16<<20, "-shutdown-timeout", "20s")
+	grpcAddr, httpAddr, nativeAddr := gw.addr("grpc"), gw.addr("http"), gw.addr("native")
+	d := startDownload(t, grpcAddr, "f.bin")
+	if err := d.next(); err != nil {
+		t.Fatal(err)
+	}
+	gw.signal(syscall.SIGTERM)
+	gw.waitLog(5*time.Second, "the shutting down line", msgIs("shutting down"))
+	for _, a := range []string{grpcAddr, httpAddr, nativeAddr} {
+		if !refused(a, 2*time.Second) {
+			t.Errorf("%s still accepts connections during the shutdown", a)
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // the stream is still held by the client
+	if err := d.rest(); err != nil {
+		t.Fatalf("the download failed during a graceful shutdown: %v (%d bytes)", err, d.n)
+	}
+	if d.sum() != sha(content) {
+		t.Fatalf("the download got %d bytes, sha %s; want %d", d.n, d.sum(), len(content))
+	}
+	if code := gw.wait(10 * time.Second); code != 0 {
+		t.Fatalf("exit status %d", code)
+	}
+	if l := gw.waitLog(time.Second, "the stopped line", msgIs("stopped")); l["cancelled_calls"] != false {
+		t.Errorf("stopped line %v", l)
+	}
+}
+
+// SIGTERM while a download is stalled by its client: after
+// -shutdown-timeout the call is cancelled (the client sees an error, not a
+// short file with status OK) and gw exits 0.
+func TestShutdownTimeoutCancelsStream(t *testing.T) {
+	gw, content := startWithFile(t, 16<<20, "-shutdown-timeout", "300ms")
+	d := startDownload(t, gw.addr("grpc"), "f.bin")
+	if err := d.next(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	gw.signal(syscall.SIGTERM)
+	if code := gw.wait(10 * time.Second); code != 0 {
+		t.Fatalf("exit status %d", code)
+	}
+	took := time.Since(start)
+	t.Logf("gw exited %v after SIGTERM with -shutdown-timeout 300ms", took)
+	if took < 300*time.Millisecond || took > 5*time.Second {
+		t.Errorf("gw exited %v after SIGTERM; want about 300ms", took)
+	}
+	if l := gw.waitLog(time.Second, "the stopped line", msgIs("stopped")); l["cancelled_calls"] != true {
+		t.Errorf("stopped line %v", l)
+	}
+	err := d.rest()
+	if err == nil {
+		t.Fatalf("the stalled download ended with status OK after %d of %d bytes", d.n, len(content))
+	}
+	t.Logf("the stalled download failed after %d of %d bytes: %v", d.n, len(content), err)
+}
+
+// A second signal cuts the graceful wait short.
+func TestShutdownSecondSignal(t *testing.T) {
+	gw, _ := startWithFile(t, 16<<20, "-shutdown-timeout", "1m")
+	d := startDownload(t, gw.addr("grpc"), "f.bin")
+	if err := d.next(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	gw.signal(syscall.SIGTERM)
+	gw.waitLog(5*time.Second, "the shutting down line", msgIs("shutting down"))
+	gw.signal(syscall.SIGINT)
+	if code := gw.wait(10 * time.Second); code != 0 {
+		t.Fatalf("exit status %d", code)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("gw took %v to exit after the second signal", took)
+	}
+	if d.rest() == nil {
+		t.Fatal("the stalled download ended with status OK")
+	}
+}

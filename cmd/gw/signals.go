@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// notifySignals delivers SIGINT and SIGTERM on the returned channel: the
+// first starts a graceful shutdown, a second one cuts it short. stop
+// restores the default behaviour.
+func notifySignals() (sigs <-chan os.Signal, stop func()) {
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	return ch, func() { signal.Stop(ch) }
+}
+
+// shutdown stops accepting calls, waits for those in flight until
+// -shutdown-timeout (or a second signal), cancels the rest, and releases
+// the backend.
+func (s *server) shutdown(sigs <-chan os.Signal) {
+	start := time.Now()
+	s.draining.Store(true)
+	if s.rb != nil {
+		s.rb.Stop() // no reconnect may turn health back to SERVING
+	}
+	s.g.SetServing(false)
+	ctx, cancel := context.WithTimeout(context.Background(), s.f.shutdownTimeout)
+	defer cancel()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case sig := <-sigs:
+			s.log.Warn("second signal: cancelling the calls in flight", "signal", sig.String())
+			cancel()
+		case <-done:
+		}
+	}()
+	var forced atomic.Bool
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		stopped := make(chan struct{})
+		go func() {
+			s.grpcSrv.GracefulStop()
+			close(stopped)
+		}()
+		select {
+		case <-stopped:
+		case <-ctx.Done():
+			forced.Store(true)
+			s.grpcSrv.Stop()
+			<-stopped
+		}
+	})
+	wg.Go(func() {
+		if err := s.httpSrv.Shutdown(ctx); err != nil {
+			forced.Store(true)
+			s.cancelBase()
+			s.httpSrv.Close()
+		}
+	})
+	if s.nativeL != nil {
+		wg.Go(func() {
+			if err := s.nsrv.Shutdown(ctx); err != nil {
+				forced.Store(true)
+			}
+		})
+	}
+	wg.Wait()
+	s.cancelBase()
+	s.closeBackend()
+	s.log.Info("stopped", "took", time.Since(start), "cancelled_calls", forced.Load())
+}
