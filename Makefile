@@ -131,3 +131,52 @@ lint-proto: tools googleapis ## Lint api/ with buf's STANDARD rules and check it
 .PHONY: vuln
 vuln: ## Report known vulnerabilities reachable from our code (govulncheck; VULNDB=file:///... for a mirror)
 	$(GO) tool -modfile=$(TOOLS_MOD) govulncheck $(if $(VULNDB),-db $(VULNDB)) ./...
+
+##@ Run and test
+
+# TEST_FLAGS can narrow a run: make test TEST_FLAGS='-run TestX ./native/'
+TEST_FLAGS ?= ./...
+FUZZTIME ?= 30s
+
+.PHONY: run
+run: ## Run the gateway with the embedded demo service (gRPC :9090, HTTP :8080, native :7070)
+	$(GO) run ./cmd/gw serve
+
+.PHONY: lint
+lint: ## gofmt and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:" >&2; echo "$$out" >&2; exit 1; fi
+	$(GO) vet ./...
+
+.PHONY: test
+test: check-generate lint-proto lint ## Everything CI checks: generated code, proto lint, gofmt, vet, tests with -race
+	$(GO) test -race -count=1 -timeout 15m $(TEST_FLAGS)
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME each (default 30s)
+	@set -e; for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			echo "== $$pkg $$f"; \
+			$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
+
+##@ Benchmarks (issue 3)
+# ---- bench: begin (owned by the benchmark harness; other targets above are untouched) ----
+# `make bench` runs ./bench: every row once per round, rounds interleaved,
+# then a table of medians with min-max and per-round ratios, also written to
+# bench-results.json. BENCHFLAGS passes flags, e.g.
+#   make bench BENCHFLAGS='-only unix -rounds 3'
+#   make bench BENCHFLAGS=-quick
+# `make bench-go` runs the go test benchmarks of package native.
+BENCHFLAGS ?=
+BENCHTIME ?= 2s
+
+.PHONY: bench
+bench: ## Measure native vs raw sockets vs gRPC (writes bench-results.json)
+	$(GO) run ./bench $(BENCHFLAGS)
+
+.PHONY: bench-go
+bench-go: ## Run native's go test benchmarks (MB/s, allocs/MiB)
+	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./native
+# ---- bench: end ----

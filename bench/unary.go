@@ -1,0 +1,235 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/rpc"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/framegate/framegate/native"
+)
+
+// Small calls over TCP loopback: a ~100-byte request answered with itself.
+// native sends it as JSON, net/rpc as gob, grpc-go as a StringValue holding
+// the same JSON text (protobuf encodes a 100-byte string as cheaply as a
+// generated message of a few fields).
+
+func init() {
+	type row struct {
+		name    string
+		callers int
+		run     func(r *round, callers int) (float64, error)
+	}
+	for i, w := range []row{
+		{"unary/native/1", 1, nativeUnary(false)},
+		{"unary/native-pool/16", 16, nativeUnary(false)},
+		{"unary/native-client/16", 16, nativeUnary(true)},
+		{"unary/netrpc-gob/1", 1, netrpcUnary},
+		{"unary/netrpc-gob/16", 16, netrpcUnary},
+		{"unary/grpc/1", 1, grpcUnary},
+		{"unary/grpc/16", 16, grpcUnary},
+	} {
+		register(contender{name: w.name, unit: "calls/s", order: 500 + i,
+			run: func(r *round) (float64, error) { return w.run(r, w.callers) }})
+	}
+	registerRatio(ratio{name: "unary native/netrpc 1", num: "unary/native/1", den: "unary/netrpc-gob/1", target: atLeast(1)})
+	registerRatio(ratio{name: "unary native-pool/netrpc 16", num: "unary/native-pool/16", den: "unary/netrpc-gob/16", target: atLeast(1)})
+	registerRatio(ratio{name: "unary native-client/netrpc 16", num: "unary/native-client/16", den: "unary/netrpc-gob/16"})
+	registerRatio(ratio{name: "unary native/grpc 1", num: "unary/native/1", den: "unary/grpc/1"})
+	registerRatio(ratio{name: "unary native-pool/grpc 16", num: "unary/native-pool/16", den: "unary/grpc/16"})
+}
+
+// EchoMsg is the small call's request and response (~100 bytes of JSON).
+type EchoMsg struct {
+	ID    int64    `json:"id"`
+	Name  string   `json:"name"`
+	Tags  []string `json:"tags"`
+	Size  int64    `json:"size"`
+	Owner string   `json:"owner"`
+}
+
+var echoRequest = EchoMsg{ID: 1234567, Name: "reports/2026/q3-summary.pdf", Tags: []string{"finance", "quarterly"}, Size: 1048576, Owner: "alice"}
+
+// echoJSON is echoRequest as JSON, the gRPC payload.
+var echoJSON = func() string {
+	b, _ := json.Marshal(echoRequest)
+	return string(b)
+}()
+
+// calls runs call from callers goroutines for cfg.minTime (after a short
+// untimed warm-up) and returns calls per second. It records the p50 and p99
+// latency and the heap allocations per call.
+func (r *round) calls(callers int, call func() error) (float64, error) {
+	for range 200 {
+		if err := call(); err != nil {
+			return 0, fmt.Errorf("warm-up: %w", err)
+		}
+	}
+	d := max(r.cfg.minTime, 200*time.Millisecond)
+	var stop atomic.Bool
+	lats := make([][]time.Duration, callers)
+	errs := make([]error, callers)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lat := make([]time.Duration, 0, 1<<16)
+			<-start
+			for !stop.Load() {
+				t := time.Now()
+				if err := call(); err != nil {
+					errs[i] = err
+					stop.Store(true)
+					break
+				}
+				lat = append(lat, time.Since(t))
+			}
+			lats[i] = lat
+		}()
+	}
+	allocs0 := heapAllocs()
+	t0 := time.Now()
+	close(start)
+	timer := time.AfterFunc(d, func() { stop.Store(true) })
+	wg.Wait()
+	el := time.Since(t0)
+	allocs := heapAllocs() - allocs0
+	timer.Stop()
+	if err := errors.Join(errs...); err != nil {
+		return 0, err
+	}
+	all := slices.Concat(lats...)
+	slices.Sort(all)
+	r.record("p50", "µs", float64(percentile(all, 50))/1e3)
+	r.record("p99", "µs", float64(percentile(all, 99))/1e3)
+	r.record("allocs", "allocs/call", float64(allocs)/float64(len(all)))
+	return float64(len(all)) / el.Seconds(), nil
+}
+
+func checkEcho(got *EchoMsg) error {
+	if got.ID != echoRequest.ID || got.Name != echoRequest.Name || len(got.Tags) != len(echoRequest.Tags) {
+		return fmt.Errorf("echo answered %+v", *got)
+	}
+	return nil
+}
+
+// nativeUnary: one Client for one caller; for 16 callers a Pool of 16
+// connections, or (shared) one Client they take turns on.
+func nativeUnary(shared bool) func(r *round, callers int) (float64, error) {
+	return func(r *round, callers int) (float64, error) {
+		ns, err := startNative("tcp")
+		if err != nil {
+			return 0, err
+		}
+		var c native.Caller = ns.client
+		var pool *native.Pool
+		if callers > 1 && !shared {
+			pool = native.NewPool(func(ctx context.Context) (*native.Client, error) {
+				return native.Dial(ctx, "tcp", ns.addr)
+			}, callers)
+			c = pool
+		}
+		ctx := context.Background()
+		v, err := r.calls(callers, func() error {
+			var resp EchoMsg
+			if err := c.Call(ctx, "Bench.Echo", &echoRequest, &resp); err != nil {
+				return err
+			}
+			return checkEcho(&resp)
+		})
+		if pool != nil {
+			pool.Close()
+		}
+		return v, errors.Join(err, ns.close())
+	}
+}
+
+// EchoService is the net/rpc service.
+type EchoService struct{}
+
+func (EchoService) Echo(req *EchoMsg, resp *EchoMsg) error {
+	*resp = *req
+	return nil
+}
+
+// netrpcUnary: net/rpc with gob over TCP; one client multiplexes all callers.
+func netrpcUnary(r *round, callers int) (float64, error) {
+	srv := rpc.NewServer()
+	if err := srv.RegisterName("Bench", EchoService{}); err != nil {
+		return 0, err
+	}
+	l, err := listenTCP()
+	if err != nil {
+		return 0, err
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	wg.Go(func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Go(func() { srv.ServeConn(c) })
+		}
+	})
+	defer func() {
+		l.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	}()
+	client, err := rpc.Dial("tcp", l.Addr().String())
+	if err != nil {
+		return 0, err
+	}
+	defer client.Close()
+	return r.calls(callers, func() error {
+		var resp EchoMsg
+		if err := client.Call("Bench.Echo", &echoRequest, &resp); err != nil {
+			return err
+		}
+		return checkEcho(&resp)
+	})
+}
+
+// grpcUnary: grpc-go over TCP with its default settings; one ClientConn
+// multiplexes all callers.
+func grpcUnary(r *round, callers int) (float64, error) {
+	gs, err := startGRPC("tcp", 1, grpcDefaults)
+	if err != nil {
+		return 0, err
+	}
+	ctx := context.Background()
+	req := wrapperspb.String(echoJSON)
+	method := "/" + grpcServiceName + "/Echo"
+	v, err := r.calls(callers, func() error {
+		var resp wrapperspb.StringValue
+		if err := gs.cc.Invoke(ctx, method, req, &resp, grpc.WaitForReady(true)); err != nil {
+			return err
+		}
+		if resp.Value != echoJSON {
+			return fmt.Errorf("echo answered %q", resp.Value)
+		}
+		return nil
+	})
+	return v, errors.Join(err, gs.close())
+}
