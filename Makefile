@@ -142,6 +142,11 @@ FUZZTIME ?= 30s
 run: ## Run the gateway with the embedded demo service (gRPC :9090, HTTP :8080, native :7070)
 	$(GO) run ./cmd/gw serve
 
+.PHONY: build
+build: ## Build gw and the pinned grpcurl into ./bin (for the README's examples)
+	$(GO) build -o $(BIN)/gw ./cmd/gw
+	$(GO) build -modfile=$(TOOLS_MOD) -o $(BIN)/ github.com/fullstorydev/grpcurl/cmd/grpcurl
+
 .PHONY: lint
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/')); \
