@@ -115,9 +115,7 @@ func (c *Client) onFrame(h FrameHeader, scratch *[]byte) error {
 		if err := decodeHeader("trailer", p, &t); err != nil {
 			return err
 		}
-		if call.opts.trailer != nil {
-			*call.opts.trailer = t.Metadata
-		}
+		call.setMD(call.opts.trailer, t.Metadata)
 		c.respEnd(call)
 		if t.Code == CodeOK {
 			call.stream.end(io.EOF)
@@ -153,13 +151,9 @@ func (c *Client) onHeader(call *clientCall, p []byte) error {
 	if err := rh.validate(); err != nil {
 		return protocolErrorf("call %d: %v", call.id, err)
 	}
-	if call.opts.header != nil {
-		*call.opts.header = rh.Metadata
-	}
+	call.setMD(call.opts.header, rh.Metadata)
 	if rh.Code != CodeOK {
-		if call.opts.trailer != nil {
-			*call.opts.trailer = rh.Trailer
-		}
+		call.setMD(call.opts.trailer, rh.Trailer)
 		c.respEnd(call)
 		c.deliver(call, clientEvent{err: &Error{code: rh.Code, msg: rh.Message}})
 		return nil
@@ -168,9 +162,7 @@ func (c *Client) onHeader(call *clientCall, p []byte) error {
 		return protocolErrorf("call %d: response body %s, the call accepts %s", call.id, rh.Body, call.accept)
 	}
 	if rh.Body == BodyJSON {
-		if call.opts.trailer != nil {
-			*call.opts.trailer = rh.Trailer
-		}
+		call.setMD(call.opts.trailer, rh.Trailer)
 		call.part = expectJSON
 		return nil
 	}
@@ -262,4 +254,20 @@ func (c *Client) onGoAway() error {
 		c.w.close()
 	}
 	return nil
+}
+
+// setMD stores response metadata in the caller's destination (WithHeader,
+// WithTrailer) unless the call was aborted: then Call has returned, or is
+// about to, and the caller may be reading the destination. abort sets
+// abortReason under call.mu, so either this write happens before Call
+// returns or it does not happen.
+func (call *clientCall) setMD(dst *Metadata, md Metadata) {
+	if dst == nil {
+		return
+	}
+	call.mu.Lock()
+	if call.abortReason == nil {
+		*dst = md
+	}
+	call.mu.Unlock()
 }

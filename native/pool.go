@@ -15,13 +15,14 @@ type Pool struct {
 	dial func(ctx context.Context) (*Client, error)
 	sem  chan struct{} // one token per connection in use or being dialled
 
-	mu     sync.Mutex
-	idle   []*Client
-	open   int
-	closed bool
+	mu      sync.Mutex
+	idle    []*Client
+	open    int
+	closed  bool
+	closing int        // Close calls of dropped connections in flight
+	closed0 *sync.Cond // on mu: signalled when closing drops to 0
 
 	dials, waits, failures atomic.Int64
-	closers                sync.WaitGroup // Close calls of dropped connections
 }
 
 // NewPool returns a pool of at most size connections made by dial, for
@@ -31,7 +32,9 @@ type Pool struct {
 //		return native.Dial(ctx, "tcp", addr)
 //	}, 8)
 func NewPool(dial func(ctx context.Context) (*Client, error), size int) *Pool {
-	return &Pool{dial: dial, sem: make(chan struct{}, max(size, 1))}
+	p := &Pool{dial: dial, sem: make(chan struct{}, max(size, 1))}
+	p.closed0 = sync.NewCond(&p.mu)
+	return p
 }
 
 // PoolStats are a pool's counters.
@@ -86,7 +89,7 @@ func (p *Pool) get(ctx context.Context) (*Client, error) {
 			return c, nil
 		}
 		p.open--
-		p.closeLater(c)
+		p.closeLocked(c)
 	}
 	p.open++
 	p.mu.Unlock()
@@ -110,40 +113,44 @@ func (p *Pool) put(c *Client, reusable bool) {
 	p.mu.Lock()
 	if reusable && !p.closed {
 		p.idle = append(p.idle, c)
-		c = nil
 	} else {
 		p.open--
+		p.closeLocked(c)
 	}
 	p.mu.Unlock()
-	if c != nil {
-		p.closeLater(c)
-	}
 	<-p.sem
 }
 
-// closeLater closes a dropped connection without blocking the caller, which
-// may be the connection's own reader goroutine.
-func (p *Pool) closeLater(c *Client) {
-	p.closers.Add(1)
+// closeLocked closes a dropped connection without blocking the caller, which
+// may be the connection's own reader goroutine; p.mu is held. Close waits
+// for these closes (a counter under p.mu rather than a WaitGroup: a call may
+// drop its connection while Close is already waiting).
+func (p *Pool) closeLocked(c *Client) {
+	p.closing++
 	go func() {
-		defer p.closers.Done()
 		c.Close()
+		p.mu.Lock()
+		if p.closing--; p.closing == 0 {
+			p.closed0.Broadcast()
+		}
+		p.mu.Unlock()
 	}()
 }
 
-// Close closes the idle connections, waits for them to close, and makes
-// further calls fail; connections in use are closed when their call
-// completes.
+// Close closes the idle connections, waits for them (and any other
+// connection being closed) to close, and makes further calls fail;
+// connections in use are closed when their call completes.
 func (p *Pool) Close() error {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.closed = true
-	idle := p.idle
-	p.idle = nil
-	p.open -= len(idle)
-	p.mu.Unlock()
-	for _, c := range idle {
-		p.closeLater(c)
+	for _, c := range p.idle {
+		p.closeLocked(c)
 	}
-	p.closers.Wait()
+	p.open -= len(p.idle)
+	p.idle = nil
+	for p.closing > 0 {
+		p.closed0.Wait()
+	}
 	return nil
 }
