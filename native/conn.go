@@ -1,8 +1,8 @@
 package native
 
 import (
-	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -134,10 +134,6 @@ func (w *wire) writeFrame(hf *half, h FrameHeader, payload []byte, end bool) err
 // writeMessage writes a HEADER and, if body is not nil, the JSON body in
 // BODY frames, in one Write. It ends the half unless a stream follows.
 func (w *wire) writeMessage(hf *half, header any, body []byte, hasBody, end bool) error {
-	hb, err := json.Marshal(header)
-	if err != nil {
-		return &Error{code: CodeInternal, msg: "cannot encode header: " + err.Error(), err: err}
-	}
 	w.wmu.Lock()
 	if !hf.open {
 		w.wmu.Unlock()
@@ -146,12 +142,22 @@ func (w *wire) writeMessage(hf *half, header any, body []byte, hasBody, end bool
 	if end {
 		hf.open = false
 	}
-	b := appendFrame(w.fr.wbuf[:0], FrameHeader{Type: TypeHeader, Call: hf.id}, hb)
+	// The header is encoded in place after room for its frame header.
+	b := append(w.fr.wbuf[:0], make([]byte, FrameHeaderLen)...)
+	switch h := header.(type) {
+	case *requestHeader:
+		b = appendRequestHeader(b, h)
+	case *responseHeader:
+		b = appendResponseHeader(b, h)
+	default:
+		panic(fmt.Sprintf("native: writeMessage of %T", header))
+	}
+	putFrameHeader(b, FrameHeader{Type: TypeHeader, Length: uint32(len(b) - FrameHeaderLen), Call: hf.id})
 	if hasBody {
 		b = w.fr.appendChunked(b, TypeBody, hf.id, body, FlagEnd)
 	}
 	w.fr.wbuf = b
-	err = w.writeLocked(b)
+	err := w.writeLocked(b)
 	w.fr.shrink()
 	w.wmu.Unlock()
 	hf.ended(end)
@@ -206,9 +212,13 @@ func (w *wire) sendStream(hf *half, src io.Reader, trailerMD func() Metadata) (s
 			return w.sendFile(hf, rc, src, f, n, trailerMD)
 		}
 	}
-	bp := getBuffer(FrameHeaderLen + w.chunk)
+	// The payload starts 64 bytes into the buffer, the frame header just
+	// before it: a payload at offset 12 makes the source's copy into it
+	// misaligned, and Go's memmove then takes a path measured here at less
+	// than half the speed (bench: native/unix 2.6 vs 5.6 GiB/s).
+	bp := getBuffer(payloadOffset + w.chunk)
 	defer putBuffer(bp)
-	buf := *bp
+	buf := (*bp)[payloadOffset-FrameHeaderLen:]
 	for {
 		n, rerr := src.Read(buf[FrameHeaderLen:])
 		if n > 0 {
@@ -226,6 +236,10 @@ func (w *wire) sendStream(hf *half, src io.Reader, trailerMD func() Metadata) (s
 	}
 }
 
+// payloadOffset is where a DATA payload starts in a send buffer: a cache
+// line in, with the frame header right before it.
+const payloadOffset = 64
+
 // writeTrailer ends a stream with a TRAILER carrying srcErr (nil for a
 // complete stream) and the trailer metadata.
 func (w *wire) writeTrailer(hf *half, srcErr error, trailerMD func() Metadata) error {
@@ -233,12 +247,8 @@ func (w *wire) writeTrailer(hf *half, srcErr error, trailerMD func() Metadata) e
 	if srcErr != nil {
 		t.Code, t.Message = CodeOf(srcErr), messageOf(srcErr)
 	}
-	tb, err := json.Marshal(t)
-	if err != nil {
-		t = trailer{Code: CodeInternal, Message: "cannot encode the trailer: " + err.Error()}
-		tb, _ = json.Marshal(t)
-	}
-	return w.writeFrame(hf, FrameHeader{Type: TypeTrailer, Call: hf.id}, tb, true)
+	var tb [256]byte
+	return w.writeFrame(hf, FrameHeader{Type: TypeTrailer, Call: hf.id}, appendTrailer(tb[:0], &t), true)
 }
 
 // writeData writes one DATA frame whose payload follows the header room at

@@ -1,9 +1,6 @@
 package native
 
-import (
-	"encoding/json"
-	"fmt"
-)
+import "fmt"
 
 // requestHeader is the JSON payload of a request's HEADER frame.
 type requestHeader struct {
@@ -63,15 +60,6 @@ func (h *responseHeader) validate() error {
 	}
 	if h.Code == CodeOK && h.Body != BodyJSON && h.Body != BodyStream {
 		return fmt.Errorf("response header with code OK announces body %q, want json or stream", h.Body)
-	}
-	return nil
-}
-
-// decodeHeader decodes a HEADER or TRAILER payload; a payload that is not
-// exactly one JSON object of the expected shape is a protocol error.
-func decodeHeader(what string, b []byte, v any) error {
-	if err := json.Unmarshal(b, v); err != nil {
-		return protocolErrorf("invalid %s JSON: %v", what, err)
 	}
 	return nil
 }

@@ -1,0 +1,602 @@
+package native
+
+// A hand-written JSON codec for the three header shapes (request header,
+// response header, trailer). Every call encodes and decodes two of them, and
+// encoding/json's reflection made up most of a small call's CPU time beside
+// the syscalls.
+//
+// The encoder writes exactly the bytes encoding/json writes for the same
+// value (map keys sorted, HTML-safe escaping), so the wire format is
+// unchanged; TestHeaderCodecMatchesEncodingJSON and FuzzHeaderCodec pin it.
+// The decoder accepts a subset of what encoding/json accepts and, where it
+// accepts, produces the same value (FuzzHeaderCodec checks both). It is
+// stricter in four ways, each answered with a protocol error: the payload
+// must be one JSON object (not null); keys match exactly (encoding/json also
+// matches them case-insensitively); a key may not repeat; metadata values
+// may not be null.
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+func appendRequestHeader(b []byte, h *requestHeader) []byte {
+	b = append(b, `{"method":`...)
+	b = appendJSONString(b, h.Method)
+	b = append(b, `,"body":`...)
+	b = appendJSONString(b, string(h.Body))
+	b = append(b, `,"accept":`...)
+	b = appendJSONString(b, string(h.Accept))
+	if h.Timeout != 0 {
+		b = append(b, `,"timeout":`...)
+		b = strconv.AppendInt(b, h.Timeout, 10)
+	}
+	if len(h.Metadata) > 0 {
+		b = append(b, `,"md":`...)
+		b = appendMetadata(b, h.Metadata)
+	}
+	return append(b, '}')
+}
+
+func appendResponseHeader(b []byte, h *responseHeader) []byte {
+	b = append(b, `{"code":`...)
+	b = strconv.AppendUint(b, uint64(h.Code), 10)
+	if h.Message != "" {
+		b = append(b, `,"message":`...)
+		b = appendJSONString(b, h.Message)
+	}
+	b = append(b, `,"body":`...)
+	b = appendJSONString(b, string(h.Body))
+	if len(h.Metadata) > 0 {
+		b = append(b, `,"md":`...)
+		b = appendMetadata(b, h.Metadata)
+	}
+	if len(h.Trailer) > 0 {
+		b = append(b, `,"trailer":`...)
+		b = appendMetadata(b, h.Trailer)
+	}
+	return append(b, '}')
+}
+
+func appendTrailer(b []byte, t *trailer) []byte {
+	b = append(b, `{"code":`...)
+	b = strconv.AppendUint(b, uint64(t.Code), 10)
+	if t.Message != "" {
+		b = append(b, `,"message":`...)
+		b = appendJSONString(b, t.Message)
+	}
+	if len(t.Metadata) > 0 {
+		b = append(b, `,"md":`...)
+		b = appendMetadata(b, t.Metadata)
+	}
+	return append(b, '}')
+}
+
+// appendMetadata appends md as encoding/json does: keys sorted, a nil
+// value list as null.
+func appendMetadata(b []byte, md Metadata) []byte {
+	var keysBuf [16]string
+	keys := keysBuf[:0]
+	for k := range md {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		vs := md[k]
+		if vs == nil {
+			b = append(b, "null"...)
+			continue
+		}
+		b = append(b, '[')
+		for j, v := range vs {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, v)
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}')
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s quoted as encoding/json quotes it (with its
+// default HTML escaping): invalid UTF-8 becomes \ufffd, and U+2028 and
+// U+2029 are escaped.
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// decodeHeader decodes a HEADER or TRAILER payload; a payload that is not
+// exactly one JSON object of the expected shape is a protocol error naming
+// what was wrong.
+func decodeHeader(what string, b []byte, v any) error {
+	d := headerDecoder{b: b}
+	var err error
+	switch v := v.(type) {
+	case *requestHeader:
+		err = d.object(requestHeaderKeys, func(key string) error { return d.requestField(key, v) })
+	case *responseHeader:
+		err = d.object(responseHeaderKeys, func(key string) error { return d.responseField(key, v) })
+	case *trailer:
+		err = d.object(trailerKeys, func(key string) error { return d.trailerField(key, v) })
+	default:
+		err = json.Unmarshal(b, v)
+	}
+	if err != nil {
+		return protocolErrorf("invalid %s JSON: %v", what, err)
+	}
+	return nil
+}
+
+var (
+	requestHeaderKeys  = []string{"method", "body", "accept", "timeout", "md"}
+	responseHeaderKeys = []string{"code", "message", "body", "md", "trailer"}
+	trailerKeys        = []string{"code", "message", "md"}
+)
+
+func (d *headerDecoder) requestField(key string, h *requestHeader) error {
+	var err error
+	switch key {
+	case "method":
+		h.Method, err = d.str()
+	case "body":
+		var s string
+		s, err = d.str()
+		h.Body = BodyKind(s)
+	case "accept":
+		var s string
+		s, err = d.str()
+		h.Accept = BodyKind(s)
+	case "timeout":
+		h.Timeout, err = d.int64()
+	case "md":
+		h.Metadata, err = d.metadata()
+	default:
+		err = d.skip()
+	}
+	return err
+}
+
+func (d *headerDecoder) responseField(key string, h *responseHeader) error {
+	var err error
+	switch key {
+	case "code":
+		h.Code, err = d.code()
+	case "message":
+		h.Message, err = d.str()
+	case "body":
+		var s string
+		s, err = d.str()
+		h.Body = BodyKind(s)
+	case "md":
+		h.Metadata, err = d.metadata()
+	case "trailer":
+		h.Trailer, err = d.metadata()
+	default:
+		err = d.skip()
+	}
+	return err
+}
+
+func (d *headerDecoder) trailerField(key string, t *trailer) error {
+	var err error
+	switch key {
+	case "code":
+		t.Code, err = d.code()
+	case "message":
+		t.Message, err = d.str()
+	case "md":
+		t.Metadata, err = d.metadata()
+	default:
+		err = d.skip()
+	}
+	return err
+}
+
+// headerDecoder reads one JSON document from b.
+type headerDecoder struct {
+	b []byte
+	i int
+}
+
+func (d *headerDecoder) errorf(format string, args ...any) error {
+	return fmt.Errorf("offset %d: "+format, append([]any{d.i}, args...)...)
+}
+
+// found quotes the input at the current position, for an error message.
+func (d *headerDecoder) found() string {
+	rest := d.b[d.i:]
+	if len(rest) > 16 {
+		return strconv.Quote(string(rest[:16])) + "..."
+	}
+	return strconv.Quote(string(rest))
+}
+
+func (d *headerDecoder) ws() {
+	for d.i < len(d.b) {
+		switch d.b[d.i] {
+		case ' ', '\t', '\n', '\r':
+			d.i++
+		default:
+			return
+		}
+	}
+}
+
+// peek skips whitespace and returns the next byte, or 0 at the end.
+func (d *headerDecoder) peek() byte {
+	d.ws()
+	if d.i < len(d.b) {
+		return d.b[d.i]
+	}
+	return 0
+}
+
+// literal consumes lit (null, true or false) at the current position.
+func (d *headerDecoder) literal(lit string) bool {
+	if d.peek() == lit[0] && len(d.b)-d.i >= len(lit) && string(d.b[d.i:d.i+len(lit)]) == lit {
+		d.i += len(lit)
+		return true
+	}
+	return false
+}
+
+// object decodes the whole payload: one object whose values field reads,
+// and nothing after it but whitespace. known are the keys of the shape, to
+// refuse a repeated key or one that differs from a known key only in case.
+func (d *headerDecoder) object(known []string, field func(key string) error) error {
+	switch c := d.peek(); {
+	case c == 0:
+		return d.errorf("empty, want a JSON object")
+	case c != '{':
+		return d.errorf("want a JSON object, found %s", d.found())
+	}
+	d.i++
+	var seen uint32
+	if d.peek() == '}' {
+		d.i++
+	} else {
+		for {
+			if d.peek() != '"' {
+				return d.errorf("want an object key")
+			}
+			key, err := d.str()
+			if err != nil {
+				return err
+			}
+			if k := slices.Index(known, key); k >= 0 {
+				if seen&(1<<k) != 0 {
+					return d.errorf("key %q repeated", key)
+				}
+				seen |= 1 << k
+			} else {
+				for _, k := range known {
+					if strings.EqualFold(k, key) {
+						return d.errorf("key %q: keys are case-sensitive, want %q", key, k)
+					}
+				}
+			}
+			if d.peek() != ':' {
+				return d.errorf("want ':' after key %q", key)
+			}
+			d.i++
+			if err := field(key); err != nil {
+				return err
+			}
+			c := d.peek()
+			d.i++
+			if c == '}' {
+				break
+			}
+			if c != ',' {
+				d.i--
+				return d.errorf("want ',' or '}' after the value of %q", key)
+			}
+		}
+	}
+	if d.peek() != 0 {
+		return d.errorf("data after the JSON object")
+	}
+	return nil
+}
+
+// str decodes a string, or null as "". Strings with escapes or non-ASCII
+// bytes are handed to encoding/json, so that they unquote the same way.
+func (d *headerDecoder) str() (string, error) {
+	if d.literal("null") {
+		return "", nil
+	}
+	if d.peek() != '"' {
+		return "", d.errorf("want a string, found %s", d.found())
+	}
+	start := d.i
+	d.i++
+	simple := true
+	for d.i < len(d.b) {
+		c := d.b[d.i]
+		switch {
+		case c == '"':
+			d.i++
+			if simple {
+				return string(d.b[start+1 : d.i-1]), nil
+			}
+			var s string
+			if err := json.Unmarshal(d.b[start:d.i], &s); err != nil {
+				return "", d.errorf("invalid string: %v", err)
+			}
+			return s, nil
+		case c == '\\':
+			simple = false
+			d.i += 2
+		case c < 0x20:
+			return "", d.errorf("control character %#x in a string", c)
+		default:
+			if c >= utf8.RuneSelf {
+				simple = false
+			}
+			d.i++
+		}
+	}
+	return "", d.errorf("unterminated string")
+}
+
+// number returns the text of a JSON number, checked against the grammar.
+func (d *headerDecoder) number() (string, error) {
+	d.ws()
+	start := d.i
+	digits := func() int {
+		n := 0
+		for d.i < len(d.b) && d.b[d.i] >= '0' && d.b[d.i] <= '9' {
+			d.i++
+			n++
+		}
+		return n
+	}
+	if d.i < len(d.b) && d.b[d.i] == '-' {
+		d.i++
+	}
+	intStart := d.i
+	n := digits()
+	if n == 0 || (n > 1 && d.b[intStart] == '0') {
+		return "", d.errorf("invalid number")
+	}
+	if d.i < len(d.b) && d.b[d.i] == '.' {
+		d.i++
+		if digits() == 0 {
+			return "", d.errorf("invalid number")
+		}
+	}
+	if d.i < len(d.b) && (d.b[d.i] == 'e' || d.b[d.i] == 'E') {
+		d.i++
+		if d.i < len(d.b) && (d.b[d.i] == '+' || d.b[d.i] == '-') {
+			d.i++
+		}
+		if digits() == 0 {
+			return "", d.errorf("invalid number")
+		}
+	}
+	return string(d.b[start:d.i]), nil
+}
+
+func (d *headerDecoder) int64() (int64, error) {
+	if d.literal("null") {
+		return 0, nil
+	}
+	s, err := d.number()
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, d.errorf("want an integer, got %s", s)
+	}
+	return n, nil
+}
+
+func (d *headerDecoder) code() (Code, error) {
+	if d.literal("null") {
+		return 0, nil
+	}
+	s, err := d.number()
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.ParseUint(s, 10, 32)
+	if err != nil {
+		return 0, d.errorf("want a status code (an unsigned 32-bit integer), got %s", s)
+	}
+	return Code(n), nil
+}
+
+// metadata decodes {"key": ["value", ...], ...} or null.
+func (d *headerDecoder) metadata() (Metadata, error) {
+	if d.literal("null") {
+		return nil, nil
+	}
+	if d.peek() != '{' {
+		return nil, d.errorf("md: want metadata, an object of string arrays, found %s", d.found())
+	}
+	d.i++
+	md := Metadata{}
+	if d.peek() == '}' {
+		d.i++
+		return md, nil
+	}
+	for {
+		if d.peek() != '"' {
+			return nil, d.errorf("want a metadata key")
+		}
+		key, err := d.str()
+		if err != nil {
+			return nil, err
+		}
+		if _, dup := md[key]; dup {
+			return nil, d.errorf("metadata key %q repeated", key)
+		}
+		if d.peek() != ':' {
+			return nil, d.errorf("want ':' after metadata key %q", key)
+		}
+		d.i++
+		if d.peek() != '[' {
+			return nil, d.errorf("md %q: want an array of strings, found %s", key, d.found())
+		}
+		d.i++
+		vals := []string{}
+		if d.peek() == ']' {
+			d.i++
+		} else {
+			for {
+				if d.peek() != '"' {
+					return nil, d.errorf("md %q: want a string, found %s", key, d.found())
+				}
+				v, err := d.str()
+				if err != nil {
+					return nil, err
+				}
+				vals = append(vals, v)
+				c := d.peek()
+				d.i++
+				if c == ']' {
+					break
+				}
+				if c != ',' {
+					d.i--
+					return nil, d.errorf("metadata %q: want ',' or ']'", key)
+				}
+			}
+		}
+		md[key] = vals
+		c := d.peek()
+		d.i++
+		if c == '}' {
+			return md, nil
+		}
+		if c != ',' {
+			d.i--
+			return nil, d.errorf("metadata: want ',' or '}' after %q", key)
+		}
+	}
+}
+
+// skip consumes and checks one value of any kind (an unknown key's).
+func (d *headerDecoder) skip() error {
+	return d.skipDepth(0)
+}
+
+// maxSkipDepth bounds the nesting of an unknown value (encoding/json allows
+// 10000; a header has no reason to nest at all).
+const maxSkipDepth = 64
+
+func (d *headerDecoder) skipDepth(depth int) error {
+	if depth > maxSkipDepth {
+		return d.errorf("value nested deeper than %d", maxSkipDepth)
+	}
+	switch c := d.peek(); {
+	case c == '"':
+		_, err := d.str()
+		return err
+	case c == '{' || c == '[':
+		end := byte('}')
+		if c == '[' {
+			end = ']'
+		}
+		d.i++
+		if d.peek() == end {
+			d.i++
+			return nil
+		}
+		for {
+			if c == '{' {
+				if d.peek() != '"' {
+					return d.errorf("want an object key")
+				}
+				if _, err := d.str(); err != nil {
+					return err
+				}
+				if d.peek() != ':' {
+					return d.errorf("want ':'")
+				}
+				d.i++
+			}
+			if err := d.skipDepth(depth + 1); err != nil {
+				return err
+			}
+			next := d.peek()
+			d.i++
+			if next == end {
+				return nil
+			}
+			if next != ',' {
+				d.i--
+				return d.errorf("want ',' or %q", end)
+			}
+		}
+	case c == '-' || (c >= '0' && c <= '9'):
+		_, err := d.number()
+		return err
+	case d.literal("null"), d.literal("true"), d.literal("false"):
+		return nil
+	default:
+		return d.errorf("want a JSON value")
+	}
+}
