@@ -29,9 +29,10 @@ type Gateway struct {
 	schema  atomic.Pointer[native.Schema]
 	health  *health.Server
 
-	mu       sync.Mutex // serialises Refresh and SetServing
-	serving  bool
-	services []string // names with a health status
+	refreshMu sync.Mutex // serialises Refresh: describe and mount as one step
+	mu        sync.Mutex // serialises Mount and SetServing
+	serving   bool
+	services  []string // names with a health status
 }
 
 // New describes backend and returns a gateway serving its endpoints. It fails
@@ -62,6 +63,10 @@ func newGateway(backend Backend, opts []Option) (*Gateway, error) {
 // set of services; calls in flight finish on the old one. On failure the
 // gateway keeps serving what it had.
 func (g *Gateway) Refresh(ctx context.Context) error {
+	// Without this, two concurrent refreshes could mount the older of
+	// their two descriptions last.
+	g.refreshMu.Lock()
+	defer g.refreshMu.Unlock()
 	s, err := g.backend.Schema(ctx)
 	if err != nil {
 		return fmt.Errorf("gateway: describe the backend: %w", err)
