@@ -132,26 +132,6 @@ type ReadRequest struct {
 	Length int64 `json:"length,omitempty"`
 }
 
-// fileSection reads at most N bytes of a file and closes the file on Close.
-type fileSection struct {
-	io.LimitedReader
-	file *os.File
-	name string
-}
-
-// Read reads from the file; its errors do not carry the file's absolute
-// path, as the *os.File's do.
-func (f *fileSection) Read(p []byte) (int, error) {
-	n, err := f.LimitedReader.Read(p)
-	if err != nil && err != io.EOF {
-		err = errorf(native.CodeInternal, err, "store: read %q: %s", f.name, describe(err))
-	}
-	return n, err
-}
-
-// Close closes the file.
-func (f *fileSection) Close() error { return f.file.Close() }
-
 // Read streams a regular file from req.Offset, to its end or for at most
 // req.Length bytes (fewer if the file ends first). The stream is an
 // io.Closer that closes the file; when it runs to the end it is the *os.File
@@ -201,7 +181,8 @@ func (s *Store) section(f *os.File, name string, offset, length int64) (io.Reade
 		}
 	}
 	if length > 0 {
-		return &fileSection{LimitedReader: io.LimitedReader{R: f, N: length}, file: f, name: name}, nil
+		// Like the *os.File below, sent with sendfile on TCP and unix.
+		return native.FileSection(f, length), nil
 	}
 	return f, nil
 }
