@@ -13,8 +13,10 @@ func (c *Client) readLoop() {
 	var scratch []byte
 	for {
 		h, err := c.w.fr.readHeader()
-		if err == nil {
-			err = c.onFrame(h, &scratch)
+		if err == io.ErrUnexpectedEOF {
+			err = protocolErrorf("connection ended in the middle of a frame header")
+		} else if err == nil {
+			err = cutPayload(h, c.onFrame(h, &scratch))
 		}
 		if err == errCleanClose {
 			return

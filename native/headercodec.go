@@ -341,7 +341,7 @@ func (d *headerDecoder) object(known []string, field func(key string) error) err
 			}
 			d.i++
 			if err := field(key); err != nil {
-				return err
+				return fmt.Errorf("%q: %w", key, err)
 			}
 			c := d.peek()
 			d.i++

@@ -163,10 +163,23 @@ func (c *serverConn) readLoop() error {
 		case TypePing:
 			err = c.onPing(h)
 		}
-		if err != nil {
+		if err = cutPayload(h, err); err != nil {
 			return err
 		}
 	}
+}
+
+// cutPayload names the error of a frame whose payload the transport ended
+// before its announced length (io.EOF or io.ErrUnexpectedEOF from reading
+// it); other errors pass through. The code is Unavailable, as for any
+// connection lost: a peer that dies mid-frame is far likelier than one
+// that lies about a length.
+func cutPayload(h FrameHeader, err error) error {
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return &Error{code: CodeUnavailable, err: io.ErrUnexpectedEOF,
+			msg: fmt.Sprintf("connection ended in the middle of a frame: %v frame of call %d announced a %d-byte payload", h.Type, h.Call, h.Length)}
+	}
+	return err
 }
 
 // payload reads the current frame's payload into the scratch buffer.
