@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"io"
 	"strings"
 	"sync"
@@ -316,6 +317,9 @@ func chunkOf(m *method, msg proto.Message) []byte {
 func grpcStatus(err error) *status.Status {
 	if err == nil {
 		return status.New(codes.OK, "")
+	}
+	if hs, ok := errors.AsType[*runtime.HTTPStatusError](err); ok {
+		return grpcStatus(hs.Err)
 	}
 	var ne *native.Error
 	if errors.As(err, &ne) {

@@ -19,6 +19,7 @@ type config struct {
 	allow     []string // exact lower-case keys, or prefixes ending in "*"
 	observe   func(CallEvent)
 	chunkSize int
+	maxJSON   int64
 }
 
 // DefaultMetadataAllowlist is the request metadata passed to the backend
@@ -30,7 +31,7 @@ var DefaultMetadataAllowlist = []string{"x-request-id", "traceparent", "tracesta
 const DefaultChunkSize = 1 << 20
 
 func newConfig(opts []Option) config {
-	c := config{pkg: "native", logger: slog.New(slog.DiscardHandler), allow: DefaultMetadataAllowlist, chunkSize: DefaultChunkSize}
+	c := config{pkg: "native", logger: slog.New(slog.DiscardHandler), allow: DefaultMetadataAllowlist, chunkSize: DefaultChunkSize, maxJSON: DefaultMaxJSONBody}
 	for _, o := range opts {
 		o.apply(&c)
 	}
@@ -74,6 +75,14 @@ func WithCallObserver(f func(CallEvent)) Option {
 // message (default 1 MiB).
 func WithChunkSize(n int) Option {
 	return optionFunc(func(c *config) { c.chunkSize = max(n, 1024) })
+}
+
+// WithMaxJSONBody sets the largest JSON request body the REST front door
+// reads (default DefaultMaxJSONBody); a larger one is refused with 413 and
+// code RESOURCE_EXHAUSTED. Request byte streams (uploads) are not JSON
+// bodies and have no such limit.
+func WithMaxJSONBody(n int64) Option {
+	return optionFunc(func(c *config) { c.maxJSON = max(n, 1) })
 }
 
 // CallEvent describes one finished call through the gateway.

@@ -40,7 +40,7 @@ import (
 )
 
 // DefaultMaxJSONBody is the largest JSON request body the REST front door
-// reads (WithMaxJSONBody).
+// reads unless WithMaxJSONBody says otherwise.
 const DefaultMaxJSONBody = 32 << 20
 
 // HTTPHandler returns the REST front door: every native endpoint at
@@ -54,6 +54,7 @@ func (g *Gateway) HTTPHandler() http.Handler {
 			return k, g.cfg.allowed(k)
 		}),
 		runtime.WithOutgoingHeaderMatcher(func(k string) (string, bool) { return "Grpc-Metadata-" + k, true }),
+		runtime.WithRoutingErrorHandler(routingError),
 	)
 	rest := &restServer{g: g, mux: mux}
 	// grpc-gateway tries the most recently added pattern first: the
@@ -72,6 +73,24 @@ func (g *Gateway) HTTPHandler() http.Handler {
 	return mux
 }
 
+// routingError answers a request no route takes: 404, or 405 with an Allow
+// header for a path that exists with other methods (grpc-gateway's default
+// answers 501 there).
+func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
+	switch httpStatus {
+	case http.StatusMethodNotAllowed:
+		allow := "GET, POST, PUT"
+		if r.URL.Path == "/openapi.json" || strings.Count(r.URL.Path, "/") > 2 {
+			allow = "GET" // the gateway's API: /openapi.json, /v1/endpoints/{name}
+		}
+		w.Header().Set("Allow", allow)
+		runtime.HTTPError(ctx, mux, m, w, r, &runtime.HTTPStatusError{HTTPStatus: httpStatus,
+			Err: status.Errorf(codes.Unimplemented, "gateway: method %s not allowed on %s; use %s", r.Method, r.URL.Path, allow)})
+	default:
+		runtime.DefaultRoutingErrorHandler(ctx, mux, m, w, r, httpStatus)
+	}
+}
+
 type restServer struct {
 	g   *Gateway
 	mux *runtime.ServeMux
@@ -86,7 +105,11 @@ func (s *restServer) restError(ctx context.Context, w http.ResponseWriter, r *ht
 	if msg := st.Message(); !utf8.ValidString(msg) {
 		st = status.New(st.Code(), strings.ToValidUTF8(msg, "\uFFFD"))
 	}
-	runtime.HTTPError(ctx, s.mux, out, w, r, st.Err())
+	werr := st.Err()
+	if hs, ok := errors.AsType[*runtime.HTTPStatusError](err); ok {
+		werr = &runtime.HTTPStatusError{HTTPStatus: hs.HTTPStatus, Err: werr} // 413 rather than 429
+	}
+	runtime.HTTPError(ctx, s.mux, out, w, r, werr)
 }
 
 func (s *restServer) serve(w http.ResponseWriter, r *http.Request, params map[string]string) {
@@ -194,12 +217,14 @@ func (s *restServer) request(r *http.Request, m *method) (any, *callBody, error)
 // jsonBody reads a JSON request body, checks it against the endpoint's
 // schema and returns it as the backend expects it.
 func (s *restServer) jsonBody(r *http.Request, m *method) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r.Body, DefaultMaxJSONBody+1))
+	limit := s.g.cfg.maxJSON
+	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "gateway: reading the request body: %v", err)
 	}
-	if len(b) > DefaultMaxJSONBody {
-		return nil, status.Errorf(codes.ResourceExhausted, "gateway: request body over %d bytes", DefaultMaxJSONBody)
+	if int64(len(b)) > limit {
+		return nil, &runtime.HTTPStatusError{HTTPStatus: http.StatusRequestEntityTooLarge,
+			Err: status.Errorf(codes.ResourceExhausted, "gateway: request body over %d bytes", limit)}
 	}
 	msg, err := m.requestMessage(b)
 	if err != nil {
