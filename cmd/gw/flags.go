@@ -7,6 +7,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/framegate/framegate/native"
 )
 
 // command is one subcommand's flags and help. Every flag not given on the
@@ -129,4 +131,47 @@ func (c *command) commonFlags(f *commonFlags) {
 	c.fs.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate `file` (PEM) of the server")
 	c.fs.StringVar(&f.tlsKey, "tls-key", "", "TLS private key `file` (PEM) of -tls-cert")
 	c.fs.StringVar(&f.clientCA, "client-ca", "", "CA certificates `file` (PEM): require client certificates signed by them (mutual TLS)")
+}
+
+// securityFlags are gw serve's token check and limits (auth.go,
+// limits.go).
+type securityFlags struct {
+	authTokenFile       string
+	authMetrics         bool
+	maxCalls            int
+	maxHeaderSize       byteSize
+	grpcMaxMsgSize      byteSize
+	httpMaxBodySize     byteSize
+	nativeMaxHeaderSize byteSize
+	nativeMaxBodySize   byteSize
+}
+
+func (c *command) securityFlags(f *securityFlags) {
+	c.fs.StringVar(&f.authTokenFile, "auth-token-file", "", "require a bearer token: the `file` holds the valid tokens, one per line (blank lines and\n"+
+		"surrounding whitespace ignored). gRPC calls need the metadata \"authorization: Bearer TOKEN\" (else\n"+
+		"UNAUTHENTICATED), HTTP requests the header \"Authorization: Bearer TOKEN\" (else 401). Open without\n"+
+		"a token: grpc.health.v1.Health, GET /healthz, and GET /metrics unless -auth-metrics. The native\n"+
+		"listener takes no token: protect it with -native-tls and -client-ca, a loopback address or a unix\n"+
+		"socket, or turn it off with -native-addr ''. Send tokens over TLS only (-tls-cert, -tls-key)")
+	c.fs.BoolVar(&f.authMetrics, "auth-metrics", false, "with -auth-token-file, require the token on GET /metrics too (by default Prometheus\n"+
+		"scrapes it without one: restrict who can reach the HTTP listener instead)")
+	c.fs.IntVar(&f.maxCalls, "max-calls", defaultMaxCalls, "most calls in flight (`n`) on each listener: gRPC, HTTP, native; 0 for no limit. Health\n"+
+		"checks and gRPC server reflection do not count. A call over it is refused at once:\n"+
+		"RESOURCE_EXHAUSTED, HTTP 429. A native connection runs one call at a time, so the native\n"+
+		"listener closes the connections over it as soon as they arrive")
+	f.maxHeaderSize = defaultMaxHeaderSize
+	c.fs.Var(&f.maxHeaderSize, "max-header-size", "largest request header `size` on the HTTP listener (the request line and headers: 431\n"+
+		"above it) and on the gRPC listener (the metadata); bytes, or with KiB, MiB, GiB")
+	f.grpcMaxMsgSize = defaultGRPCMaxMsgSize
+	c.fs.Var(&f.grpcMaxMsgSize, "grpc-max-msg-size", "largest gRPC request message `size` (RESOURCE_EXHAUSTED above it); a request stream is\n"+
+		"many messages, each at most this size")
+	f.httpMaxBodySize = defaultHTTPMaxBody
+	c.fs.Var(&f.httpMaxBodySize, "http-max-body-size", "largest JSON request body `size` on the REST front door (413 above it), at most 1GiB;\n"+
+		"request streams (uploads) are not limited")
+	f.nativeMaxHeaderSize = native.DefaultMaxHeaderSize
+	c.fs.Var(&f.nativeMaxHeaderSize, "native-max-header-size", "largest native HEADER or TRAILER frame `size` the embedded store accepts (a larger one\n"+
+		"ends the connection), 1KiB to 4MiB")
+	f.nativeMaxBodySize = native.DefaultMaxBodySize
+	c.fs.Var(&f.nativeMaxBodySize, "native-max-body-size", "largest JSON request body `size` the embedded store accepts (RESOURCE_EXHAUSTED above\n"+
+		"it), from native clients and from the gateway alike; request streams are not limited")
 }

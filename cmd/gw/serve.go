@@ -48,7 +48,13 @@ Each call is logged in one line (endpoint, protocol, code, duration, bytes).
 On SIGINT or SIGTERM the gateway stops accepting calls, lets those in flight
 finish for up to -shutdown-timeout, cancels the rest and exits 0; a second
 signal cancels them at once. The address 0 picks a free port; the listening
-addresses are logged.`
+addresses are logged.
+
+With -auth-token-file every call but the health checks needs a bearer token
+(GET /metrics too with -auth-metrics). The native listener has no token: it
+is protected only by -native-tls with -client-ca (mutual TLS), or by binding
+it to a loopback address or a unix socket. -max-calls and the -*-size flags
+bound the calls in flight and the size of headers and request bodies.`
 
 const serveExample = `  gw serve -data-dir /tmp/store &
   grpcurl -plaintext localhost:9090 list
@@ -57,7 +63,10 @@ const serveExample = `  gw serve -data-dir /tmp/store &
 
   gw backend -native-addr 127.0.0.1:7071 &
   gw serve -backend tcp://127.0.0.1:7071 -native-addr ''
-  gw serve -backend 'exec:ssh files.example.com gw backend -stdio'`
+  gw serve -backend 'exec:ssh files.example.com gw backend -stdio'
+
+  head -c 32 /dev/urandom | base64 > tokens && gw serve -auth-token-file tokens &
+  grpcurl -plaintext -H "authorization: Bearer $(head -n 1 tokens)" localhost:9090 list`
 
 type serveFlags struct {
 	commonFlags
@@ -67,6 +76,7 @@ type serveFlags struct {
 	nativeTLS                      bool
 	backendCA                      string
 	probeInterval, reconnectMax    time.Duration
+	securityFlags
 }
 
 func runServe(args []string, sio *stdio) int {
@@ -82,6 +92,7 @@ func runServe(args []string, sio *stdio) int {
 	c.fs.StringVar(&f.backendCA, "backend-ca", "", "CA certificates `file` (PEM) that verify a TLS backend; the system's roots if empty")
 	c.fs.DurationVar(&f.probeInterval, "probe-interval", gateway.DefaultProbeInterval, "how often a remote backend is described while it is up (it is also checked whenever a connection to it ends)")
 	c.fs.DurationVar(&f.reconnectMax, "reconnect-max", gateway.DefaultMaxBackoff, "longest wait between attempts to reconnect to a remote backend (the first waits 100ms, then doubling)")
+	c.securityFlags(&f.securityFlags)
 	if err := c.parse(args, sio); err != nil {
 		return exitCode(err)
 	}
@@ -128,9 +139,10 @@ func runServe(args []string, sio *stdio) int {
 
 // server is one gw serve process.
 type server struct {
-	f   serveFlags
-	log *slog.Logger
-	m   *metrics
+	f     serveFlags
+	log   *slog.Logger
+	m     *metrics
+	guard *guard // the token check and the limits
 
 	g    *gateway.Gateway
 	rb   *gateway.RemoteBackend // nil for the embedded backend
@@ -156,8 +168,12 @@ func (s *server) start(sio *stdio, nativeAddrGiven bool) error {
 	if f.nativeTLS && srvTLS == nil {
 		return errors.New("-native-tls needs -tls-cert and -tls-key")
 	}
+	if s.guard, err = newGuard(&f.securityFlags, s.log, s.m.reg); err != nil {
+		return err
+	}
 	opts := []gateway.Option{
 		gateway.WithLogger(s.log),
+		gateway.WithMaxJSONBody(int64(f.httpMaxBodySize)),
 		gateway.WithCallObserver(func(ev gateway.CallEvent) {
 			s.m.observe(ev)
 			logCall(s.log, ev)
@@ -196,19 +212,23 @@ func (s *server) start(sio *stdio, nativeAddrGiven bool) error {
 			httpL.Close()
 			return fmt.Errorf("native listener: %w", err)
 		}
+		s.nativeL = s.guard.nativeListener(s.nativeL, s.nsrv)
 	}
+	s.warnUnprotected(grpcL, httpL, srvTLS != nil)
 
 	var gopts []grpc.ServerOption
 	if srvTLS != nil {
 		gopts = append(gopts, grpc.Creds(credentials.NewTLS(srvTLS)))
 	}
+	gopts = append(gopts, s.guard.grpcOptions()...)
 	s.grpcSrv = s.g.NewGRPCServer(gopts...)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.Handle("GET /metrics", s.m.handler())
-	mux.Handle("/", s.g.HTTPHandler())
+	mux.Handle("GET /metrics", s.guard.metrics(s.m.handler()))
+	mux.Handle("/", s.guard.rest(s.g.HTTPHandler()))
 	s.httpSrv = &http.Server{
 		Handler:           mux,
+		MaxHeaderBytes:    int(f.maxHeaderSize),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		BaseContext:       func(net.Listener) context.Context { return s.baseCtx },
@@ -289,7 +309,7 @@ func (s *server) startEmbedded(opts []gateway.Option) error {
 		return err
 	}
 	s.st = st
-	s.nsrv = native.NewServer(native.WithLogger(s.log))
+	s.nsrv = native.NewServer(append(s.f.nativeOptions(), native.WithLogger(s.log))...)
 	if err := st.Register(s.nsrv); err != nil {
 		return err
 	}

@@ -1,0 +1,323 @@
+package main
+
+// The limits of gw serve: calls in flight per listener (-max-calls),
+// header and body sizes (-max-header-size, -grpc-max-msg-size,
+// -http-max-body-size, -native-max-header-size, -native-max-body-size),
+// and the wiring of the limits and the token check (auth.go) into the
+// three listeners. A call over a limit is refused at once, never queued:
+// RESOURCE_EXHAUSTED on gRPC, 429 with grpc-gateway's status JSON on HTTP;
+// the native listener, whose connections run one call at a time, closes a
+// connection over the limit as soon as it is accepted.
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	reflectionv1 "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	reflectionv1alpha "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
+	"google.golang.org/grpc/status"
+
+	"github.com/framegate/framegate/native"
+)
+
+// byteSize is a flag value in bytes: a number, or one with the suffix KiB,
+// MiB or GiB (any case).
+type byteSize int64
+
+var sizeUnits = []struct {
+	suffix string
+	n      int64
+}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}}
+
+func (b *byteSize) String() string {
+	n := int64(*b)
+	for _, u := range sizeUnits[:3] {
+		if n != 0 && n%u.n == 0 {
+			return strconv.FormatInt(n/u.n, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+func (b *byteSize) Set(s string) error {
+	num, mult := strings.TrimSpace(s), int64(1)
+	for _, u := range sizeUnits {
+		if len(num) > len(u.suffix) && strings.EqualFold(num[len(num)-len(u.suffix):], u.suffix) {
+			num, mult = strings.TrimSpace(num[:len(num)-len(u.suffix)]), u.n
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return fmt.Errorf("want a size in bytes such as 65536, 64KiB or 4MiB")
+	}
+	*b = byteSize(n * mult)
+	return nil
+}
+
+// The defaults of the limit flags.
+const (
+	defaultMaxCalls       = 1024
+	defaultMaxHeaderSize  = 1 << 20 // net/http's DefaultMaxHeaderBytes
+	defaultGRPCMaxMsgSize = 4 << 20 // grpc-go's default
+	defaultHTTPMaxBody    = 4 << 20 // as gRPC's
+	maxHeaderSizeLimit    = 1 << 30
+)
+
+// check reports a limit flag out of range.
+func (f *securityFlags) check() error {
+	switch {
+	case f.maxCalls < 0:
+		return fmt.Errorf("gw: -max-calls %d: want 0 (no limit) or more", f.maxCalls)
+	case f.maxHeaderSize < 1<<10 || f.maxHeaderSize > maxHeaderSizeLimit:
+		return fmt.Errorf("gw: -max-header-size %s: want 1KiB to 1GiB", &f.maxHeaderSize)
+	case f.grpcMaxMsgSize < 1<<10 || f.grpcMaxMsgSize > 1<<31-1:
+		return fmt.Errorf("gw: -grpc-max-msg-size %s: want 1KiB to 2GiB-1", &f.grpcMaxMsgSize)
+	case f.httpMaxBodySize < 1 || f.httpMaxBodySize > 1<<30:
+		return fmt.Errorf("gw: -http-max-body-size %s: want 1 byte to 1GiB (JSON bodies are read whole)", &f.httpMaxBodySize)
+	case f.nativeMaxHeaderSize < 1<<10 || f.nativeMaxHeaderSize > native.DefaultMaxFramePayload:
+		return fmt.Errorf("gw: -native-max-header-size %s: want 1KiB to %d bytes (the frame size)", &f.nativeMaxHeaderSize, native.DefaultMaxFramePayload)
+	case f.nativeMaxBodySize < 1:
+		return fmt.Errorf("gw: -native-max-body-size %s: want at least 1 byte", &f.nativeMaxBodySize)
+	}
+	return nil
+}
+
+// nativeOptions are the options of the embedded store's native server: its
+// limits hold on the native listener and for the gateway's calls to it.
+func (f *securityFlags) nativeOptions() []native.Option {
+	return []native.Option{native.WithMaxHeaderSize(int(f.nativeMaxHeaderSize)), native.WithMaxBodySize(int64(f.nativeMaxBodySize))}
+}
+
+// callLimiter counts the calls in flight on one listener and refuses those
+// over max (0: no limit).
+type callLimiter struct {
+	max int64
+	n   atomic.Int64
+}
+
+func (l *callLimiter) acquire() bool {
+	if l.n.Add(1) > l.max && l.max > 0 {
+		l.n.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (l *callLimiter) release() { l.n.Add(-1) }
+
+// unlimitedMethods are the gRPC methods outside the call limit: health
+// (probes must answer when the gateway is busy) and server reflection
+// (grpcurl keeps a reflection stream open beside each call it makes, and
+// reflection never reaches the backend). Reflection still needs the token.
+var unlimitedMethods = func() map[string]bool {
+	m := map[string]bool{}
+	for k := range healthMethods {
+		m[k] = true
+	}
+	for _, sd := range []grpc.ServiceDesc{reflectionv1.ServerReflection_ServiceDesc, reflectionv1alpha.ServerReflection_ServiceDesc} {
+		for _, st := range sd.Streams {
+			m["/"+sd.ServiceName+"/"+st.StreamName] = true
+		}
+	}
+	return m
+}()
+
+// errTooManyCalls is a gRPC or HTTP call refused by -max-calls.
+func errTooManyCalls(max int64) error {
+	return status.Errorf(codes.ResourceExhausted, "gw: too many calls in flight (-max-calls %d)", max)
+}
+
+// guard holds the token check and the limits of one gw serve.
+type guard struct {
+	f                 *securityFlags
+	auth              *tokenAuth // nil: no token needed
+	grpcL, httpL, nat callLimiter
+	refusedTotal      *prometheus.CounterVec
+	log               *slog.Logger
+}
+
+// newGuard checks the flags, reads the token file and registers the
+// guard's metrics.
+func newGuard(f *securityFlags, log *slog.Logger, reg prometheus.Registerer) (*guard, error) {
+	if err := f.check(); err != nil {
+		return nil, err
+	}
+	g := &guard{f: f, log: log}
+	if f.authTokenFile != "" {
+		a, err := loadTokens(f.authTokenFile)
+		if err != nil {
+			return nil, err
+		}
+		g.auth = a
+		log.Info("gw: bearer tokens required", "tokens", len(a.digests), "metrics_need_token", f.authMetrics)
+	}
+	for _, l := range []*callLimiter{&g.grpcL, &g.httpL, &g.nat} {
+		l.max = int64(f.maxCalls)
+	}
+	g.refusedTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "framegate_gateway_refused_total",
+		Help: "Calls (native: connections) refused before reaching the gateway, by listener and reason: missing_token, invalid_token or limit (-max-calls).",
+	}, []string{"listener", "reason"})
+	inFlight := func(name string, l *callLimiter) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "framegate_gateway_in_flight",
+			Help:        "Calls in flight on each listener, counted against -max-calls (native: connections, each running one call at a time). Health checks and server reflection are not counted.",
+			ConstLabels: prometheus.Labels{"listener": name},
+		}, func() float64 { return float64(l.n.Load()) })
+	}
+	if err := registerAll(reg, g.refusedTotal, inFlight("grpc", &g.grpcL), inFlight("http", &g.httpL), inFlight("native", &g.nat)); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+func registerAll(reg prometheus.Registerer, cs ...prometheus.Collector) error {
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// refused counts a refusal and logs it at debug level: the listener, the
+// method or path and the reason, never a header or a body.
+func (g *guard) refused(listener string) func(what, reason string) {
+	return func(what, reason string) {
+		g.refusedTotal.WithLabelValues(listener, reason).Inc()
+		g.log.Debug("gw: call refused", "listener", listener, "call", what, "reason", reason)
+	}
+}
+
+// grpcOptions are the gRPC server's options: the size limits, then the
+// token check and the call limit as interceptors (in that order, so a call
+// without a token never takes a place).
+func (g *guard) grpcOptions() []grpc.ServerOption {
+	refused := g.refused("grpc")
+	var unary []grpc.UnaryServerInterceptor
+	var stream []grpc.StreamServerInterceptor
+	if g.auth != nil {
+		unary = append(unary, g.auth.authUnary(refused))
+		stream = append(stream, g.auth.authStream(refused))
+	}
+	lim := &g.grpcL
+	unary = append(unary, func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if unlimitedMethods[info.FullMethod] {
+			return handler(ctx, req)
+		}
+		if !lim.acquire() {
+			refused(info.FullMethod, "limit")
+			return nil, errTooManyCalls(lim.max)
+		}
+		defer lim.release()
+		return handler(ctx, req)
+	})
+	stream = append(stream, func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		if unlimitedMethods[info.FullMethod] {
+			return handler(srv, ss)
+		}
+		if !lim.acquire() {
+			refused(info.FullMethod, "limit")
+			return errTooManyCalls(lim.max)
+		}
+		defer lim.release()
+		return handler(srv, ss)
+	})
+	return []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(int(g.f.grpcMaxMsgSize)),
+		grpc.MaxHeaderListSize(uint32(g.f.maxHeaderSize)),
+		grpc.ChainUnaryInterceptor(unary...),
+		grpc.ChainStreamInterceptor(stream...),
+	}
+}
+
+// rest wraps the REST front door: the token check and the call limit. The
+// JSON body limit is the gateway's (gateway.WithMaxJSONBody).
+func (g *guard) rest(next http.Handler) http.Handler {
+	refused := g.refused("http")
+	h := limitCalls(&g.httpL, next, refused)
+	if g.auth != nil {
+		h = g.auth.requireToken(h, refused)
+	}
+	return h
+}
+
+// metrics wraps GET /metrics: with -auth-metrics it needs the token too.
+func (g *guard) metrics(next http.Handler) http.Handler {
+	if g.auth != nil && g.f.authMetrics {
+		return g.auth.requireToken(next, g.refused("http"))
+	}
+	return next
+}
+
+// limitCalls refuses an HTTP request over l's limit with 429.
+func limitCalls(l *callLimiter, next http.Handler, refused func(what, reason string)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !l.acquire() {
+			refused(r.URL.Path, "limit")
+			writeStatus(w, r, errTooManyCalls(l.max))
+			return
+		}
+		defer l.release()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// nativeListener limits the native listener's connections to -max-calls.
+func (g *guard) nativeListener(l net.Listener, srv *native.Server) net.Listener {
+	return &nativeConns{Listener: l, srv: srv, lim: &g.nat, refused: g.refused("native"), log: g.log}
+}
+
+// nativeConns is a native listener that serves at most lim.max connections
+// at once and closes the others as soon as they are accepted. Its Accept
+// serves every connection it lets in itself, handing it to srv.ServeConn in
+// a goroutine of its own, and returns only with the listener's error. So
+// native.Server.Serve still owns the listener (Shutdown closes it and waits
+// for the connections, which ServeConn registered), and the connection
+// stays the bare *net.TCPConn or *net.UnixConn that the server's sendfile
+// path needs: wrapping it to see it close would turn sendfile off.
+type nativeConns struct {
+	net.Listener
+	srv     *native.Server
+	lim     *callLimiter
+	refused func(what, reason string)
+	log     *slog.Logger
+}
+
+func (l *nativeConns) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if !l.lim.acquire() {
+			c.Close()
+			l.refused(peerOf(c), "limit")
+			continue
+		}
+		go func() {
+			defer l.lim.release()
+			if err := l.srv.ServeConn(c); err != nil {
+				l.log.Debug("native: connection ended", "peer", peerOf(c), "err", err)
+			}
+		}()
+	}
+}
+
+// peerOf names a connection's peer in logs (a unix socket's may be nil).
+func peerOf(c net.Conn) string {
+	if a := c.RemoteAddr(); a != nil {
+		return a.String()
+	}
+	return ""
+}
