@@ -19,6 +19,7 @@ type config struct {
 	lim              limits
 	streamChunk      int
 	handshakeTimeout time.Duration
+	readTimeout      time.Duration
 	abortTimeout     time.Duration
 	closeTimeout     time.Duration
 }
@@ -102,6 +103,17 @@ func WithStreamChunkSize(n int) Option {
 // (default 10s). Zero disables the bound.
 func WithHandshakeTimeout(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.handshakeTimeout = d })
+}
+
+// WithReadTimeout bounds, on a server, how long a peer may stay silent in
+// the middle of a frame or of a request it has not finished sending (its
+// JSON body or its byte stream): past d the connection is closed and the
+// call's handler sees its request stream fail. A connection waiting for its
+// next call, or for a handler to answer, is not affected. It needs a
+// transport with read deadlines (a net.Conn: TCP, unix, TLS); on others it
+// does nothing. Default 0: no limit.
+func WithReadTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.readTimeout = d })
 }
 
 // WithAbortTimeout bounds how long a client waits for the server to end a

@@ -1,6 +1,7 @@
 package native
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -8,14 +9,15 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
 // serverConn is the server side of one connection: a reader goroutine (the
-// one that called ServeConn) runs the frame state machine; each call's
-// handler runs in a goroutine of its own and writes the response.
+// one that called ServeConn) runs the frame state machine; a worker
+// goroutine runs each call's handler in turn and writes the response.
 type serverConn struct {
 	s        *Server
 	cfg      *config
@@ -24,6 +26,8 @@ type serverConn struct {
 	ctx      context.Context // cancelled when the connection ends
 	cancel   context.CancelFunc
 	handlers sync.WaitGroup
+
+	rd *deadlineReader // nil without WithReadTimeout
 
 	// Owned by the reader goroutine.
 	work    chan *serverCall // the handler worker's queue; nil before the first call
@@ -72,6 +76,11 @@ func newServerConn(s *Server, rwc io.ReadWriteCloser) *serverConn {
 	c := &serverConn{s: s, cfg: &s.cfg}
 	c.w.rwc = rwc
 	c.w.fr = newFramer(rwc, s.cfg.lim)
+	if dc, ok := rwc.(interface{ SetReadDeadline(time.Time) error }); ok && s.cfg.readTimeout > 0 {
+		c.rd = &deadlineReader{r: rwc, conn: dc, d: s.cfg.readTimeout}
+		c.rd.idle.Store(true)
+		c.w.fr.r = bufio.NewReaderSize(c.rd, readBufferSize)
+	}
 	if nc, ok := rwc.(net.Conn); ok && nc.RemoteAddr() != nil {
 		c.peer = nc.RemoteAddr().String()
 	}
@@ -136,7 +145,16 @@ func (c *serverConn) serve() error {
 
 func (c *serverConn) readLoop() error {
 	for {
+		if c.rd != nil {
+			// Waiting for a frame is unbounded only between requests:
+			// nothing buffered of the next frame, and no request that
+			// still expects frames.
+			c.rd.idle.Store(c.w.fr.r.Buffered() == 0 && (c.cur == nil || c.cur.expect == partDone))
+		}
 		h, err := c.w.fr.readHeader()
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return c.rd.timeoutError()
+		}
 		if err == io.ErrUnexpectedEOF {
 			// Not a vanished peer (that is io.EOF, between frames): the
 			// peer ended its side in the middle of a frame.
@@ -163,10 +181,44 @@ func (c *serverConn) readLoop() error {
 		case TypePing:
 			err = c.onPing(h)
 		}
+		if c.rd != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+			err = c.rd.timeoutError()
+		}
 		if err = cutPayload(h, err); err != nil {
 			return err
 		}
 	}
+}
+
+// deadlineReader reads the connection with a read deadline d ahead, except
+// for a read that waits for the first byte of a frame between requests
+// (idle).
+type deadlineReader struct {
+	r    io.Reader
+	conn interface{ SetReadDeadline(time.Time) error }
+	d    time.Duration
+	idle atomic.Bool
+}
+
+func (r *deadlineReader) Read(p []byte) (int, error) {
+	var dl time.Time
+	idle := r.idle.Load()
+	if !idle {
+		dl = time.Now().Add(r.d)
+	}
+	if err := r.conn.SetReadDeadline(dl); err != nil {
+		return 0, err
+	}
+	n, err := r.r.Read(p)
+	if n > 0 && idle {
+		r.idle.Store(false) // the rest of this frame is due within d
+	}
+	return n, err
+}
+
+func (r *deadlineReader) timeoutError() error {
+	return &Error{code: CodeDeadlineExceeded, err: os.ErrDeadlineExceeded,
+		msg: fmt.Sprintf("read timeout: the peer sent nothing for %v in the middle of a frame or of a request", r.d)}
 }
 
 // cutPayload names the error of a frame whose payload the transport ended

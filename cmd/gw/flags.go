@@ -144,6 +144,7 @@ type securityFlags struct {
 	httpMaxBodySize     byteSize
 	nativeMaxHeaderSize byteSize
 	nativeMaxBodySize   byteSize
+	nativeReadTimeout   time.Duration
 }
 
 func (c *command) securityFlags(f *securityFlags) {
@@ -174,4 +175,11 @@ func (c *command) securityFlags(f *securityFlags) {
 	f.nativeMaxBodySize = native.DefaultMaxBodySize
 	c.fs.Var(&f.nativeMaxBodySize, "native-max-body-size", "largest JSON request body `size` the embedded store accepts (RESOURCE_EXHAUSTED above\n"+
 		"it), from native clients and from the gateway alike; request streams are not limited")
+	nativeReadTimeoutFlag(c, &f.nativeReadTimeout)
+}
+
+// nativeReadTimeoutFlag is -native-read-timeout, of gw serve and gw backend.
+func nativeReadTimeoutFlag(c *command, d *time.Duration) {
+	c.fs.DurationVar(d, "native-read-timeout", time.Minute, "how long a native client may stay silent in the middle of a frame or of a request it\n"+
+		"is sending before its connection is closed (0: no limit); idle connections are not affected")
 }

@@ -95,7 +95,8 @@ func (f *securityFlags) check() error {
 // nativeOptions are the options of the embedded store's native server: its
 // limits hold on the native listener and for the gateway's calls to it.
 func (f *securityFlags) nativeOptions() []native.Option {
-	return []native.Option{native.WithMaxHeaderSize(int(f.nativeMaxHeaderSize)), native.WithMaxBodySize(int64(f.nativeMaxBodySize))}
+	return []native.Option{native.WithMaxHeaderSize(int(f.nativeMaxHeaderSize)), native.WithMaxBodySize(int64(f.nativeMaxBodySize)),
+		native.WithReadTimeout(f.nativeReadTimeout)}
 }
 
 // callLimiter counts the calls in flight on one listener and refuses those
