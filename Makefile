@@ -184,4 +184,14 @@ bench: ## Measure native vs raw sockets vs gRPC (writes bench-results.json)
 .PHONY: bench-go
 bench-go: ## Run native's go test benchmarks (MB/s, allocs/MiB)
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./native
+
+# `make load` runs ./bench/load: for -duration (default 20s) per scenario,
+# 64 streams plus unary calls through the gateway, gRPC and REST, to an
+# in-process and to a remote backend; it fails on any error. LOADFLAGS
+# passes flags, e.g. make load LOADFLAGS='-duration 5s -only rest'
+LOADFLAGS ?=
+
+.PHONY: load
+load: ## Load the gateway: 64 streams + unary, gRPC and REST, in-process and remote (writes load-results.json)
+	$(GO) run ./bench/load $(LOADFLAGS)
 # ---- bench: end ----

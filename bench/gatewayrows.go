@@ -1,0 +1,298 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"google.golang.org/genproto/googleapis/api/httpbody"
+	"google.golang.org/grpc"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/dynamicpb"
+
+	"github.com/framegate/framegate/gateway"
+	"github.com/framegate/framegate/native"
+)
+
+// Gateway rows: the benchmark's native server (Bench.Stream, Bench.Echo;
+// nativerows.go) mounted in a gateway in this process (gateway.Local), its
+// gRPC server and its REST handler each on a loopback TCP listener.
+//
+//	gateway/grpc/tcp       Bench.Stream as a server stream of
+//	                       google.api.HttpBody chunks (1 MiB), received with
+//	                       the plain grpc-go rows' client settings
+//	gateway/rest/tcp       GET /native.Bench/Stream?n=..., the body read
+//	                       with a 1 MiB buffer and dropped
+//	unary/gateway-grpc/N   Bench.Echo (~100 bytes) from N callers on one
+//	                       ClientConn, as unary/grpc/N does
+//
+// The gRPC client knows no .proto file: it reads the descriptors from the
+// gateway's server reflection and builds its messages with dynamicpb, as a
+// generic client (grpcurl) does.
+
+func init() {
+	register(contender{name: "gateway/grpc/tcp", unit: "GiB/s", order: 230, run: gatewayGRPCStream})
+	register(contender{name: "gateway/rest/tcp", unit: "GiB/s", order: 231, run: gatewayRESTStream})
+	for i, callers := range []int{1, 16} {
+		register(contender{name: fmt.Sprintf("unary/gateway-grpc/%d", callers), unit: "calls/s", order: 510 + i,
+			run: func(r *round) (float64, error) { return gatewayUnary(r, callers) }})
+	}
+	registerRatio(ratio{name: "gateway/grpc tcp 1MiB", num: "gateway/grpc/tcp", den: "grpc/tcp/1MiB"})
+	registerRatio(ratio{name: "cpu gateway/grpc tcp 1MiB", num: "gateway/grpc/tcp cpu", den: "grpc/tcp/1MiB cpu"})
+	registerRatio(ratio{name: "gateway-rest/raw tcp", num: "gateway/rest/tcp", den: "raw/tcp"})
+	registerRatio(ratio{name: "unary gateway/grpc 1", num: "unary/gateway-grpc/1", den: "unary/grpc/1"})
+	registerRatio(ratio{name: "unary gateway/grpc 16", num: "unary/gateway-grpc/16", den: "unary/grpc/16"})
+}
+
+// gatewayService is the gRPC service the gateway makes of Bench.*.
+const gatewayService = "native.Bench"
+
+// gatewaySession is a native server behind a gateway whose gRPC and HTTP
+// servers listen on loopback TCP, with a client of each.
+type gatewaySession struct {
+	srv      *native.Server // called in-process: it serves no connection
+	gsrv     *grpc.Server
+	hsrv     *http.Server
+	served   chan error // one per server
+	cc       *grpc.ClientConn
+	hc       *http.Client
+	httpBase string // http://127.0.0.1:port
+
+	stream, echo protoreflect.MethodDescriptor
+}
+
+// startGateway starts the servers and connects the clients; the gRPC ends
+// use s, as the plain grpc-go rows do.
+func startGateway(s grpcSettings) (gs *gatewaySession, err error) {
+	srv, err := newNativeServer()
+	if err != nil {
+		return nil, err
+	}
+	gs = &gatewaySession{srv: srv, served: make(chan error, 2)}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	g, err := gateway.New(ctx, gateway.Local(srv))
+	if err != nil {
+		return nil, errors.Join(err, gs.srv.Close())
+	}
+	gl, err := listenTCP()
+	if err != nil {
+		return nil, errors.Join(err, gs.srv.Close())
+	}
+	hl, err := listenTCP()
+	if err != nil {
+		gl.Close()
+		return nil, errors.Join(err, gs.srv.Close())
+	}
+	gs.gsrv = g.NewGRPCServer(s.serverOptions()...)
+	gs.hsrv = &http.Server{Handler: g.HTTPHandler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { gs.served <- gs.gsrv.Serve(gl) }()
+	go func() { gs.served <- gs.hsrv.Serve(hl) }()
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, gs.close())
+		}
+	}()
+	gs.httpBase = "http://" + hl.Addr().String()
+	gs.hc = &http.Client{Transport: &http.Transport{
+		Proxy: nil, DisableCompression: true, MaxIdleConnsPerHost: 64, IdleConnTimeout: time.Minute,
+	}}
+	if gs.cc, err = grpc.NewClient("passthrough:///"+gl.Addr().String(), s.dialOptions()...); err != nil {
+		return nil, err
+	}
+	sd, err := reflectService(ctx, gs.cc, gatewayService)
+	if err != nil {
+		return nil, err
+	}
+	if gs.stream, gs.echo = sd.Methods().ByName("Stream"), sd.Methods().ByName("Echo"); gs.stream == nil || gs.echo == nil {
+		return nil, fmt.Errorf("gateway service %s lacks Stream or Echo", gatewayService)
+	}
+	if !gs.stream.IsStreamingServer() || gs.stream.Output().FullName() != "google.api.HttpBody" || gs.stream.Input().Fields().ByJSONName("n") == nil {
+		return nil, fmt.Errorf("gateway method %s: unexpected shape (server stream %v of %s)", gs.stream.FullName(), gs.stream.IsStreamingServer(), gs.stream.Output().FullName())
+	}
+	return gs, nil
+}
+
+// close closes the clients and stops the servers and waits for them.
+func (gs *gatewaySession) close() error {
+	var errs []error
+	if gs.cc != nil {
+		errs = append(errs, gs.cc.Close())
+	}
+	if gs.hc != nil {
+		gs.hc.CloseIdleConnections()
+	}
+	if gs.gsrv != nil {
+		gs.gsrv.Stop()
+		errs = append(errs, gs.hsrv.Close())
+		for range 2 {
+			if err := <-gs.served; err != nil && !errors.Is(err, grpc.ErrServerStopped) && !errors.Is(err, http.ErrServerClosed) {
+				errs = append(errs, fmt.Errorf("serve: %w", err))
+			}
+		}
+	}
+	errs = append(errs, gs.srv.Close())
+	return errors.Join(errs...)
+}
+
+// reflectService fetches the descriptor of service (and of the files it
+// needs) over server reflection v1.
+func reflectService(ctx context.Context, cc *grpc.ClientConn, service string) (protoreflect.ServiceDescriptor, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st, err := reflectionpb.NewServerReflectionClient(cc).ServerReflectionInfo(ctx, grpc.WaitForReady(true))
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Send(&reflectionpb.ServerReflectionRequest{
+		MessageRequest: &reflectionpb.ServerReflectionRequest_FileContainingSymbol{FileContainingSymbol: service},
+	}); err != nil {
+		return nil, err
+	}
+	resp, err := st.Recv()
+	if err != nil {
+		return nil, err
+	}
+	if e := resp.GetErrorResponse(); e != nil {
+		return nil, fmt.Errorf("reflection: %s", e.GetErrorMessage())
+	}
+	set := &descriptorpb.FileDescriptorSet{}
+	for _, b := range resp.GetFileDescriptorResponse().GetFileDescriptorProto() {
+		fdp := &descriptorpb.FileDescriptorProto{}
+		if err := proto.Unmarshal(b, fdp); err != nil {
+			return nil, err
+		}
+		set.File = append(set.File, fdp)
+	}
+	files, err := protodesc.NewFiles(set)
+	if err != nil {
+		return nil, fmt.Errorf("reflection: %w", err)
+	}
+	d, err := files.FindDescriptorByName(protoreflect.FullName(service))
+	if err != nil {
+		return nil, fmt.Errorf("reflection: %w", err)
+	}
+	sd, ok := d.(protoreflect.ServiceDescriptor)
+	if !ok {
+		return nil, fmt.Errorf("reflection: %s is not a service", service)
+	}
+	return sd, nil
+}
+
+// fullMethod is md's gRPC method name, "/native.Bench/Stream".
+func fullMethod(md protoreflect.MethodDescriptor) string {
+	return "/" + string(md.Parent().FullName()) + "/" + string(md.Name())
+}
+
+// gatewayGRPCGet streams n bytes of Bench.Stream through the gateway's gRPC
+// server, as HttpBody chunks.
+func (gs *gatewaySession) grpcGet(n int64) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req := dynamicpb.NewMessage(gs.stream.Input())
+	req.Set(gs.stream.Input().Fields().ByJSONName("n"), protoreflect.ValueOfInt64(n))
+	st, err := gs.cc.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true}, fullMethod(gs.stream))
+	if err != nil {
+		return err
+	}
+	if err := st.SendMsg(req); err != nil {
+		return err
+	}
+	if err := st.CloseSend(); err != nil {
+		return err
+	}
+	var got int64
+	var m httpbody.HttpBody
+	for {
+		if err := st.RecvMsg(&m); err == io.EOF {
+			break
+		} else if err != nil {
+			return err
+		}
+		got += int64(len(m.Data))
+	}
+	if got != n {
+		return fmt.Errorf("stream carried %d bytes, want %d", got, n)
+	}
+	return nil
+}
+
+// restGet downloads n bytes of Bench.Stream from the gateway's REST front
+// door, reading the body with buf (the raw rows' 1 MiB buffer).
+func (gs *gatewaySession) restGet(n int64, buf []byte) error {
+	resp, err := gs.hc.Get(fmt.Sprintf("%s/%s?n=%d", gs.httpBase, gatewayService+"/Stream", n))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		return fmt.Errorf("GET: %s: %s", resp.Status, b)
+	}
+	if err := readToEOF(resp.Body, n, buf); err != nil {
+		return err
+	}
+	if st := resp.Trailer.Get("Grpc-Status"); st != "0" {
+		return fmt.Errorf("GET: trailer Grpc-Status %q, want 0", st)
+	}
+	return nil
+}
+
+func gatewayGRPCStream(r *round) (float64, error) {
+	gs, err := startGateway(grpcBest)
+	if err != nil {
+		return 0, err
+	}
+	v, err := r.transfer(gs.grpcGet)
+	return v, errors.Join(err, gs.close())
+}
+
+func gatewayRESTStream(r *round) (float64, error) {
+	gs, err := startGateway(grpcBest)
+	if err != nil {
+		return 0, err
+	}
+	buf := make([]byte, chunk)
+	v, err := r.transfer(func(n int64) error { return gs.restGet(n, buf) })
+	return v, errors.Join(err, gs.close())
+}
+
+// gatewayUnary: Bench.Echo through the gateway's gRPC server, callers
+// sharing one ClientConn (grpc-go defaults, as unary/grpc/N); the request
+// is echoRequest, and the answer must carry its fields back.
+func gatewayUnary(r *round, callers int) (float64, error) {
+	gs, err := startGateway(grpcDefaults)
+	if err != nil {
+		return 0, err
+	}
+	in, out := gs.echo.Input(), gs.echo.Output()
+	req := dynamicpb.NewMessage(in)
+	if err := protojson.Unmarshal([]byte(echoJSON), req); err != nil {
+		return 0, errors.Join(fmt.Errorf("echo request: %w", err), gs.close())
+	}
+	idF, nameF := out.Fields().ByJSONName("id"), out.Fields().ByJSONName("name")
+	if idF == nil || nameF == nil {
+		return 0, errors.Join(fmt.Errorf("echo response %s lacks id or name", out.FullName()), gs.close())
+	}
+	ctx := context.Background()
+	method := fullMethod(gs.echo)
+	v, err := r.calls(callers, func() error {
+		resp := dynamicpb.NewMessage(out)
+		if err := gs.cc.Invoke(ctx, method, req, resp, grpc.WaitForReady(true)); err != nil {
+			return err
+		}
+		if resp.Get(idF).Int() != echoRequest.ID || resp.Get(nameF).String() != echoRequest.Name {
+			return fmt.Errorf("echo answered %v", resp)
+		}
+		return nil
+	})
+	return v, errors.Join(err, gs.close())
+}

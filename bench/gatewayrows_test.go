@@ -1,0 +1,57 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// TestGatewayRows runs the gateway rows and the rows of their ratios once,
+// with tiny transfers, so CI proves that they work and clean up after
+// themselves. It checks the shape of the results, never a timing.
+func TestGatewayRows(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	path := filepath.Join(t.TempDir(), "results.json")
+	var stdout, stderr bytes.Buffer
+	code := benchMain([]string{"-quick", "-min-bytes", "1MiB", "-json", path,
+		"-only", `^(raw/tcp|grpc/tcp/1MiB|gateway/.*|unary/(grpc|gateway-grpc)/(1|16))$`}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]summary{}
+	for _, r := range rep.Rows {
+		rows[r.Name] = r
+	}
+	for _, name := range []string{
+		"gateway/grpc/tcp", "gateway/grpc/tcp cpu", "gateway/rest/tcp",
+		"unary/gateway-grpc/1", "unary/gateway-grpc/1 p99", "unary/gateway-grpc/16",
+	} {
+		if r, ok := rows[name]; !ok || !(r.Median > 0) {
+			t.Errorf("row %q: %+v (present %v)", name, r, ok)
+		}
+	}
+	for _, name := range []string{
+		"gateway/grpc tcp 1MiB", "cpu gateway/grpc tcp 1MiB", "gateway-rest/raw tcp",
+		"unary gateway/grpc 1", "unary gateway/grpc 16",
+	} {
+		if r, ok := rows[name]; !ok || !r.Ratio || !(r.Median > 0) {
+			t.Errorf("ratio %q: %+v (present %v)", name, r, ok)
+		}
+	}
+	if !strings.Contains(stdout.String(), "gateway-rest/raw tcp") {
+		t.Errorf("table lacks the REST ratio:\n%s", stdout.String())
+	}
+}

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// TestLoad runs every scenario briefly with a few small streams: no
+// errors, and some throughput in each. It never checks a rate.
+func TestLoad(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "load.json")
+	var stdout, stderr bytes.Buffer
+	code := loadMain([]string{"-duration", "300ms", "-streams", "4", "-stream-size", "300KiB", "-callers", "2", "-out", path}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range rep.Scenarios {
+		names = append(names, s.Scenario)
+		if s.Errors != 0 || s.StreamsDone == 0 || !(s.StreamMiBps > 0) || s.UnaryCalls == 0 || !(s.UnaryPerSec > 0) ||
+			!(s.StreamP99ms >= s.StreamP50ms && s.StreamP50ms > 0) || !(s.UnaryP99ms >= s.UnaryP50ms && s.UnaryP50ms > 0) || !(s.PeakRSSMiB > 0) {
+			t.Errorf("scenario %+v", s)
+		}
+	}
+	if got, want := strings.Join(names, " "), "grpc/inproc rest/inproc grpc/remote rest/remote"; got != want {
+		t.Errorf("scenarios %q, want %q", got, want)
+	}
+	if rep.Errors != 0 || !(rep.PeakRSSMiB > 0) {
+		t.Errorf("report: %d errors, peak RSS %v", rep.Errors, rep.PeakRSSMiB)
+	}
+	for _, want := range []string{"stream MiB/s", "rest/remote", "no errors"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, stdout.String())
+		}
+	}
+}
+
+// TestVerifier: the content check finds a changed byte and a short stream.
+func TestVerifier(t *testing.T) {
+	const off = chunk - 5
+	good := append(append([]byte{}, pattern[off:]...), pattern[:100]...)
+	v := newVerifier(off)
+	if _, err := v.Write(good[:3]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Write(good[3:]); err != nil || v.done(int64(len(good))) != nil {
+		t.Fatalf("good content: %v %v", err, v.done(int64(len(good))))
+	}
+	bad := append([]byte{}, good...)
+	bad[50] ^= 1
+	v = newVerifier(off)
+	if _, err := v.Write(bad); err == nil || !strings.Contains(err.Error(), "byte 50") {
+		t.Errorf("changed byte: %v", err)
+	}
+	v = newVerifier(off)
+	v.Write(good[:10])
+	if v.done(int64(len(good))) == nil {
+		t.Error("short stream passed")
+	}
+}
+
+func TestFlags(t *testing.T) {
+	cfg, err := parseFlags([]string{"-streams", "8", "-stream-size", "2MiB"}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.streams != 8 || cfg.streamSize != 2<<20 || cfg.pool != 9 || cfg.out != "load-results.json" {
+		t.Errorf("%+v", cfg)
+	}
+	for _, bad := range [][]string{{"-streams", "0"}, {"-stream-size", "lots"}, {"-duration", "0s"}, {"extra"}} {
+		if _, err := parseFlags(bad, &bytes.Buffer{}); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}

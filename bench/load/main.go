@@ -1,0 +1,298 @@
+// Command load puts the gateway under load (issue 7): for a bounded time on
+// loopback, -streams concurrent server streams plus a stream of unary calls
+// through the gateway, over gRPC and over REST, to a backend in this process
+// (gateway.Local) and to a remote one (a native server on a loopback TCP
+// listener, reached through gateway.NewRemoteBackend and its pool). Every
+// streamed byte is compared with the known content and every unary answer
+// with its request; anything else counts as an error.
+//
+//	go run ./bench/load                       # make load: 4 scenarios of 20s
+//	go run ./bench/load -duration 5s -only rest
+//
+// It prints a table (stream throughput, unary calls/s, p50/p99 of unary
+// latency and of stream time-to-complete, errors, peak RSS) and writes the
+// same as JSON to -out. It exits 1 if any error occurred.
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func main() { os.Exit(loadMain(os.Args[1:], os.Stdout, os.Stderr)) }
+
+type config struct {
+	duration   time.Duration
+	streams    int
+	streamSize int64
+	callers    int
+	pool       int
+	grace      time.Duration
+	only       *regexp.Regexp
+	out        string
+	cpuProf    string
+}
+
+// byteSize is a flag value such as 8MiB, 256KiB or 1048576.
+type byteSize int64
+
+func (b *byteSize) String() string { return strconv.FormatInt(int64(*b), 10) }
+
+func (b *byteSize) Set(s string) error {
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		m      int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}} {
+		if v, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mult = v, u.m
+			break
+		}
+	}
+	v, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || v < 0 {
+		return fmt.Errorf("bad size %q (want e.g. 8MiB, 256KiB, 1048576)", s)
+	}
+	*b = byteSize(v * mult)
+	return nil
+}
+
+func parseFlags(args []string, stderr io.Writer) (*config, error) {
+	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg := &config{}
+	size := byteSize(8 << 20)
+	only := fs.String("only", "", "run only the scenarios whose name (grpc/inproc, rest/remote, ...) matches this regexp")
+	fs.DurationVar(&cfg.duration, "duration", 20*time.Second, "how long each scenario starts new calls")
+	fs.IntVar(&cfg.streams, "streams", 64, "concurrent server streams")
+	fs.Var(&size, "stream-size", "bytes per stream (each stream loops: one transfer after another)")
+	fs.IntVar(&cfg.callers, "callers", 1, "goroutines making unary calls back to back, beside the streams")
+	fs.IntVar(&cfg.pool, "pool", 0, "connections of the remote backend's pool (0: streams + callers, so no call waits for one)")
+	fs.DurationVar(&cfg.grace, "grace", 30*time.Second, "after -duration, how long calls in flight may take before they fail")
+	fs.StringVar(&cfg.out, "out", "load-results.json", "write the results here as JSON (empty: do not)")
+	fs.StringVar(&cfg.cpuProf, "cpuprofile", "", "write a CPU profile of the whole run to this file")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	cfg.streamSize = int64(size)
+	switch {
+	case cfg.duration <= 0:
+		return nil, errors.New("-duration must be positive")
+	case cfg.streams < 1 || cfg.callers < 0:
+		return nil, errors.New("-streams must be at least 1 and -callers at least 0")
+	case cfg.streamSize < 1:
+		return nil, errors.New("-stream-size must be at least 1 byte")
+	case cfg.pool < 0:
+		return nil, errors.New("-pool must not be negative")
+	}
+	if cfg.pool == 0 {
+		cfg.pool = cfg.streams + cfg.callers
+	}
+	var err error
+	if cfg.only, err = regexp.Compile(*only); err != nil {
+		return nil, fmt.Errorf("-only: %w", err)
+	}
+	return cfg, nil
+}
+
+func loadMain(args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseFlags(args, stderr)
+	if err == flag.ErrHelp {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "load:", err)
+		return 2
+	}
+	if cfg.cpuProf != "" {
+		f, err := os.Create(cfg.cpuProf)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "load:", err)
+			return 1
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
+	rep, err := run(cfg, stderr)
+	if rep != nil {
+		printTable(stdout, cfg, rep)
+		if cfg.out != "" {
+			if werr := writeJSON(cfg.out, rep); werr != nil {
+				err = errors.Join(err, werr)
+			} else {
+				fmt.Fprintf(stdout, "wrote %s\n", cfg.out)
+			}
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "load:", err)
+		return 1
+	}
+	if rep.Errors > 0 {
+		fmt.Fprintf(stderr, "load: %d errors\n", rep.Errors)
+		return 1
+	}
+	return 0
+}
+
+// scenario names a protocol and a backend kind.
+type scenario struct{ protocol, backend string }
+
+func (s scenario) String() string { return s.protocol + "/" + s.backend }
+
+// backends and protocols, in run order: each backend is set up once and
+// loaded over each protocol.
+var (
+	backends  = []string{"inproc", "remote"}
+	protocols = []string{"grpc", "rest"}
+)
+
+// run runs every selected scenario. A scenario that cannot be set up
+// stops the run with an error; errors under load are counted.
+func run(cfg *config, progress io.Writer) (*report, error) {
+	rep := &report{Meta: meta(cfg)}
+	start := time.Now()
+	for _, b := range backends {
+		var sel []scenario
+		for _, p := range protocols {
+			if s := (scenario{p, b}); cfg.only.MatchString(s.String()) {
+				sel = append(sel, s)
+			}
+		}
+		if len(sel) == 0 {
+			continue
+		}
+		e, err := startEnv(b, cfg)
+		if err != nil {
+			return rep, fmt.Errorf("%s backend: %w", b, err)
+		}
+		for _, s := range sel {
+			fmt.Fprintf(progress, "load: %-12s %d streams of %s and %d unary caller(s) for %v ...\n",
+				s, cfg.streams, sizeName(cfg.streamSize), cfg.callers, cfg.duration)
+			res, err := runScenario(e, s, cfg)
+			if err != nil {
+				return rep, errors.Join(fmt.Errorf("%s: %w", s, err), e.close())
+			}
+			rep.add(res)
+			fmt.Fprintf(progress, "load: %-12s %.0f MiB/s, %d streams, %.0f calls/s, %d errors",
+				s, res.StreamMiBps, res.StreamsDone, res.UnaryPerSec, res.Errors)
+			if e.rb != nil {
+				fmt.Fprintf(progress, ", pool: %d dials, %d waits", res.PoolDials, res.PoolWaits)
+			}
+			fmt.Fprintln(progress)
+			for _, m := range res.ErrorSamples {
+				fmt.Fprintf(progress, "load: %-12s error: %s\n", s, m)
+			}
+		}
+		if err := e.close(); err != nil {
+			return rep, fmt.Errorf("%s backend: close: %w", b, err)
+		}
+	}
+	if len(rep.Scenarios) == 0 {
+		return nil, fmt.Errorf("no scenario matches -only %q", cfg.only)
+	}
+	rep.Meta["runtime_s"] = time.Since(start).Seconds()
+	if hwm, err := vmHWM(); err == nil {
+		rep.Meta["process_vmhwm_mib"] = hwm
+	}
+	return rep, nil
+}
+
+func meta(cfg *config) map[string]any {
+	m := map[string]any{
+		"go": runtime.Version(), "os": runtime.GOOS, "arch": runtime.GOARCH,
+		"cpus": runtime.NumCPU(), "gomaxprocs": runtime.GOMAXPROCS(0),
+		"start":      time.Now().UTC().Format(time.RFC3339),
+		"duration_s": cfg.duration.Seconds(), "streams": cfg.streams, "stream_bytes": cfg.streamSize,
+		"unary_callers": cfg.callers, "remote_pool": cfg.pool,
+		"peak_rss": "VmHWM of this process (clients, gateway and backend), reset before each scenario",
+	}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for l := range strings.SplitSeq(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "model name"); ok {
+				m["cpu"] = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+	}
+	return m
+}
+
+// report is the JSON file.
+type report struct {
+	Meta       map[string]any `json:"meta"`
+	Scenarios  []result       `json:"scenarios"`
+	Errors     int64          `json:"errors"`
+	PeakRSSMiB float64        `json:"peak_rss_mib"` // the largest of the scenarios'
+}
+
+func (r *report) add(res result) {
+	r.Scenarios = append(r.Scenarios, res)
+	r.Errors += res.Errors
+	r.PeakRSSMiB = max(r.PeakRSSMiB, res.PeakRSSMiB)
+}
+
+func writeJSON(path string, rep *report) error {
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+func printTable(w io.Writer, cfg *config, rep *report) {
+	fmt.Fprintf(w, "framegate load: %s %s/%s, %v CPUs, %s per scenario, %d streams of %s, %d unary caller(s), remote pool %d\n",
+		rep.Meta["go"], runtime.GOOS, runtime.GOARCH, rep.Meta["cpus"], cfg.duration, cfg.streams, sizeName(cfg.streamSize), cfg.callers, cfg.pool)
+	const f = "%-12s %12s %8s %10s %10s %10s %10s %10s %7s %9s\n"
+	fmt.Fprintf(w, f, "scenario", "stream MiB/s", "streams", "stream p50", "stream p99", "unary/s", "unary p50", "unary p99", "errors", "peak RSS")
+	fmt.Fprintln(w, strings.Repeat("-", 108))
+	for _, s := range rep.Scenarios {
+		fmt.Fprintf(w, f, s.Scenario, fmt.Sprintf("%.0f", s.StreamMiBps), strconv.FormatInt(s.StreamsDone, 10),
+			fmtMs(s.StreamP50ms), fmtMs(s.StreamP99ms), fmt.Sprintf("%.0f", s.UnaryPerSec),
+			fmtMs(s.UnaryP50ms), fmtMs(s.UnaryP99ms), strconv.FormatInt(s.Errors, 10), fmt.Sprintf("%.0f MiB", s.PeakRSSMiB))
+	}
+	verdict := "no errors"
+	if rep.Errors > 0 {
+		verdict = fmt.Sprintf("%d ERRORS", rep.Errors)
+	}
+	fmt.Fprintf(w, "%s; peak RSS %.0f MiB (whole process: clients, gateway and backend)\n", verdict, rep.PeakRSSMiB)
+}
+
+// fmtMs prints milliseconds with about three significant digits.
+func fmtMs(ms float64) string {
+	switch {
+	case ms >= 100:
+		return fmt.Sprintf("%.0fms", ms)
+	case ms >= 10:
+		return fmt.Sprintf("%.1fms", ms)
+	case ms >= 1:
+		return fmt.Sprintf("%.2fms", ms)
+	}
+	return fmt.Sprintf("%.0fµs", ms*1000)
+}
+
+func sizeName(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%dMiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%dKiB", n>>10)
+	}
+	return fmt.Sprintf("%dB", n)
+}

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// result is one scenario's row of the table and of the JSON file.
+type result struct {
+	Scenario string  `json:"scenario"` // "grpc/inproc", "rest/remote", ...
+	Protocol string  `json:"protocol"`
+	Backend  string  `json:"backend"`
+	Seconds  float64 `json:"seconds"` // from the start until the last call in flight ended
+
+	Streams     int     `json:"streams"` // concurrent
+	StreamBytes int64   `json:"stream_bytes"`
+	StreamsDone int64   `json:"streams_done"` // transfers verified complete
+	StreamMiBps float64 `json:"stream_mib_s"` // verified bytes per second, all streams together
+	StreamP50ms float64 `json:"stream_p50_ms"`
+	StreamP99ms float64 `json:"stream_p99_ms"`
+
+	UnaryCalls  int64   `json:"unary_calls"` // verified
+	UnaryPerSec float64 `json:"unary_calls_s"`
+	UnaryP50ms  float64 `json:"unary_p50_ms"`
+	UnaryP99ms  float64 `json:"unary_p99_ms"`
+
+	Errors       int64    `json:"errors"`
+	ErrorSamples []string `json:"error_samples,omitempty"` // the first few
+	PeakRSSMiB   float64  `json:"peak_rss_mib"`
+
+	PoolWaits int64 `json:"pool_waits,omitempty"` // remote: calls that waited for a connection
+	PoolDials int64 `json:"pool_dials,omitempty"`
+}
+
+// errorLog counts errors and keeps the first few messages.
+type errorLog struct {
+	n       atomic.Int64
+	mu      sync.Mutex
+	samples []string
+}
+
+func (l *errorLog) add(what string, err error) {
+	l.n.Add(1)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.samples) < 5 {
+		l.samples = append(l.samples, what+": "+err.Error())
+	}
+}
+
+// runScenario loads e's gateway over s.protocol: cfg.streams goroutines
+// each download one stream after another, and cfg.callers goroutines make
+// one echo call after another, until cfg.duration has passed; calls in
+// flight then finish (within cfg.grace, or fail).
+func runScenario(e *env, s scenario, cfg *config) (result, error) {
+	res := result{Scenario: s.String(), Protocol: s.protocol, Backend: s.backend, Streams: cfg.streams, StreamBytes: cfg.streamSize}
+	setupCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := newClient(setupCtx, e, s.protocol)
+	if err != nil {
+		return res, err
+	}
+	// One untimed call of each kind: a scenario that cannot work at all
+	// stops here, with its error.
+	if err := c.stream(setupCtx, min(cfg.streamSize, 1<<20), 1); err != nil {
+		return res, errors.Join(fmt.Errorf("warm-up stream: %w", err), c.close())
+	}
+	if err := c.echo(setupCtx, &EchoMsg{ID: -1, Name: "warm-up", Tags: []string{"a"}}); err != nil {
+		return res, errors.Join(fmt.Errorf("warm-up echo: %w", err), c.close())
+	}
+	var pool0 struct{ waits, dials int64 }
+	if e.rb != nil {
+		ps := e.rb.PoolStats()
+		pool0.waits, pool0.dials = ps.Waits, ps.Dials
+	}
+	resetPeakRSS()
+
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.duration+cfg.grace)
+	defer cancel()
+	var errs errorLog
+	var bytesDone, unaryDone atomic.Int64
+	streamDurs := make([][]time.Duration, cfg.streams)
+	unaryLats := make([][]time.Duration, cfg.callers)
+	var unaryEnd atomic.Int64 // ns after start when the last caller stopped
+	var seq atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	deadline := start.Add(cfg.duration)
+	for i := range cfg.streams {
+		wg.Go(func() {
+			var durs []time.Duration
+			for time.Now().Before(deadline) && ctx.Err() == nil {
+				off := rand.Int64N(chunk)
+				t := time.Now()
+				if err := c.stream(ctx, cfg.streamSize, off); err != nil {
+					errs.add(fmt.Sprintf("stream (off %d)", off), err)
+					time.Sleep(10 * time.Millisecond) // no spinning on a broken gateway
+					continue
+				}
+				durs = append(durs, time.Since(t))
+				bytesDone.Add(cfg.streamSize)
+			}
+			streamDurs[i] = durs
+		})
+	}
+	for i := range cfg.callers {
+		wg.Go(func() {
+			lats := make([]time.Duration, 0, 1<<14)
+			for time.Now().Before(deadline) && ctx.Err() == nil {
+				req := &EchoMsg{ID: seq.Add(1), Name: "reports/2026/q3-summary.pdf", Tags: []string{"finance", "quarterly"}, Size: 1048576, Owner: "alice"}
+				t := time.Now()
+				if err := c.echo(ctx, req); err != nil {
+					errs.add(fmt.Sprintf("echo %d", req.ID), err)
+					time.Sleep(10 * time.Millisecond)
+					continue
+				}
+				lats = append(lats, time.Since(t))
+				unaryDone.Add(1)
+			}
+			unaryLats[i] = lats
+			end := int64(time.Since(start))
+			for {
+				cur := unaryEnd.Load()
+				if end <= cur || unaryEnd.CompareAndSwap(cur, end) {
+					break
+				}
+			}
+		})
+	}
+	wg.Wait()
+	el := time.Since(start)
+	if peak, err := vmHWM(); err == nil {
+		res.PeakRSSMiB = peak
+	}
+	if e.rb != nil {
+		ps := e.rb.PoolStats()
+		res.PoolWaits, res.PoolDials = ps.Waits-pool0.waits, ps.Dials-pool0.dials
+	}
+	cerr := c.close()
+
+	res.Seconds = el.Seconds()
+	sd := slices.Concat(streamDurs...)
+	slices.Sort(sd)
+	res.StreamsDone = int64(len(sd))
+	res.StreamMiBps = float64(bytesDone.Load()) / (1 << 20) / el.Seconds()
+	res.StreamP50ms, res.StreamP99ms = ms(percentile(sd, 50)), ms(percentile(sd, 99))
+	ul := slices.Concat(unaryLats...)
+	slices.Sort(ul)
+	res.UnaryCalls = int64(len(ul))
+	if d := time.Duration(unaryEnd.Load()); d > 0 {
+		res.UnaryPerSec = float64(len(ul)) / d.Seconds()
+	}
+	res.UnaryP50ms, res.UnaryP99ms = ms(percentile(ul, 50)), ms(percentile(ul, 99))
+	res.Errors = errs.n.Load()
+	res.ErrorSamples = errs.samples
+	if res.StreamsDone == 0 {
+		res.Errors++
+		res.ErrorSamples = append(res.ErrorSamples, "no stream completed")
+	}
+	if cfg.callers > 0 && res.UnaryCalls == 0 {
+		res.Errors++
+		res.ErrorSamples = append(res.ErrorSamples, "no unary call completed")
+	}
+	return res, cerr
+}
+
+func ms(d time.Duration) float64 { return float64(d) / 1e6 }
+
+// percentile of sorted durations by nearest rank, p in (0, 100]; 0 if
+// there are none.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(p/100*float64(len(sorted)))) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}
+
+// resetPeakRSS returns freed memory to the OS and resets the process's
+// peak RSS (VmHWM) to its current RSS (Linux 4.0+), so that each scenario
+// reports a peak of its own. Where that fails the peak is the process's
+// since it started.
+func resetPeakRSS() {
+	debug.FreeOSMemory()
+	os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+}
+
+// vmHWM is this process's peak resident set size in MiB.
+func vmHWM() (float64, error) {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
+			return kb / 1024, err
+		}
+	}
+	return 0, errors.New("no VmHWM in /proc/self/status")
+}
