@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"math"
 	"math/rand"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func TestAppendStringMatchesEncodingJSON(t *testing.T) {
@@ -22,7 +24,7 @@ func TestAppendStringMatchesEncodingJSON(t *testing.T) {
 	}
 	for _, s := range inputs {
 		want, _ := json.Marshal(s)
-		if got := appendString(nil, s, true); string(got) != string(want) {
+		if got := appendString(nil, s, true); !sameJSONString(got, want) {
 			t.Fatalf("appendString(%q) = %s, want %s", s, got, want)
 		}
 		// The quoted form of a `,string` string field.
@@ -31,10 +33,24 @@ func TestAppendStringMatchesEncodingJSON(t *testing.T) {
 		}
 		wantQ, _ := json.Marshal(q{s})
 		gotQ := `{"s":` + string(appendString(nil, string(appendString(nil, s, true)), false)) + `}`
+		if !utf8.ValidString(s) {
+			continue // the ",string" form differs between releases too; checked above
+		}
 		if gotQ != string(wantQ) {
 			t.Fatalf("quoted %q = %s, want %s", s, gotQ, wantQ)
 		}
 	}
+}
+
+// sameJSONString reports whether two JSON strings are the same text, or,
+// for invalid UTF-8 (which encoding/json writes as an escaped replacement
+// character in Go 1.26 and as a raw one in 1.27), decode to the same string.
+func sameJSONString(got, want []byte) bool {
+	if string(got) == string(want) {
+		return true
+	}
+	var g, w string
+	return json.Unmarshal(got, &g) == nil && json.Unmarshal(want, &w) == nil && g == w && strings.ContainsRune(g, utf8.RuneError)
 }
 
 func TestAppendFloatMatchesEncodingJSON(t *testing.T) {

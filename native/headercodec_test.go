@@ -34,6 +34,12 @@ func encodeHeaderForTest(v any) []byte {
 	panic(v)
 }
 
+// normFFFD makes the two ways Go releases write invalid UTF-8 in a JSON
+// string the same: encoding/json in Go 1.26 (and our encoder) escapes the
+// replacement character as \ufffd, in 1.27 it writes it raw; both decode
+// to the same string.
+func normFFFD(s string) string { return strings.ReplaceAll(s, `\ufffd`, "\uFFFD") }
+
 func TestHeaderCodecMatchesEncodingJSON(t *testing.T) {
 	for _, h := range headerSamples() {
 		want, err := json.Marshal(h)
@@ -41,7 +47,7 @@ func TestHeaderCodecMatchesEncodingJSON(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := encodeHeaderForTest(h)
-		if string(got) != string(want) {
+		if normFFFD(string(got)) != normFFFD(string(want)) {
 			t.Errorf("%T:\n got %s\nwant %s", h, got, want)
 		}
 		// And it decodes back to what encoding/json decodes.
@@ -127,7 +133,7 @@ func FuzzHeaderCodec(f *testing.F) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := encodeHeaderForTest(v); string(got) != string(want) {
+			if got := encodeHeaderForTest(v); normFFFD(string(got)) != normFFFD(string(want)) {
 				t.Fatalf("%T %#v:\n got %s\nwant %s", v, v, got, want)
 			}
 		}

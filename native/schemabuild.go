@@ -379,6 +379,9 @@ func (b *schemaBuilder) message(t reflect.Type, path string) (*schemaMsg, error)
 	if m, ok := b.msgs[t]; ok {
 		return m, nil // built, or being built higher up a recursive type
 	}
+	if fp, name := schemaInvalidTagName(t, path, map[reflect.Type]bool{}); fp != "" {
+		return nil, &schemaPathError{fp, fmt.Sprintf("json tag name %q is not one encoding/json accepts (letters, digits, spaces and !#$%%&()*+-./:;<=>?@[]^_{|}~), and Go releases disagree on what it does with it (1.26 uses the Go field name, 1.27 cuts it short); use a valid name", name)}
+	}
 	m := &schemaMsg{t: t, seq: len(b.order), jf: schemaJSONFields(t)}
 	b.msgs[t] = m
 	b.order = append(b.order, m)

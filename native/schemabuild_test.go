@@ -188,7 +188,6 @@ type sbFields struct {
 	N      json.Number       `json:",string"`
 	Skip   chan int          `json:"-"` // skipped, so it cannot fail
 	Dash   int               `json:"-,"`
-	Bad    int               `json:"a\"b"` // invalid name: the Go name is used
 	Iface  any               `json:"iface"`
 	O      *[]int            `json:"o"`
 	P      map[string]*int   `json:"p"`
@@ -225,7 +224,6 @@ func TestSchemaFields(t *testing.T) {
 		{"L", "L", "float64", false, true},
 		{"N", "N", "float64", false, true},
 		{"-", "Dash", "int64", false, false},
-		{"Bad", "Bad", "int64", false, false},
 		{"iface", "Iface", "any", false, false},
 		{"o", "O", "list<int64>", true, false},
 		{"p", "P", "map<string,int64>", false, false},

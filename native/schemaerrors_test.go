@@ -23,6 +23,9 @@ type (
 		OK  *sbPtrText
 		Bad sbPtrText
 	}
+	sbEmbBadTag struct {
+		Q int `json:"q',omitempty"`
+	}
 	sbDeepMap struct {
 		M map[string][]map[int][2]sbInMap
 	}
@@ -49,6 +52,10 @@ func TestCheckJSONTypeErrors(t *testing.T) {
 		{reflect.TypeFor[map[encoding.TextMarshaler]int](), "map key type encoding.TextMarshaler is an interface"},
 		{reflect.TypeFor[map[sbPtrText]int](), "map key type native.sbPtrText cannot be encoded as JSON"},
 		{reflect.TypeFor[sbEmbUnexportedPtr](), "field X: promoted through an embedded pointer to the unexported struct type native.sbEmbA"},
+		{reflect.TypeFor[struct {
+			A int `json:"a\\b"`
+		}](), `field A: json tag name "a\\b" is not one encoding/json accepts`},
+		{reflect.TypeFor[struct{ sbEmbBadTag }](), `field sbEmbBadTag.Q: json tag name "q'" is not one`},
 		{reflect.TypeFor[sbRecList](), "element []: native.sbRecList contains itself"},
 		{reflect.TypeFor[sbRecMap](), "element []: native.sbRecMap contains itself"},
 		{reflect.TypeFor[sbRecPtr](), "native.sbRecPtr is a pointer to itself"},

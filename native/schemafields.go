@@ -147,6 +147,38 @@ func schemaJSONFields(t reflect.Type) []schemaJSONField {
 	return out
 }
 
+// schemaInvalidTagName returns the path and tag name of the first field of
+// struct type t, or of a struct embedded in it, whose json tag has a name
+// that schemaValidTag refuses; "" if there is none.
+func schemaInvalidTagName(t reflect.Type, path string, seen map[reflect.Type]bool) (string, string) {
+	if seen[t] {
+		return "", ""
+	}
+	seen[t] = true
+	for i := 0; i < t.NumField(); i++ {
+		sf := t.Field(i)
+		tag := sf.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		if name, _, _ := strings.Cut(tag, ","); name != "" && !schemaValidTag(name) && (sf.IsExported() || sf.Anonymous) {
+			return schemaFieldPath(path, sf.Name), name
+		}
+		if sf.Anonymous {
+			et := sf.Type
+			if et.Kind() == reflect.Pointer {
+				et = et.Elem()
+			}
+			if et.Kind() == reflect.Struct {
+				if fp, name := schemaInvalidTagName(et, schemaFieldPath(path, sf.Name), seen); fp != "" {
+					return fp, name
+				}
+			}
+		}
+	}
+	return "", ""
+}
+
 // schemaValidTag reports whether s is a name encoding/json accepts in a tag
 // (isValidTag in encoding/json).
 func schemaValidTag(s string) bool {
