@@ -160,7 +160,9 @@ func (fx *fixture) listServices(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := refl.SendMsg(protowire.AppendString(protowire.AppendTag(nil, 7, protowire.BytesType), "*")); err != nil {
+	// SendMsg returns io.EOF when the server has already ended the stream
+	// (a refused token); RecvMsg then returns the status.
+	if err := refl.SendMsg(protowire.AppendString(protowire.AppendTag(nil, 7, protowire.BytesType), "*")); err != nil && err != io.EOF {
 		return err
 	}
 	refl.CloseSend()
