@@ -169,7 +169,7 @@ func (c *Client) onHeader(call *clientCall, p []byte) error {
 		return nil
 	}
 	call.part = expectStream
-	stream := newStreamReader(c.w.fr, func(reason error) { c.abort(call, reason) })
+	stream := newStreamReader(c.w.fr, call.id, func(reason error) { c.abort(call, reason) })
 	call.mu.Lock()
 	call.stream = stream
 	aborted := call.abortReason

@@ -218,6 +218,11 @@ type framer struct {
 	wbuf []byte // assembles small frames so each goes out in one Write
 	// peerMax is the largest payload the peer accepts.
 	peerMax uint32
+	// A header (or the error) a stream's consumer read and gave back: the
+	// next readHeader returns it (see streamReader.nextFrame).
+	pending    bool
+	pendingHdr FrameHeader
+	pendingErr error
 }
 
 func newFramer(rw io.ReadWriter, lim limits) *framer {
@@ -226,6 +231,12 @@ func newFramer(rw io.ReadWriter, lim limits) *framer {
 
 // readHeader reads and validates the next frame header.
 func (f *framer) readHeader() (FrameHeader, error) {
+	if f.pending {
+		f.pending = false
+		h, err := f.pendingHdr, f.pendingErr
+		f.pendingHdr, f.pendingErr = FrameHeader{}, nil
+		return h, err
+	}
 	if _, err := io.ReadFull(f.r, f.rhdr[:]); err != nil {
 		return FrameHeader{}, err
 	}

@@ -318,7 +318,7 @@ func (c *serverConn) onHeader(fh FrameHeader) error {
 // dispatch starts the handler once the request's JSON part is in.
 func (c *serverConn) dispatch(call *serverCall) {
 	if call.expect == partStream {
-		call.stream = newStreamReader(c.w.fr, nil)
+		call.stream = newStreamReader(c.w.fr, call.id, nil)
 	}
 	if c.work == nil {
 		// One goroutine runs the connection's handlers, one call at a
