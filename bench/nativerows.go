@@ -8,6 +8,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/framegate/framegate/bench/internal/benchkit"
 	"github.com/framegate/framegate/native"
 )
 
@@ -41,7 +42,7 @@ func newNativeServer(opts ...native.Option) (*native.Server, error) {
 	s := native.NewServer(opts...)
 	err := errors.Join(
 		s.Register("Bench.Stream", func(ctx context.Context, req *streamRequest, body *io.Reader) error {
-			*body = &patternReader{left: req.N}
+			*body = &benchkit.PatternReader{Pattern: pattern, Left: req.N}
 			return nil
 		}),
 		s.Register("Bench.Echo", func(ctx context.Context, req *EchoMsg, resp *EchoMsg) error {

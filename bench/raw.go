@@ -4,6 +4,8 @@ import (
 	"io"
 	"net"
 	"time"
+
+	"github.com/framegate/framegate/bench/internal/benchkit"
 )
 
 // The raw limits: what the transports and the memory do with no protocol.
@@ -32,7 +34,7 @@ func rawStream(r *round, pair func() (net.Conn, net.Conn, error)) (float64, erro
 	go func() {
 		buf := make([]byte, chunk)
 		for n := range segs {
-			_, err := io.CopyBuffer(writerOnly{send}, readerOnly{&patternReader{left: n}}, buf)
+			_, err := io.CopyBuffer(writerOnly{send}, readerOnly{&benchkit.PatternReader{Pattern: pattern, Left: n}}, buf)
 			if err != nil {
 				send.Close() // unblock the receiver
 			}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -10,8 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/framegate/framegate/bench/internal/benchkit"
 )
 
 // Peak memory of a long stream: the harness re-runs itself with -rss-child
@@ -64,7 +64,7 @@ func rssChild(n int64, w io.Writer) error {
 	if err := nativeGet(ns.client, chunk, buf, false); err != nil {
 		return errors.Join(err, ns.close())
 	}
-	base, err := vmHWM()
+	base, err := benchkit.VmHWM()
 	if err != nil {
 		return errors.Join(err, ns.close())
 	}
@@ -73,26 +73,9 @@ func rssChild(n int64, w io.Writer) error {
 		return errors.Join(err, ns.close())
 	}
 	el := time.Since(t0)
-	peak, err := vmHWM()
+	peak, err := benchkit.VmHWM()
 	if err := errors.Join(err, ns.close()); err != nil {
 		return err
 	}
 	return json.NewEncoder(w).Encode(rssResult{BaseMiB: base, PeakMiB: peak, GiBps: float64(n) / (1 << 30) / el.Seconds()})
-}
-
-// vmHWM is this process's peak resident set size in MiB.
-func vmHWM() (float64, error) {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
-			return kb / 1024, err
-		}
-	}
-	return 0, errors.New("no VmHWM in /proc/self/status")
 }

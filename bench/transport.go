@@ -23,27 +23,6 @@ var pattern = func() []byte {
 	return b
 }()
 
-// patternReader yields left bytes of pattern, over and over. Read copies
-// into p (the copy any io.Reader source costs); it has no WriteTo, so
-// io.Copy and native both see a plain reader.
-type patternReader struct {
-	left int64
-	off  int
-}
-
-func (r *patternReader) Read(p []byte) (int, error) {
-	if r.left <= 0 {
-		return 0, io.EOF
-	}
-	if int64(len(p)) > r.left {
-		p = p[:r.left]
-	}
-	n := copy(p, pattern[r.off:])
-	r.off = (r.off + n) % len(pattern)
-	r.left -= int64(n)
-	return n, nil
-}
-
 // writerOnly and readerOnly hide ReadFrom and WriteTo, so io.CopyBuffer uses
 // the buffer it is given (net.TCPConn would splice, io.Discard would use its
 // own 8 KiB buffers).

@@ -12,6 +12,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/framegate/framegate/bench/internal/benchkit"
 	"github.com/framegate/framegate/gateway"
 	"github.com/framegate/framegate/native"
 )
@@ -45,25 +46,6 @@ type EchoMsg struct {
 	Owner string   `json:"owner"`
 }
 
-// patternReader yields left bytes of pattern from off, over and over.
-type patternReader struct {
-	left int64
-	off  int
-}
-
-func (r *patternReader) Read(p []byte) (int, error) {
-	if r.left <= 0 {
-		return 0, io.EOF
-	}
-	if int64(len(p)) > r.left {
-		p = p[:r.left]
-	}
-	n := copy(p, pattern[r.off:])
-	r.off = (r.off + n) % len(pattern)
-	r.left -= int64(n)
-	return n, nil
-}
-
 func newBackend() (*native.Server, error) {
 	s := native.NewServer()
 	err := errors.Join(
@@ -71,7 +53,7 @@ func newBackend() (*native.Server, error) {
 			if req.N < 0 || req.Off < 0 {
 				return native.Errorf(native.CodeInvalidArgument, "negative n or off")
 			}
-			*body = &patternReader{left: req.N, off: int(req.Off % chunk)}
+			*body = &benchkit.PatternReader{Pattern: pattern, Left: req.N, Off: int(req.Off % chunk)}
 			return nil
 		}),
 		s.Register("Load.Echo", func(ctx context.Context, req *EchoMsg, resp *EchoMsg) error {

@@ -27,6 +27,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/framegate/framegate/bench/internal/benchkit"
 )
 
 func main() { os.Exit(loadMain(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -208,7 +210,7 @@ func run(cfg *config, progress io.Writer) (*report, error) {
 		return nil, fmt.Errorf("no scenario matches -only %q", cfg.only)
 	}
 	rep.Meta["runtime_s"] = time.Since(start).Seconds()
-	if hwm, err := vmHWM(); err == nil {
+	if hwm, err := benchkit.VmHWM(); err == nil {
 		rep.Meta["process_vmhwm_mib"] = hwm
 	}
 	return rep, nil

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -10,11 +9,11 @@ import (
 	"os"
 	"runtime/debug"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/framegate/framegate/bench/internal/benchkit"
 )
 
 // result is one scenario's row of the table and of the JSON file.
@@ -141,7 +140,7 @@ func runScenario(e *env, s scenario, cfg *config) (result, error) {
 	}
 	wg.Wait()
 	el := time.Since(start)
-	if peak, err := vmHWM(); err == nil {
+	if peak, err := benchkit.VmHWM(); err == nil {
 		res.PeakRSSMiB = peak
 	}
 	if e.rb != nil {
@@ -195,21 +194,4 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 func resetPeakRSS() {
 	debug.FreeOSMemory()
 	os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
-}
-
-// vmHWM is this process's peak resident set size in MiB.
-func vmHWM() (float64, error) {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
-			return kb / 1024, err
-		}
-	}
-	return 0, errors.New("no VmHWM in /proc/self/status")
 }
