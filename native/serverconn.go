@@ -15,9 +15,10 @@ import (
 	"time"
 )
 
-// serverConn is the server side of one connection: a reader goroutine (the
-// one that called ServeConn) runs the frame state machine; a worker
-// goroutine runs each call's handler in turn and writes the response.
+// serverConn is the server side of one connection. Two goroutines (the one
+// that called ServeConn and one started at the first call) take turns: one
+// reads frames and runs the frame state machine, the other runs the
+// current call's handler and writes the response (see loop).
 type serverConn struct {
 	s        *Server
 	cfg      *config
@@ -29,8 +30,12 @@ type serverConn struct {
 
 	rd *deadlineReader // nil without WithReadTimeout
 
-	// Owned by the reader goroutine.
-	work    chan *serverCall // the handler worker's queue; nil before the first call
+	turn   chan struct{} // the reading role, passed between the two goroutines
+	endErr error         // why the connection ended; set before turn is closed
+
+	// Owned by the goroutine reading frames (see loop).
+	second  bool        // the second goroutine was started
+	due     *serverCall // the call whose handler is to run next
 	cur     *serverCall
 	lastID  uint32
 	scratch []byte
@@ -85,6 +90,7 @@ func newServerConn(s *Server, rwc io.ReadWriteCloser) *serverConn {
 		c.peer = nc.RemoteAddr().String()
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.turn = make(chan struct{}, 1)
 	return c
 }
 
@@ -112,11 +118,51 @@ func (c *serverConn) serve() error {
 	if send {
 		c.sendClose()
 	}
-	err := c.readLoop()
-	c.cancel()
-	if c.work != nil {
-		close(c.work)
+	c.loop(true)
+	c.handlers.Wait()
+	return c.endErr
+}
+
+// loop is run by the connection's two goroutines, which swap roles at
+// each call: the one that reads the call's request hands the reading of
+// frames to the other and runs the handler itself. The handler starts at
+// once, and the other goroutine's wait for the next frame is off the
+// call's path (a worker that ran handlers while this goroutine went back to
+// reading put that read, a syscall that finds nothing, before every
+// handler). reading says whether this goroutine reads first; the other
+// waits for its turn on c.turn, which carries the reading role. The
+// goroutine whose read fails ends the connection and closes c.turn.
+func (c *serverConn) loop(reading bool) {
+	for {
+		if !reading {
+			if _, ok := <-c.turn; !ok {
+				return
+			}
+		}
+		call, err := c.readLoop()
+		if err != nil {
+			c.endErr = c.teardown(err)
+			close(c.turn)
+			return
+		}
+		if !c.second {
+			c.second = true
+			c.handlers.Add(1)
+			go func() {
+				defer c.handlers.Done()
+				c.loop(false)
+			}()
+		}
+		c.turn <- struct{}{}
+		c.run(call)
+		reading = false
 	}
+}
+
+// teardown ends the connection after the reading goroutine's err; it
+// returns the error ServeConn reports.
+func (c *serverConn) teardown(err error) error {
+	c.cancel()
 	if cur := c.cur; cur != nil && cur.expect == partStream && cur.stream != nil {
 		cur.stream.end(truncated(io.ErrUnexpectedEOF))
 		cur.expect = partDone
@@ -139,11 +185,12 @@ func (c *serverConn) serve() error {
 		c.closeTmr.Stop()
 	}
 	c.mu.Unlock()
-	c.handlers.Wait()
 	return err
 }
 
-func (c *serverConn) readLoop() error {
+// readLoop reads frames until a call's handler is due to run (it returns
+// the call) or the connection ends (it returns why).
+func (c *serverConn) readLoop() (*serverCall, error) {
 	for {
 		if c.rd != nil {
 			// Waiting for a frame is unbounded only between requests:
@@ -153,15 +200,15 @@ func (c *serverConn) readLoop() error {
 		}
 		h, err := c.w.fr.readHeader()
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return c.rd.timeoutError()
+			return nil, c.rd.timeoutError()
 		}
 		if err == io.ErrUnexpectedEOF {
 			// Not a vanished peer (that is io.EOF, between frames): the
 			// peer ended its side in the middle of a frame.
-			return protocolErrorf("connection ended in the middle of a frame header")
+			return nil, protocolErrorf("connection ended in the middle of a frame header")
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		switch h.Type {
 		case TypeHeader:
@@ -185,7 +232,11 @@ func (c *serverConn) readLoop() error {
 			err = c.rd.timeoutError()
 		}
 		if err = cutPayload(h, err); err != nil {
-			return err
+			return nil, err
+		}
+		if call := c.due; call != nil {
+			c.due = nil
+			return call, nil
 		}
 	}
 }
@@ -320,24 +371,8 @@ func (c *serverConn) dispatch(call *serverCall) {
 	if call.expect == partStream {
 		call.stream = newStreamReader(c.w.fr, call.id, nil)
 	}
-	if c.work == nil {
-		// One goroutine runs the connection's handlers, one call at a
-		// time as the calls come: a goroutine per call grew a new stack
-		// for each (9% of a small call's CPU in BenchmarkUnaryTCP).
-		c.work = make(chan *serverCall, 1)
-		c.handlers.Add(1)
-		go c.worker(c.work)
-	}
 	c.handlers.Add(1)
-	c.work <- call
-}
-
-// worker runs the handlers of the calls sent to work until it is closed.
-func (c *serverConn) worker(work <-chan *serverCall) {
-	defer c.handlers.Done()
-	for call := range work {
-		c.run(call)
-	}
+	c.due = call // readLoop returns it, to loop
 }
 
 func (c *serverConn) current(fh FrameHeader, want reqPart) (*serverCall, error) {
