@@ -24,6 +24,7 @@ type Client struct {
 
 	nextID     uint32 // guarded by sem
 	readerDone chan struct{}
+	resume     chan struct{} // the caller took a response; see clientEvent.resume
 
 	mu       sync.Mutex
 	cur      *clientCall
@@ -48,6 +49,13 @@ type clientEvent struct {
 	err    error
 	body   []byte
 	stream *streamReader
+
+	// resume: the reader goroutine waits on Client.resume for the
+	// caller to take this event before it reads on. The caller's wake-up
+	// then comes before the reader's next read, which (the response just
+	// read being the call's last frame) finds nothing and parks: run first,
+	// that read and park delayed every small call.
+	resume bool
 }
 
 // clientCall is one call on a client connection.
@@ -72,6 +80,7 @@ type clientCall struct {
 	respEnded   bool
 	aborted     bool
 	abortReason error // why the call was aborted, once aborted
+	gaveUp      bool  // Call returned without waiting for the answer
 	abortTimer  *time.Timer
 	stopCtx     func() bool
 
@@ -83,7 +92,7 @@ type clientCall struct {
 // NewClient runs the client side of the handshake on rwc and returns a
 // client for it. The client owns rwc and closes it in Close.
 func NewClient(rwc io.ReadWriteCloser, opts ...Option) (*Client, error) {
-	c := &Client{cfg: newConfig(opts), sem: make(chan struct{}, 1), readerDone: make(chan struct{})}
+	c := &Client{cfg: newConfig(opts), sem: make(chan struct{}, 1), readerDone: make(chan struct{}), resume: make(chan struct{}, 1)}
 	c.cfg.finish()
 	c.w.rwc = rwc
 	c.w.fr = newFramer(rwc, c.cfg.lim)
@@ -196,8 +205,19 @@ func (c *Client) call(ctx context.Context, method string, req, resp any, opts []
 	case <-ctx.Done():
 		err := contextError(ctx)
 		c.abort(call, err)
+		// An answer delivered before this point may wait to be taken;
+		// one delivered after it sees gaveUp and does not wait.
+		call.mu.Lock()
+		call.gaveUp = true
+		select {
+		case ev = <-call.events:
+		default:
+		}
+		call.mu.Unlock()
+		c.took(ev)
 		return err
 	}
+	c.took(ev)
 	if ev.err != nil {
 		return ev.err
 	}
@@ -218,9 +238,14 @@ func (c *Client) call(ctx context.Context, method string, req, resp any, opts []
 	return nil
 }
 
-// contextError is ctx's error as an *Error with its code.
+// contextError is ctx's error as an *Error with its code. A ctx whose
+// deadline has passed may not be done yet (its timer has not fired): that
+// is DeadlineExceeded too.
 func contextError(ctx context.Context) error {
 	err := ctx.Err()
+	if err == nil {
+		err = context.DeadlineExceeded
+	}
 	return &Error{code: CodeOf(err), msg: err.Error(), err: err}
 }
 
@@ -389,6 +414,32 @@ func (c *Client) deliver(call *clientCall, ev clientEvent) {
 	}
 	call.delivered = true
 	call.events <- ev
+}
+
+// deliverLast is deliver for the reader goroutine's final answer to a call:
+// unless the call was aborted (then Call may have returned), it waits for
+// the caller to take the answer before it reads on.
+func (c *Client) deliverLast(call *clientCall, ev clientEvent) {
+	call.mu.Lock()
+	if call.delivered {
+		call.mu.Unlock()
+		return
+	}
+	call.delivered = true
+	// A Call that gives up takes the event under call.mu (see call).
+	ev.resume = !call.gaveUp
+	call.events <- ev
+	call.mu.Unlock()
+	if ev.resume {
+		<-c.resume
+	}
+}
+
+// took tells the reader goroutine that the caller took ev.
+func (c *Client) took(ev clientEvent) {
+	if ev.resume {
+		c.resume <- struct{}{}
+	}
 }
 
 // Close ends the connection stack-wise: it aborts a call in progress, sends

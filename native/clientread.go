@@ -157,7 +157,7 @@ func (c *Client) onHeader(call *clientCall, p []byte) error {
 	if rh.Code != CodeOK {
 		call.setMD(call.opts.trailer, rh.Trailer)
 		c.respEnd(call)
-		c.deliver(call, clientEvent{err: &Error{code: rh.Code, msg: rh.Message}})
+		c.deliverLast(call, clientEvent{err: &Error{code: rh.Code, msg: rh.Message}})
 		return nil
 	}
 	if rh.Body != call.accept {
@@ -206,7 +206,7 @@ func (c *Client) onBody(call *clientCall, h FrameHeader) error {
 	}
 	call.body = nil
 	c.respEnd(call)
-	c.deliver(call, ev)
+	c.deliverLast(call, ev)
 	return nil
 }
 
@@ -218,7 +218,7 @@ func (c *Client) onReset(call *clientCall, code Code, msg string) error {
 	if stream {
 		call.stream.end(err)
 	} else {
-		c.deliver(call, clientEvent{err: err})
+		c.deliverLast(call, clientEvent{err: err})
 	}
 	return nil
 }
