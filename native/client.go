@@ -177,6 +177,7 @@ func (c *Client) call(ctx context.Context, method string, req, resp any, opts []
 		<-c.sem
 		return notSent(err)
 	}
+	defer c.settle(call)
 	if dl, ok := ctx.Deadline(); ok {
 		if hdr.Timeout = int64(time.Until(dl)); hdr.Timeout <= 0 {
 			c.complete(call, true)
@@ -205,16 +206,6 @@ func (c *Client) call(ctx context.Context, method string, req, resp any, opts []
 	case <-ctx.Done():
 		err := contextError(ctx)
 		c.abort(call, err)
-		// An answer delivered before this point may wait to be taken;
-		// one delivered after it sees gaveUp and does not wait.
-		call.mu.Lock()
-		call.gaveUp = true
-		select {
-		case ev = <-call.events:
-		default:
-		}
-		call.mu.Unlock()
-		c.took(ev)
 		return err
 	}
 	c.took(ev)
@@ -426,13 +417,28 @@ func (c *Client) deliverLast(call *clientCall, ev clientEvent) {
 		return
 	}
 	call.delivered = true
-	// A Call that gives up takes the event under call.mu (see call).
+	// A Call that returns takes the event under call.mu (see settle).
 	ev.resume = !call.gaveUp
 	call.events <- ev
 	call.mu.Unlock()
 	if ev.resume {
 		<-c.resume
 	}
+}
+
+// settle runs as Call returns, by whatever path: an answer delivered
+// before it (even one that came before the request was sent) may wait to be
+// taken; one delivered after it sees gaveUp and does not wait.
+func (c *Client) settle(call *clientCall) {
+	var ev clientEvent
+	call.mu.Lock()
+	call.gaveUp = true
+	select {
+	case ev = <-call.events:
+	default:
+	}
+	call.mu.Unlock()
+	c.took(ev)
 }
 
 // took tells the reader goroutine that the caller took ev.
