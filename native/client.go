@@ -408,8 +408,8 @@ func (c *Client) deliver(call *clientCall, ev clientEvent) {
 }
 
 // deliverLast is deliver for the reader goroutine's final answer to a call:
-// unless the call was aborted (then Call may have returned), it waits for
-// the caller to take the answer before it reads on.
+// unless Call has already returned (settle), it waits for the caller to take
+// the answer before it reads on.
 func (c *Client) deliverLast(call *clientCall, ev clientEvent) {
 	call.mu.Lock()
 	if call.delivered {
