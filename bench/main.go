@@ -21,10 +21,11 @@ import (
 	"regexp"
 	"runtime"
 	"runtime/pprof"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/framegate/framegate/bench/internal/benchkit"
 )
 
 func main() { os.Exit(benchMain(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -52,35 +53,11 @@ func (c *config) segment() int64 {
 	return s / chunk * chunk
 }
 
-// byteSize is a flag value such as 2GiB, 64MiB or 1048576.
-type byteSize int64
-
-func (b *byteSize) String() string { return strconv.FormatInt(int64(*b), 10) }
-
-func (b *byteSize) Set(s string) error {
-	mult := int64(1)
-	for _, u := range []struct {
-		suffix string
-		m      int64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}, {"B", 1}} {
-		if v, ok := strings.CutSuffix(s, u.suffix); ok {
-			s, mult = v, u.m
-			break
-		}
-	}
-	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-	if err != nil || v < 0 {
-		return fmt.Errorf("bad size %q (want e.g. 2GiB, 64MiB, 1048576)", s)
-	}
-	*b = byteSize(v * float64(mult))
-	return nil
-}
-
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfg := &config{}
-	minBytes, rssBytes := byteSize(2<<30), byteSize(10<<30)
+	minBytes, rssBytes := benchkit.ByteSize(2<<30), benchkit.ByteSize(10<<30)
 	only := fs.String("only", "", "run only the rows whose name matches this regexp (ratios need both their rows)")
 	fs.IntVar(&cfg.rounds, "rounds", 5, "rounds; each runs every selected row once")
 	fs.Var(&minBytes, "min-bytes", "a streaming row moves at least this much per round")

@@ -45,35 +45,11 @@ type config struct {
 	cpuProf    string
 }
 
-// byteSize is a flag value such as 8MiB, 256KiB or 1048576.
-type byteSize int64
-
-func (b *byteSize) String() string { return strconv.FormatInt(int64(*b), 10) }
-
-func (b *byteSize) Set(s string) error {
-	mult := int64(1)
-	for _, u := range []struct {
-		suffix string
-		m      int64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}} {
-		if v, ok := strings.CutSuffix(s, u.suffix); ok {
-			s, mult = v, u.m
-			break
-		}
-	}
-	v, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-	if err != nil || v < 0 {
-		return fmt.Errorf("bad size %q (want e.g. 8MiB, 256KiB, 1048576)", s)
-	}
-	*b = byteSize(v * mult)
-	return nil
-}
-
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfg := &config{}
-	size := byteSize(8 << 20)
+	size := benchkit.ByteSize(8 << 20)
 	only := fs.String("only", "", "run only the scenarios whose name (grpc/inproc, rest/remote, ...) matches this regexp")
 	fs.DurationVar(&cfg.duration, "duration", 20*time.Second, "how long each scenario starts new calls")
 	fs.IntVar(&cfg.streams, "streams", 64, "concurrent server streams")

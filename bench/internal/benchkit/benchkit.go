@@ -1,11 +1,12 @@
 // Package benchkit holds what make bench (./bench) and make load
-// (./bench/load) both need: a stream source over pre-filled memory, and the
-// process's peak RSS.
+// (./bench/load) both need: a stream source over pre-filled memory, the
+// process's peak RSS, and a byte-size flag.
 package benchkit
 
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"strconv"
@@ -49,4 +50,28 @@ func VmHWM() (float64, error) {
 		}
 	}
 	return 0, errors.New("no VmHWM in /proc/self/status")
+}
+
+// ByteSize is a flag value such as 2GiB, 64MiB, 1.5G or 1048576.
+type ByteSize int64
+
+func (b *ByteSize) String() string { return strconv.FormatInt(int64(*b), 10) }
+
+func (b *ByteSize) Set(s string) error {
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		m      int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}, {"B", 1}} {
+		if v, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mult = v, u.m
+			break
+		}
+	}
+	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || v < 0 {
+		return fmt.Errorf("bad size %q (want e.g. 2GiB, 64MiB, 1048576)", s)
+	}
+	*b = ByteSize(v * float64(mult))
+	return nil
 }
