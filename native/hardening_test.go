@@ -381,25 +381,7 @@ func testConnLevel(t *testing.T, addr string, logs *logRecorder, c hardCase) {
 	wantMsg(t, "RST message", msg, c.want)
 	readEOF(t, conn)
 	healthy(t, addr) // before the logs: the warning is written before the connection ends
-	hCheckLogs(t, logs, c.handshake, c.want)
-}
-
-// hCheckLogs is checkLogs with wantMsg's alternatives: one warning naming
-// the problem, nothing at Error level.
-func hCheckLogs(t *testing.T, logs *logRecorder, handshake bool, want []string) {
-	t.Helper()
-	if errs := logs.atLevel(slog.LevelError); len(errs) > 0 {
-		t.Errorf("logged at Error level: %v", errs)
-	}
-	warns := logs.atLevel(slog.LevelWarn)
-	wantLog := "native: closing connection after a protocol error"
-	if handshake {
-		wantLog = "native: handshake failed"
-	}
-	if len(warns) != 1 || warns[0].msg != wantLog {
-		t.Fatalf("warnings %v, want one %q", warns, wantLog)
-	}
-	wantMsg(t, "warning", warns[0].attrs["err"], want)
+	checkLogs(t, logs, c.handshake, c.want)
 }
 
 // testCallLevel sends c.send and expects the error response of call c.call;
