@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/rpc"
 	"slices"
@@ -37,6 +38,8 @@ func init() {
 		{"unary/netrpc-gob/16", 16, netrpcUnary},
 		{"unary/grpc/1", 1, grpcUnary},
 		{"unary/grpc/16", 16, grpcUnary},
+		{"unary/tcp-pingpong/1", 1, pingpongUnary},
+		{"unary/tcp-pingpong/16", 16, pingpongUnary},
 	} {
 		register(contender{name: w.name, unit: "calls/s", order: 500 + i,
 			run: func(r *round) (float64, error) { return w.run(r, w.callers) }})
@@ -44,6 +47,11 @@ func init() {
 	registerRatio(ratio{name: "unary native/netrpc 1", num: "unary/native/1", den: "unary/netrpc-gob/1", target: atLeast(1)})
 	registerRatio(ratio{name: "unary native-pool/netrpc 16", num: "unary/native-pool/16", den: "unary/netrpc-gob/16", target: atLeast(1)})
 	registerRatio(ratio{name: "unary native-client/netrpc 16", num: "unary/native-client/16", den: "unary/netrpc-gob/16"})
+	// The ceiling of one call at a time per connection: the same bytes
+	// bounced with no framing, encoding or dispatch at all.
+	registerRatio(ratio{name: "unary pingpong/netrpc 16", num: "unary/tcp-pingpong/16", den: "unary/netrpc-gob/16"})
+	registerRatio(ratio{name: "unary native-pool/pingpong 16", num: "unary/native-pool/16", den: "unary/tcp-pingpong/16"})
+	registerRatio(ratio{name: "unary native/pingpong 1", num: "unary/native/1", den: "unary/tcp-pingpong/1"})
 	registerRatio(ratio{name: "unary native/grpc 1", num: "unary/native/1", den: "unary/grpc/1"})
 	registerRatio(ratio{name: "unary native-pool/grpc 16", num: "unary/native-pool/16", den: "unary/grpc/16"})
 }
@@ -232,4 +240,75 @@ func grpcUnary(r *round, callers int) (float64, error) {
 		return nil
 	})
 	return v, errors.Join(err, gs.close())
+}
+
+// pingpongUnary is the limit of any protocol that runs one call at a time
+// per connection: each caller has its own loopback TCP connection and
+// writes echoJSON's bytes, which the server reads and writes back, with no
+// framing, encoding or dispatch. Callers take connections from a channel,
+// as a pool would.
+func pingpongUnary(r *round, callers int) (float64, error) {
+	l, err := listenTCP()
+	if err != nil {
+		return 0, err
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	wg.Go(func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Go(func() {
+				buf := make([]byte, len(echoJSON))
+				for {
+					if _, err := io.ReadFull(c, buf); err != nil {
+						return
+					}
+					if _, err := c.Write(buf); err != nil {
+						return
+					}
+				}
+			})
+		}
+	})
+	defer func() {
+		l.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	}()
+	free := make(chan net.Conn, callers)
+	for range callers {
+		c, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			return 0, err
+		}
+		defer c.Close()
+		free <- c
+	}
+	req := []byte(echoJSON)
+	return r.calls(callers, func() error {
+		c := <-free
+		defer func() { free <- c }()
+		if _, err := c.Write(req); err != nil {
+			return err
+		}
+		resp := make([]byte, len(req))
+		if _, err := io.ReadFull(c, resp); err != nil {
+			return err
+		}
+		if string(resp) != echoJSON {
+			return fmt.Errorf("pingpong answered %q", resp)
+		}
+		return nil
+	})
 }
