@@ -260,8 +260,32 @@ func (w *wire) writeData(hf *half, buf []byte) error {
 	if !hf.open {
 		return errHalfClosed
 	}
+	if len(buf) > splitMin {
+		if _, ok := w.rwc.(*net.TCPConn); ok {
+			if err := w.writeLocked(buf[:splitHead]); err != nil {
+				return err
+			}
+			buf = buf[splitHead:]
+		}
+	}
 	return w.writeLocked(buf)
 }
+
+// A large DATA frame goes to a TCP connection in two writes: its first
+// splitHead bytes, then the rest. Over loopback TCP this streams 25-40%
+// faster on a third less CPU per byte than one write of the whole frame
+// (BenchmarkStreamTCP, 5 interleaved runs each: 2378-3045 MB/s in one
+// write, 3102-3823 MB/s split). The receiver then makes half the reads per
+// MiB (strace: 6 against 3) and as many fewer EAGAIN wake-ups; raw sockets
+// with 1 MiB buffers show the same gain, and net/http's chunked writer
+// writes this way by accident (4 KiB, then the rest), which is why REST
+// downloads through the gateway beat raw 1 MiB writes. Over a unix
+// socketpair it costs 1-2%, so only TCP does it. Elsewhere it is one more
+// syscall per frame.
+const (
+	splitHead = 4 << 10
+	splitMin  = 64 << 10
+)
 
 // reset tells the peer the connection is being torn down because of err (an
 // RST on call 0), without waiting long for a writer that is stuck, then
