@@ -28,6 +28,7 @@ func init() {
 	registerRatio(ratio{name: "native/raw unix", num: "native/unix", den: "raw/unix", target: atLeast(0.90)})
 	registerRatio(ratio{name: "native io.Copy/raw unix", num: "native/unix/io.Copy", den: "raw/unix"})
 	registerRatio(ratio{name: "native/raw tcp", num: "native/tcp", den: "raw/tcp", target: atLeast(0.85)})
+	registerRatio(ratio{name: "native/raw-split tcp", num: "native/tcp", den: "raw/tcp/split"})
 	registerTarget("native/unix allocs", atMost(1))
 	registerTarget("native/tcp allocs", atMost(1))
 }
