@@ -16,9 +16,9 @@ import (
 )
 
 // serverConn is the server side of one connection. Two goroutines (the one
-// that called ServeConn and one started at the first call) take turns: one
-// reads frames and runs the frame state machine, the other runs the
-// current call's handler and writes the response (see loop).
+// that called ServeConn and one started at the first call) take turns at
+// reading frames and running the frame state machine; the one that reads a
+// request runs its handler and writes the response (see loop).
 type serverConn struct {
 	s        *Server
 	cfg      *config
@@ -30,8 +30,14 @@ type serverConn struct {
 
 	rd *deadlineReader // nil without WithReadTimeout
 
-	turn   chan struct{} // the reading role, passed between the two goroutines
-	endErr error         // why the connection ended; set before turn is closed
+	turn      chan struct{} // the reading role, passed between the two goroutines
+	endErr    error         // why the connection ended; set before turn is closed
+	lend      *time.Timer   // passes the role on from a long handler (runInline)
+	lendMu    sync.Mutex
+	lendArmed bool     // lendMu: lend is set
+	lendSeq   uint64   // lendMu: handlers run inline so far, which numbers them
+	lendCur   *lendRun // lendMu: the run holding the reading role, if any
+	lendSeen  uint64   // lendMu: lendCur's number when lend last fired
 
 	// Owned by the goroutine reading frames (see loop).
 	second  bool        // the second goroutine was started
@@ -91,6 +97,8 @@ func newServerConn(s *Server, rwc io.ReadWriteCloser) *serverConn {
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.turn = make(chan struct{}, 1)
+	c.lend = time.AfterFunc(time.Hour, c.lendRole)
+	c.lend.Stop()
 	return c
 }
 
@@ -123,16 +131,21 @@ func (c *serverConn) serve() error {
 	return c.endErr
 }
 
-// loop is run by the connection's two goroutines, which swap roles at
-// each call: the one that reads the call's request hands the reading of
-// frames to the other and runs the handler itself. The handler starts at
-// once, and the other goroutine's wait for the next frame is off the
-// call's path (a worker that ran handlers while this goroutine went back to
-// reading put that read, a syscall that finds nothing, before every
-// handler). reading says whether this goroutine reads first; the other
-// waits for its turn on c.turn, which carries the reading role. The
-// goroutine whose read fails ends the connection and closes c.turn.
+// loop is run by the connection's two goroutines, which take turns at
+// reading frames; the reading role passes between them on c.turn. reading
+// says whether this goroutine reads first; the other waits for its turn.
+// The goroutine that reads a call's request runs its handler itself:
+//   - a handler that reads a request stream needs the stream's frames read
+//     while it runs, so the role passes to the other goroutine first;
+//   - any other handler runs inline, and the role is lent to the other
+//     goroutine only if it runs longer than lendAfter (runInline). A small
+//     call then passes between no goroutines on the server at all: each
+//     hand-off wakes a goroutine, and with an idle P a thread (futex), which
+//     measured here cost as much as the rest of the call.
+//
+// The goroutine whose read fails ends the connection and closes c.turn.
 func (c *serverConn) loop(reading bool) {
+	var inline lendRun
 	for {
 		if !reading {
 			if _, ok := <-c.turn; !ok {
@@ -153,9 +166,71 @@ func (c *serverConn) loop(reading bool) {
 				c.loop(false)
 			}()
 		}
+		if call.stream != nil {
+			c.turn <- struct{}{}
+			c.run(call)
+			reading = false
+			continue
+		}
+		reading = c.runInline(call, &inline)
+	}
+}
+
+// lendAfter bounds how long a handler run inline keeps the connection
+// unread: between lendAfter and twice that, the other goroutine takes over
+// reading (an RST aborting the call, or a PING, waits that long at most).
+const lendAfter = time.Millisecond
+
+// lendRun is a handler run inline by one of the two goroutines (each has
+// its own, which its next run reuses).
+type lendRun struct {
+	seq  uint64 // lendMu: the run's number
+	lent bool   // lendMu: the reading role passed on during the run
+}
+
+// runInline runs call's handler on the goroutine that holds the reading
+// role, and reports whether this goroutine holds it still: c.lend passes it
+// to the other goroutine if the handler runs too long. A lent handler may
+// still run while the next call's handler starts and is lent in turn (its
+// call was aborted, or its goroutine waits for a CPU), so each run keeps
+// its own lent flag. c.lend is not reset per call: that put a timer ahead
+// of a netpoller asleep with a later one, and woke it (a thread) at every
+// call. It stays armed while inline handlers keep coming, and lends when
+// the run it saw last time still runs (lendRole).
+func (c *serverConn) runInline(call *serverCall, r *lendRun) bool {
+	c.lendMu.Lock()
+	c.lendSeq++
+	r.seq, r.lent = c.lendSeq, false
+	c.lendCur = r
+	if !c.lendArmed {
+		c.lendArmed = true
+		c.lend.Reset(lendAfter)
+	}
+	c.lendMu.Unlock()
+	c.run(call)
+	c.lendMu.Lock()
+	lent := r.lent
+	if c.lendCur == r {
+		c.lendCur = nil
+	}
+	c.lendMu.Unlock()
+	return !lent
+}
+
+// lendRole is c.lend's function.
+func (c *serverConn) lendRole() {
+	c.lendMu.Lock()
+	defer c.lendMu.Unlock()
+	switch {
+	case c.lendCur == nil:
+		c.lendArmed = false
+	case c.lendCur.seq != c.lendSeen:
+		c.lendSeen = c.lendCur.seq // see whether it still runs next time
+		c.lend.Reset(lendAfter)
+	default:
+		c.lendCur.lent, c.lendCur = true, nil
+		c.lendArmed = false
 		c.turn <- struct{}{}
-		c.run(call)
-		reading = false
 	}
 }
 
@@ -180,6 +255,10 @@ func (c *serverConn) teardown(err error) error {
 			err = &Error{code: CodeUnavailable, msg: "connection closed by the peer without the close handshake", err: err}
 		}
 	}
+	c.lendMu.Lock()
+	c.lend.Stop()
+	c.lendArmed = false
+	c.lendMu.Unlock()
 	c.mu.Lock()
 	if c.closeTmr != nil {
 		c.closeTmr.Stop()

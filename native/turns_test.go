@@ -109,3 +109,50 @@ func TestTurnsAcrossCallKinds(t *testing.T) {
 		})
 	}
 }
+
+// TestLentHandlersOverlap: a handler that runs long has the reading role
+// lent away; its call is aborted and the next call's handler, on the other
+// goroutine, runs long and is lent in turn while the first still runs. When
+// each returns it must see that its own role was lent and not read: two
+// goroutines reading one connection corrupt it (and -race reports it).
+func TestLentHandlersOverlap(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			t.Parallel()
+			srv, _ := newServer(t)
+			release := [2]chan struct{}{make(chan struct{}), make(chan struct{})}
+			held := make(chan int, 2)
+			mustRegister(t, srv, "Turns.Hold", func(ctx context.Context, req *echoReq, resp *echoResp) error {
+				held <- req.N
+				<-release[req.N] // deaf to ctx: it outlives its call
+				return nil
+			})
+			f := remoteFactory(tr)(t, srv)
+			// Released once both handlers hold their goroutines and the
+			// second one's role is lent. Until then no goroutine reads the
+			// connection, so over a pipe the second call's RST write waits.
+			time.AfterFunc(30*time.Millisecond, func() { close(release[0]) })
+			time.AfterFunc(40*time.Millisecond, func() { close(release[1]) })
+			for n := range 2 {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
+				err := f.caller.Call(ctx, "Turns.Hold", &echoReq{N: n}, nil)
+				cancel()
+				if native.CodeOf(err) != native.CodeDeadlineExceeded {
+					t.Fatalf("Turns.Hold %d = %v, want DeadlineExceeded", n, err)
+				}
+				if got := <-held; got != n {
+					t.Fatalf("handler %d ran, want %d", got, n)
+				}
+			}
+			for i := range 20 {
+				checkEcho(t, f.caller, i)
+			}
+			if err := f.client.Close(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			if err := f.serveResult(t); err != nil {
+				t.Fatalf("ServeConn: %v", err)
+			}
+		})
+	}
+}
