@@ -24,7 +24,26 @@ type Client struct {
 
 	nextID     uint32 // guarded by sem
 	readerDone chan struct{}
-	resume     chan struct{} // the caller took a response; see clientEvent.resume
+
+	// The reading role: the reader goroutine reads the server's frames, or
+	// a caller reads its own answer (readInline), or the role is parked
+	// between calls. Fields marked "role" belong to whoever holds it.
+	role      chan struct{} // capacity 1: holds the role while it is parked
+	wake      chan struct{} // capacity 1: gives the role to the reader goroutine
+	idle      *time.Timer   // gives a parked role to the reader goroutine (onIdle)
+	idleMu    sync.Mutex
+	idleArmed bool   // idleMu: idle is set
+	takesSeen uint64 // idleMu: takes when idle last fired
+	takes     atomic.Uint64
+	park      bool   // role: the frame just read ended its call's response
+	scratch   []byte // role: payload buffer
+	// inline is the transport when callers may read their own answers: a
+	// net.Conn, whose read deadline interrupts a caller whose context ends
+	// while it waits (interrupt). nil: only the reader goroutine reads.
+	inline      net.Conn
+	pmu         sync.Mutex
+	waiting     bool // pmu: a caller waits for bytes in waitReadable
+	interrupted bool // pmu: interrupt set a read deadline to end that wait
 
 	mu       sync.Mutex
 	cur      *clientCall
@@ -49,13 +68,6 @@ type clientEvent struct {
 	err    error
 	body   []byte
 	stream *streamReader
-
-	// resume: the reader goroutine waits on Client.resume for the
-	// caller to take this event before it reads on. The caller's wake-up
-	// then comes before the reader's next read, which (the response just
-	// read being the call's last frame) finds nothing and parks: run first,
-	// that read and park delayed every small call.
-	resume bool
 }
 
 // clientCall is one call on a client connection.
@@ -80,7 +92,6 @@ type clientCall struct {
 	respEnded   bool
 	aborted     bool
 	abortReason error // why the call was aborted, once aborted
-	gaveUp      bool  // Call returned without waiting for the answer
 	abortTimer  *time.Timer
 	stopCtx     func() bool
 
@@ -92,7 +103,8 @@ type clientCall struct {
 // NewClient runs the client side of the handshake on rwc and returns a
 // client for it. The client owns rwc and closes it in Close.
 func NewClient(rwc io.ReadWriteCloser, opts ...Option) (*Client, error) {
-	c := &Client{cfg: newConfig(opts), sem: make(chan struct{}, 1), readerDone: make(chan struct{}), resume: make(chan struct{}, 1)}
+	c := &Client{cfg: newConfig(opts), sem: make(chan struct{}, 1), readerDone: make(chan struct{}),
+		role: make(chan struct{}, 1), wake: make(chan struct{}, 1)}
 	c.cfg.finish()
 	c.w.rwc = rwc
 	c.w.fr = newFramer(rwc, c.cfg.lim)
@@ -100,6 +112,9 @@ func NewClient(rwc io.ReadWriteCloser, opts ...Option) (*Client, error) {
 		rwc.Close()
 		return nil, err
 	}
+	c.inline, _ = rwc.(net.Conn)
+	c.idle = time.AfterFunc(time.Hour, c.onIdle)
+	c.idle.Stop()
 	go c.readLoop()
 	return c, nil
 }
@@ -177,7 +192,6 @@ func (c *Client) call(ctx context.Context, method string, req, resp any, opts []
 		<-c.sem
 		return notSent(err)
 	}
-	defer c.settle(call)
 	if dl, ok := ctx.Deadline(); ok {
 		if hdr.Timeout = int64(time.Until(dl)); hdr.Timeout <= 0 {
 			c.complete(call, true)
@@ -197,18 +211,17 @@ func (c *Client) call(ctx context.Context, method string, req, resp any, opts []
 	}
 	call.mu.Lock()
 	if !call.respEnded {
-		call.stopCtx = context.AfterFunc(ctx, func() { c.abort(call, contextError(ctx)) })
+		call.stopCtx = context.AfterFunc(ctx, func() {
+			c.interrupt() // first: abort's write may wait (a pipe)
+			c.abort(call, contextError(ctx))
+		})
 	}
 	call.mu.Unlock()
-	var ev clientEvent
-	select {
-	case ev = <-call.events:
-	case <-ctx.Done():
-		err := contextError(ctx)
+	ev, err := c.await(ctx, call)
+	if err != nil {
 		c.abort(call, err)
 		return err
 	}
-	c.took(ev)
 	if ev.err != nil {
 		return ev.err
 	}
@@ -227,6 +240,30 @@ func (c *Client) call(ctx context.Context, method string, req, resp any, opts []
 		}
 	}
 	return nil
+}
+
+// await returns call's first event, or ctx's error. The caller reads the
+// event itself if it finds the reading role parked (readInline), now or
+// while it waits: a role parked just after the caller looked would
+// otherwise stay unread until the idle timer.
+func (c *Client) await(ctx context.Context, call *clientCall) (clientEvent, error) {
+	var role chan struct{}
+	if c.inline != nil {
+		role = c.role
+	}
+	select {
+	case <-role:
+	default:
+		select {
+		case ev := <-call.events:
+			return ev, nil
+		case <-role:
+		case <-ctx.Done():
+			return clientEvent{}, contextError(ctx)
+		}
+	}
+	c.takes.Add(1)
+	return c.readInline(ctx, call)
 }
 
 // contextError is ctx's error as an *Error with its code. A ctx whose
@@ -384,6 +421,7 @@ func (c *Client) fail(err error) {
 	call := c.cur
 	c.mu.Unlock()
 	c.w.close()
+	c.wakeReader()
 	if call == nil {
 		return
 	}
@@ -407,47 +445,6 @@ func (c *Client) deliver(call *clientCall, ev clientEvent) {
 	call.events <- ev
 }
 
-// deliverLast is deliver for the reader goroutine's final answer to a call:
-// unless Call has already returned (settle), it waits for the caller to take
-// the answer before it reads on.
-func (c *Client) deliverLast(call *clientCall, ev clientEvent) {
-	call.mu.Lock()
-	if call.delivered {
-		call.mu.Unlock()
-		return
-	}
-	call.delivered = true
-	// A Call that returns takes the event under call.mu (see settle).
-	ev.resume = !call.gaveUp
-	call.events <- ev
-	call.mu.Unlock()
-	if ev.resume {
-		<-c.resume
-	}
-}
-
-// settle runs as Call returns, by whatever path: an answer delivered
-// before it (even one that came before the request was sent) may wait to be
-// taken; one delivered after it sees gaveUp and does not wait.
-func (c *Client) settle(call *clientCall) {
-	var ev clientEvent
-	call.mu.Lock()
-	call.gaveUp = true
-	select {
-	case ev = <-call.events:
-	default:
-	}
-	call.mu.Unlock()
-	c.took(ev)
-}
-
-// took tells the reader goroutine that the caller took ev.
-func (c *Client) took(ev clientEvent) {
-	if ev.resume {
-		c.resume <- struct{}{}
-	}
-}
-
 // Close ends the connection stack-wise: it aborts a call in progress, sends
 // CLOSE, waits for the server's CLOSE_ACK, then closes the transport. It
 // returns an error if the handshake did not complete (the transport is
@@ -465,6 +462,7 @@ func (c *Client) Close() error {
 	c.mu.Unlock()
 	if broken {
 		c.w.close()
+		c.wakeReader()
 		<-c.readerDone
 		return nil
 	}
@@ -481,6 +479,9 @@ func (c *Client) Close() error {
 		return c.connError()
 	}
 	defer func() { <-c.sem }()
+	// CLOSE_ACK must be read; a call that ends parks the role after it
+	// frees sem and then sees closing (parkRole).
+	c.wakeReader()
 	c.mu.Lock()
 	last := c.nextID
 	broken = c.err != nil

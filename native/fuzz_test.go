@@ -139,7 +139,9 @@ func FuzzServerConn(f *testing.F) {
 }
 
 // FuzzClientConn plays arbitrary bytes as the server to a client making a
-// call: the call must end (with any result) without a panic or a hang.
+// call, and a second one if the first succeeded (its answer is read by the
+// caller itself, see readInline): each call must end (with any result)
+// without a panic or a hang.
 func FuzzClientConn(f *testing.F) {
 	resp := func(id uint32, h responseHeader) []byte {
 		b, _ := json.Marshal(&h)
@@ -148,6 +150,9 @@ func FuzzClientConn(f *testing.F) {
 	ok := resp(1, responseHeader{Body: BodyJSON})
 	ok = appendFrame(ok, FrameHeader{Type: TypeBody, Flags: FlagEnd, Call: 1}, []byte(`{"s":"x"}`))
 	f.Add(ok)
+	two := append(ok, resp(2, responseHeader{Body: BodyJSON})...)
+	f.Add(appendFrame(two, FrameHeader{Type: TypeBody, Flags: FlagEnd, Call: 2}, []byte(`[1]`)))
+	f.Add(append(two, appendFrame(nil, FrameHeader{Type: TypePing}, []byte("12345678"))...))
 	f.Add(resp(1, responseHeader{Code: CodeNotFound, Message: "no", Body: BodyNone}))
 	f.Add(append(resp(1, responseHeader{Body: BodyStream}), appendFrame(nil, FrameHeader{Type: TypeTrailer, Call: 1}, []byte(`{"code":0}`))...))
 	for _, s := range fuzzSeeds() {
@@ -170,13 +175,18 @@ func FuzzClientConn(f *testing.F) {
 		defer c.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		var out json.RawMessage
-		err = c.Call(ctx, "Echo", map[string]string{"s": "x"}, &out)
-		if ctx.Err() != nil {
-			t.Fatalf("call hung: %v", err)
-		}
-		if err == nil && !json.Valid(out) {
-			t.Fatalf("call succeeded with invalid JSON %q", out)
+		for i := range 2 {
+			var out json.RawMessage
+			err = c.Call(ctx, "Echo", map[string]string{"s": "x"}, &out)
+			if ctx.Err() != nil {
+				t.Fatalf("call %d hung: %v", i+1, err)
+			}
+			if err != nil {
+				break
+			}
+			if !json.Valid(out) {
+				t.Fatalf("call %d succeeded with invalid JSON %q", i+1, out)
+			}
 		}
 	})
 }
