@@ -302,8 +302,9 @@ func (l *nativeConns) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		if !l.lim.acquire() {
-			c.Close()
+			// Counted before the peer can see the refusal.
 			l.refused(peerOf(c), "limit")
+			c.Close()
 			continue
 		}
 		go func() {
