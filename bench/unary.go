@@ -177,35 +177,12 @@ func netrpcUnary(r *round, callers int) (float64, error) {
 	if err := srv.RegisterName("Bench", EchoService{}); err != nil {
 		return 0, err
 	}
-	l, err := listenTCP()
+	addr, stop, err := serveTCP(func(c net.Conn) { srv.ServeConn(c) })
 	if err != nil {
 		return 0, err
 	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Go(func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Go(func() { srv.ServeConn(c) })
-		}
-	})
-	defer func() {
-		l.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	}()
-	client, err := rpc.Dial("tcp", l.Addr().String())
+	defer stop()
+	client, err := rpc.Dial("tcp", addr)
 	if err != nil {
 		return 0, err
 	}
@@ -248,47 +225,24 @@ func grpcUnary(r *round, callers int) (float64, error) {
 // framing, encoding or dispatch. Callers take connections from a channel,
 // as a pool would.
 func pingpongUnary(r *round, callers int) (float64, error) {
-	l, err := listenTCP()
+	addr, stop, err := serveTCP(func(c net.Conn) {
+		buf := make([]byte, len(echoJSON))
+		for {
+			if _, err := io.ReadFull(c, buf); err != nil {
+				return
+			}
+			if _, err := c.Write(buf); err != nil {
+				return
+			}
+		}
+	})
 	if err != nil {
 		return 0, err
 	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Go(func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Go(func() {
-				buf := make([]byte, len(echoJSON))
-				for {
-					if _, err := io.ReadFull(c, buf); err != nil {
-						return
-					}
-					if _, err := c.Write(buf); err != nil {
-						return
-					}
-				}
-			})
-		}
-	})
-	defer func() {
-		l.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	}()
+	defer stop()
 	free := make(chan net.Conn, callers)
 	for range callers {
-		c, err := net.Dial("tcp", l.Addr().String())
+		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			return 0, err
 		}
@@ -311,4 +265,38 @@ func pingpongUnary(r *round, callers int) (float64, error) {
 		}
 		return nil
 	})
+}
+
+// serveTCP listens on loopback TCP and runs serve on each connection it
+// accepts, in a goroutine of its own. stop closes the listener and the
+// connections and waits for those goroutines.
+func serveTCP(serve func(net.Conn)) (addr string, stop func(), err error) {
+	l, err := listenTCP()
+	if err != nil {
+		return "", nil, err
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	wg.Go(func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Go(func() { serve(c) })
+		}
+	})
+	return l.Addr().String(), func() {
+		l.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	}, nil
 }
