@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 )
 
 // Error is an error with a status code. Handlers return it to choose the code
@@ -87,7 +86,11 @@ func messageOf(err error) string {
 	return err.Error()
 }
 
-// Errors the package returns; compare with errors.Is.
+// Errors the package returns; compare with errors.Is. They compare by
+// identity: only the sentinel itself, or an error wrapping it, matches. An
+// error received from the peer never does, whatever its code and message,
+// so a handler on the far side cannot pass for this side's closed
+// connection.
 var (
 	// ErrClosed is returned by calls on a closed Client or Pool.
 	ErrClosed = &Error{code: CodeUnavailable, msg: "connection closed"}
@@ -95,12 +98,3 @@ var (
 	// connection ended before the stream's trailer: the stream is incomplete.
 	ErrTruncated = errors.New("stream truncated: connection ended before its trailer")
 )
-
-// is reports whether err is an *Error equal in code and message to target;
-// it makes errors.Is(err, ErrClosed) work across wrapping.
-func (e *Error) Is(target error) bool {
-	t, ok := target.(*Error)
-	return ok && t.code == e.code && t.msg == e.msg && t.err == nil
-}
-
-var _ = io.EOF
