@@ -367,9 +367,9 @@ func (c *Client) onBody(call *clientCall, h FrameHeader) error {
 			return err
 		}
 	} else {
-		n := len(call.body)
-		call.body = append(call.body, make([]byte, h.Length)...)
-		if _, err := io.ReadFull(c.w.fr.r, call.body[n:]); err != nil {
+		// Grown as the bytes arrive, never by the length claimed.
+		var err error
+		if call.body, err = c.w.fr.appendPayload(call.body, h.Length); err != nil {
 			return err
 		}
 	}

@@ -243,14 +243,40 @@ func (f *framer) readHeader() (FrameHeader, error) {
 	return parseFrameHeader(f.rhdr[:], &f.lim)
 }
 
-// readPayload reads an n-byte payload into buf (grown as needed).
+// readPayload reads an n-byte payload into buf, which grows as the bytes
+// arrive (appendPayload).
 func (f *framer) readPayload(buf []byte, n uint32) ([]byte, error) {
-	if uint32(cap(buf)) < n {
-		buf = make([]byte, n)
+	return f.appendPayload(buf[:0], n)
+}
+
+// appendPayload appends the next n payload bytes to b. b grows with the
+// bytes received, never by the length a peer claims: a peer that announces
+// a 4 MiB frame and sends 10 bytes costs 10 bytes (and append's slack), as
+// net/http and grpc-go read bodies.
+func (f *framer) appendPayload(b []byte, n uint32) ([]byte, error) {
+	for n > 0 {
+		p, err := f.arrived(n)
+		if err != nil {
+			return b, err
+		}
+		b = append(b, p...)
+		f.r.Discard(len(p))
+		n -= uint32(len(p))
 	}
-	buf = buf[:n]
-	_, err := io.ReadFull(f.r, buf)
-	return buf, err
+	return b, nil
+}
+
+// arrived waits for at least one more payload byte and returns the bytes of
+// the next n that have arrived (at most a read buffer's worth), without
+// consuming them: the caller discards what it used. An error is the
+// transport's (io.EOF mid-payload included: cutPayload names it).
+func (f *framer) arrived(n uint32) ([]byte, error) {
+	if f.r.Buffered() == 0 {
+		if _, err := f.r.Peek(1); err != nil {
+			return nil, err
+		}
+	}
+	return f.r.Peek(int(min(n, uint32(f.r.Buffered()))))
 }
 
 // discard skips n payload bytes.

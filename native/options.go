@@ -22,6 +22,7 @@ type config struct {
 	readTimeout      time.Duration
 	abortTimeout     time.Duration
 	closeTimeout     time.Duration
+	maxBodyMemory    int64 // server only
 }
 
 // Defaults for the options.
@@ -38,6 +39,11 @@ const (
 	DefaultAbortTimeout = 10 * time.Second
 	// DefaultCloseTimeout bounds the close handshake.
 	DefaultCloseTimeout = 5 * time.Second
+	// DefaultMaxBodyMemory is the default memory a server gives the
+	// request JSON bodies of all its connections together: twice the
+	// default body limit, so two bodies of the largest size fit at once
+	// beside any number of small ones.
+	DefaultMaxBodyMemory = 2 * DefaultMaxBodySize
 )
 
 func newConfig(opts []Option) config {
@@ -52,6 +58,7 @@ func newConfig(opts []Option) config {
 		handshakeTimeout: DefaultHandshakeTimeout,
 		abortTimeout:     DefaultAbortTimeout,
 		closeTimeout:     DefaultCloseTimeout,
+		maxBodyMemory:    DefaultMaxBodyMemory,
 	}
 	for _, o := range opts {
 		o.apply(&c)
@@ -91,6 +98,17 @@ func WithMaxHeaderSize(n int) Option {
 // stays usable.
 func WithMaxBodySize(n int64) Option {
 	return optionFunc(func(c *config) { c.lim.maxBodySize = max(n, 1) })
+}
+
+// WithMaxBodyMemory bounds, on a server, the memory that the request JSON
+// bodies of all its connections hold together (default 64 MiB). A body is
+// held until its handler has decoded it, and its buffer grows as its bytes
+// arrive; a call whose body does not fit fails with CodeResourceExhausted,
+// without running its handler, and the connection stays usable. Request
+// streams are not counted: they are read by the handler as they arrive.
+// Keep it at least WithMaxBodySize, or the largest bodies never fit.
+func WithMaxBodyMemory(n int64) Option {
+	return optionFunc(func(c *config) { c.maxBodyMemory = max(n, 1) })
 }
 
 // WithStreamChunkSize sets the payload size of the DATA frames this side

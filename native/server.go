@@ -19,6 +19,7 @@ type Server struct {
 	handlers atomic.Pointer[map[string]*handler] // copy on write
 	schema   atomic.Pointer[schemaCache]
 	describe *handler
+	bodies   bodyBudget // request bodies held by all connections
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -38,6 +39,7 @@ func NewServer(opts ...Option) *Server {
 		conns:     map[*serverConn]struct{}{},
 	}
 	s.cfg.finish()
+	s.bodies.max = s.cfg.maxBodyMemory
 	m := map[string]*handler{}
 	s.handlers.Store(&m)
 	s.describe = s.describeHandler()

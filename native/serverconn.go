@@ -74,10 +74,12 @@ type serverCall struct {
 	ci     *callInfo
 
 	// Request half, owned by the reader goroutine.
-	expect reqPart
-	body   []byte
-	tooBig bool
-	stream *streamReader
+	expect     reqPart
+	body       []byte
+	held       int64 // the body's bytes taken from the server's budget
+	tooBig     bool
+	overBudget bool
+	stream     *streamReader
 
 	resp   half         // response half; resp.open guarded by wire.wmu
 	halves atomic.Int32 // halves not yet ended
@@ -241,6 +243,8 @@ func (c *serverConn) teardown(err error) error {
 	if cur := c.cur; cur != nil && cur.expect == partStream && cur.stream != nil {
 		cur.stream.end(truncated(io.ErrUnexpectedEOF))
 		cur.expect = partDone
+	} else if cur != nil && cur.expect == partJSON {
+		c.releaseBody(cur)
 	}
 	switch {
 	case err == errCleanClose:
@@ -467,17 +471,16 @@ func (c *serverConn) onBody(fh FrameHeader) error {
 	if err != nil {
 		return err
 	}
-	if call.tooBig || int64(len(call.body))+int64(fh.Length) > c.cfg.lim.maxBodySize {
-		call.tooBig, call.body = true, nil
+	if !call.tooBig && int64(len(call.body))+int64(fh.Length) > c.cfg.lim.maxBodySize {
+		call.tooBig = true
+		c.releaseBody(call)
+	}
+	if call.h == nil || call.tooBig || call.overBudget {
 		if err := c.w.fr.discard(fh.Length); err != nil {
 			return err
 		}
-	} else {
-		n := len(call.body)
-		call.body = append(call.body, make([]byte, fh.Length)...)
-		if _, err := io.ReadFull(c.w.fr.r, call.body[n:]); err != nil {
-			return err
-		}
+	} else if err := c.readBody(call, fh.Length); err != nil {
+		return err
 	}
 	if fh.Flags&FlagEnd == 0 {
 		return nil
@@ -487,10 +490,14 @@ func (c *serverConn) onBody(fh FrameHeader) error {
 		call.expect = partStream
 	}
 	if call.h != nil {
-		if call.tooBig {
+		switch {
+		case call.tooBig:
 			call.h = nil
 			c.respondError(call, Errorf(CodeResourceExhausted, "request body of %q exceeds the limit of %d bytes", call.hdr.Method, c.cfg.lim.maxBodySize))
-		} else {
+		case call.overBudget:
+			call.h = nil
+			c.respondError(call, c.overBudgetError(call))
+		default:
 			c.dispatch(call)
 		}
 	}
@@ -554,6 +561,9 @@ func (c *serverConn) onRST(fh FrameHeader) error {
 	if call.expect != partDone {
 		if call.expect == partStream && call.stream != nil {
 			call.stream.end(cause)
+		}
+		if call.expect == partJSON {
+			c.releaseBody(call)
 		}
 		call.expect = partDone
 		c.halfDone(call)
@@ -658,6 +668,7 @@ func (c *serverConn) run(call *serverCall) {
 		}
 		call.body = nil
 	}
+	c.releaseBody(call)
 	if call.stream != nil {
 		inv.body = call.stream
 	}

@@ -144,6 +144,7 @@ type securityFlags struct {
 	httpMaxBodySize     byteSize
 	nativeMaxHeaderSize byteSize
 	nativeMaxBodySize   byteSize
+	nativeMaxBodyMemory byteSize
 	nativeReadTimeout   time.Duration
 }
 
@@ -175,6 +176,9 @@ func (c *command) securityFlags(f *securityFlags) {
 	f.nativeMaxBodySize = native.DefaultMaxBodySize
 	c.fs.Var(&f.nativeMaxBodySize, "native-max-body-size", "largest JSON request body `size` the embedded store accepts (RESOURCE_EXHAUSTED above\n"+
 		"it), from native clients and from the gateway alike; request streams are not limited")
+	f.nativeMaxBodyMemory = native.DefaultMaxBodyMemory
+	c.fs.Var(&f.nativeMaxBodyMemory, "native-max-body-memory", "most memory (`size`) the JSON request bodies of all native connections hold together; a\n"+
+		"call whose body does not fit is refused with RESOURCE_EXHAUSTED")
 	nativeReadTimeoutFlag(c, &f.nativeReadTimeout)
 }
 

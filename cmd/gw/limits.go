@@ -88,6 +88,8 @@ func (f *securityFlags) check() error {
 		return fmt.Errorf("gw: -native-max-header-size %s: want 1KiB to %d bytes (the frame size)", &f.nativeMaxHeaderSize, native.DefaultMaxFramePayload)
 	case f.nativeMaxBodySize < 1:
 		return fmt.Errorf("gw: -native-max-body-size %s: want at least 1 byte", &f.nativeMaxBodySize)
+	case f.nativeMaxBodyMemory < f.nativeMaxBodySize:
+		return fmt.Errorf("gw: -native-max-body-memory %s: want at least -native-max-body-size (%s)", &f.nativeMaxBodyMemory, &f.nativeMaxBodySize)
 	}
 	return nil
 }
@@ -96,7 +98,7 @@ func (f *securityFlags) check() error {
 // limits hold on the native listener and for the gateway's calls to it.
 func (f *securityFlags) nativeOptions() []native.Option {
 	return []native.Option{native.WithMaxHeaderSize(int(f.nativeMaxHeaderSize)), native.WithMaxBodySize(int64(f.nativeMaxBodySize)),
-		native.WithReadTimeout(f.nativeReadTimeout)}
+		native.WithMaxBodyMemory(int64(f.nativeMaxBodyMemory)), native.WithReadTimeout(f.nativeReadTimeout)}
 }
 
 // callLimiter counts the calls in flight on one listener and refuses those

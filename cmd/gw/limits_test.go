@@ -67,6 +67,7 @@ func TestSecurityFlagsCheck(t *testing.T) {
 		{[]string{"-http-max-body-size", "0"}, "gw: -http-max-body-size 0"},
 		{[]string{"-native-max-header-size", "8MiB"}, "gw: -native-max-header-size 8MiB"},
 		{[]string{"-native-max-body-size", "0"}, "gw: -native-max-body-size 0"},
+		{[]string{"-native-max-body-size", "100MiB"}, "gw: -native-max-body-memory 64MiB: want at least -native-max-body-size (100MiB)"},
 	} {
 		f := testSecurityFlags(t, tc.args...)
 		if err := f.check(); err == nil || !strings.HasPrefix(err.Error(), tc.want) {
