@@ -45,12 +45,14 @@ type Client struct {
 	waiting     bool // pmu: a caller waits for bytes in waitReadable
 	interrupted bool // pmu: interrupt set a read deadline to end that wait
 
-	mu       sync.Mutex
-	cur      *clientCall
-	err      error // the connection is unusable, and why
-	closing  bool  // Close sent CLOSE
-	goAway   bool  // the server sent CLOSE
-	closeErr error // how the close handshake ended
+	mu      sync.Mutex
+	cur     *clientCall
+	err     error // the connection is unusable, and why
+	closing bool  // Close sent CLOSE
+	goAway  bool  // the server sent CLOSE
+	// goAwayLast is the last call id the server's CLOSE says it processed.
+	goAwayLast uint32
+	closeErr   error // how the close handshake ended
 }
 
 // respPart is where a response's reading is.
@@ -304,6 +306,10 @@ func (c *Client) unusableLocked() error {
 	return nil
 }
 
+// errGoingAway is the cause of the error of a call that was not processed
+// because the server is closing the connection: the call was refused before
+// it was sent, or the server's CLOSE said it did not process it. Such a call
+// may be made again on another connection (Pool.Call does).
 var errGoingAway = errors.New("going away")
 
 // connError returns why the connection failed.

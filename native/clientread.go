@@ -2,6 +2,7 @@ package native
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -226,10 +227,11 @@ func (c *Client) onFrame(h FrameHeader, scratch *[]byte) error {
 	}
 	switch h.Type {
 	case TypeClose:
-		if _, err := payload(); err != nil {
+		p, err := payload()
+		if err != nil {
 			return err
 		}
-		return c.onGoAway()
+		return c.onGoAway(binary.BigEndian.Uint32(p))
 	case TypeCloseAck:
 		c.mu.Lock()
 		closing := c.closing
@@ -331,9 +333,17 @@ func (c *Client) onHeader(call *clientCall, p []byte) error {
 	}
 	call.setMD(call.opts.header, rh.Metadata)
 	if rh.Code != CodeOK {
+		err := &Error{code: rh.Code, msg: rh.Message}
+		c.mu.Lock()
+		if rh.Code == CodeUnavailable && c.goAway && call.id > c.goAwayLast {
+			// The server's CLOSE said it processed no call above
+			// goAwayLast: this one may be made again elsewhere.
+			err.err = errGoingAway
+		}
+		c.mu.Unlock()
 		call.setMD(call.opts.trailer, rh.Trailer)
 		c.respEnd(call)
-		c.deliver(call, clientEvent{err: &Error{code: rh.Code, msg: rh.Message}})
+		c.deliver(call, clientEvent{err: err})
 		return nil
 	}
 	if rh.Body != call.accept {
@@ -414,11 +424,12 @@ func (c *Client) respEnd(call *clientCall) {
 	c.halfDone(call)
 }
 
-// onGoAway handles the server's CLOSE: no new calls; the connection closes
-// once the call in progress, if any, is done.
-func (c *Client) onGoAway() error {
+// onGoAway handles the server's CLOSE, which says that the server processed
+// no call above last: no new calls; the connection closes once the call in
+// progress, if any, is done.
+func (c *Client) onGoAway(last uint32) error {
 	c.mu.Lock()
-	c.goAway = true
+	c.goAway, c.goAwayLast = true, last
 	idle := c.cur == nil
 	closing := c.closing
 	if idle && c.err == nil {

@@ -22,7 +22,10 @@ type config struct {
 	readTimeout      time.Duration
 	abortTimeout     time.Duration
 	closeTimeout     time.Duration
-	maxBodyMemory    int64 // server only
+	maxBodyMemory    int64           // server only
+	idleTimeout      time.Duration   // server only
+	maxConns         int             // server only
+	connObserver     func(ConnEvent) // server only
 }
 
 // Defaults for the options.
@@ -44,6 +47,14 @@ const (
 	// default body limit, so two bodies of the largest size fit at once
 	// beside any number of small ones.
 	DefaultMaxBodyMemory = 2 * DefaultMaxBodySize
+	// DefaultIdleTimeout is how long a server keeps a connection with no
+	// call in flight: as long as net/http servers are commonly given (gw's
+	// HTTP listener among them), longer than nginx's keepalive_timeout
+	// (75 s), since native clients are pools that reuse their connections.
+	DefaultIdleTimeout = 2 * time.Minute
+	// DefaultMaxConns is the default most connections a server serves at
+	// once; idle ones make room for new ones (WithMaxConns).
+	DefaultMaxConns = 1024
 )
 
 func newConfig(opts []Option) config {
@@ -59,6 +70,8 @@ func newConfig(opts []Option) config {
 		abortTimeout:     DefaultAbortTimeout,
 		closeTimeout:     DefaultCloseTimeout,
 		maxBodyMemory:    DefaultMaxBodyMemory,
+		idleTimeout:      DefaultIdleTimeout,
+		maxConns:         DefaultMaxConns,
 	}
 	for _, o := range opts {
 		o.apply(&c)
@@ -109,6 +122,32 @@ func WithMaxBodySize(n int64) Option {
 // Keep it at least WithMaxBodySize, or the largest bodies never fit.
 func WithMaxBodyMemory(n int64) Option {
 	return optionFunc(func(c *config) { c.maxBodyMemory = max(n, 1) })
+}
+
+// WithIdleTimeout sets how long a server keeps a connection that has no call
+// in flight (default 2 minutes); then it asks the client to go away through
+// the close handshake. A Client does not redial; a Pool does, and makes
+// again a call the server refused unprocessed as the connection closed.
+// Zero disables it.
+func WithIdleTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.idleTimeout = d })
+}
+
+// WithMaxConns sets the most connections a server serves at once (default
+// 1024), whether from Serve or ServeConn; 0 means no limit. At the limit a
+// new connection is admitted by closing the connection idle the longest
+// (no call in flight) through the close handshake; only when every
+// connection has a call in flight is the new one closed at once (ServeConn
+// returns an error with CodeResourceExhausted).
+func WithMaxConns(n int) Option {
+	return optionFunc(func(c *config) { c.maxConns = max(n, 0) })
+}
+
+// WithConnObserver sets a function a server calls for each connection it
+// refuses, evicts or closes for idleness (ConnEvent), for metrics and logs.
+// It is called on the server's goroutines and must not block.
+func WithConnObserver(f func(ConnEvent)) Option {
+	return optionFunc(func(c *config) { c.connObserver = f })
 }
 
 // WithStreamChunkSize sets the payload size of the DATA frames this side

@@ -2,6 +2,7 @@ package native
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 )
@@ -54,8 +55,28 @@ func (p *Pool) Stats() PoolStats {
 	return PoolStats{Size: cap(p.sem), Open: p.open, Idle: len(p.idle), Dials: p.dials.Load(), Waits: p.waits.Load(), Failures: p.failures.Load()}
 }
 
-// Call makes the call on a pooled connection; see Client.Call.
+// Call makes the call on a pooled connection; see Client.Call. A call the
+// server did not process because it was closing the connection (it shut
+// down, or closed the connection as idle just as the call was sent) is made
+// again on another connection, unless its request has a stream, which may
+// have been read already.
 func (p *Pool) Call(ctx context.Context, method string, req, resp any, opts ...CallOption) error {
+	for tries := 1; ; tries++ {
+		err := p.callOnce(ctx, method, req, resp, opts)
+		if tries >= maxPoolTries || !errors.Is(err, errGoingAway) || ctx.Err() != nil {
+			return err
+		}
+		if kind, _, _ := requestParts(req); kind.HasStream() {
+			return err
+		}
+	}
+}
+
+// maxPoolTries bounds how often Pool.Call makes a call the server did not
+// process: each try but the last met a connection that was going away.
+const maxPoolTries = 3
+
+func (p *Pool) callOnce(ctx context.Context, method string, req, resp any, opts []CallOption) error {
 	select {
 	case p.sem <- struct{}{}:
 	default:

@@ -196,7 +196,9 @@ func (s *Server) Serve(l net.Listener) error {
 
 // ServeConn serves one connection until the client closes it (nil), the
 // server shuts down (nil after a clean going-away), or it breaks (the
-// error). It returns after every handler it started has returned.
+// error). It returns after every handler it started has returned. Over the
+// connection limit (WithMaxConns) it closes rwc at once and returns an
+// error with CodeResourceExhausted.
 func (s *Server) ServeConn(rwc io.ReadWriteCloser) error {
 	c := newServerConn(s, rwc)
 	s.mu.Lock()
@@ -205,8 +207,16 @@ func (s *Server) ServeConn(rwc io.ReadWriteCloser) error {
 		rwc.Close()
 		return ErrServerClosed
 	}
+	victim, abrupt, err := s.admitLocked()
+	if err != nil {
+		s.mu.Unlock()
+		return s.refuse(rwc, err)
+	}
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
+	if victim != nil {
+		victim.evict(abrupt)
+	}
 	defer func() {
 		s.mu.Lock()
 		delete(s.conns, c)

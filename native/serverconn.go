@@ -51,8 +51,12 @@ type serverConn struct {
 	active    *serverCall // the call between its HEADER and its completion
 	served    uint32      // the last call id received (lastID, for CLOSE)
 	drain     bool        // go away once idle
-	goingAway bool        // CLOSE sent
+	goingAway bool        // CLOSE sent, or about to be (closeOnce)
+	awayWhy   string      // why, for the calls refused meanwhile
 	closeTmr  *time.Timer
+	closeOnce sync.Once
+	idleSince time.Time   // accepted, or the last call ended (idle.go)
+	idleTmr   *time.Timer // closes the connection once idle too long
 }
 
 // reqPart is where a request's reading is.
@@ -98,6 +102,7 @@ func newServerConn(s *Server, rwc io.ReadWriteCloser) *serverConn {
 		c.peer = nc.RemoteAddr().String()
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.idleSince = time.Now()
 	c.turn = make(chan struct{}, 1)
 	c.lend = time.AfterFunc(time.Hour, c.lendRole)
 	c.lend.Stop()
@@ -124,10 +129,12 @@ func (c *serverConn) serve() error {
 	c.ready = true
 	send := c.drain && !c.goingAway
 	c.goingAway = c.goingAway || send
+	c.idleSince = time.Now()
 	c.mu.Unlock()
 	if send {
 		c.sendClose()
 	}
+	c.startIdleTimer()
 	c.loop(true)
 	c.handlers.Wait()
 	return c.endErr
@@ -266,6 +273,9 @@ func (c *serverConn) teardown(err error) error {
 	c.mu.Lock()
 	if c.closeTmr != nil {
 		c.closeTmr.Stop()
+	}
+	if c.idleTmr != nil {
+		c.idleTmr.Stop()
 	}
 	c.mu.Unlock()
 	return err
@@ -410,16 +420,19 @@ func (c *serverConn) onHeader(fh FrameHeader) error {
 	call.ctx = withCallInfo(ctx, call.ci)
 
 	c.mu.Lock()
-	away := c.goingAway
+	away, why := c.goingAway, c.awayWhy
 	c.active = call
-	c.served = call.id
+	if !away {
+		c.served = call.id // the CLOSE says the calls above it were not processed
+	}
 	c.mu.Unlock()
 
 	var reject *Error
 	h := c.s.lookup(call.hdr.Method)
 	switch {
 	case away:
-		reject = &Error{code: CodeUnavailable, msg: "server is shutting down; the call was not processed"}
+		c.sendClose() // the client learns of the CLOSE before the refusal
+		reject = &Error{code: CodeUnavailable, msg: why + "; the call was not processed"}
 	case h == nil:
 		reject = Errorf(CodeUnimplemented, "unknown endpoint %q", call.hdr.Method)
 	case call.hdr.Body != h.request:
@@ -614,6 +627,7 @@ func (c *serverConn) halfDone(call *serverCall) {
 	send := false
 	if c.active == call {
 		c.active = nil
+		c.idleSince = time.Now()
 		send = c.drain && !c.goingAway
 		c.goingAway = c.goingAway || send
 	}
@@ -631,6 +645,9 @@ var errCallDone = errors.New("native: call complete")
 func (c *serverConn) goAway() {
 	c.mu.Lock()
 	c.drain = true
+	if !c.goingAway {
+		c.awayWhy = "server is shutting down"
+	}
 	send := c.ready && c.active == nil && !c.goingAway
 	c.goingAway = c.goingAway || send
 	c.mu.Unlock()
@@ -639,9 +656,12 @@ func (c *serverConn) goAway() {
 	}
 }
 
-// sendClose sends CLOSE with the last call id served; the connection is
-// closed if the client does not acknowledge in time.
-func (c *serverConn) sendClose() {
+// sendClose sends CLOSE with the last call id served, once; the connection
+// is closed if the client does not acknowledge in time. A second caller
+// returns once the CLOSE is written.
+func (c *serverConn) sendClose() { c.closeOnce.Do(c.writeClose) }
+
+func (c *serverConn) writeClose() {
 	c.mu.Lock()
 	last := c.lastIDLocked()
 	c.closeTmr = time.AfterFunc(c.cfg.closeTimeout, c.w.close)
