@@ -133,17 +133,8 @@ func claimingServer(s net.Conn, stalled chan<- struct{}) {
 	if _, err := s.Write(clientPreface(native.ProtocolVersion)); err != nil {
 		return
 	}
-	for { // the request: HEADER, then BODY frames up to END
-		var h [native.FrameHeaderLen]byte
-		if _, err := io.ReadFull(s, h[:]); err != nil {
-			return
-		}
-		if _, err := io.CopyN(io.Discard, s, int64(binary.BigEndian.Uint32(h[4:]))); err != nil {
-			return
-		}
-		if native.FrameType(h[0]) == native.TypeBody && native.Flags(h[1])&native.FlagEnd != 0 {
-			break
-		}
+	if skipRequest(s) != nil {
+		return
 	}
 	resp := frame(native.FrameHeader{Type: native.TypeHeader, Call: 1}, []byte(`{"code":0,"body":"json"}`))
 	resp = cat(resp, rawHeader(byte(native.TypeBody), 0, 0, 0, claimLen, 1), []byte(`{"msg":"ab`))
@@ -232,4 +223,21 @@ func TestBodyMemoryBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	held("after C's RST", func(n int64) bool { return n == 0 })
+}
+
+// skipRequest reads a JSON request's frames: its HEADER, then BODY frames up
+// to the one flagged END.
+func skipRequest(r io.Reader) error {
+	for {
+		var h [native.FrameHeaderLen]byte
+		if _, err := io.ReadFull(r, h[:]); err != nil {
+			return err
+		}
+		if _, err := io.CopyN(io.Discard, r, int64(binary.BigEndian.Uint32(h[4:]))); err != nil {
+			return err
+		}
+		if native.FrameType(h[0]) == native.TypeBody && native.Flags(h[1])&native.FlagEnd != 0 {
+			return nil
+		}
+	}
 }

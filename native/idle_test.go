@@ -172,17 +172,8 @@ func crossingServer(s net.Conn) {
 		return
 	}
 	for call := uint32(1); ; call++ {
-		for { // the request: HEADER, BODY frames up to END
-			var h [native.FrameHeaderLen]byte
-			if _, err := io.ReadFull(s, h[:]); err != nil {
-				return
-			}
-			if _, err := io.CopyN(io.Discard, s, int64(binary.BigEndian.Uint32(h[4:]))); err != nil {
-				return
-			}
-			if native.FrameType(h[0]) == native.TypeBody && native.Flags(h[1])&native.FlagEnd != 0 {
-				break
-			}
+		if skipRequest(s) != nil {
+			return
 		}
 		var out []byte
 		if call == 1 {
