@@ -30,11 +30,12 @@ func runBackend(args []string, sio *stdio) int {
 	var f commonFlags
 	var addr, extra string
 	var stdioMode bool
-	var readTimeout time.Duration
+	var readTimeout, idleTimeout time.Duration
 	c.fs.StringVar(&addr, "native-addr", "127.0.0.1:7070", "native protocol listen `address`: host:port or unix:///path")
 	c.fs.BoolVar(&stdioMode, "stdio", false, "serve one connection on stdin and stdout instead of listening")
 	c.commonFlags(&f)
 	nativeReadTimeoutFlag(c, &readTimeout)
+	nativeIdleTimeoutFlag(c, &idleTimeout)
 	c.fs.StringVar(&extra, "extra-endpoint", "", "comma-separated endpoint `names` to register as well, each an echo of {\"text\"} (for tests)")
 	c.hide("extra-endpoint")
 	if err := c.parse(args, sio); err != nil {
@@ -62,7 +63,7 @@ func runBackend(args []string, sio *stdio) int {
 		return fail(err)
 	}
 	defer st.Close()
-	srv := native.NewServer(native.WithLogger(logger), native.WithReadTimeout(readTimeout))
+	srv := native.NewServer(native.WithLogger(logger), native.WithReadTimeout(readTimeout), native.WithIdleTimeout(idleTimeout))
 	if err := st.Register(srv); err != nil {
 		return fail(err)
 	}

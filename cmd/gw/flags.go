@@ -146,6 +146,7 @@ type securityFlags struct {
 	nativeMaxBodySize   byteSize
 	nativeMaxBodyMemory byteSize
 	nativeReadTimeout   time.Duration
+	nativeIdleTimeout   time.Duration
 }
 
 func (c *command) securityFlags(f *securityFlags) {
@@ -160,7 +161,8 @@ func (c *command) securityFlags(f *securityFlags) {
 	c.fs.IntVar(&f.maxCalls, "max-calls", defaultMaxCalls, "most calls in flight (`n`) on each listener: gRPC, HTTP, native; 0 for no limit. Health\n"+
 		"checks and gRPC server reflection do not count. A call over it is refused at once:\n"+
 		"RESOURCE_EXHAUSTED, HTTP 429. A native connection runs one call at a time, so the native\n"+
-		"listener closes the connections over it as soon as they arrive")
+		"listener serves at most n connections: at the limit the one idle the longest is closed to\n"+
+		"admit a new one; a new one is refused only when every one has a call in flight")
 	f.maxHeaderSize = defaultMaxHeaderSize
 	c.fs.Var(&f.maxHeaderSize, "max-header-size", "largest request header `size` on the HTTP listener (the request line and headers: 431\n"+
 		"above it) and on the gRPC listener (the metadata); bytes, or with KiB, MiB, GiB")
@@ -180,10 +182,17 @@ func (c *command) securityFlags(f *securityFlags) {
 	c.fs.Var(&f.nativeMaxBodyMemory, "native-max-body-memory", "most memory (`size`) the JSON request bodies of all native connections hold together; a\n"+
 		"call whose body does not fit is refused with RESOURCE_EXHAUSTED")
 	nativeReadTimeoutFlag(c, &f.nativeReadTimeout)
+	nativeIdleTimeoutFlag(c, &f.nativeIdleTimeout)
 }
 
 // nativeReadTimeoutFlag is -native-read-timeout, of gw serve and gw backend.
 func nativeReadTimeoutFlag(c *command, d *time.Duration) {
 	c.fs.DurationVar(d, "native-read-timeout", time.Minute, "how long a native client may stay silent in the middle of a frame or of a request it\n"+
 		"is sending before its connection is closed (0: no limit); idle connections are not affected")
+}
+
+// nativeIdleTimeoutFlag is -native-idle-timeout, of gw serve and gw backend.
+func nativeIdleTimeoutFlag(c *command, d *time.Duration) {
+	c.fs.DurationVar(d, "native-idle-timeout", native.DefaultIdleTimeout, "how long a native connection may stay without a call in flight before the server\n"+
+		"closes it through the close handshake (0: no limit); clients that pool connections redial")
 }

@@ -5,9 +5,11 @@ package main
 // -http-max-body-size, -native-max-header-size, -native-max-body-size),
 // and the wiring of the limits and the token check (auth.go) into the
 // three listeners. A call over a limit is refused at once, never queued:
-// RESOURCE_EXHAUSTED on gRPC, 429 with grpc-gateway's status JSON on HTTP;
-// the native listener, whose connections run one call at a time, closes a
-// connection over the limit as soon as it is accepted.
+// RESOURCE_EXHAUSTED on gRPC, 429 with grpc-gateway's status JSON on HTTP.
+// The native listener, whose connections run one call at a time, serves at
+// most -max-calls connections (native.WithMaxConns): at the limit the
+// connection idle the longest is closed to admit a new one, and a new one is
+// closed at once only when every connection has a call in flight.
 
 import (
 	"context"
@@ -98,7 +100,8 @@ func (f *securityFlags) check() error {
 // limits hold on the native listener and for the gateway's calls to it.
 func (f *securityFlags) nativeOptions() []native.Option {
 	return []native.Option{native.WithMaxHeaderSize(int(f.nativeMaxHeaderSize)), native.WithMaxBodySize(int64(f.nativeMaxBodySize)),
-		native.WithMaxBodyMemory(int64(f.nativeMaxBodyMemory)), native.WithReadTimeout(f.nativeReadTimeout)}
+		native.WithMaxBodyMemory(int64(f.nativeMaxBodyMemory)), native.WithReadTimeout(f.nativeReadTimeout),
+		native.WithIdleTimeout(f.nativeIdleTimeout)}
 }
 
 // callLimiter counts the calls in flight on one listener and refuses those
@@ -117,6 +120,8 @@ func (l *callLimiter) acquire() bool {
 }
 
 func (l *callLimiter) release() { l.n.Add(-1) }
+
+func (l *callLimiter) inFlight() float64 { return float64(l.n.Load()) }
 
 // unlimitedMethods are the gRPC methods outside the call limit: health
 // (probes must answer when the gateway is busy) and server reflection
@@ -142,11 +147,12 @@ func errTooManyCalls(max int64) error {
 
 // guard holds the token check and the limits of one gw serve.
 type guard struct {
-	f                 *securityFlags
-	auth              *tokenAuth // nil: no token needed
-	grpcL, httpL, nat callLimiter
-	refusedTotal      *prometheus.CounterVec
-	log               *slog.Logger
+	f            *securityFlags
+	auth         *tokenAuth // nil: no token needed
+	grpcL, httpL callLimiter
+	nsrv         atomic.Pointer[native.Server] // the native listener's server (newNativeServer)
+	refusedTotal *prometheus.CounterVec
+	log          *slog.Logger
 }
 
 // newGuard checks the flags, reads the token file and registers the
@@ -164,21 +170,27 @@ func newGuard(f *securityFlags, log *slog.Logger, reg prometheus.Registerer) (*g
 		g.auth = a
 		log.Info("gw: bearer tokens required", "tokens", len(a.digests), "metrics_need_token", f.authMetrics)
 	}
-	for _, l := range []*callLimiter{&g.grpcL, &g.httpL, &g.nat} {
+	for _, l := range []*callLimiter{&g.grpcL, &g.httpL} {
 		l.max = int64(f.maxCalls)
 	}
 	g.refusedTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "framegate_gateway_refused_total",
 		Help: "Calls (native: connections) refused before reaching the gateway, by listener and reason: missing_token, invalid_token or limit (-max-calls).",
 	}, []string{"listener", "reason"})
-	inFlight := func(name string, l *callLimiter) prometheus.Collector {
+	inFlight := func(name string, n func() float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name:        "framegate_gateway_in_flight",
 			Help:        "Calls in flight on each listener, counted against -max-calls (native: connections, each running one call at a time). Health checks and server reflection are not counted.",
 			ConstLabels: prometheus.Labels{"listener": name},
-		}, func() float64 { return float64(l.n.Load()) })
+		}, n)
 	}
-	if err := registerAll(reg, g.refusedTotal, inFlight("grpc", &g.grpcL), inFlight("http", &g.httpL), inFlight("native", &g.nat)); err != nil {
+	nativeConns := func() float64 {
+		if srv := g.nsrv.Load(); srv != nil {
+			return float64(srv.Stats().Conns)
+		}
+		return 0
+	}
+	if err := registerAll(reg, g.refusedTotal, inFlight("grpc", g.grpcL.inFlight), inFlight("http", g.httpL.inFlight), inFlight("native", nativeConns)); err != nil {
 		return nil, err
 	}
 	return g, nil
@@ -276,46 +288,22 @@ func limitCalls(l *callLimiter, next http.Handler, refused func(what, reason str
 	})
 }
 
-// nativeListener limits the native listener's connections to -max-calls.
-func (g *guard) nativeListener(l net.Listener, srv *native.Server) net.Listener {
-	return &nativeConns{Listener: l, srv: srv, lim: &g.nat, refused: g.refused("native"), log: g.log}
-}
-
-// nativeConns is a native listener that serves at most lim.max connections
-// at once and closes the others as soon as they are accepted. Its Accept
-// serves every connection it lets in itself, handing it to srv.ServeConn in
-// a goroutine of its own, and returns only with the listener's error. So
-// native.Server.Serve still owns the listener (Shutdown closes it and waits
-// for the connections, which ServeConn registered), and the connection
-// stays the bare *net.TCPConn or *net.UnixConn that the server's sendfile
-// path needs: wrapping it to see it close would turn sendfile off.
-type nativeConns struct {
-	net.Listener
-	srv     *native.Server
-	lim     *callLimiter
-	refused func(what, reason string)
-	log     *slog.Logger
-}
-
-func (l *nativeConns) Accept() (net.Conn, error) {
-	for {
-		c, err := l.Listener.Accept()
-		if err != nil {
-			return nil, err
+// newNativeServer returns the embedded store's native server with the
+// native flags' limits, -max-calls as its connection limit, and its
+// refusals counted.
+func (g *guard) newNativeServer(opts ...native.Option) *native.Server {
+	refused := g.refused("native")
+	observe := func(ev native.ConnEvent) {
+		if ev.Kind == native.ConnRefused {
+			refused(ev.Peer, "limit")
+			return
 		}
-		if !l.lim.acquire() {
-			// Counted before the peer can see the refusal.
-			l.refused(peerOf(c), "limit")
-			c.Close()
-			continue
-		}
-		go func() {
-			defer l.lim.release()
-			if err := l.srv.ServeConn(c); err != nil {
-				l.log.Debug("native: connection ended", "peer", peerOf(c), "err", err)
-			}
-		}()
+		g.log.Debug("gw: native connection closed", "peer", ev.Peer, "reason", ev.Kind.String())
 	}
+	opts = append(append(g.f.nativeOptions(), native.WithMaxConns(g.f.maxCalls), native.WithConnObserver(observe)), opts...)
+	srv := native.NewServer(opts...)
+	g.nsrv.Store(srv)
+	return srv
 }
 
 // peerOf names a connection's peer in logs (a unix socket's may be nil).

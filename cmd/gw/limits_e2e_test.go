@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"encoding/binary"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -111,17 +113,41 @@ func TestMaxCalls(t *testing.T) {
 	})
 
 	t.Run("native", func(t *testing.T) {
+		// A connection without a call in flight makes room for gw call.
+		idle, err := net.Dial("tcp", nativeAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer idle.Close()
+		if _, err := idle.Write(binary.BigEndian.AppendUint32(append([]byte("FGRPC\r\n"), native.ProtocolVersion), native.DefaultMaxFramePayload)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(idle, make([]byte, native.PrefaceLen)); err != nil {
+			t.Fatal(err)
+		}
+		if out, errOut, code := gwCall(t, nil, "-addr", nativeAddr, "-list"); code != 0 || !strings.Contains(out, "Store.Write") {
+			t.Errorf("gw call while a preface-only connection fills the limit: %d %s", code, errOut)
+		}
+		idle.Close()
+
+		// One with a call in flight does not.
 		held, err := native.Dial(ctx, "tcp", nativeAddr)
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer held.Close()
+		var rc io.ReadCloser
+		if err := held.Call(ctx, "Store.Read", map[string]string{"name": "f.bin"}, &rc); err != nil {
+			t.Fatal(err)
+		}
 		_, errOut, code := gwCall(t, nil, "-addr", nativeAddr, "-list")
 		if code != 1 || !strings.Contains(errOut, "Unavailable") {
-			t.Errorf("gw call while the native connection limit is full: %d %s", code, errOut)
+			t.Errorf("gw call while the native connection limit is full of calls: %d %s", code, errOut)
 		}
 		grpcurl(t, "-plaintext", "-d", `{"name":"f.bin"}`, grpcAddr, "native.Store/Stat")
+		rc.Close()
 		held.Close()
-		waitFor(t, 10*time.Second, "a native connection after the held one closed", func() bool {
+		waitFor(t, 10*time.Second, "a native connection after the held call ended", func() bool {
 			c, err := native.Dial(ctx, "tcp", nativeAddr)
 			if err != nil {
 				return false
@@ -130,7 +156,7 @@ func TestMaxCalls(t *testing.T) {
 			return c.Call(ctx, "Store.List", map[string]string{}, nil) == nil
 		})
 		if out, errOut, code := gwCall(t, nil, "-addr", nativeAddr, "-list"); code != 0 || !strings.Contains(out, "Store.Write") {
-			t.Errorf("gw call after the held connection closed: %d %s", code, errOut)
+			t.Errorf("gw call after the held call ended: %d %s", code, errOut)
 		}
 	})
 

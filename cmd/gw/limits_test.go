@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -223,8 +225,10 @@ func TestJSONBodyLimit(t *testing.T) {
 	}
 }
 
-// The native listener serves at most -max-calls connections and closes
-// the others at once; a place frees when a connection ends.
+// The native listener serves at most -max-calls connections. At the limit,
+// connections without a call in flight make room: a real call gets through
+// while preface-only connections fill the limit. Only when every connection
+// has a call in flight is a new one refused, and counted.
 func TestNativeConnLimit(t *testing.T) {
 	for _, network := range []string{"tcp", "unix"} {
 		t.Run(network, func(t *testing.T) { testNativeConnLimit(t, network) })
@@ -233,14 +237,25 @@ func TestNativeConnLimit(t *testing.T) {
 
 func testNativeConnLimit(t *testing.T, network string) {
 	noLeaks(t)
-	fl := testSecurityFlags(t, "-max-calls", "1")
+	const limit = 2
+	fl := testSecurityFlags(t, "-max-calls", strconv.Itoa(limit))
 	reg := prometheus.NewRegistry()
 	gd, err := newGuard(&fl, slog.New(slog.DiscardHandler), reg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := native.NewServer(fl.nativeOptions()...)
+	srv := gd.newNativeServer()
 	if err := srv.Register("Echo.Say", extraEcho); err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	if err := srv.Register("Block.Wait", func(ctx context.Context, resp *ExtraResponse) error {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return nil
+	}); err != nil {
 		t.Fatal(err)
 	}
 	addr := "127.0.0.1:0"
@@ -252,7 +267,7 @@ func testNativeConnLimit(t *testing.T, network string) {
 		t.Fatal(err)
 	}
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(gd.nativeListener(l, srv)) }()
+	go func() { served <- srv.Serve(l) }()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	dial := func() (*native.Client, error) { return native.Dial(ctx, network, l.Addr().String()) }
@@ -267,18 +282,49 @@ func testNativeConnLimit(t *testing.T, network string) {
 		return nil
 	}
 
+	// Preface-only connections fill the limit; a real call gets through.
+	var raws []net.Conn
+	for range limit {
+		raw, err := net.Dial(network, l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		raws = append(raws, raw)
+		defer raw.Close()
+		pre := binary.BigEndian.AppendUint32(append([]byte("FGRPC\r\n"), native.ProtocolVersion), native.DefaultMaxFramePayload)
+		if _, err := raw.Write(pre); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(raw, make([]byte, native.PrefaceLen)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	a, err := dial()
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer a.Close()
 	if err := say(a, "first"); err != nil {
-		t.Fatal(err)
+		t.Fatalf("a call while preface-only connections fill the limit: %v", err)
 	}
+
+	// Every connection with a call in flight: the next one is refused.
+	held := make(chan error, limit)
+	for _, c := range []*native.Client{a, nil} {
+		if c == nil {
+			if c, err = dial(); err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+		}
+		go func() { held <- c.Call(ctx, "Block.Wait", nil, &ExtraResponse{}) }()
+	}
+	waitFor(t, 10*time.Second, "both calls in flight", func() bool { return srv.Stats().Calls == limit })
 	if b, err := dial(); err == nil {
 		err = say(b, "second")
 		b.Close()
 		if err == nil {
-			t.Fatal("a second connection was served with -max-calls 1")
+			t.Fatal("a connection over the limit was served while every connection had a call in flight")
 		}
 	} else if native.CodeOf(err) != native.CodeUnavailable {
 		t.Errorf("the refused connection: %v; want UNAVAILABLE", err)
@@ -286,20 +332,26 @@ func testNativeConnLimit(t *testing.T, network string) {
 	if n := testutilCount(t, reg, "framegate_gateway_refused_total", `listener="native"`, `reason="limit"`); n != 1 {
 		t.Errorf("%v native refusals; want 1", n)
 	}
+	close(release)
+	for range limit {
+		if err := <-held; err != nil {
+			t.Errorf("held call: %v", err)
+		}
+	}
 	if err := say(a, "still"); err != nil {
 		t.Errorf("the first connection after a refusal: %v", err)
 	}
-	a.Close()
-	var c *native.Client
-	waitFor(t, 10*time.Second, "a new connection after the first ended", func() bool {
-		c, err = dial()
-		if err == nil && say(c, "third") != nil {
-			c.Close()
-			c, err = nil, fmt.Errorf("refused")
-		}
-		return err == nil
-	})
+	c, err := dial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := say(c, "third"); err != nil {
+		t.Errorf("a new connection once the calls ended: %v", err)
+	}
 	c.Close()
+	for _, raw := range raws {
+		raw.Close() // they never answer the server's CLOSE
+	}
 	if err := srv.Shutdown(ctx); err != nil {
 		t.Errorf("Shutdown: %v", err)
 	}

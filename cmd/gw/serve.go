@@ -212,7 +212,6 @@ func (s *server) start(sio *stdio, nativeAddrGiven bool) error {
 			httpL.Close()
 			return fmt.Errorf("native listener: %w", err)
 		}
-		s.nativeL = s.guard.nativeListener(s.nativeL, s.nsrv)
 	}
 	s.warnUnprotected(grpcL, httpL, srvTLS != nil)
 
@@ -309,7 +308,7 @@ func (s *server) startEmbedded(opts []gateway.Option) error {
 		return err
 	}
 	s.st = st
-	s.nsrv = native.NewServer(append(s.f.nativeOptions(), native.WithLogger(s.log))...)
+	s.nsrv = s.guard.newNativeServer(native.WithLogger(s.log))
 	if err := st.Register(s.nsrv); err != nil {
 		return err
 	}
