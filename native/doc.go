@@ -59,6 +59,19 @@
 // Server.Shutdown asks each client to go away the same way. PROTOCOL.md
 // beside this file describes the wire format.
 //
+// # Limits
+//
+// Every peer may be hostile, so every resource a peer can take has a limit
+// with a default (PROTOCOL.md lists them): memory grows with the bytes
+// received, never with a length a frame claims; a server bounds the request
+// bodies of all its connections together (WithMaxBodyMemory), the
+// connections it serves (WithMaxConns: at the limit the one idle the longest
+// makes room), and how long a connection may stay idle (WithIdleTimeout) or
+// silent in the middle of a request (WithReadTimeout). A connection the
+// server closes between calls goes through the close handshake; Pool
+// redials, and makes again a call the server refused unprocessed as it
+// closed the connection.
+//
 // # Logging
 //
 // The package logs nothing unless given a logger with WithLogger; it then
