@@ -59,15 +59,17 @@ func (c *serverConn) readBody(call *serverCall, n uint32) error {
 
 // growBody makes room for k more bytes in call's body, with the growth
 // taken from the budget first. The buffer doubles (up to the body limit);
-// when the doubled size does not fit in the budget, it grows to just what
-// the bytes need.
+// when that does not fit in the budget, it grows by a quarter, and then to
+// just what the bytes need. Growth stays geometric as long as it can: each
+// growth leaves the old buffer to the garbage collector, and growing by one
+// read at a time near the budget made gw serve's RSS 6 times the budget.
 func (c *serverConn) growBody(call *serverCall, k int) bool {
 	need := len(call.body) + k
 	if need <= cap(call.body) {
 		return true
 	}
-	doubled := int(min(max(int64(2*cap(call.body)), int64(need)), c.cfg.lim.maxBodySize))
-	for _, size := range [2]int{doubled, need} {
+	grown := func(n int) int { return int(min(max(int64(n), int64(need)), c.cfg.lim.maxBodySize)) }
+	for _, size := range [3]int{grown(2 * cap(call.body)), grown(cap(call.body) + cap(call.body)/4), need} {
 		if size < need || !c.s.bodies.take(int64(size-cap(call.body))) {
 			continue
 		}
