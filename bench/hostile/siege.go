@@ -6,8 +6,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"os/exec"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -111,7 +113,7 @@ func runSiege(ctx context.Context, e *env) error {
 	held := time.Since(t0)
 
 	natOpen, restOpen := countOpen(nat), countOpen(rest)
-	ended := gs.endedCodes()
+	ended, endedAfter := gs.endings()
 	e.rep.add("siege", "native idle: accepted", "count", []float64{float64(len(nat))}, nil,
 		fmt.Sprintf("of %d; the gateway answered the preface", cfg.idleNative))
 	e.rep.add("siege", "native idle: closed by gw", "count", []float64{float64(len(nat) - natOpen)}, nil, fmt.Sprintf("of those accepted, within ~%.0fs", held.Seconds()))
@@ -119,6 +121,9 @@ func runSiege(ctx context.Context, e *env) error {
 	e.rep.add("siege", "REST stalled: closed by gw", "count", []float64{float64(len(rest) - restOpen)}, nil, fmt.Sprintf("of those connected, within ~%.0fs", held.Seconds()))
 	e.rep.add("siege", "gRPC streams: opened", "count", []float64{float64(gs.opened.Load())}, nil, fmt.Sprintf("of %d on one connection", cfg.grpcStreams))
 	e.rep.add("siege", "gRPC streams: ended by gw", "count", []float64{float64(gs.ended.Load())}, nil, countsString(ended))
+	if len(endedAfter) > 0 {
+		e.rep.add("siege", "gRPC streams: ended after", "s", endedAfter, nil, "from opening the first stream")
+	}
 	e.rep.add("siege", "gw RSS under siege", "MiB", []float64{attackRSS}, nil, fmt.Sprintf("idle %.1f MiB", idleRSS))
 	return nil
 }
@@ -207,6 +212,8 @@ type streams struct {
 	ended  atomic.Int64
 	mu     sync.Mutex
 	codes  map[string]int // how the ended streams ended
+	start  time.Time
+	after  []float64 // seconds from the start to each end
 }
 
 // openStreams opens n streams to /native.Store/List that send HEADERS and
@@ -217,7 +224,7 @@ func openStreams(ctx context.Context, addr string, n int) (*streams, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &streams{cc: cc, codes: map[string]int{}}
+	s := &streams{cc: cc, codes: map[string]int{}, start: time.Now()}
 	var sctx context.Context
 	sctx, s.cancel = context.WithCancel(ctx)
 	desc := &grpc.StreamDesc{StreamName: "List", ClientStreams: true, ServerStreams: true}
@@ -256,17 +263,16 @@ func (s *streams) end(err error) {
 	}
 	s.mu.Lock()
 	s.codes[code]++
+	s.after = append(s.after, time.Since(s.start).Seconds())
 	s.mu.Unlock()
 }
 
-func (s *streams) endedCodes() map[string]int {
+// endings is how the ended streams ended, and when (seconds after the
+// first was opened).
+func (s *streams) endings() (map[string]int, []float64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	m := make(map[string]int, len(s.codes))
-	for k, v := range s.codes {
-		m[k] = v
-	}
-	return m
+	return maps.Clone(s.codes), slices.Clone(s.after)
 }
 
 // close cancels every stream, closes the connection and waits.
