@@ -213,4 +213,18 @@ LOADFLAGS ?=
 .PHONY: load
 load: ## Load the gateway: 64 streams + unary, gRPC and REST, in-process and remote (writes load-results.json)
 	$(GO) run ./bench/load $(LOADFLAGS)
+
+# `make hostile` runs ./bench/hostile (issue 13): it builds gw and the pinned
+# grpcurl into a temporary directory and attacks `gw serve` (default
+# configuration, 127.0.0.1 only) as a hostile client and backend would: RSS
+# under stalled and dripping native bodies, gw call/grpcurl/curl latency
+# while idle and stalled connections and streams are held, startup and
+# SIGTERM against deeply nested schemas, /openapi.json cost. A few minutes;
+# it kills everything it started. HOSTILEFLAGS passes flags, e.g.
+#   make hostile HOSTILEFLAGS='-only siege -n 3'
+HOSTILEFLAGS ?=
+
+.PHONY: hostile
+hostile: ## Attack gw serve as hostile clients and backends do and measure it (writes hostile-results.json)
+	$(GO) run ./bench/hostile $(HOSTILEFLAGS)
 # ---- bench: end ----

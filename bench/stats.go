@@ -9,28 +9,14 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/framegate/framegate/bench/internal/benchkit"
 )
 
 // median of v (the mean of the middle two for an even count); NaN if empty.
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return math.NaN()
-	}
-	s := slices.Clone(v)
-	slices.Sort(s)
-	if n := len(s); n%2 == 1 {
-		return s[n/2]
-	} else {
-		return (s[n/2-1] + s[n/2]) / 2
-	}
-}
+func median(v []float64) float64 { return benchkit.Median(v) }
 
-func minMax(v []float64) (lo, hi float64) {
-	if len(v) == 0 {
-		return math.NaN(), math.NaN()
-	}
-	return slices.Min(v), slices.Max(v)
-}
+func minMax(v []float64) (lo, hi float64) { return benchkit.MinMax(v) }
 
 // percentile of sorted latencies by nearest rank, p in (0, 100].
 func percentile(sorted []time.Duration, p float64) time.Duration {

@@ -15,7 +15,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -111,7 +110,7 @@ func loadMain(args []string, stdout, stderr io.Writer) int {
 	if rep != nil {
 		printTable(stdout, cfg, rep)
 		if cfg.out != "" {
-			if werr := writeJSON(cfg.out, rep); werr != nil {
+			if werr := benchkit.WriteJSON(cfg.out, rep); werr != nil {
 				err = errors.Join(err, werr)
 			} else {
 				fmt.Fprintf(stdout, "wrote %s\n", cfg.out)
@@ -162,7 +161,7 @@ func run(cfg *config, progress io.Writer) (*report, error) {
 		}
 		for _, s := range sel {
 			fmt.Fprintf(progress, "load: %-12s %d streams of %s and %d unary caller(s) for %v ...\n",
-				s, cfg.streams, sizeName(cfg.streamSize), cfg.callers, cfg.duration)
+				s, cfg.streams, benchkit.SizeName(cfg.streamSize), cfg.callers, cfg.duration)
 			res, err := runScenario(e, s, cfg)
 			if err != nil {
 				return rep, errors.Join(fmt.Errorf("%s: %w", s, err), e.close())
@@ -226,17 +225,9 @@ func (r *report) add(res result) {
 	r.PeakRSSMiB = max(r.PeakRSSMiB, res.PeakRSSMiB)
 }
 
-func writeJSON(path string, rep *report) error {
-	b, err := json.MarshalIndent(rep, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
-}
-
 func printTable(w io.Writer, cfg *config, rep *report) {
 	fmt.Fprintf(w, "framegate load: %s %s/%s, %v CPUs, %s per scenario, %d streams of %s, %d unary caller(s), remote pool %d\n",
-		rep.Meta["go"], runtime.GOOS, runtime.GOARCH, rep.Meta["cpus"], cfg.duration, cfg.streams, sizeName(cfg.streamSize), cfg.callers, cfg.pool)
+		rep.Meta["go"], runtime.GOOS, runtime.GOARCH, rep.Meta["cpus"], cfg.duration, cfg.streams, benchkit.SizeName(cfg.streamSize), cfg.callers, cfg.pool)
 	const f = "%-12s %12s %8s %10s %10s %10s %10s %10s %7s %9s\n"
 	fmt.Fprintf(w, f, "scenario", "stream MiB/s", "streams", "stream p50", "stream p99", "unary/s", "unary p50", "unary p99", "errors", "peak RSS")
 	fmt.Fprintln(w, strings.Repeat("-", 108))
@@ -263,14 +254,4 @@ func fmtMs(ms float64) string {
 		return fmt.Sprintf("%.2fms", ms)
 	}
 	return fmt.Sprintf("%.0fµs", ms*1000)
-}
-
-func sizeName(n int64) string {
-	switch {
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%dMiB", n>>20)
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return fmt.Sprintf("%dKiB", n>>10)
-	}
-	return fmt.Sprintf("%dB", n)
 }
