@@ -256,11 +256,19 @@ func messageNames(msgs map[string]*native.Message, names *nameTable) (map[string
 
 // mapEntryName returns the name protoc gives the implicit entry message of a
 // map field: the field name in CamelCase with "Entry" appended.
-func mapEntryName(field string) string {
+func mapEntryName(field string) string { return camelCase(field, true) + "Entry" }
+
+// defaultJSONName is the json_name protoc gives a field without the
+// option: the name in lowerCamelCase.
+func defaultJSONName(name string) string { return camelCase(name, false) }
+
+// camelCase drops the underscores of s and upper-cases the letter after
+// each one, and the first letter if upperFirst is set (protoc's rule).
+func camelCase(s string, upperFirst bool) string {
 	var b strings.Builder
-	upper := true
-	for i := 0; i < len(field); i++ {
-		c := field[i]
+	upper := upperFirst
+	for i := 0; i < len(s); i++ {
+		c := s[i]
 		switch {
 		case c == '_':
 			upper = true
@@ -272,7 +280,6 @@ func mapEntryName(field string) string {
 			upper = false
 		}
 	}
-	b.WriteString("Entry")
 	return b.String()
 }
 
