@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -16,44 +15,19 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
 
+	"github.com/framegate/framegate/internal/buftool"
 	"github.com/framegate/framegate/native"
 )
 
-var (
-	bufOnce sync.Once
-	bufPath string
-	bufErr  error
-)
-
-// bufBinary returns the pinned buf: ../bin/buf (make tools), or else one
-// built from tools/go.mod. It fails the test, never skips it, if neither
-// works.
+// bufBinary returns the pinned buf (see internal/buftool); it fails the
+// test if there is none.
 func bufBinary(t *testing.T) string {
 	t.Helper()
-	bufOnce.Do(func() {
-		if p, err := filepath.Abs("../bin/buf"); err == nil {
-			if _, err := os.Stat(p); err == nil {
-				bufPath = p
-				return
-			}
-		}
-		dir, err := os.MkdirTemp("", "gateway-buf-")
-		if err != nil {
-			bufErr = err
-			return
-		}
-		bufPath = filepath.Join(dir, "buf")
-		cmd := exec.Command("go", "build", "-modfile=tools/go.mod", "-o", bufPath, "github.com/bufbuild/buf/cmd/buf")
-		cmd.Dir = ".."
-		if out, err := cmd.CombinedOutput(); err != nil {
-			bufErr = err
-			bufPath = string(out)
-		}
-	})
-	if bufErr != nil {
-		t.Fatalf("building the pinned buf from tools/go.mod: %v\n%s", bufErr, bufPath)
+	p, err := buftool.Path("..")
+	if err != nil {
+		t.Fatal(err)
 	}
-	return bufPath
+	return p
 }
 
 // googleapisDir returns the folder holding google/api/httpbody.proto: the
