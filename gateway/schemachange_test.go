@@ -271,3 +271,52 @@ func TestPinnedNumbersEndToEnd(t *testing.T) {
 		t.Errorf("REST echo = %d %s", resp.StatusCode, body)
 	}
 }
+
+// TestRemoteRefusesRenumberedField: a backend process whose endpoint is
+// re-registered with an unpinned field inserted is probed by the remote
+// supervisor; the gateway keeps serving the old numbers and says why.
+func TestRemoteRefusesRenumberedField(t *testing.T) {
+	checkLeaks(t)
+	type scEntry struct {
+		Name string `json:"name"`
+		Size int64  `json:"size"`
+	}
+	srv := native.NewServer()
+	if err := srv.Register("Sc.Get", func(req *scEntry, resp *scEntry) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	addr := serveNative(t, srv)
+	o := fastOptions(addr)
+	o.ProbeInterval = 20 * time.Millisecond
+	rb := NewRemoteBackend(tcpDial(addr), o)
+	defer rb.Close()
+	g, err := rb.Supervise(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rb.Stop()
+	if n := servedNumber(t, g, "size"); n != 2 {
+		t.Fatalf("size served as %d, want 2", n)
+	}
+	srv.Unregister("Sc.Get")
+	if err := registerScEntryV2(srv); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the renumbering to be refused", func() bool { return g.RefusedSchema() != nil })
+	if n := servedNumber(t, g, "size"); n != 2 {
+		t.Errorf("after the refusal size is served as %d, want the old 2", n)
+	}
+	if !rb.Status().Up {
+		t.Errorf("status %+v: a refused schema is not a down backend", rb.Status())
+	}
+}
+
+// registerScEntryV2 registers Sc.Get on srv with the v2 scEntry.
+func registerScEntryV2(srv *native.Server) error {
+	type scEntry struct {
+		Name  string `json:"name"`
+		Owner string `json:"owner"`
+		Size  int64  `json:"size"`
+	}
+	return srv.Register("Sc.Get", func(req *scEntry, resp *scEntry) error { return nil })
+}
