@@ -6,6 +6,10 @@
 //
 // Endpoints may appear and disappear while the gateway serves: Refresh
 // describes the backend again and swaps the whole descriptor set at once.
+// A new schema that changes the number or type of a field already served
+// is refused (schemachange.go): clients built from the served descriptors
+// would misread it. Gateway.Descriptors, GET /v1/descriptors and
+// WriteProto export what is served, for buf breaking.
 package gateway
 
 import (
