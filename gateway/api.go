@@ -3,10 +3,13 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"sort"
+	"strconv"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
@@ -128,4 +131,24 @@ func endpointSchema(s *native.Schema, ep native.Endpoint) (*structpb.Struct, err
 	}
 	out := &structpb.Struct{}
 	return out, out.UnmarshalJSON(b)
+}
+
+// Descriptors returns the descriptors the gateway serves: the synthesized
+// file and every file it imports, dependencies first, as a
+// FileDescriptorSet that `buf breaking` and protoc read. Comments are kept
+// (SourceCodeInfo).
+func (g *Gateway) Descriptors() *descriptorpb.FileDescriptorSet { return fileSet(g.set.Load().file) }
+
+// serveDescriptors answers GET /v1/descriptors with Descriptors in binary
+// protobuf.
+func (g *Gateway) serveDescriptors(w http.ResponseWriter, r *http.Request, _ map[string]string) {
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(g.Descriptors())
+	if err != nil {
+		http.Error(w, "gateway: encoding the descriptors: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-protobuf")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.Header().Set("Content-Disposition", `attachment; filename="descriptors.binpb"`)
+	w.Write(b)
 }

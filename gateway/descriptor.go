@@ -121,6 +121,7 @@ type fieldPlan struct {
 	typ      *native.Type
 	optional bool // native Optional; proto3 optional only for scalars
 	quoted   bool
+	number   int32 // native Number; 0 numbers the field by position
 }
 
 // methodPlan describes one method before its descriptor exists.
@@ -154,6 +155,9 @@ func buildProtoSet(s *native.Schema, pkg string) (*protoSet, error) {
 		return nil, err
 	}
 	if err := checkSchema(s); err != nil {
+		return nil, err
+	}
+	if err := checkFieldNumbers(s); err != nil {
 		return nil, err
 	}
 	b := &builder{s: s, pkg: pkg, names: newNameTable(), wrappers: map[string]string{}, imports: map[string]bool{}}
@@ -210,7 +214,7 @@ func (b *builder) planMessages() {
 		p := &msgPlan{name: b.msgNames[k], schema: k, comment: fmt.Sprintf(" Native message %q.", k)}
 		for i := range m.Fields {
 			f := &m.Fields[i]
-			p.fields = append(p.fields, fieldPlan{jsonName: f.Name, typ: &f.Type, optional: f.Optional, quoted: f.Quoted})
+			p.fields = append(p.fields, fieldPlan{jsonName: f.Name, typ: &f.Type, optional: f.Optional, quoted: f.Quoted, number: f.Number})
 		}
 		b.plans = append(b.plans, p)
 	}
@@ -339,17 +343,19 @@ func (b *builder) messageProto(p *msgPlan) *descriptorpb.DescriptorProto {
 	jsonNames := make([]string, len(p.fields))
 	isMap := make([]bool, len(p.fields))
 	optional := make([]bool, len(p.fields))
+	numbers := make([]int32, len(p.fields))
 	for i, f := range p.fields {
 		jsonNames[i], isMap[i] = f.jsonName, f.typ.Kind == native.KindMap
 		optional[i] = f.optional && isScalar(f.typ.Kind)
+		numbers[i] = fieldNumber(f.number, i)
 	}
-	names, oneofs := fieldNames(jsonNames, isMap, optional)
+	names, oneofs := fieldNames(jsonNames, numbers, isMap, optional)
 	dp := &descriptorpb.DescriptorProto{Name: proto.String(p.name)}
 	for i := range p.fields {
 		f := &p.fields[i]
 		fp := &descriptorpb.FieldDescriptorProto{
 			Name:     proto.String(names[i]),
-			Number:   proto.Int32(int32(i + 1)),
+			Number:   proto.Int32(numbers[i]),
 			JsonName: proto.String(f.jsonName),
 		}
 		b.setFieldType(fp, f.typ, dp, b.qualify(p.name))

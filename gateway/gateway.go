@@ -6,6 +6,10 @@
 //
 // Endpoints may appear and disappear while the gateway serves: Refresh
 // describes the backend again and swaps the whole descriptor set at once.
+// A new schema that changes the number or type of a field already served
+// is refused (schemachange.go): clients built from the served descriptors
+// would misread it. Gateway.Descriptors, GET /v1/descriptors and
+// WriteProto export what is served, for buf breaking.
 package gateway
 
 import (
@@ -28,6 +32,7 @@ type Gateway struct {
 	set     atomic.Pointer[protoSet]
 	schema  atomic.Pointer[native.Schema]
 	health  *health.Server
+	refused atomic.Pointer[SchemaChangeError] // schemachange.go
 
 	refreshMu sync.Mutex // serialises Refresh: describe and mount as one step
 	mu        sync.Mutex // serialises Mount and SetServing
@@ -74,7 +79,9 @@ func (g *Gateway) Refresh(ctx context.Context) error {
 	return g.Mount(s)
 }
 
-// Mount serves the endpoints of s, replacing what was served.
+// Mount serves the endpoints of s, replacing what was served. It refuses,
+// with a *SchemaChangeError, a schema that changes the number or type of
+// a field already served (see schemachange.go).
 func (g *Gateway) Mount(s *native.Schema) error {
 	set, err := buildProtoSet(s, g.cfg.pkg)
 	if err != nil {
@@ -82,6 +89,9 @@ func (g *Gateway) Mount(s *native.Schema) error {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if err := g.refuseChangesLocked(set); err != nil {
+		return err
+	}
 	g.schema.Store(s)
 	g.set.Store(set)
 	names := map[string]bool{}

@@ -41,9 +41,24 @@ package gateway
 // always the exact JSON name, so protojson and encoding/json agree on the
 // wire. A field whose sanitized name is already taken in its message (by an
 // earlier field, or by the implicit "<Name>Entry" message of an earlier map
-// field) gets "_<number>" appended. Field numbers are positions in
-// native.Message.Fields, starting at 1: stable for an unchanged Go struct,
-// but reordering or inserting struct fields renumbers them.
+// field) gets "_<number>" appended, its field number.
+//
+// Field numbers. A field pinned with a `native:"N"` struct tag
+// (native.Field.Number) has that number; every field of a struct that
+// pins one must be pinned (all or nothing, see native's package doc,
+// checked again here for schemas from other processes), numbers in
+// 1..536870911 outside 19000-19999, no two alike. The fields of a struct
+// that pins none are numbered by position in native.Message.Fields,
+// starting at 1: stable for an unchanged Go struct, but inserting,
+// removing or reordering struct fields renumbers the ones after, which a
+// client built from the old descriptors cannot tell. The rule is all or
+// nothing because no rule for unpinned fields beside pinned ones keeps them
+// stable: by position or after the highest pinned number, inserting one
+// field moves the next. Fields keep their declaration order in the
+// descriptor whatever their numbers. Synthesized messages (request and
+// response wrappers, Upload, Download, list and map wrappers) are numbered
+// by position; their fields never move. A gateway refuses a new schema
+// that changes the number or type of a field it serves (schemachange.go).
 // The synthetic oneof of a proto3 optional field is "_<name>", with 'X'
 // prepended until it is free (protoc's rule).
 
@@ -241,11 +256,19 @@ func messageNames(msgs map[string]*native.Message, names *nameTable) (map[string
 
 // mapEntryName returns the name protoc gives the implicit entry message of a
 // map field: the field name in CamelCase with "Entry" appended.
-func mapEntryName(field string) string {
+func mapEntryName(field string) string { return camelCase(field, true) + "Entry" }
+
+// defaultJSONName is the json_name protoc gives a field without the
+// option: the name in lowerCamelCase.
+func defaultJSONName(name string) string { return camelCase(name, false) }
+
+// camelCase drops the underscores of s and upper-cases the letter after
+// each one, and the first letter if upperFirst is set (protoc's rule).
+func camelCase(s string, upperFirst bool) string {
 	var b strings.Builder
-	upper := true
-	for i := 0; i < len(field); i++ {
-		c := field[i]
+	upper := upperFirst
+	for i := 0; i < len(s); i++ {
+		c := s[i]
 		switch {
 		case c == '_':
 			upper = true
@@ -257,22 +280,48 @@ func mapEntryName(field string) string {
 			upper = false
 		}
 	}
-	b.WriteString("Entry")
 	return b.String()
 }
 
+// fieldNumber returns the number of field i of a message: pinned, its
+// native Number, or else its position from 1.
+func fieldNumber(pinned int32, i int) int32 {
+	if pinned != 0 {
+		return pinned
+	}
+	return int32(i + 1)
+}
+
+// checkFieldNumbers checks the pinned field numbers of every message of s
+// (native.Message.CheckNumbers): a schema from another process may break
+// the rules its Register would enforce.
+func checkFieldNumbers(s *native.Schema) error {
+	keys := make([]string, 0, len(s.Messages))
+	for k := range s.Messages {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if err := s.Messages[k].CheckNumbers(); err != nil {
+			return fmt.Errorf("gateway: %s", strings.TrimPrefix(err.Error(), "native: "))
+		}
+	}
+	return nil
+}
+
 // fieldNames returns the proto names of a message's fields (sanitized JSON
-// names, made unique within the message), and the synthetic oneof name of
-// each field for which optional[i] is set ("" for the others). isMap[i]
-// says field i is a map, whose implicit entry message shares the scope.
-func fieldNames(jsonNames []string, isMap, optional []bool) (names, oneofs []string) {
+// names, made unique within the message with their numbers), and the
+// synthetic oneof name of each field for which optional[i] is set ("" for
+// the others). isMap[i] says field i is a map, whose implicit entry message
+// shares the scope.
+func fieldNames(jsonNames []string, numbers []int32, isMap, optional []bool) (names, oneofs []string) {
 	scope := map[string]bool{}
 	names = make([]string, len(jsonNames))
 	for i, jn := range jsonNames {
 		base := sanitizeIdent(jn)
 		n := base
 		for k := 0; scope[n] || isMap[i] && scope[mapEntryName(n)]; k++ {
-			n = base + "_" + strconv.Itoa(i+1) + strings.Repeat("_", k)
+			n = base + "_" + strconv.Itoa(int(numbers[i])) + strings.Repeat("_", k)
 		}
 		scope[n] = true
 		if isMap[i] {

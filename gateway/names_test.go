@@ -217,7 +217,11 @@ func TestFieldNames(t *testing.T) {
 			if optional == nil {
 				optional = make([]bool, n)
 			}
-			names, oneofs := fieldNames(tc.json, isMap, optional)
+			numbers := make([]int32, n)
+			for i := range numbers {
+				numbers[i] = fieldNumber(0, i)
+			}
+			names, oneofs := fieldNames(tc.json, numbers, isMap, optional)
 			if strings.Join(names, ",") != strings.Join(tc.wantNames, ",") {
 				t.Errorf("names = %q, want %q", names, tc.wantNames)
 			}

@@ -20,6 +20,8 @@ type config struct {
 	observe   func(CallEvent)
 	chunkSize int
 	maxJSON   int64
+	// onSchemaChange observes refused schema changes (schemachange.go).
+	onSchemaChange func(*SchemaChangeError)
 }
 
 // DefaultMetadataAllowlist is the request metadata passed to the backend
@@ -69,6 +71,14 @@ func WithMetadataAllowlist(keys ...string) Option {
 // through the gateway, for logs and metrics.
 func WithCallObserver(f func(CallEvent)) Option {
 	return optionFunc(func(c *config) { c.observe = f })
+}
+
+// WithSchemaChangeObserver sets a function called each time the gateway
+// refuses a new schema because it would change the number or type of a
+// field already served (Mount returns the same error), for metrics and
+// alerts.
+func WithSchemaChangeObserver(f func(*SchemaChangeError)) Option {
+	return optionFunc(func(c *config) { c.onSchemaChange = f })
 }
 
 // WithChunkSize sets the largest response-stream chunk sent in one gRPC

@@ -45,7 +45,8 @@ const DefaultMaxJSONBody = 32 << 20
 
 // HTTPHandler returns the REST front door: every native endpoint at
 // POST, PUT and GET /<pkg>.<Service>/<Method>, the gateway's own API at
-// GET /v1/endpoints and /v1/endpoints/{name}, and GET /openapi.json. An
+// GET /v1/endpoints, /v1/endpoints/{name} and /v1/descriptors (a binary
+// FileDescriptorSet, see Descriptors), and GET /openapi.json. An
 // unknown path answers 404 with a JSON status body.
 func (g *Gateway) HTTPHandler() http.Handler {
 	mux := runtime.NewServeMux(
@@ -68,6 +69,9 @@ func (g *Gateway) HTTPHandler() http.Handler {
 		panic(err)
 	}
 	if err := mux.HandlePath(http.MethodGet, "/openapi.json", g.serveOpenAPI); err != nil {
+		panic(err)
+	}
+	if err := mux.HandlePath(http.MethodGet, "/v1/descriptors", g.serveDescriptors); err != nil {
 		panic(err)
 	}
 	return mux

@@ -27,6 +27,35 @@
 // is cancelled when the caller gives up; IncomingMetadata, SetHeader and
 // SetTrailer read and write metadata.
 //
+// # Field numbers
+//
+// A gateway (package gateway) serves each struct as a protobuf message. By
+// default a field's number is its position among the struct's JSON fields,
+// from 1: stable while the struct is unchanged, but inserting or removing a
+// field renumbers the fields after it, and a gRPC client built against the
+// old numbers then reads and writes the wrong fields. A struct whose
+// messages must stay compatible pins its numbers with a struct tag:
+//
+//	type Entry struct {
+//		Name string `json:"name" native:"1"`
+//		Size int64  `json:"size" native:"2"`
+//		Mode string `json:"mode" native:"4"` // 3 was a field since removed
+//	}
+//
+// The rule is all or nothing per struct: if one field of a struct (its
+// promoted fields included) has a native tag, every field must have one.
+// A mix is refused because no rule for the unpinned fields keeps their
+// numbers stable: numbered by position or after the highest pinned number,
+// inserting one would still move the others. To pin a struct that was
+// served unpinned, give each field its position as it is today (the
+// refusal of a partly pinned struct names that number). A new field takes
+// a number never used before; a removed field's number is not reused.
+// Numbers run from 1 to 536870911, except 19000-19999, which protobuf
+// reserves; two fields of a struct never share one. Register refuses a
+// struct that breaks these rules, naming the field. Field.Number carries
+// the pinned number in the Schema (0, absent from its JSON, when the
+// struct pins none).
+//
 // # Calls
 //
 // Client.Call sends one call and waits for its response. A Client runs one

@@ -93,6 +93,12 @@ type Field struct {
 	// Quoted is set for fields tagged `json:",string"`: the number or bool
 	// travels inside a JSON string.
 	Quoted bool `json:"quoted,omitempty"`
+	// Number is the protobuf field number pinned by a `native:"N"` struct
+	// tag. 0 (absent from the JSON) means unpinned: the field is numbered
+	// by its position in Message.Fields, from 1, as before pinning
+	// existed. In one Message either every field has a Number or none has
+	// (Message.CheckNumbers).
+	Number int32 `json:"number,omitempty"`
 }
 
 // Message is the shape of a JSON object encoded from a Go struct. Fields are

@@ -98,7 +98,7 @@ func buildSchema(eps []schemaInput) (*Schema, error) {
 	for _, m := range msgs {
 		out := &Message{Name: m.name, Fields: make([]Field, len(m.fields))}
 		for i, f := range m.fields {
-			out.Fields[i] = Field{Name: f.name, GoName: f.goName, Type: *f.node.toType(), Optional: f.optional, Quoted: f.quoted}
+			out.Fields[i] = Field{Name: f.name, GoName: f.goName, Type: *f.node.toType(), Optional: f.optional, Quoted: f.quoted, Number: f.number}
 		}
 		sc.Messages[m.name] = out
 	}
@@ -194,6 +194,7 @@ type schemaMsgField struct {
 	name, goName     string
 	node             *schemaNode
 	optional, quoted bool
+	number           int32 // pinned; 0 when the struct pins none
 }
 
 // schemaBuilder walks Go types and collects the messages they reach.
@@ -389,8 +390,12 @@ func (b *schemaBuilder) message(t reflect.Type, path string) (*schemaMsg, error)
 	b.inline = map[reflect.Type]bool{}
 	defer func() { b.inline = saved }()
 
+	nums, err := schemaFieldNumbers(m.jf, path)
+	if err != nil {
+		return nil, err
+	}
 	m.fields = make([]schemaMsgField, 0, len(m.jf))
-	for _, f := range m.jf {
+	for i, f := range m.jf {
 		fp := schemaFieldPath(path, f.goName)
 		if f.unexportedPtr != nil {
 			return nil, &schemaPathError{fp, fmt.Sprintf("promoted through an embedded pointer to the unexported struct type %v, which encoding/json cannot allocate when decoding; embed it by value or export it", f.unexportedPtr)}
@@ -405,6 +410,7 @@ func (b *schemaBuilder) message(t reflect.Type, path string) (*schemaMsg, error)
 			node:     n,
 			optional: f.viaPtr || f.typ.Kind() == reflect.Pointer,
 			quoted:   f.quoted && plain,
+			number:   nums[i],
 		})
 	}
 	return m, nil

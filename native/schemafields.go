@@ -24,6 +24,10 @@ type schemaJSONField struct {
 	// unexportedPtr is the struct type of an embedded pointer to an
 	// unexported type on the way to the field, if any.
 	unexportedPtr reflect.Type
+	// numTag is the value of the field's FieldNumberTag tag; hasNum says
+	// the tag is there.
+	numTag string
+	hasNum bool
 }
 
 // schemaJSONFields returns the fields encoding/json encodes for struct type
@@ -90,9 +94,11 @@ func schemaJSONFields(t reflect.Type) []schemaJSONField {
 					if name == "" {
 						name = sf.Name
 					}
+					numTag, hasNum := sf.Tag.Lookup(FieldNumberTag)
 					fields = append(fields, schemaJSONField{
 						name: name, goName: sf.Name, tag: tagged, index: index, typ: sf.Type,
 						quoted: quoted, viaPtr: f.viaPtr, unexportedPtr: f.unexportedPtr,
+						numTag: numTag, hasNum: hasNum,
 					})
 					if count[f.typ] > 1 {
 						// Met more than once at this depth: a duplicate makes
@@ -193,4 +199,28 @@ func schemaValidTag(s string) bool {
 		}
 	}
 	return true
+}
+
+// schemaFieldNumbers returns the pinned numbers of a struct's fields jf (all
+// 0 when none is pinned), checked by checkFieldNumbers. path locates the
+// struct for errors.
+func schemaFieldNumbers(jf []schemaJSONField, path string) ([]int32, error) {
+	names := make([]string, len(jf))
+	nums := make([]int32, len(jf))
+	pinned := make([]bool, len(jf))
+	for i, f := range jf {
+		names[i], pinned[i] = f.goName, f.hasNum
+		if !f.hasNum {
+			continue
+		}
+		n, err := parseFieldNumberTag(f.numTag)
+		if err != nil {
+			return nil, &schemaPathError{schemaFieldPath(path, f.goName), err.Error()}
+		}
+		nums[i] = n
+	}
+	if err := checkFieldNumbers(names, nums, pinned); err != nil {
+		return nil, &schemaPathError{path, err.Error()}
+	}
+	return nums, nil
 }

@@ -7,6 +7,7 @@
 //	gw [serve]   the gateway (gRPC, HTTP with /healthz and /metrics, native)
 //	gw backend   a native-only server of the demo file store
 //	gw call      a native command-line client
+//	gw schema    the served descriptors, for buf breaking
 //
 // `gw COMMAND -h` describes each, with an example. Every flag can also be
 // given as an environment variable: -grpc-addr is GW_GRPC_ADDR; a flag on
@@ -41,6 +42,7 @@ Commands:
   gw [serve]   run the gateway (the default command)
   gw backend   run a native-only server of the demo file store
   gw call      call a native endpoint from the command line
+  gw schema    write the served descriptors (FileDescriptorSet or .proto)
   gw help CMD  describe a command (as gw CMD -h does)
 `
 
@@ -58,6 +60,8 @@ func run(args []string, sio *stdio) int {
 		return runBackend(args, sio)
 	case "call":
 		return runCall(args, sio)
+	case "schema":
+		return runSchema(args, sio)
 	case "help":
 		if len(args) == 0 {
 			fmt.Fprint(sio.out, overview)

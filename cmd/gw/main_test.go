@@ -25,6 +25,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/framegate/framegate/internal/buftool"
 )
 
 var (
@@ -32,6 +34,17 @@ var (
 	grpcurlBin string
 	curlBin    string // "" if curl is missing
 )
+
+// bufBinary returns the pinned buf (see internal/buftool); it fails the
+// test if there is none.
+func bufBinary(t *testing.T) string {
+	t.Helper()
+	p, err := buftool.Path("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
 
 func TestMain(m *testing.M) {
 	os.Exit(testMain(m))

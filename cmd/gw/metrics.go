@@ -18,6 +18,9 @@ type metrics struct {
 	calls    *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	bytes    *prometheus.CounterVec
+	// schemaRefused counts backend schemas refused for changing served
+	// fields (gateway.WithSchemaChangeObserver).
+	schemaRefused prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -36,8 +39,12 @@ func newMetrics() *metrics {
 			Name: "framegate_gateway_stream_bytes_total",
 			Help: "Stream bytes passed through the gateway: direction in is request streams (client to backend), out is response streams.",
 		}, []string{"endpoint", "protocol", "direction"}),
+		schemaRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "framegate_gateway_schema_changes_refused_total",
+			Help: "Backend schemas the gateway refused because they change the number or type of a field it serves (it keeps serving the old schema until restarted).",
+		}),
 	}
-	m.reg.MustRegister(m.calls, m.duration, m.bytes,
+	m.reg.MustRegister(m.calls, m.duration, m.bytes, m.schemaRefused,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -36,7 +36,7 @@ func TestREADME(t *testing.T) {
 	if err := os.Mkdir(binDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for name, target := range map[string]string{"gw": gwBin, "grpcurl": grpcurlBin} {
+	for name, target := range map[string]string{"gw": gwBin, "grpcurl": grpcurlBin, "buf": bufBinary(t)} {
 		if err := os.Symlink(target, filepath.Join(binDir, name)); err != nil {
 			t.Fatal(err)
 		}
@@ -90,7 +90,10 @@ func TestREADME(t *testing.T) {
 			"Store.Write   json+stream", `"name": "docs/a.txt"`, "written by gw call\n",
 		},
 		"gw backend -native-addr": {`"name": "two.txt"`, `"size": "22"`},
-		"exec:gw backend -stdio":  {"through two processes\n"},
+		"gw schema -addr http://localhost:8080": {
+			"message Entry {", "  int64 size = 2;", `.google.protobuf.Timestamp mod_time = 3 [json_name = "mod_time"];`, "no breaking change\n",
+		},
+		"exec:gw backend -stdio": {"through two processes\n"},
 		"-auth-token-file": {
 			`{"name":"t.txt","size":18,"sha256":"`, `"name": "t.txt"`, `{"entries":[{"name":"t.txt","size":18,`,
 			`{"code":16,"message":"gw: missing bearer token","details":[]} 401`,

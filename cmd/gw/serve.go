@@ -178,6 +178,7 @@ func (s *server) start(sio *stdio, nativeAddrGiven bool) error {
 			s.m.observe(ev)
 			logCall(s.log, ev)
 		}),
+		gateway.WithSchemaChangeObserver(func(*gateway.SchemaChangeError) { s.m.schemaRefused.Inc() }),
 	}
 	if f.backend == "" {
 		if err := s.startEmbedded(opts); err != nil {

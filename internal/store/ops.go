@@ -21,13 +21,13 @@ import (
 // Entry describes one regular file.
 type Entry struct {
 	// Name is the file's slash-separated path relative to the store root.
-	Name string `json:"name"`
+	Name string `json:"name" native:"1"`
 	// Size is the file's length in bytes.
-	Size int64 `json:"size"`
+	Size int64 `json:"size" native:"2"`
 	// ModTime is the file's modification time, in UTC.
-	ModTime time.Time `json:"mod_time"`
+	ModTime time.Time `json:"mod_time" native:"3"`
 	// Mode is the file's mode as ls prints it, e.g. "-rw-r--r--".
-	Mode string `json:"mode"`
+	Mode string `json:"mode" native:"4"`
 }
 
 func entryOf(name string, fi fs.FileInfo) Entry {
@@ -38,13 +38,13 @@ func entryOf(name string, fi fs.FileInfo) Entry {
 type ListRequest struct {
 	// Prefix keeps only the files whose names start with it; a plain string
 	// prefix, so "doc" matches "doc.txt" and "docs/a". Empty lists all.
-	Prefix string `json:"prefix"`
+	Prefix string `json:"prefix" native:"1"`
 }
 
 // ListResponse is the response of Store.List.
 type ListResponse struct {
 	// Entries are the matching files, sorted by name; never null.
-	Entries []Entry `json:"entries"`
+	Entries []Entry `json:"entries" native:"1"`
 }
 
 // List lists the regular files of the whole tree whose names start with
@@ -105,7 +105,7 @@ func (s *Store) List(ctx context.Context, req *ListRequest, resp *ListResponse) 
 // StatRequest is the request of Store.Stat.
 type StatRequest struct {
 	// Name is the file's name.
-	Name string `json:"name"`
+	Name string `json:"name" native:"1"`
 }
 
 // Stat describes one regular file.
@@ -124,12 +124,12 @@ func (s *Store) Stat(ctx context.Context, req *StatRequest, resp *Entry) error {
 // ReadRequest is the request of Store.Read.
 type ReadRequest struct {
 	// Name is the file's name.
-	Name string `json:"name"`
+	Name string `json:"name" native:"1"`
 	// Offset is where reading starts; it may equal the file's size but not
 	// exceed it.
-	Offset int64 `json:"offset,omitempty"`
+	Offset int64 `json:"offset,omitempty" native:"2"`
 	// Length is the most bytes to read; 0 reads to the end.
-	Length int64 `json:"length,omitempty"`
+	Length int64 `json:"length,omitempty" native:"3"`
 }
 
 // Read streams a regular file from req.Offset, to its end or for at most
@@ -191,17 +191,17 @@ func (s *Store) section(f *os.File, name string, offset, length int64) (io.Reade
 // request's body stream.
 type WriteRequest struct {
 	// Name is the file's name. Missing parent directories are created.
-	Name string `json:"name"`
+	Name string `json:"name" native:"1"`
 }
 
 // WriteResponse is the response of Store.Write.
 type WriteResponse struct {
 	// Name is the file's name.
-	Name string `json:"name"`
+	Name string `json:"name" native:"1"`
 	// Size is the number of bytes written.
-	Size int64 `json:"size"`
+	Size int64 `json:"size" native:"2"`
 	// SHA256 is the hex SHA-256 digest of the content written.
-	SHA256 string `json:"sha256"`
+	SHA256 string `json:"sha256" native:"3"`
 }
 
 // writeChunk is the size of Write's copy buffer; ctx is checked between
@@ -349,7 +349,7 @@ func copyChunks(ctx context.Context, dst io.Writer, src io.Reader) (int64, error
 // DeleteRequest is the request of Store.Delete.
 type DeleteRequest struct {
 	// Name is the file's name.
-	Name string `json:"name"`
+	Name string `json:"name" native:"1"`
 }
 
 // DeleteResponse is the empty response of Store.Delete.
