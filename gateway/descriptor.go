@@ -138,7 +138,7 @@ type builder struct {
 	pkg      string
 	names    *nameTable
 	msgNames map[string]string // schema message name -> proto name
-	wrappers map[string]string // shape key -> wrapper proto name
+	shapes   *shapeTable
 	imports  map[string]bool
 	plans    []*msgPlan // every message, in file order
 	methods  []*methodPlan
@@ -156,7 +156,7 @@ func buildProtoSet(s *native.Schema, pkg string) (*protoSet, error) {
 	if err := checkSchema(s); err != nil {
 		return nil, err
 	}
-	b := &builder{s: s, pkg: pkg, names: newNameTable(), wrappers: map[string]string{}, imports: map[string]bool{}}
+	b := &builder{s: s, pkg: pkg, names: newNameTable(), shapes: newShapeTable(), imports: map[string]bool{}}
 	if err := b.planMethods(); err != nil {
 		return nil, err
 	}
