@@ -30,6 +30,7 @@ package gateway
 // `<Service><Method>Request`/`Response` when the short name is taken.
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -145,15 +146,17 @@ type builder struct {
 }
 
 // buildProtoSet builds the descriptors and method table for schema s in
-// proto package pkg ("" means DefaultPackage).
-func buildProtoSet(s *native.Schema, pkg string) (*protoSet, error) {
+// proto package pkg ("" means DefaultPackage), refusing a schema past lim.
+// It stops with ctx's error once ctx is done (checked between its steps,
+// each linear in the schema's size).
+func buildProtoSet(ctx context.Context, s *native.Schema, pkg string, lim SchemaLimits) (*protoSet, error) {
 	if pkg == "" {
 		pkg = DefaultPackage
 	}
 	if err := checkPackage(pkg); err != nil {
 		return nil, err
 	}
-	if err := checkSchema(s); err != nil {
+	if err := checkSchema(ctx, s, lim); err != nil {
 		return nil, err
 	}
 	b := &builder{s: s, pkg: pkg, names: newNameTable(), shapes: newShapeTable(), imports: map[string]bool{}}
@@ -166,12 +169,30 @@ func buildProtoSet(s *native.Schema, pkg string) (*protoSet, error) {
 	}
 	b.planMessages()
 	b.planMethodMessages()
+	if err := interrupted(ctx); err != nil {
+		return nil, err
+	}
 	fdp := b.fileProto()
+	if err := interrupted(ctx); err != nil {
+		return nil, err
+	}
 	file, err := protodesc.NewFile(fdp, protoregistry.GlobalFiles)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: invalid synthesized descriptor: %w", err)
 	}
+	if err := interrupted(ctx); err != nil {
+		return nil, err
+	}
 	return b.link(file)
+}
+
+// interrupted is the error of a build whose ctx is done, nil while it is
+// not.
+func interrupted(ctx context.Context) error {
+	if ctx.Err() == nil {
+		return nil
+	}
+	return fmt.Errorf("gateway: building descriptors: %w", context.Cause(ctx))
 }
 
 // planMethods maps every endpoint to a service and method, claims the

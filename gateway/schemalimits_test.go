@@ -1,0 +1,163 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/framegate/framegate/native"
+)
+
+// nestedListSchema is a schema with one endpoint whose response is a list
+// nested depth levels deep: list<list<...<int64>...>>.
+func nestedListSchema(depth int) *native.Schema {
+	t := &native.Type{Kind: native.KindInt64}
+	for range depth {
+		t = &native.Type{Kind: native.KindList, Elem: t}
+	}
+	return &native.Schema{
+		Protocol:  native.ProtocolVersion,
+		Endpoints: []native.Endpoint{{Name: "Deep.Get", Request: native.BodyNone, Response: native.BodyJSON, ResponseType: t}},
+		Messages:  map[string]*native.Message{},
+	}
+}
+
+// wideSchema is a schema with n endpoints, each with its own request
+// message of a few fields (one a list of lists, one a map of lists).
+func wideSchema(n int) *native.Schema {
+	s := &native.Schema{Protocol: native.ProtocolVersion, Messages: map[string]*native.Message{}}
+	for i := range n {
+		name := fmt.Sprintf("svc.Req%d", i)
+		s.Messages[name] = &native.Message{Name: name, Fields: []native.Field{
+			fld("id", tk(native.KindInt64)),
+			fld("name", tk(native.KindString)),
+			fld("grid", tlist(tlist(tk(native.KindInt32)))),
+			fld("tags", tmap(native.KindString, tlist(tk(native.KindString)))),
+		}}
+		s.Endpoints = append(s.Endpoints, native.Endpoint{Name: fmt.Sprintf("S%d.Call", i%50) + fmt.Sprint(i),
+			Request: native.BodyJSON, RequestType: tp(tmsg(name)), Response: native.BodyJSON, ResponseType: tp(tmsg(name))})
+	}
+	return s
+}
+
+// BenchmarkBuildNestedLists builds the descriptors of a list nested N deep
+// (the schema limit is raised so that the deep ones build): the cost must
+// grow about linearly with N (names grow with the depth, so the descriptor
+// itself grows with N²: a depth limit bounds that).
+func BenchmarkBuildNestedLists(b *testing.B) {
+	for _, n := range []int{64, 250, 500, 1000, 2000} {
+		s := nestedListSchema(n)
+		lim := DefaultSchemaLimits
+		lim.MaxDepth = n
+		b.Run(fmt.Sprint("N=", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := buildProtoSet(context.Background(), s, "", lim); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkBuildWide builds the descriptors of many endpoints and messages.
+func BenchmarkBuildWide(b *testing.B) {
+	for _, n := range []int{100, 1000, 10000} {
+		s := wideSchema(n)
+		b.Run(fmt.Sprint("endpoints=", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := buildProtoSet(context.Background(), s, "", DefaultSchemaLimits); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestSchemaPastLimitsRefused: a schema past any limit is refused, and the
+// error names the limit; the gateway keeps serving what it had.
+func TestSchemaPastLimitsRefused(t *testing.T) {
+	msgs := func(n, fields int) *native.Schema {
+		s := &native.Schema{Protocol: native.ProtocolVersion, Messages: map[string]*native.Message{}}
+		for i := range n {
+			m := &native.Message{Name: fmt.Sprint("p.M", i)}
+			for j := range fields {
+				m.Fields = append(m.Fields, fld(fmt.Sprint("f", j), tk(native.KindInt64)))
+			}
+			s.Messages[m.Name] = m
+		}
+		return s
+	}
+	endpoints := func(n int) *native.Schema {
+		s := &native.Schema{Protocol: native.ProtocolVersion, Messages: map[string]*native.Message{}}
+		for i := range n {
+			s.Endpoints = append(s.Endpoints, native.Endpoint{Name: fmt.Sprint("S.M", i), Request: native.BodyNone, Response: native.BodyNone})
+		}
+		return s
+	}
+	small := SchemaLimits{MaxMessages: 3, MaxFieldsPerMessage: 4, MaxFields: 10, MaxEndpoints: 5}
+	for _, tc := range []struct {
+		name string
+		lim  SchemaLimits // zero: the defaults
+		s    *native.Schema
+		want string
+	}{
+		{"depth 65", SchemaLimits{}, nestedListSchema(65), "limit of 64 (SchemaLimits.MaxDepth)"},
+		{"depth 1000", SchemaLimits{}, nestedListSchema(1000), "limit of 64 (SchemaLimits.MaxDepth)"},
+		{"depth 4000", SchemaLimits{}, nestedListSchema(4000), "limit of 64 (SchemaLimits.MaxDepth)"},
+		{"depth in a message", SchemaLimits{MaxDepth: 2}, &native.Schema{Messages: map[string]*native.Message{
+			"p.M": {Name: "p.M", Fields: []native.Field{fld("x", tmap(native.KindString, tlist(tlist(tk(native.KindBool)))))}}}},
+			`message "p.M" field "x": lists and maps nest deeper than the limit of 2 (SchemaLimits.MaxDepth)`},
+		{"messages", small, msgs(4, 1), "schema messages: 4, over the limit of 3 (SchemaLimits.MaxMessages)"},
+		{"fields per message", small, msgs(1, 5), `fields of message "p.M0": 5, over the limit of 4 (SchemaLimits.MaxFieldsPerMessage)`},
+		{"fields", small, msgs(3, 4), "fields of all messages: 12, over the limit of 10 (SchemaLimits.MaxFields)"},
+		{"endpoints", small, endpoints(6), "schema endpoints: 6, over the limit of 5 (SchemaLimits.MaxEndpoints)"},
+		{"default endpoints", SchemaLimits{}, endpoints(10_001), "schema endpoints: 10001, over the limit of 10000 (SchemaLimits.MaxEndpoints)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, err := newGateway(nil, []Option{WithSchemaLimits(tc.lim)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := g.Mount(nestedListSchema(1)); err != nil {
+				t.Fatal(err)
+			}
+			before := g.set.Load()
+			err = g.Mount(tc.s)
+			if !errors.Is(err, ErrSchemaLimit) || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "gateway: ") {
+				t.Fatalf("Mount = %v, want an ErrSchemaLimit naming %q", err, tc.want)
+			}
+			if g.set.Load() != before {
+				t.Error("a refused schema replaced the one served")
+			}
+		})
+	}
+}
+
+// TestSchemaAtLimitsBuilds: schemas at the limits build, and the work of
+// building grows linearly: twice the nesting or twice the endpoints cost
+// about twice the allocations (it was about eight times for nesting).
+func TestSchemaAtLimitsBuilds(t *testing.T) {
+	allocs := func(s *native.Schema, lim SchemaLimits) float64 {
+		var err error
+		n := testing.AllocsPerRun(1, func() { _, err = buildProtoSet(context.Background(), s, "", lim) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if _, err := buildProtoSet(context.Background(), nestedListSchema(64), "", DefaultSchemaLimits); err != nil {
+		t.Fatalf("depth 64, the default limit: %v", err)
+	}
+	deep := DefaultSchemaLimits
+	deep.MaxDepth = 256
+	if a, b := allocs(nestedListSchema(128), deep), allocs(nestedListSchema(256), deep); b > 3*a {
+		t.Errorf("nesting 128 deep: %.0f allocations, 256 deep: %.0f: more than linear", a, b)
+	}
+	if a, b := allocs(wideSchema(500), DefaultSchemaLimits), allocs(wideSchema(1000), DefaultSchemaLimits); b > 3*a {
+		t.Errorf("500 endpoints: %.0f allocations, 1000: %.0f: more than linear", a, b)
+	}
+}
