@@ -34,6 +34,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
@@ -75,6 +76,10 @@ type protoSet struct {
 	services []protoreflect.FullName  // sorted
 	methods  map[string]*method       // by full method, "/native.Store/List"
 	messages map[string]*messageCodec // by schema message name
+
+	openapiOnce sync.Once // builds openapi on first use
+	openapi     []byte
+	openapiErr  error
 }
 
 // fileDescriptors returns the synthesized files (one per proto package).

@@ -7,10 +7,13 @@ package gateway
 // JSON is protojson's: 64-bit integers are strings).
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"regexp"
 	"sort"
+	"strconv"
+	"sync/atomic"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -23,8 +26,25 @@ type jsonObj = map[string]any
 // OpenAPI returns the OpenAPI 3.0 document of the REST front door as it is
 // now: the gateway's own API and every mounted native endpoint.
 func (g *Gateway) OpenAPI() ([]byte, error) {
-	set := g.set.Load()
-	schema := set.schema // not g.schema: a Refresh may fall between two loads
+	doc, err := g.set.Load().openAPI()
+	return bytes.Clone(doc), err
+}
+
+// openAPIBuilds counts the OpenAPI documents built, for tests.
+var openAPIBuilds atomic.Int64
+
+// openAPI returns the OpenAPI document of the set, built on first use and
+// kept with the set: a Mount swaps in a new set, and with it a new
+// document. The result is shared: do not modify it.
+func (set *protoSet) openAPI() ([]byte, error) {
+	set.openapiOnce.Do(func() { set.openapi, set.openapiErr = buildOpenAPI(set) })
+	return set.openapi, set.openapiErr
+}
+
+// buildOpenAPI builds the OpenAPI document of set.
+func buildOpenAPI(set *protoSet) ([]byte, error) {
+	openAPIBuilds.Add(1)
+	schema := set.schema
 	b := &openAPIBuilder{schemas: jsonObj{}, native: schema, seenProto: map[protoreflect.FullName]bool{}}
 	paths := jsonObj{}
 	b.apiPaths(paths)
@@ -53,12 +73,13 @@ func (g *Gateway) OpenAPI() ([]byte, error) {
 }
 
 func (g *Gateway) serveOpenAPI(w http.ResponseWriter, _ *http.Request, _ map[string]string) {
-	b, err := g.OpenAPI()
+	b, err := g.set.Load().openAPI()
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.Write(b)
 }
 

@@ -3,10 +3,12 @@ package gateway
 // Issue 5: the OpenAPI document of the REST front door.
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -112,5 +114,38 @@ func TestOpenAPIRefresh(t *testing.T) {
 	}
 	if doc := loadOpenAPI(t, e); doc.Paths.Find("/native.Extra/Hello") == nil {
 		t.Fatal("a new endpoint is not documented")
+	}
+}
+
+// The document is built once per mounted schema, not at every request, and
+// sent with its length; a Mount builds a new one.
+func TestOpenAPIBuiltOncePerSchema(t *testing.T) {
+	e := newEnv(t, "local")
+	get := func() []byte {
+		t.Helper()
+		resp, b := do(t, http.MethodGet, e.http.URL+"/openapi.json", nil)
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Length") != strconv.Itoa(len(b)) {
+			t.Fatalf("GET /openapi.json: %d, Content-Length %q for %d bytes", resp.StatusCode, resp.Header.Get("Content-Length"), len(b))
+		}
+		return b
+	}
+	before := openAPIBuilds.Load()
+	first := get()
+	if !bytes.Equal(get(), first) {
+		t.Fatal("two requests got different documents")
+	}
+	if n := openAPIBuilds.Load() - before; n != 1 {
+		t.Fatalf("two requests built the document %d times, want once", n)
+	}
+	e.srv.Register("Extra.Hello", func(req *fxPut, resp *fxPut) error { return nil })
+	if err := e.gw.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(get(), []byte("/native.Extra/Hello")) {
+		t.Fatal("the document was not rebuilt after a Mount")
+	}
+	get()
+	if n := openAPIBuilds.Load() - before; n != 2 {
+		t.Fatalf("built %d times over two schemas, want twice", n)
 	}
 }
