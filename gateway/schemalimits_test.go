@@ -1,11 +1,15 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/framegate/framegate/native"
 )
@@ -159,5 +163,109 @@ func TestSchemaAtLimitsBuilds(t *testing.T) {
 	}
 	if a, b := allocs(wideSchema(500), DefaultSchemaLimits), allocs(wideSchema(1000), DefaultSchemaLimits); b > 3*a {
 		t.Errorf("500 endpoints: %.0f allocations, 1000: %.0f: more than linear", a, b)
+	}
+}
+
+// cancellingBackend describes a fixed schema, cancelling the describing
+// context first: a signal that arrives once the describe answer is in.
+type cancellingBackend struct {
+	native.Caller
+	s      *native.Schema
+	cancel context.CancelFunc
+}
+
+func (b cancellingBackend) Schema(context.Context) (*native.Schema, error) {
+	b.cancel()
+	return b.s, nil
+}
+
+// TestRefreshStopsWhenCancelled: a Refresh whose context ends while the
+// descriptors are built stops with the context's error, and the gateway
+// keeps what it served.
+func TestRefreshStopsWhenCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	g, err := newGateway(cancellingBackend{s: wideSchema(100), cancel: cancel}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Mount(nestedListSchema(1)); err != nil {
+		t.Fatal(err)
+	}
+	before := g.set.Load()
+	err = g.Refresh(ctx)
+	if !errors.Is(err, context.Canceled) || !strings.HasPrefix(err.Error(), "gateway: ") {
+		t.Fatalf("Refresh = %v, want the gateway's error wrapping context.Canceled", err)
+	}
+	if g.set.Load() != before {
+		t.Error("a cancelled Refresh replaced the schema served")
+	}
+}
+
+// deepHandler returns a handler whose request and response are slices
+// nested depth deep.
+func deepHandler(depth int) any {
+	typ := reflect.TypeFor[int64]()
+	for range depth {
+		typ = reflect.SliceOf(typ)
+	}
+	errType := reflect.TypeFor[error]()
+	ft := reflect.FuncOf([]reflect.Type{reflect.PointerTo(typ), reflect.PointerTo(typ)}, []reflect.Type{errType}, false)
+	return reflect.MakeFunc(ft, func([]reflect.Value) []reflect.Value { return []reflect.Value{reflect.Zero(errType)} }).Interface()
+}
+
+// TestRemoteStopWhileSchemaKeepsChanging: a backend that keeps adding
+// endpoints whose types nest 500 deep (building their descriptors took
+// about 10 s each) holds up neither the supervisor nor Stop: the schemas
+// are refused at once, and the gateway keeps serving what it had.
+func TestRemoteStopWhileSchemaKeepsChanging(t *testing.T) {
+	checkLeaks(t)
+	s := startRT(t, "")
+	o := fastOptions(s.addr)
+	o.ProbeInterval = time.Millisecond
+	rb := NewRemoteBackend(tcpDial(s.addr), o)
+	defer rb.Close()
+	g, err := rb.Supervise(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := g.set.Load()
+	changing := make(chan struct{})
+	stopChanging := make(chan struct{})
+	go func() {
+		defer close(changing)
+		for i := 0; ; i++ {
+			select {
+			case <-stopChanging:
+				return
+			default:
+			}
+			if err := s.srv.Register(fmt.Sprintf("Deep.Get%d", i), deepHandler(500)); err != nil {
+				t.Error(err)
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	defer func() { close(stopChanging); <-changing }()
+	// Let the supervisor see a few of the schemas.
+	waitFor(t, 5*time.Second, "a probe of a changed schema", func() bool {
+		b, _ := json.Marshal(g.Schema()) // still the one served first
+		rb.mu.Lock()
+		defer rb.mu.Unlock()
+		return !bytes.Equal(rb.schemaJSON, b)
+	})
+	stopped := make(chan struct{})
+	go func() {
+		rb.Stop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second): // a guard against hangs, not a timing assertion
+		t.Fatal("Stop did not return while the backend kept changing its schema")
+	}
+	if g.set.Load() != served {
+		t.Error("a schema past the limits replaced the one served")
 	}
 }
