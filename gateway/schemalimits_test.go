@@ -142,8 +142,9 @@ func TestSchemaPastLimitsRefused(t *testing.T) {
 }
 
 // TestSchemaAtLimitsBuilds: schemas at the limits build, and the work of
-// building grows linearly: twice the nesting or twice the endpoints cost
-// about twice the allocations (it was about eight times for nesting).
+// building grows linearly: twice the nesting, the endpoints or the
+// messages renamed in a chain cost about twice the allocations (it was
+// about eight times for nesting, four and a half for the chain).
 func TestSchemaAtLimitsBuilds(t *testing.T) {
 	allocs := func(s *native.Schema, lim SchemaLimits) float64 {
 		var err error
@@ -163,6 +164,9 @@ func TestSchemaAtLimitsBuilds(t *testing.T) {
 	}
 	if a, b := allocs(wideSchema(500), DefaultSchemaLimits), allocs(wideSchema(1000), DefaultSchemaLimits); b > 3*a {
 		t.Errorf("500 endpoints: %.0f allocations, 1000: %.0f: more than linear", a, b)
+	}
+	if a, b := allocs(chainSchema(250), DefaultSchemaLimits), allocs(chainSchema(500), DefaultSchemaLimits); b > 3*a {
+		t.Errorf("a chain of 250 renamed messages: %.0f allocations, of 500: %.0f: more than linear", a, b)
 	}
 }
 
@@ -267,5 +271,37 @@ func TestRemoteStopWhileSchemaKeepsChanging(t *testing.T) {
 	}
 	if g.set.Load() != served {
 		t.Error("a schema past the limits replaced the one served")
+	}
+}
+
+// chainSchema has n messages whose short names each equal the long name
+// of the one before ("a.B" and "b.B" clash, so "a.B" is "a_B"; "c.a_B" is
+// then "c_a_B", "c.c_a_B" is "c_c_a_B", ...): each moves the next to its
+// long name.
+func chainSchema(n int) *native.Schema {
+	s := &native.Schema{Protocol: native.ProtocolVersion, Messages: map[string]*native.Message{
+		"b.B": {Name: "b.B", Fields: []native.Field{}},
+	}}
+	name := "a.B"
+	for range n {
+		s.Messages[name] = &native.Message{Name: name, Fields: []native.Field{}}
+		name = "c." + sanitizeIdent(name)
+	}
+	return s
+}
+
+// BenchmarkBuildNameChain names messages that move one another to their
+// long names, one after the other.
+func BenchmarkBuildNameChain(b *testing.B) {
+	for _, n := range []int{250, 500, 1000} {
+		s := chainSchema(n)
+		b.Run(fmt.Sprint("messages=", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := buildProtoSet(context.Background(), s, "", DefaultSchemaLimits); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
