@@ -66,6 +66,22 @@ func BenchmarkBuildNestedLists(b *testing.B) {
 	}
 }
 
+// BenchmarkRefuseNestedLists mounts a list nested N deep under the default
+// limits: refused, at the cost of reading the first 64 levels.
+func BenchmarkRefuseNestedLists(b *testing.B) {
+	for _, n := range []int{1000, 4000} {
+		s := nestedListSchema(n)
+		b.Run(fmt.Sprint("N=", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := buildProtoSet(context.Background(), s, "", DefaultSchemaLimits); !errors.Is(err, ErrSchemaLimit) {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkBuildWide builds the descriptors of many endpoints and messages.
 func BenchmarkBuildWide(b *testing.B) {
 	for _, n := range []int{100, 1000, 10000} {
