@@ -45,7 +45,7 @@ func (set *protoSet) openAPI() ([]byte, error) {
 func buildOpenAPI(set *protoSet) ([]byte, error) {
 	openAPIBuilds.Add(1)
 	schema := set.schema
-	b := &openAPIBuilder{schemas: jsonObj{}, native: schema, seenProto: map[protoreflect.FullName]bool{}}
+	b := &openAPIBuilder{params: map[string][]any{}, schemas: jsonObj{}, native: schema, seenProto: map[protoreflect.FullName]bool{}}
 	paths := jsonObj{}
 	b.apiPaths(paths)
 	for _, m := range sortedMethods(set) {
@@ -84,6 +84,7 @@ func (g *Gateway) serveOpenAPI(w http.ResponseWriter, _ *http.Request, _ map[str
 }
 
 type openAPIBuilder struct {
+	params    map[string][]any // query parameters by request message
 	schemas   jsonObj
 	native    *native.Schema
 	seenProto map[protoreflect.FullName]bool
@@ -149,12 +150,22 @@ func (b *openAPIBuilder) endpointPath(m *method) jsonObj {
 	return item
 }
 
+// maxQueryParams is the most query parameters listed one by one for an
+// operation; a request message with more query fields is described by one
+// exploded object parameter instead, so that a message of F fields used by
+// E endpoints costs the document E entries, not E×F.
+const maxQueryParams = 64
+
 // queryParams lists the top-level fields of a request message as query
 // parameters (nested fields are reachable with dotted names, but OpenAPI
-// 3.0 cannot list them all).
+// 3.0 cannot list them all). The list is built once per message and shared
+// by the operations that use it.
 func (b *openAPIBuilder) queryParams(t *native.Type) []any {
 	if t == nil || t.Kind != native.KindMessage || b.native == nil {
 		return nil
+	}
+	if ps, ok := b.params[t.Message]; ok {
+		return ps
 	}
 	msg := b.native.Messages[t.Message]
 	if msg == nil {
@@ -162,7 +173,6 @@ func (b *openAPIBuilder) queryParams(t *native.Type) []any {
 	}
 	var out []any
 	for _, f := range msg.Fields {
-		s := b.nativeType(&f.Type)
 		switch f.Type.Kind {
 		case native.KindMessage, native.KindMap, native.KindAny:
 			continue
@@ -171,8 +181,15 @@ func (b *openAPIBuilder) queryParams(t *native.Type) []any {
 				continue
 			}
 		}
-		out = append(out, jsonObj{"name": f.Name, "in": "query", "required": false, "schema": s})
+		if len(out) == maxQueryParams {
+			out = []any{jsonObj{"name": "fields", "in": "query", "required": false, "style": "form", "explode": true,
+				"description": "The scalar fields of the request, each a query parameter named after it.",
+				"schema":      b.nativeType(t)}}
+			break
+		}
+		out = append(out, jsonObj{"name": f.Name, "in": "query", "required": false, "schema": b.nativeType(&f.Type)})
 	}
+	b.params[t.Message] = out
 	return out
 }
 

@@ -5,6 +5,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"sort"
@@ -13,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/framegate/framegate/native"
 )
 
 // loadOpenAPI fetches /openapi.json and validates it.
@@ -147,5 +150,50 @@ func TestOpenAPIBuiltOncePerSchema(t *testing.T) {
 	get()
 	if n := openAPIBuilds.Load() - before; n != 2 {
 		t.Fatalf("built %d times over two schemas, want twice", n)
+	}
+}
+
+// A request message with more query fields than maxQueryParams is one
+// exploded object parameter, so that endpoints sharing a wide message do
+// not multiply its fields in the document.
+func TestOpenAPIWideQuery(t *testing.T) {
+	wide := &native.Message{Name: "p.Wide"}
+	for i := range maxQueryParams + 1 {
+		wide.Fields = append(wide.Fields, fld(fmt.Sprint("f", i), tk(native.KindInt64)))
+	}
+	narrow := &native.Message{Name: "p.Narrow", Fields: wide.Fields[:maxQueryParams]}
+	s := &native.Schema{Protocol: native.ProtocolVersion, Messages: map[string]*native.Message{"p.Wide": wide, "p.Narrow": narrow}}
+	for i := range 20 {
+		for _, m := range []string{"p.Wide", "p.Narrow"} {
+			s.Endpoints = append(s.Endpoints, native.Endpoint{Name: fmt.Sprintf("S.%s%d", m[2:], i),
+				Request: native.BodyJSON, RequestType: tp(tmsg(m)), Response: native.BodyNone})
+		}
+	}
+	g, err := newGateway(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Mount(s); err != nil {
+		t.Fatal(err)
+	}
+	b, err := g.OpenAPI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := openapi3.NewLoader().LoadFromData(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		t.Fatalf("the document is not valid OpenAPI: %v", err)
+	}
+	for i := range 20 {
+		if ps := doc.Paths.Find(fmt.Sprintf("/native.S/Narrow%d", i)).Get.Parameters; len(ps) != maxQueryParams {
+			t.Fatalf("Narrow%d: %d query parameters, want %d", i, len(ps), maxQueryParams)
+		}
+		ps := doc.Paths.Find(fmt.Sprintf("/native.S/Wide%d", i)).Get.Parameters
+		if len(ps) != 1 || ps[0].Value.Style != "form" || ps[0].Value.Explode == nil || !*ps[0].Value.Explode {
+			t.Fatalf("Wide%d: query parameters %v, want one exploded object", i, ps)
+		}
 	}
 }
