@@ -80,6 +80,11 @@ type protoSet struct {
 	openapiOnce sync.Once // builds openapi on first use
 	openapi     []byte
 	openapiErr  error
+
+	apiOnce    sync.Once // builds the rest on first use, for the gateway API
+	sorted     []*method // by endpoint name
+	byEndpoint map[string]*method
+	fileSet    *descriptorpb.FileDescriptorSet // file and its imports; shared, read-only
 }
 
 // fileDescriptors returns the synthesized files (one per proto package).

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	gatewayv1 "github.com/framegate/framegate/gen/framegate/gateway/v1"
 	"github.com/framegate/framegate/native"
 )
 
@@ -319,5 +320,56 @@ func BenchmarkBuildNameChain(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkGetSchemaWide answers the gateway API's GetSchema and
+// ListEndpoints for a backend of 10,000 endpoints.
+func BenchmarkGetSchemaWide(b *testing.B) {
+	g, err := newGateway(nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := g.Mount(wideSchema(10_000)); err != nil {
+		b.Fatal(err)
+	}
+	a := &apiServer{g: g}
+	b.Run("GetSchema", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := a.GetSchema(context.Background(), &gatewayv1.GetSchemaRequest{Name: "S7.Call7"}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("ListEndpoints", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := a.ListEndpoints(context.Background(), &gatewayv1.ListEndpointsRequest{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// TestGetSchemaBuiltOncePerSchema: the gateway API answers GetSchema from
+// tables built once per mounted schema, not from a walk of every endpoint
+// and a copy of every descriptor at each request.
+func TestGetSchemaBuiltOncePerSchema(t *testing.T) {
+	g, err := newGateway(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const endpoints = 1000
+	if err := g.Mount(wideSchema(endpoints)); err != nil {
+		t.Fatal(err)
+	}
+	a := &apiServer{g: g}
+	req := &gatewayv1.GetSchemaRequest{Name: "S7.Call7"}
+	if _, err := a.GetSchema(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(5, func() { a.GetSchema(context.Background(), req) }); n > endpoints {
+		t.Errorf("GetSchema of one endpoint among %d: %.0f allocations, more than one per endpoint", endpoints, n)
 	}
 }
