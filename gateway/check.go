@@ -5,6 +5,8 @@ package gateway
 // error naming the endpoint or field instead of an invalid descriptor.
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -40,13 +42,49 @@ func validBody(k native.BodyKind) bool {
 	return false
 }
 
+// ErrSchemaLimit is wrapped by the error of a schema past one of the
+// gateway's SchemaLimits.
+var ErrSchemaLimit = errors.New("gateway: schema limit exceeded")
+
+// limitError is the error of a schema past a limit; it is ErrSchemaLimit.
+type limitError struct{ msg string }
+
+func (e *limitError) Error() string        { return e.msg }
+func (e *limitError) Is(target error) bool { return target == ErrSchemaLimit }
+
+// overLimit is the error of a schema whose what (n of them) is over the
+// limit named by option.
+func overLimit(what string, n, limit int, option string) error {
+	return &limitError{fmt.Sprintf("gateway: %s: %d, over the limit of %d (SchemaLimits.%s)", what, n, limit, option)}
+}
+
 // checkSchema reports the first problem of s that would keep it from being
-// mapped to proto: unknown kinds, dangling message references, missing
-// element types, bad map keys, duplicate JSON names, and messages that
-// contain themselves without a pointer (no Go type can).
-func checkSchema(s *native.Schema) error {
+// mapped to proto: a size past lim, unknown kinds, dangling message
+// references, missing element types, bad map keys, duplicate JSON names,
+// and messages that contain themselves without a pointer (no Go type can).
+// It stops with ctx's error once ctx is done.
+func checkSchema(ctx context.Context, s *native.Schema, lim SchemaLimits) error {
 	if s == nil {
 		return fmt.Errorf("gateway: nil schema")
+	}
+	if len(s.Messages) > lim.MaxMessages {
+		return overLimit("schema messages", len(s.Messages), lim.MaxMessages, "MaxMessages")
+	}
+	if len(s.Endpoints) > lim.MaxEndpoints {
+		return overLimit("schema endpoints", len(s.Endpoints), lim.MaxEndpoints, "MaxEndpoints")
+	}
+	total := 0
+	for name, m := range s.Messages {
+		if m == nil {
+			continue // reported below, in order
+		}
+		if len(m.Fields) > lim.MaxFieldsPerMessage {
+			return overLimit(fmt.Sprintf("fields of message %.100q", name), len(m.Fields), lim.MaxFieldsPerMessage, "MaxFieldsPerMessage")
+		}
+		total += len(m.Fields)
+	}
+	if total > lim.MaxFields {
+		return overLimit("fields of all messages", total, lim.MaxFields, "MaxFields")
 	}
 	names := make([]string, 0, len(s.Messages))
 	for name := range s.Messages {
@@ -54,6 +92,9 @@ func checkSchema(s *native.Schema) error {
 	}
 	sort.Strings(names)
 	for _, name := range names {
+		if err := interrupted(ctx); err != nil {
+			return err
+		}
 		m := s.Messages[name]
 		if m == nil {
 			return fmt.Errorf("gateway: message %q is nil", name)
@@ -65,7 +106,7 @@ func checkSchema(s *native.Schema) error {
 				return fmt.Errorf("gateway: %s appears twice", where)
 			}
 			seen[f.Name] = true
-			if err := checkType(s, &f.Type, where); err != nil {
+			if err := checkType(s, &f.Type, where, lim.MaxDepth, 0); err != nil {
 				return err
 			}
 		}
@@ -84,7 +125,7 @@ func checkSchema(s *native.Schema) error {
 				if part.typ == nil {
 					return fmt.Errorf("gateway: %s: body kind %q without a type", where, part.kind)
 				}
-				if err := checkType(s, part.typ, where); err != nil {
+				if err := checkType(s, part.typ, where, lim.MaxDepth, 0); err != nil {
 					return err
 				}
 			}
@@ -93,8 +134,9 @@ func checkSchema(s *native.Schema) error {
 	return checkCycles(s, names)
 }
 
-// checkType checks one type; where names its place for errors.
-func checkType(s *native.Schema, t *native.Type, where string) error {
+// checkType checks one type; where names its place for errors. t is
+// nested level list and map levels deep, of at most maxDepth.
+func checkType(s *native.Schema, t *native.Type, where string, maxDepth, level int) error {
 	switch {
 	case isScalar(t.Kind), t.Kind == native.KindTimestamp, t.Kind == native.KindAny:
 		return nil
@@ -110,7 +152,10 @@ func checkType(s *native.Schema, t *native.Type, where string) error {
 		if t.Elem == nil {
 			return fmt.Errorf("gateway: %s: %s without an element type", where, t.Kind)
 		}
-		return checkType(s, t.Elem, where)
+		if level >= maxDepth {
+			return &limitError{fmt.Sprintf("gateway: %s: lists and maps nest deeper than the limit of %d (SchemaLimits.MaxDepth)", where, maxDepth)}
+		}
+		return checkType(s, t.Elem, where, maxDepth, level+1)
 	}
 	return fmt.Errorf("gateway: %s: unknown kind %q", where, t.Kind)
 }

@@ -76,20 +76,27 @@ func (b *builder) link(file protoreflect.FileDescriptor) (*protoSet, error) {
 		}
 		codecs[p.name] = &messageCodec{name: name, desc: file.Messages().ByName(protoreflect.Name(p.name))}
 	}
-	var valueOf func(t *native.Type) *valueCodec
-	valueOf = func(t *native.Type) *valueCodec {
-		c := &valueCodec{kind: t.Kind, key: t.Key}
-		switch t.Kind {
+	// One codec per shape: a type nested N deep is linked once per level,
+	// not once per level at every level above it.
+	var shapeCodec func(sh *shape) *valueCodec
+	shapeCodec = func(sh *shape) *valueCodec {
+		if sh.codec != nil {
+			return sh.codec
+		}
+		c := &valueCodec{kind: sh.kind, key: sh.key}
+		switch sh.kind {
 		case native.KindMessage:
-			c.msg = codecs[b.msgNames[t.Message]]
+			c.msg = codecs[b.msgNames[sh.msg]]
 		case native.KindList, native.KindMap:
-			c.elem = valueOf(t.Elem)
-			if w, ok := b.wrappers[shapeKey(t)]; ok {
-				c.wrapper = codecs[w].desc.Fields().Get(0)
+			c.elem = shapeCodec(sh.elem)
+			if sh.wrapper != "" {
+				c.wrapper = codecs[sh.wrapper].desc.Fields().Get(0)
 			}
 		}
+		sh.codec = c
 		return c
 	}
+	valueOf := func(t *native.Type) *valueCodec { return shapeCodec(b.shapes.of(t)) }
 	for _, p := range b.plans {
 		c := codecs[p.name]
 		c.fields = make([]fieldCodec, len(p.fields))

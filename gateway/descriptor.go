@@ -30,9 +30,11 @@ package gateway
 // `<Service><Method>Request`/`Response` when the short name is taken.
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
@@ -74,6 +76,15 @@ type protoSet struct {
 	services []protoreflect.FullName  // sorted
 	methods  map[string]*method       // by full method, "/native.Store/List"
 	messages map[string]*messageCodec // by schema message name
+
+	openapiOnce sync.Once // builds openapi on first use
+	openapi     []byte
+	openapiErr  error
+
+	apiOnce    sync.Once // builds the rest on first use, for the gateway API
+	sorted     []*method // by endpoint name
+	byEndpoint map[string]*method
+	fileSet    *descriptorpb.FileDescriptorSet // file and its imports; shared, read-only
 }
 
 // fileDescriptors returns the synthesized files (one per proto package).
@@ -139,28 +150,30 @@ type builder struct {
 	pkg      string
 	names    *nameTable
 	msgNames map[string]string // schema message name -> proto name
-	wrappers map[string]string // shape key -> wrapper proto name
+	shapes   *shapeTable
 	imports  map[string]bool
 	plans    []*msgPlan // every message, in file order
 	methods  []*methodPlan
 }
 
 // buildProtoSet builds the descriptors and method table for schema s in
-// proto package pkg ("" means DefaultPackage).
-func buildProtoSet(s *native.Schema, pkg string) (*protoSet, error) {
+// proto package pkg ("" means DefaultPackage), refusing a schema past lim.
+// It stops with ctx's error once ctx is done (checked between its steps,
+// each linear in the schema's size).
+func buildProtoSet(ctx context.Context, s *native.Schema, pkg string, lim SchemaLimits) (*protoSet, error) {
 	if pkg == "" {
 		pkg = DefaultPackage
 	}
 	if err := checkPackage(pkg); err != nil {
 		return nil, err
 	}
-	if err := checkSchema(s); err != nil {
+	if err := checkSchema(ctx, s, lim); err != nil {
 		return nil, err
 	}
 	if err := checkFieldNumbers(s); err != nil {
 		return nil, err
 	}
-	b := &builder{s: s, pkg: pkg, names: newNameTable(), wrappers: map[string]string{}, imports: map[string]bool{}}
+	b := &builder{s: s, pkg: pkg, names: newNameTable(), shapes: newShapeTable(), imports: map[string]bool{}}
 	if err := b.planMethods(); err != nil {
 		return nil, err
 	}
@@ -170,12 +183,30 @@ func buildProtoSet(s *native.Schema, pkg string) (*protoSet, error) {
 	}
 	b.planMessages()
 	b.planMethodMessages()
+	if err := interrupted(ctx); err != nil {
+		return nil, err
+	}
 	fdp := b.fileProto()
+	if err := interrupted(ctx); err != nil {
+		return nil, err
+	}
 	file, err := protodesc.NewFile(fdp, protoregistry.GlobalFiles)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: invalid synthesized descriptor: %w", err)
 	}
+	if err := interrupted(ctx); err != nil {
+		return nil, err
+	}
 	return b.link(file)
+}
+
+// interrupted is the error of a build whose ctx is done, nil while it is
+// not.
+func interrupted(ctx context.Context) error {
+	if ctx.Err() == nil {
+		return nil
+	}
+	return fmt.Errorf("gateway: building descriptors: %w", context.Cause(ctx))
 }
 
 // planMethods maps every endpoint to a service and method, claims the

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"math/rand"
 	"strings"
 	"testing"
@@ -15,7 +16,7 @@ import (
 
 func mustBuild(t *testing.T, s *native.Schema, pkg string) *protoSet {
 	t.Helper()
-	ps, err := buildProtoSet(s, pkg)
+	ps, err := buildProtoSet(context.Background(), s, pkg, DefaultSchemaLimits)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,7 +311,7 @@ func TestBuildErrors(t *testing.T) {
 			`gateway: message "p.A" contains itself through non-optional fields b.a; no Go type can`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := buildProtoSet(tc.s, tc.pkg)
+			_, err := buildProtoSet(context.Background(), tc.s, tc.pkg, DefaultSchemaLimits)
 			if err == nil || err.Error() != tc.err {
 				t.Errorf("err = %v\nwant %s", err, tc.err)
 			}

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -43,11 +44,11 @@ func TestStorePinsTodaysNumbers(t *testing.T) {
 	if pinned == 0 {
 		t.Fatal("the store pins no field number")
 	}
-	a, err := buildProtoSet(s, "")
+	a, err := buildProtoSet(context.Background(), s, "", DefaultSchemaLimits)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := buildProtoSet(plain, "")
+	b, err := buildProtoSet(context.Background(), plain, "", DefaultSchemaLimits)
 	if err != nil {
 		t.Fatal(err)
 	}

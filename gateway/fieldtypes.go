@@ -85,23 +85,23 @@ func (b *builder) setElemType(fp *descriptorpb.FieldDescriptorProto, t *native.T
 // wrapper returns the name of the wrapper message for list or map type t,
 // planning it on first use.
 func (b *builder) wrapper(t *native.Type) string {
-	key := shapeKey(t)
-	if n, ok := b.wrappers[key]; ok {
-		return n
+	sh := b.shapes.of(t)
+	if sh.wrapper != "" {
+		return sh.wrapper
 	}
 	field, what := "values", "list"
 	if t.Kind == native.KindMap {
 		field, what = "entries", "map"
 	}
-	n := b.names.pick("wrapper of "+key, b.shapeName(t))
-	b.wrappers[key] = n
+	key := b.shapes.key(sh)
+	sh.wrapper = b.names.pick("wrapper of "+key, b.shapes.name(sh, b.msgNames))
 	b.plans = append(b.plans, &msgPlan{
-		name: n,
+		name: sh.wrapper,
 		comment: fmt.Sprintf(" Wrapper for the %s type %s, which proto cannot nest directly.\n"+
 			" The native JSON is the bare %s; %s holds it.", what, key, what, field),
 		fields: []fieldPlan{{jsonName: field, typ: t}},
 	})
-	return n
+	return sh.wrapper
 }
 
 // scalarType maps a scalar kind to its proto type.
@@ -127,36 +127,6 @@ func scalarType(k native.Kind) descriptorpb.FieldDescriptorProto_Type {
 		return descriptorpb.FieldDescriptorProto_TYPE_BYTES
 	}
 	panic("gateway: not a scalar kind: " + string(k)) // checkSchema rejects it first
-}
-
-// shapeKey is a canonical spelling of a type, used to share wrappers.
-func shapeKey(t *native.Type) string {
-	switch t.Kind {
-	case native.KindMessage:
-		if !strings.Contains(t.Message, ".") {
-			return "message " + t.Message // never mistaken for a kind
-		}
-		return t.Message
-	case native.KindList:
-		return "list<" + shapeKey(t.Elem) + ">"
-	case native.KindMap:
-		return "map<" + string(t.Key) + ", " + shapeKey(t.Elem) + ">"
-	}
-	return string(t.Kind)
-}
-
-// shapeName is the readable name of a type, the first candidate for the
-// name of its wrapper: "Int64List", "StringFooMap", "Int64ListList".
-func (b *builder) shapeName(t *native.Type) string {
-	switch t.Kind {
-	case native.KindMessage:
-		return b.msgNames[t.Message]
-	case native.KindList:
-		return b.shapeName(t.Elem) + "List"
-	case native.KindMap:
-		return kindName(t.Key) + b.shapeName(t.Elem) + "Map"
-	}
-	return kindName(t.Kind)
 }
 
 // kindName names a non-message kind after its proto type.

@@ -11,6 +11,7 @@ package gateway
 // JSON.
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -42,7 +43,7 @@ func FuzzSchemaDescriptors(f *testing.F) {
 		if json.Unmarshal(data, &s) != nil {
 			return
 		}
-		set, err := buildProtoSet(&s, pkg)
+		set, err := buildProtoSet(context.Background(), &s, pkg, DefaultSchemaLimits)
 		if (set == nil) == (err == nil) {
 			t.Fatalf("buildProtoSet = %v, %v: want exactly one of a set and an error", set, err)
 		}

@@ -76,14 +76,20 @@ func (g *Gateway) Refresh(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("gateway: describe the backend: %w", err)
 	}
-	return g.Mount(s)
+	return g.MountContext(ctx, s)
 }
 
-// Mount serves the endpoints of s, replacing what was served. It refuses,
-// with a *SchemaChangeError, a schema that changes the number or type of
-// a field already served (see schemachange.go).
-func (g *Gateway) Mount(s *native.Schema) error {
-	set, err := buildProtoSet(s, g.cfg.pkg)
+// Mount serves the endpoints of s, replacing what was served. It is
+// MountContext without a context.
+func (g *Gateway) Mount(s *native.Schema) error { return g.MountContext(context.Background(), s) }
+
+// MountContext serves the endpoints of s, replacing what was served. It
+// fails, and the gateway keeps serving what it had, when s is past the
+// gateway's SchemaLimits or cannot be mapped to protobuf, when ctx is done
+// before the descriptors are built, or, with a *SchemaChangeError, when s
+// changes the number or type of a field already served (schemachange.go).
+func (g *Gateway) MountContext(ctx context.Context, s *native.Schema) error {
+	set, err := buildProtoSet(ctx, s, g.cfg.pkg, g.cfg.limits)
 	if err != nil {
 		return err
 	}

@@ -222,19 +222,26 @@ func messageNames(msgs map[string]*native.Message, names *nameTable) (map[string
 		}
 	}
 	// A short name may still equal another message's long name: move the
-	// short one to its long name too, until nothing moves.
-	for changed := true; changed; {
-		changed = false
-		longNames := map[string]bool{}
-		for _, k := range keys {
-			if long[k] {
-				longNames[messageLongName(k)] = true
-			}
+	// short one to its long name too, until nothing moves. A worklist of
+	// the messages moved, so that a chain of moves costs its length, not
+	// its length squared.
+	byShort := map[string][]string{}
+	var moved []string
+	for _, k := range keys {
+		if long[k] {
+			moved = append(moved, k)
+		} else {
+			s := messageShortName(k)
+			byShort[s] = append(byShort[s], k)
 		}
-		for _, k := range keys {
-			if !long[k] && longNames[messageShortName(k)] {
-				long[k] = true
-				changed = true
+	}
+	for len(moved) > 0 {
+		k := moved[len(moved)-1]
+		moved = moved[:len(moved)-1]
+		for _, j := range byShort[messageLongName(k)] {
+			if !long[j] {
+				long[j] = true
+				moved = append(moved, j)
 			}
 		}
 	}

@@ -7,10 +7,13 @@ package gateway
 // JSON is protojson's: 64-bit integers are strings).
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"regexp"
 	"sort"
+	"strconv"
+	"sync/atomic"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -23,9 +26,26 @@ type jsonObj = map[string]any
 // OpenAPI returns the OpenAPI 3.0 document of the REST front door as it is
 // now: the gateway's own API and every mounted native endpoint.
 func (g *Gateway) OpenAPI() ([]byte, error) {
-	set := g.set.Load()
-	schema := set.schema // not g.schema: a Refresh may fall between two loads
-	b := &openAPIBuilder{schemas: jsonObj{}, native: schema, seenProto: map[protoreflect.FullName]bool{}}
+	doc, err := g.set.Load().openAPI()
+	return bytes.Clone(doc), err
+}
+
+// openAPIBuilds counts the OpenAPI documents built, for tests.
+var openAPIBuilds atomic.Int64
+
+// openAPI returns the OpenAPI document of the set, built on first use and
+// kept with the set: a Mount swaps in a new set, and with it a new
+// document. The result is shared: do not modify it.
+func (set *protoSet) openAPI() ([]byte, error) {
+	set.openapiOnce.Do(func() { set.openapi, set.openapiErr = buildOpenAPI(set) })
+	return set.openapi, set.openapiErr
+}
+
+// buildOpenAPI builds the OpenAPI document of set.
+func buildOpenAPI(set *protoSet) ([]byte, error) {
+	openAPIBuilds.Add(1)
+	schema := set.schema
+	b := &openAPIBuilder{params: map[string][]any{}, schemas: jsonObj{}, native: schema, seenProto: map[protoreflect.FullName]bool{}}
 	paths := jsonObj{}
 	b.apiPaths(paths)
 	for _, m := range sortedMethods(set) {
@@ -53,16 +73,18 @@ func (g *Gateway) OpenAPI() ([]byte, error) {
 }
 
 func (g *Gateway) serveOpenAPI(w http.ResponseWriter, _ *http.Request, _ map[string]string) {
-	b, err := g.OpenAPI()
+	b, err := g.set.Load().openAPI()
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.Write(b)
 }
 
 type openAPIBuilder struct {
+	params    map[string][]any // query parameters by request message
 	schemas   jsonObj
 	native    *native.Schema
 	seenProto map[protoreflect.FullName]bool
@@ -128,12 +150,22 @@ func (b *openAPIBuilder) endpointPath(m *method) jsonObj {
 	return item
 }
 
+// maxQueryParams is the most query parameters listed one by one for an
+// operation; a request message with more query fields is described by one
+// exploded object parameter instead, so that a message of F fields used by
+// E endpoints costs the document E entries, not E×F.
+const maxQueryParams = 64
+
 // queryParams lists the top-level fields of a request message as query
 // parameters (nested fields are reachable with dotted names, but OpenAPI
-// 3.0 cannot list them all).
+// 3.0 cannot list them all). The list is built once per message and shared
+// by the operations that use it.
 func (b *openAPIBuilder) queryParams(t *native.Type) []any {
 	if t == nil || t.Kind != native.KindMessage || b.native == nil {
 		return nil
+	}
+	if ps, ok := b.params[t.Message]; ok {
+		return ps
 	}
 	msg := b.native.Messages[t.Message]
 	if msg == nil {
@@ -141,7 +173,6 @@ func (b *openAPIBuilder) queryParams(t *native.Type) []any {
 	}
 	var out []any
 	for _, f := range msg.Fields {
-		s := b.nativeType(&f.Type)
 		switch f.Type.Kind {
 		case native.KindMessage, native.KindMap, native.KindAny:
 			continue
@@ -150,8 +181,15 @@ func (b *openAPIBuilder) queryParams(t *native.Type) []any {
 				continue
 			}
 		}
-		out = append(out, jsonObj{"name": f.Name, "in": "query", "required": false, "schema": s})
+		if len(out) == maxQueryParams {
+			out = []any{jsonObj{"name": "fields", "in": "query", "required": false, "style": "form", "explode": true,
+				"description": "The scalar fields of the request, each a query parameter named after it.",
+				"schema":      b.nativeType(t)}}
+			break
+		}
+		out = append(out, jsonObj{"name": f.Name, "in": "query", "required": false, "schema": b.nativeType(&f.Type)})
 	}
+	b.params[t.Message] = out
 	return out
 }
 

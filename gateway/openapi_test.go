@@ -3,14 +3,19 @@ package gateway
 // Issue 5: the OpenAPI document of the REST front door.
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/framegate/framegate/native"
 )
 
 // loadOpenAPI fetches /openapi.json and validates it.
@@ -112,5 +117,83 @@ func TestOpenAPIRefresh(t *testing.T) {
 	}
 	if doc := loadOpenAPI(t, e); doc.Paths.Find("/native.Extra/Hello") == nil {
 		t.Fatal("a new endpoint is not documented")
+	}
+}
+
+// The document is built once per mounted schema, not at every request, and
+// sent with its length; a Mount builds a new one.
+func TestOpenAPIBuiltOncePerSchema(t *testing.T) {
+	e := newEnv(t, "local")
+	get := func() []byte {
+		t.Helper()
+		resp, b := do(t, http.MethodGet, e.http.URL+"/openapi.json", nil)
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Length") != strconv.Itoa(len(b)) {
+			t.Fatalf("GET /openapi.json: %d, Content-Length %q for %d bytes", resp.StatusCode, resp.Header.Get("Content-Length"), len(b))
+		}
+		return b
+	}
+	before := openAPIBuilds.Load()
+	first := get()
+	if !bytes.Equal(get(), first) {
+		t.Fatal("two requests got different documents")
+	}
+	if n := openAPIBuilds.Load() - before; n != 1 {
+		t.Fatalf("two requests built the document %d times, want once", n)
+	}
+	e.srv.Register("Extra.Hello", func(req *fxPut, resp *fxPut) error { return nil })
+	if err := e.gw.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(get(), []byte("/native.Extra/Hello")) {
+		t.Fatal("the document was not rebuilt after a Mount")
+	}
+	get()
+	if n := openAPIBuilds.Load() - before; n != 2 {
+		t.Fatalf("built %d times over two schemas, want twice", n)
+	}
+}
+
+// A request message with more query fields than maxQueryParams is one
+// exploded object parameter, so that endpoints sharing a wide message do
+// not multiply its fields in the document.
+func TestOpenAPIWideQuery(t *testing.T) {
+	wide := &native.Message{Name: "p.Wide"}
+	for i := range maxQueryParams + 1 {
+		wide.Fields = append(wide.Fields, fld(fmt.Sprint("f", i), tk(native.KindInt64)))
+	}
+	narrow := &native.Message{Name: "p.Narrow", Fields: wide.Fields[:maxQueryParams]}
+	s := &native.Schema{Protocol: native.ProtocolVersion, Messages: map[string]*native.Message{"p.Wide": wide, "p.Narrow": narrow}}
+	for i := range 20 {
+		for _, m := range []string{"p.Wide", "p.Narrow"} {
+			s.Endpoints = append(s.Endpoints, native.Endpoint{Name: fmt.Sprintf("S.%s%d", m[2:], i),
+				Request: native.BodyJSON, RequestType: tp(tmsg(m)), Response: native.BodyNone})
+		}
+	}
+	g, err := newGateway(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Mount(s); err != nil {
+		t.Fatal(err)
+	}
+	b, err := g.OpenAPI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := openapi3.NewLoader().LoadFromData(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		t.Fatalf("the document is not valid OpenAPI: %v", err)
+	}
+	for i := range 20 {
+		if ps := doc.Paths.Find(fmt.Sprintf("/native.S/Narrow%d", i)).Get.Parameters; len(ps) != maxQueryParams {
+			t.Fatalf("Narrow%d: %d query parameters, want %d", i, len(ps), maxQueryParams)
+		}
+		ps := doc.Paths.Find(fmt.Sprintf("/native.S/Wide%d", i)).Get.Parameters
+		if len(ps) != 1 || ps[0].Value.Style != "form" || ps[0].Value.Explode == nil || !*ps[0].Value.Explode {
+			t.Fatalf("Wide%d: query parameters %v, want one exploded object", i, ps)
+		}
 	}
 }

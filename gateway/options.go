@@ -20,6 +20,7 @@ type config struct {
 	observe   func(CallEvent)
 	chunkSize int
 	maxJSON   int64
+	limits    SchemaLimits
 	// onSchemaChange observes refused schema changes (schemachange.go).
 	onSchemaChange func(*SchemaChangeError)
 }
@@ -33,7 +34,7 @@ var DefaultMetadataAllowlist = []string{"x-request-id", "traceparent", "tracesta
 const DefaultChunkSize = 1 << 20
 
 func newConfig(opts []Option) config {
-	c := config{pkg: "native", logger: slog.New(slog.DiscardHandler), allow: DefaultMetadataAllowlist, chunkSize: DefaultChunkSize, maxJSON: DefaultMaxJSONBody}
+	c := config{pkg: "native", logger: slog.New(slog.DiscardHandler), allow: DefaultMetadataAllowlist, chunkSize: DefaultChunkSize, maxJSON: DefaultMaxJSONBody, limits: DefaultSchemaLimits}
 	for _, o := range opts {
 		o.apply(&c)
 	}
@@ -93,6 +94,54 @@ func WithChunkSize(n int) Option {
 // bodies and have no such limit.
 func WithMaxJSONBody(n int64) Option {
 	return optionFunc(func(c *config) { c.maxJSON = max(n, 1) })
+}
+
+// SchemaLimits bound the schemas a gateway mounts. A backend's describe
+// answer past any of them is refused with an error that names the limit
+// (and wraps ErrSchemaLimit); the gateway keeps serving what it had. The
+// defaults are far above what any real service declares, and keep the
+// work of mounting a hostile schema small (the describe answer itself is
+// bounded by the native client's body limit, native.WithMaxBodySize).
+type SchemaLimits struct {
+	// MaxDepth bounds how deeply list and map types nest in one another
+	// (list<list<int64>> is 2).
+	MaxDepth int
+	// MaxMessages bounds the messages of a schema.
+	MaxMessages int
+	// MaxFieldsPerMessage bounds the fields of one message.
+	MaxFieldsPerMessage int
+	// MaxFields bounds the fields of all messages together.
+	MaxFields int
+	// MaxEndpoints bounds the endpoints of a schema.
+	MaxEndpoints int
+}
+
+// DefaultSchemaLimits are the schema limits unless WithSchemaLimits says
+// otherwise. Protobuf's own parsers stop nesting at 100.
+var DefaultSchemaLimits = SchemaLimits{
+	MaxDepth:            64,
+	MaxMessages:         10_000,
+	MaxFieldsPerMessage: 10_000,
+	MaxFields:           100_000,
+	MaxEndpoints:        10_000,
+}
+
+// WithSchemaLimits sets the limits on mounted schemas; a zero member keeps
+// its default (DefaultSchemaLimits).
+func WithSchemaLimits(l SchemaLimits) Option {
+	return optionFunc(func(c *config) {
+		d := DefaultSchemaLimits
+		for _, p := range []struct{ v, def *int }{
+			{&l.MaxDepth, &d.MaxDepth}, {&l.MaxMessages, &d.MaxMessages},
+			{&l.MaxFieldsPerMessage, &d.MaxFieldsPerMessage}, {&l.MaxFields, &d.MaxFields},
+			{&l.MaxEndpoints, &d.MaxEndpoints},
+		} {
+			if *p.v <= 0 {
+				*p.v = *p.def
+			}
+		}
+		c.limits = l
+	})
 }
 
 // CallEvent describes one finished call through the gateway.

@@ -177,15 +177,18 @@ func (r *RemoteBackend) Supervise(ctx context.Context, opts ...Option) (*Gateway
 	ctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(r.stopCtx, cancel)
 	c, s, err := r.connectOnce(ctx)
-	stop()
-	cancel()
 	if err == nil {
-		if merr := r.mount(s); merr != nil {
+		err = r.mount(ctx, s)
+		stop()
+		cancel()
+		if err != nil {
 			c.Close()
-			return nil, merr
+			return nil, err
 		}
 		r.setUp(c)
 	} else {
+		stop()
+		cancel()
 		if err := g.Mount(&native.Schema{Protocol: native.ProtocolVersion, Messages: map[string]*native.Message{}}); err != nil {
 			return nil, err
 		}
@@ -324,7 +327,11 @@ func (r *RemoteBackend) reconnect() bool {
 		}
 		return false
 	}
-	if err := r.mount(s); err != nil {
+	if err := r.mount(r.stopCtx, s); err != nil {
+		if r.stopCtx.Err() != nil {
+			r.closeLater(c)
+			return false
+		}
 		// The backend answers but its endpoints cannot be served: keep
 		// serving the ones mounted before (the backend refuses the calls
 		// to endpoints it no longer has).
@@ -371,14 +378,15 @@ func (r *RemoteBackend) probe() error {
 	if err != nil {
 		return err
 	}
-	if err := r.mount(s); err != nil {
+	if err := r.mount(r.stopCtx, s); err != nil && r.stopCtx.Err() == nil {
 		r.o.Logger.Error("gateway: cannot serve the backend's endpoints; keeping the previous ones", "backend", r.o.Name, "err", err)
 	}
 	return nil
 }
 
-// mount serves s unless it is what is served already.
-func (r *RemoteBackend) mount(s *native.Schema) error {
+// mount serves s unless it is what is served already; ctx (cancelled by
+// Stop) bounds the building of its descriptors.
+func (r *RemoteBackend) mount(ctx context.Context, s *native.Schema) error {
 	b, err := json.Marshal(s) // map keys sorted: equal schemas, equal bytes
 	if err != nil {
 		return err
@@ -391,10 +399,12 @@ func (r *RemoteBackend) mount(s *native.Schema) error {
 	if same {
 		return nil
 	}
-	if err := g.Mount(s); err != nil {
-		r.mu.Lock()
-		r.schemaJSON = b // say it once, not at every probe
-		r.mu.Unlock()
+	if err := g.MountContext(ctx, s); err != nil {
+		if ctx.Err() == nil {
+			r.mu.Lock()
+			r.schemaJSON = b // say it once, not at every probe
+			r.mu.Unlock()
+		}
 		return err
 	}
 	r.mu.Lock()

@@ -180,7 +180,7 @@ func TestSchemaChanges(t *testing.T) {
 			Endpoints: []native.Endpoint{{Name: "Sc.Get", Request: native.BodyJSON, Response: native.BodyNone, RequestType: &native.Type{Kind: native.KindMessage, Message: "sc.M"}}},
 			Messages:  map[string]*native.Message{"sc.M": {Name: "sc.M", Fields: fields}},
 		}
-		set, err := buildProtoSet(s, "")
+		set, err := buildProtoSet(context.Background(), s, "", DefaultSchemaLimits)
 		if err != nil {
 			t.Fatal(err)
 		}

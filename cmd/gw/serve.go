@@ -120,18 +120,29 @@ func runServe(args []string, sio *stdio) int {
 	defer s.cancelBase()
 	sigs, stop := notifySignals()
 	defer stop()
-	if err := s.start(sio, nativeAddrGiven); err != nil {
-		logger.Error("gw serve: cannot start", "err", err)
+	startCtx, endStart := startupContext(sigs)
+	err = s.start(startCtx, sio, nativeAddrGiven)
+	sig := endStart()
+	if err != nil {
+		if sig != nil {
+			logger.Info("stopped during startup", "signal", sig.String(), "err", err)
+		} else {
+			logger.Error("gw serve: cannot start", "err", err)
+		}
 		s.closeBackend()
 		return 1
 	}
 	code := 0
-	select {
-	case sig := <-sigs:
+	if sig == nil { // else it came as the startup ended
+		select {
+		case sig = <-sigs:
+		case err := <-s.errc:
+			logger.Error("a listener failed; shutting down", "err", err)
+			code = 1
+		}
+	}
+	if sig != nil {
 		logger.Info("shutting down", "signal", sig.String(), "timeout", f.shutdownTimeout)
-	case err := <-s.errc:
-		logger.Error("a listener failed; shutting down", "err", err)
-		code = 1
 	}
 	s.shutdown(sigs)
 	return code
@@ -159,7 +170,10 @@ type server struct {
 	cancelBase context.CancelFunc
 }
 
-func (s *server) start(sio *stdio, nativeAddrGiven bool) error {
+// start starts the backend and the listeners; ctx (cancelled by a signal)
+// bounds the describing of the backend and the building of its
+// descriptors.
+func (s *server) start(ctx context.Context, sio *stdio, nativeAddrGiven bool) error {
 	f := &s.f
 	srvTLS, err := serverTLS(f.tlsCert, f.tlsKey, f.clientCA)
 	if err != nil {
@@ -181,14 +195,14 @@ func (s *server) start(sio *stdio, nativeAddrGiven bool) error {
 		gateway.WithSchemaChangeObserver(func(*gateway.SchemaChangeError) { s.m.schemaRefused.Inc() }),
 	}
 	if f.backend == "" {
-		if err := s.startEmbedded(opts); err != nil {
+		if err := s.startEmbedded(ctx, opts); err != nil {
 			return err
 		}
 	} else {
 		if nativeAddrGiven && f.nativeAddr != "" {
 			s.log.Warn("-native-addr is ignored with a remote -backend: native clients can call the backend itself")
 		}
-		if err := s.startRemote(sio, opts); err != nil {
+		if err := s.startRemote(ctx, sio, opts); err != nil {
 			return err
 		}
 	}
@@ -303,7 +317,7 @@ func listen(addr string, cfg *tls.Config) (net.Listener, error) {
 	return l, nil
 }
 
-func (s *server) startEmbedded(opts []gateway.Option) error {
+func (s *server) startEmbedded(ctx context.Context, opts []gateway.Option) error {
 	st, err := store.Open(s.f.dataDir)
 	if err != nil {
 		return err
@@ -313,7 +327,7 @@ func (s *server) startEmbedded(opts []gateway.Option) error {
 	if err := st.Register(s.nsrv); err != nil {
 		return err
 	}
-	s.g, err = gateway.New(context.Background(), gateway.Local(s.nsrv), opts...)
+	s.g, err = gateway.New(ctx, gateway.Local(s.nsrv), opts...)
 	if err != nil {
 		return err
 	}
@@ -321,7 +335,7 @@ func (s *server) startEmbedded(opts []gateway.Option) error {
 	return nil
 }
 
-func (s *server) startRemote(sio *stdio, opts []gateway.Option) error {
+func (s *server) startRemote(ctx context.Context, sio *stdio, opts []gateway.Option) error {
 	f := &s.f
 	t, err := parseTarget(f.backend)
 	if err != nil {
@@ -350,7 +364,7 @@ func (s *server) startRemote(sio *stdio, opts []gateway.Option) error {
 		// A hung backend must not hold up a shutdown for long.
 		ClientOptions: []native.Option{native.WithLogger(s.log), native.WithCloseTimeout(2 * time.Second)},
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), gateway.DefaultDialTimeout)
+	ctx, cancel := context.WithTimeout(ctx, gateway.DefaultDialTimeout)
 	defer cancel()
 	s.g, err = s.rb.Supervise(ctx, opts...)
 	if err != nil {

@@ -116,3 +116,35 @@ func TestShutdownSecondSignal(t *testing.T) {
 		t.Fatal("the stalled download ended with status OK")
 	}
 }
+
+// SIGTERM while the gateway is still starting up (its backend accepted the
+// connection but never answers the handshake, which may take the dial
+// timeout of 5s): the startup stops at once and gw exits 0.
+func TestShutdownDuringStartup(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if c, err := l.Accept(); err == nil {
+			accepted <- c
+		}
+	}()
+	gw := startGW(t, "gw serve", nil, "serve", "-grpc-addr", "127.0.0.1:0", "-http-addr", "127.0.0.1:0",
+		"-backend", "tcp://"+l.Addr().String(), "-shutdown-timeout", "1s")
+	select {
+	case c := <-accepted:
+		defer c.Close()
+	case <-time.After(10 * time.Second):
+		t.Fatal("gw did not dial its backend")
+	}
+	gw.signal(syscall.SIGTERM)
+	// The bound is below the 5s the handshake would take, to tell an
+	// interrupted startup from a finished one.
+	if code := gw.wait(4 * time.Second); code != 0 {
+		t.Fatalf("exit status %d", code)
+	}
+	gw.waitLog(time.Second, "the shutting down line", msgIs("shutting down"))
+}

@@ -19,6 +19,35 @@ func notifySignals() (sigs <-chan os.Signal, stop func()) {
 	return ch, func() { signal.Stop(ch) }
 }
 
+// startupContext returns a context that the first signal on sigs cancels,
+// for the work of starting up (describing a backend, building its
+// descriptors). end stops watching sigs and returns the signal that
+// cancelled ctx, or nil.
+func startupContext(sigs <-chan os.Signal) (ctx context.Context, end func() os.Signal) {
+	ctx, cancel := context.WithCancel(context.Background())
+	got := make(chan os.Signal, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		select {
+		case sig := <-sigs:
+			got <- sig
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() os.Signal {
+		cancel()
+		<-done
+		select {
+		case sig := <-got:
+			return sig
+		default:
+			return nil
+		}
+	}
+}
+
 // shutdown stops accepting calls, waits for those in flight until
 // -shutdown-timeout (or a second signal), cancels the rest, and releases
 // the backend.
