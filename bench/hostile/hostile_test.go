@@ -30,7 +30,7 @@ func TestHostile(t *testing.T) {
 	code := hostileMain([]string{"-out", path, "-n", "2", "-rss-runs", "1", "-clients", clients,
 		"-stall-conns", "4", "-drip-conns", "2", "-drip-bytes", "5MiB", "-settle", "100ms",
 		"-idle-native", "8", "-stalled-rest", "4", "-grpc-streams", "8",
-		"-schema-depths", "3,20", "-schema-cap", "10s", "-sigterm-after", "300ms", "-openapi-endpoints", "30",
+		"-schema-depths", "3,20", "-schema-cap", "10s", "-sigterm-after", "300ms", "-sigterm-depth", "20", "-openapi-endpoints", "30",
 		"-timeout", "2m"}, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())

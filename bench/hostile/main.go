@@ -71,6 +71,7 @@ type config struct {
 	depths       []int
 	schemaCap    time.Duration
 	sigtermAfter time.Duration
+	sigtermDepth int
 	// openapi
 	openapiEndpoints int
 }
@@ -101,7 +102,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	depths := fs.String("schema-depths", "500,1000,4000", "schema: list nesting depths of the hostile describe answers")
 	fs.DurationVar(&cfg.schemaCap, "schema-cap", 30*time.Second, "schema: give up one startup (and one SIGTERM exit) after this long")
 	fs.DurationVar(&cfg.sigtermAfter, "sigterm-after", time.Second, "schema: SIGTERM this long after starting gw against the deepest schema")
-	fs.IntVar(&cfg.openapiEndpoints, "openapi-endpoints", 20000, "openapi: endpoints of the backend")
+	fs.IntVar(&cfg.openapiEndpoints, "openapi-endpoints", 10000, "openapi: endpoints of the backend (10000 is the most the gateway's default SchemaLimits accept)")
+	fs.IntVar(&cfg.sigtermDepth, "sigterm-depth", 64, "schema: how deep the lists of the ever-changing schema go in the SIGTERM run\n(64 is the deepest the gateway's default SchemaLimits accept; deeper ones are refused at once)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -47,9 +46,9 @@ func runSchema(ctx context.Context, e *env) error {
 	if len(cfg.depths) == 0 || ctx.Err() != nil {
 		return ctx.Err()
 	}
-	// SIGTERM during the startup against the deepest schema, which changes
-	// at every describe (as a backend that keeps changing it would).
-	depth := slices.Max(cfg.depths)
+	// SIGTERM during the startup against a schema that changes at every
+	// describe (as a backend that keeps changing it would).
+	depth := cfg.sigtermDepth
 	b, err := startFakeBackend(func(k int64) []byte { return nestedSchema(depth, strconv.FormatInt(k, 10)) })
 	if err != nil {
 		return err
