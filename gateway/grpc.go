@@ -127,7 +127,7 @@ func (g *Gateway) serveGRPC(ss grpc.ServerStream, m *method, ev *CallEvent) erro
 	} else {
 		first = m.newRequest()
 	}
-	if err := ss.RecvMsg(first); err != nil {
+	if err := recvWithTimeout(ss, first, g.cfg.bodyTimeout); err != nil {
 		if err == io.EOF && m.clientStreaming {
 			first = nil // an upload of nothing
 		} else {
@@ -146,7 +146,7 @@ func (g *Gateway) serveGRPC(ss grpc.ServerStream, m *method, ev *CallEvent) erro
 		req = json.RawMessage(b)
 	}
 	if m.clientStreaming {
-		up := &grpcUpload{ss: ss, m: m}
+		up := &grpcUpload{ss: ss, m: m, timeout: g.cfg.bodyTimeout}
 		if first != nil {
 			up.pending = chunkOf(m, first)
 		}
@@ -272,6 +272,7 @@ func (b *callBody) end() int64 {
 type grpcUpload struct {
 	ss      grpc.ServerStream
 	m       *method
+	timeout time.Duration // of each message (recvWithTimeout)
 	pending []byte
 	err     error
 }
@@ -287,7 +288,7 @@ func (u *grpcUpload) Read(p []byte) (int, error) {
 		} else {
 			msg = u.m.newRequest()
 		}
-		if err := u.ss.RecvMsg(msg); err != nil {
+		if err := recvWithTimeout(u.ss, msg, u.timeout); err != nil {
 			if err != io.EOF {
 				err = native.NewError(native.Code(status.Code(err)), err)
 			}

@@ -21,6 +21,8 @@ type config struct {
 	chunkSize int
 	maxJSON   int64
 	limits    SchemaLimits
+	// bodyTimeout bounds a request body's silence (progress.go).
+	bodyTimeout time.Duration
 	// onSchemaChange observes refused schema changes (schemachange.go).
 	onSchemaChange func(*SchemaChangeError)
 }
@@ -34,7 +36,7 @@ var DefaultMetadataAllowlist = []string{"x-request-id", "traceparent", "tracesta
 const DefaultChunkSize = 1 << 20
 
 func newConfig(opts []Option) config {
-	c := config{pkg: "native", logger: slog.New(slog.DiscardHandler), allow: DefaultMetadataAllowlist, chunkSize: DefaultChunkSize, maxJSON: DefaultMaxJSONBody, limits: DefaultSchemaLimits}
+	c := config{pkg: "native", logger: slog.New(slog.DiscardHandler), allow: DefaultMetadataAllowlist, chunkSize: DefaultChunkSize, maxJSON: DefaultMaxJSONBody, limits: DefaultSchemaLimits, bodyTimeout: DefaultBodyTimeout}
 	for _, o := range opts {
 		o.apply(&c)
 	}

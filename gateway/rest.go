@@ -110,6 +110,9 @@ func (s *restServer) restError(ctx context.Context, w http.ResponseWriter, r *ht
 		st = status.New(st.Code(), strings.ToValidUTF8(msg, "\uFFFD"))
 	}
 	werr := st.Err()
+	if d, ok := stalledBody(r); ok {
+		werr = &runtime.HTTPStatusError{HTTPStatus: http.StatusRequestTimeout, Err: grpcStatus(errBodyStalled(d)).Err()}
+	}
 	if hs, ok := errors.AsType[*runtime.HTTPStatusError](err); ok {
 		werr = &runtime.HTTPStatusError{HTTPStatus: hs.HTTPStatus, Err: werr} // 413 rather than 429
 	}
@@ -125,6 +128,7 @@ func (s *restServer) serve(w http.ResponseWriter, r *http.Request, params map[st
 		return
 	}
 	ev := CallEvent{Endpoint: m.endpoint.Name, Protocol: "http"}
+	bodyWithTimeout(w, r, s.g.cfg.bodyTimeout)
 	err := s.call(w, r, m, full, &ev)
 	if s.g.cfg.observe != nil {
 		ev.Duration, ev.Code, ev.Err = time.Since(start), uint32(grpcStatus(err).Code()), err

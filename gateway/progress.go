@@ -1,0 +1,110 @@
+package gateway
+
+// A request body that stops moving is cut, on both faces: a client that
+// begins a body and then sends nothing would otherwise hold its call's
+// place (and a connection) for as long as it likes. The timeout runs
+// between two reads that bring bytes, as nginx's client_body_timeout does,
+// never over the whole body: a slow upload that keeps moving lives.
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/framegate/framegate/native"
+)
+
+// DefaultBodyTimeout is the default of WithBodyTimeout: nginx's
+// client_body_timeout.
+const DefaultBodyTimeout = 60 * time.Second
+
+// WithBodyTimeout sets how long a client may send no byte of a request
+// body it has begun (default DefaultBodyTimeout; 0 for no limit). Over
+// REST the call ends with 408 and code DEADLINE_EXCEEDED, and the
+// connection is closed; over gRPC a stream that sends no request message
+// for that long ends with DEADLINE_EXCEEDED.
+func WithBodyTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.bodyTimeout = max(d, 0) })
+}
+
+// errBodyStalled is the error of a request body that sent nothing for the
+// body timeout.
+func errBodyStalled(d time.Duration) error {
+	return native.Errorf(native.CodeDeadlineExceeded, "gateway: the client sent no byte of the request body for %v", d)
+}
+
+// progressBody is an HTTP request body whose every read must bring bytes
+// within d: it sets the connection's read deadline before each read and
+// clears it when the body ends, so that the server's own reads after the
+// body (which watch for the client going away) see no deadline.
+type progressBody struct {
+	body    io.ReadCloser
+	rc      *http.ResponseController
+	d       time.Duration
+	ended   bool
+	stalled bool
+}
+
+// bodyWithTimeout puts r's body behind a progressBody, unless there is no
+// body or no timeout.
+func bodyWithTimeout(w http.ResponseWriter, r *http.Request, d time.Duration) {
+	if d <= 0 || r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		return
+	}
+	r.Body = &progressBody{body: r.Body, rc: http.NewResponseController(w), d: d}
+}
+
+func (b *progressBody) Read(p []byte) (int, error) {
+	if b.ended {
+		return b.body.Read(p)
+	}
+	_ = b.rc.SetReadDeadline(time.Now().Add(b.d))
+	n, err := b.body.Read(p)
+	if err != nil {
+		b.ended = true
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// The connection is spent: a read timed out mid-body.
+			b.stalled = true
+			return n, errBodyStalled(b.d)
+		}
+		_ = b.rc.SetReadDeadline(time.Time{})
+	}
+	return n, err
+}
+
+func (b *progressBody) Close() error { return b.body.Close() }
+
+// stalledBody reports whether r's body was cut by its timeout.
+func stalledBody(r *http.Request) (time.Duration, bool) {
+	b, ok := r.Body.(*progressBody)
+	if !ok || !b.stalled {
+		return 0, false
+	}
+	return b.d, true
+}
+
+// recvWithTimeout is ss.RecvMsg(m) that gives up after d with
+// DEADLINE_EXCEEDED (d <= 0: no limit). grpc-go cannot interrupt RecvMsg,
+// so the caller must end the stream at once when it fails: returning from
+// the handler cancels the stream, which ends the RecvMsg left waiting.
+func recvWithTimeout(ss grpc.ServerStream, m any, d time.Duration) error {
+	if d <= 0 {
+		return ss.RecvMsg(m)
+	}
+	done := make(chan error, 1)
+	go func() { done <- ss.RecvMsg(m) }()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+		return status.Errorf(codes.DeadlineExceeded, "gateway: the client sent no request message for %v", d)
+	}
+}
