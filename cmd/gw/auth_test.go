@@ -79,6 +79,7 @@ type fixture struct {
 	guard   *guard
 	reg     *prometheus.Registry
 	conn    *grpc.ClientConn
+	addr    string        // of the gRPC server
 	entered chan struct{} // a Block.Wait call started
 	release chan struct{} // ends the Block.Wait calls
 }
@@ -117,7 +118,8 @@ func newFixture(t *testing.T, args ...string) *fixture {
 	must(srv.Register("Blob.Put", putBlob))
 	must(srv.Register("files.v1.Blob.Put", func(req *ExtraRequest, body io.Reader, resp *ExtraResponse) error { return putBlob(body, resp) }))
 	var err error
-	fx.g, err = gateway.New(context.Background(), gateway.Local(srv), gateway.WithMaxJSONBody(int64(fl.httpMaxBodySize)))
+	fx.g, err = gateway.New(context.Background(), gateway.Local(srv), gateway.WithMaxJSONBody(int64(fl.httpMaxBodySize)),
+		gateway.WithBodyTimeout(fl.bodyTimeout))
 	must(err)
 	fx.guard, err = newGuard(&fl, slog.New(slog.DiscardHandler), fx.reg)
 	must(err)
@@ -130,7 +132,8 @@ func newFixture(t *testing.T, args ...string) *fixture {
 		defer close(served)
 		gs.Serve(l)
 	}()
-	fx.conn, err = grpc.NewClient(l.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	fx.addr = l.Addr().String()
+	fx.conn, err = grpc.NewClient(fx.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	must(err)
 	t.Cleanup(func() {
 		fx.conn.Close()

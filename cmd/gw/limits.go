@@ -20,10 +20,12 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/keepalive"
 	reflectionv1 "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	reflectionv1alpha "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
 	"google.golang.org/grpc/status"
@@ -68,7 +70,17 @@ func (b *byteSize) Set(s string) error {
 
 // The defaults of the limit flags.
 const (
-	defaultMaxCalls       = 1024
+	defaultMaxCalls = 1024
+	// defaultMaxConnStreams is nginx's http2_max_concurrent_streams (128)
+	// rounded down; grpc-go limits nothing and Go's HTTP/2 server allows 250.
+	defaultMaxConnStreams = 100
+	// defaultBodyTimeout is nginx's client_body_timeout.
+	defaultBodyTimeout = 60 * time.Second
+	// maxProbeCalls bounds the health checks and server reflection streams
+	// in flight on each gRPC listener: a pool apart from -max-calls, so
+	// probes answer when the calls are all taken, and bounded, so that
+	// streams nobody pays for cannot grow without end.
+	maxProbeCalls         = 128
 	defaultMaxHeaderSize  = 1 << 20 // net/http's DefaultMaxHeaderBytes
 	defaultGRPCMaxMsgSize = 4 << 20 // grpc-go's default
 	defaultHTTPMaxBody    = 4 << 20 // as gRPC's
@@ -80,6 +92,10 @@ func (f *securityFlags) check() error {
 	switch {
 	case f.maxCalls < 0:
 		return fmt.Errorf("gw: -max-calls %d: want 0 (no limit) or more", f.maxCalls)
+	case f.maxConnStreams < 1:
+		return fmt.Errorf("gw: -max-conn-streams %d: want 1 or more", f.maxConnStreams)
+	case f.bodyTimeout < 0:
+		return fmt.Errorf("gw: -body-timeout %v: want 0 (no limit) or more", f.bodyTimeout)
 	case f.maxHeaderSize < 1<<10 || f.maxHeaderSize > maxHeaderSizeLimit:
 		return fmt.Errorf("gw: -max-header-size %s: want 1KiB to 1GiB", &f.maxHeaderSize)
 	case f.grpcMaxMsgSize < 1<<10 || f.grpcMaxMsgSize > 1<<31-1:
@@ -123,11 +139,12 @@ func (l *callLimiter) release() { l.n.Add(-1) }
 
 func (l *callLimiter) inFlight() float64 { return float64(l.n.Load()) }
 
-// unlimitedMethods are the gRPC methods outside the call limit: health
-// (probes must answer when the gateway is busy) and server reflection
-// (grpcurl keeps a reflection stream open beside each call it makes, and
-// reflection never reaches the backend). Reflection still needs the token.
-var unlimitedMethods = func() map[string]bool {
+// probeMethods are the gRPC methods counted in the probe pool
+// (maxProbeCalls) instead of -max-calls: health (probes must answer when
+// the gateway is busy) and server reflection (grpcurl keeps a reflection
+// stream open beside each call it makes, and reflection never reaches the
+// backend). Reflection still needs the token.
+var probeMethods = func() map[string]bool {
 	m := map[string]bool{}
 	for k := range healthMethods {
 		m[k] = true
@@ -150,6 +167,7 @@ type guard struct {
 	f            *securityFlags
 	auth         *tokenAuth // nil: no token needed
 	grpcL, httpL callLimiter
+	probeL       callLimiter                   // health and reflection on the gRPC listener
 	nsrv         atomic.Pointer[native.Server] // the native listener's server (newNativeServer)
 	refusedTotal *prometheus.CounterVec
 	log          *slog.Logger
@@ -173,14 +191,15 @@ func newGuard(f *securityFlags, log *slog.Logger, reg prometheus.Registerer) (*g
 	for _, l := range []*callLimiter{&g.grpcL, &g.httpL} {
 		l.max = int64(f.maxCalls)
 	}
+	g.probeL.max = maxProbeCalls
 	g.refusedTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "framegate_gateway_refused_total",
-		Help: "Calls (native: connections) refused before reaching the gateway, by listener and reason: missing_token, invalid_token or limit (-max-calls).",
+		Help: "Calls (native: connections) refused before reaching the gateway, by listener and reason: missing_token, invalid_token, limit (-max-calls) or probe_limit (health and reflection).",
 	}, []string{"listener", "reason"})
 	inFlight := func(name string, n func() float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name:        "framegate_gateway_in_flight",
-			Help:        "Calls in flight on each listener, counted against -max-calls (native: connections, each running one call at a time). Health checks and server reflection are not counted.",
+			Help:        "Calls in flight on each listener, counted against -max-calls (native: connections, each running one call at a time); grpc_probes: health checks and server reflection, counted apart.",
 			ConstLabels: prometheus.Labels{"listener": name},
 		}, n)
 	}
@@ -190,7 +209,7 @@ func newGuard(f *securityFlags, log *slog.Logger, reg prometheus.Registerer) (*g
 		}
 		return 0
 	}
-	if err := registerAll(reg, g.refusedTotal, inFlight("grpc", g.grpcL.inFlight), inFlight("http", g.httpL.inFlight), inFlight("native", nativeConns)); err != nil {
+	if err := registerAll(reg, g.refusedTotal, inFlight("grpc", g.grpcL.inFlight), inFlight("http", g.httpL.inFlight), inFlight("grpc_probes", g.probeL.inFlight), inFlight("native", nativeConns)); err != nil {
 		return nil, err
 	}
 	return g, nil
@@ -225,32 +244,45 @@ func (g *guard) grpcOptions() []grpc.ServerOption {
 		unary = append(unary, g.auth.authUnary(refused))
 		stream = append(stream, g.auth.authStream(refused))
 	}
-	lim := &g.grpcL
-	unary = append(unary, func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if unlimitedMethods[info.FullMethod] {
-			return handler(ctx, req)
+	// admit takes a place for a call to method in its pool, or says why
+	// not; release gives it back.
+	admit := func(method string) (release func(), err error) {
+		lim, reason := &g.grpcL, "limit"
+		if probeMethods[method] {
+			lim, reason = &g.probeL, "probe_limit"
 		}
 		if !lim.acquire() {
-			refused(info.FullMethod, "limit")
+			refused(method, reason)
+			if reason == "probe_limit" {
+				return nil, status.Errorf(codes.ResourceExhausted, "gw: too many health checks and reflection streams in flight (%d)", lim.max)
+			}
 			return nil, errTooManyCalls(lim.max)
 		}
-		defer lim.release()
+		return lim.release, nil
+	}
+	unary = append(unary, func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		release, err := admit(info.FullMethod)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
 		return handler(ctx, req)
 	})
 	stream = append(stream, func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		if unlimitedMethods[info.FullMethod] {
-			return handler(srv, ss)
+		release, err := admit(info.FullMethod)
+		if err != nil {
+			return err
 		}
-		if !lim.acquire() {
-			refused(info.FullMethod, "limit")
-			return errTooManyCalls(lim.max)
-		}
-		defer lim.release()
+		defer release()
 		return handler(srv, ss)
 	})
 	return []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(int(g.f.grpcMaxMsgSize)),
 		grpc.MaxHeaderListSize(uint32(g.f.maxHeaderSize)),
+		grpc.MaxConcurrentStreams(uint32(g.f.maxConnStreams)),
+		// A connection with no stream goes as the HTTP listener's idle
+		// keep-alive connections do (http.Server.IdleTimeout).
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 2 * time.Minute}),
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
 	}

@@ -188,6 +188,7 @@ func (s *server) start(ctx context.Context, sio *stdio, nativeAddrGiven bool) er
 	opts := []gateway.Option{
 		gateway.WithLogger(s.log),
 		gateway.WithMaxJSONBody(int64(f.httpMaxBodySize)),
+		gateway.WithBodyTimeout(f.bodyTimeout),
 		gateway.WithCallObserver(func(ev gateway.CallEvent) {
 			s.m.observe(ev)
 			logCall(s.log, ev)
@@ -245,6 +246,7 @@ func (s *server) start(ctx context.Context, sio *stdio, nativeAddrGiven bool) er
 		MaxHeaderBytes:    int(f.maxHeaderSize),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
+		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: f.maxConnStreams},
 		BaseContext:       func(net.Listener) context.Context { return s.baseCtx },
 		ErrorLog:          slog.NewLogLogger(s.log.With("component", "http").Handler(), slog.LevelDebug),
 		TLSConfig:         srvTLS,
