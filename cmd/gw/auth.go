@@ -14,6 +14,8 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -39,11 +41,33 @@ type tokenAuth struct {
 	digests [][sha256.Size]byte
 }
 
-// loadTokens reads a token file: one token per line, blank lines and the
-// whitespace around a token ignored. A file without a token is an error;
-// the errors name the file and the line, never a token.
-func loadTokens(file string) (*tokenAuth, error) {
-	data, err := os.ReadFile(file)
+// minTokenLen is the shortest token a token file may hold: 16 bytes, far
+// below the 44 characters of the base64 of 32 random bytes.
+const minTokenLen = 16
+
+// loadTokens reads a token file: one token per line; blank lines, lines
+// that begin with # and the whitespace around a token are ignored. A file
+// without a token, a token shorter than minTokenLen and a file that the
+// group or others may write (anyone who can add a line can let themselves
+// in) are errors, as ssh refuses such an authorized_keys; a file that
+// others may read is logged as a warning. The errors name the file and the
+// line, never a token.
+func loadTokens(file string, log *slog.Logger) (*tokenAuth, error) {
+	fh, err := os.Open(file)
+	if err != nil {
+		return nil, fmt.Errorf("gw: -auth-token-file: %w", err)
+	}
+	defer fh.Close()
+	fi, err := fh.Stat() // of the file read below, not of what the name points at later
+	if err != nil {
+		return nil, fmt.Errorf("gw: -auth-token-file: %w", err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
+		return nil, fmt.Errorf("gw: -auth-token-file %s: the group or others may write it (mode %04o): chmod go-w %s", file, perm, file)
+	} else if perm&0o004 != 0 {
+		log.Warn("gw: -auth-token-file: others may read the tokens; chmod o-r the file", "file", file, "mode", fmt.Sprintf("%04o", perm))
+	}
+	data, err := io.ReadAll(fh)
 	if err != nil {
 		return nil, fmt.Errorf("gw: -auth-token-file: %w", err)
 	}
@@ -58,7 +82,7 @@ func parseTokens(data []byte) (*tokenAuth, error) {
 	a := &tokenAuth{}
 	for i, line := range bytes.Split(data, []byte("\n")) {
 		tok := bytes.TrimSpace(line)
-		if len(tok) == 0 {
+		if len(tok) == 0 || tok[0] == '#' {
 			continue
 		}
 		for _, c := range tok {
@@ -67,6 +91,9 @@ func parseTokens(data []byte) (*tokenAuth, error) {
 			if c <= ' ' || c > '~' {
 				return nil, fmt.Errorf("line %d: a token must be printable ASCII without spaces", i+1)
 			}
+		}
+		if len(tok) < minTokenLen {
+			return nil, fmt.Errorf("line %d: a token of %d bytes is too short: want at least %d (head -c 32 /dev/urandom | base64 makes one)", i+1, len(tok), minTokenLen)
 		}
 		a.digests = append(a.digests, sha256.Sum256(tok))
 	}

@@ -223,7 +223,11 @@ func TestParseTokens(t *testing.T) {
 	for _, tc := range []struct{ content, want string }{
 		{"", "no token in the file"},
 		{"\n \n\t\n", "no token in the file"},
-		{"good\nwith space-" + testToken + "\n", "line 2: a token must be printable ASCII"},
+		{testToken2 + "\nwith space-" + testToken + "\n", "line 2: a token must be printable ASCII"},
+		// A commented-out token is not a token, and a short one is refused.
+		{"#" + testToken + "\n  # " + testToken2 + "\n", "no token in the file"},
+		{testToken + "\nshort\n", "line 2: a token of 5 bytes is too short: want at least 16"},
+		{"x", "line 1: a token of 1 bytes is too short"},
 		{"caf\xc3\xa9-" + testToken, "line 1: a token must be printable ASCII"},
 	} {
 		_, err := parseTokens([]byte(tc.content))
@@ -234,11 +238,14 @@ func TestParseTokens(t *testing.T) {
 			t.Errorf("the error %q shows the token", err)
 		}
 	}
+	if a, err := parseTokens([]byte("# revoked: " + testToken2 + "\n#" + testToken2 + "\n" + testToken + "\n")); err != nil || len(a.digests) != 1 || a.check([]string{"Bearer #" + testToken2}) == nil {
+		t.Errorf("comments must not be tokens: %v", err)
+	}
 	empty := writeTokens(t, "\n")
-	if _, err := loadTokens(empty); err == nil || !strings.HasPrefix(err.Error(), "gw: -auth-token-file "+empty+": no token") {
+	if _, err := loadTokens(empty, slog.New(slog.DiscardHandler)); err == nil || !strings.HasPrefix(err.Error(), "gw: -auth-token-file "+empty+": no token") {
 		t.Errorf("an empty token file: %v", err)
 	}
-	if _, err := loadTokens(filepath.Join(t.TempDir(), "missing")); err == nil || !strings.HasPrefix(err.Error(), "gw: -auth-token-file: ") {
+	if _, err := loadTokens(filepath.Join(t.TempDir(), "missing"), slog.New(slog.DiscardHandler)); err == nil || !strings.HasPrefix(err.Error(), "gw: -auth-token-file: ") {
 		t.Errorf("a missing token file: %v", err)
 	}
 }
@@ -454,5 +461,38 @@ func TestHTTPAuth(t *testing.T) {
 		if w := do(http.MethodGet, "/metrics", "Bearer "+testToken, ""); w.Code != 200 {
 			t.Errorf("/metrics with a token: %d", w.Code)
 		}
+	}
+}
+
+// A token file that the group or others may write is refused (as ssh
+// refuses such an authorized_keys); one that others may read is used, with
+// a warning.
+func TestTokenFileMode(t *testing.T) {
+	f := writeTokens(t, testToken+"\n")
+	for _, mode := range []os.FileMode{0o602, 0o620, 0o666} {
+		if err := os.Chmod(f, mode); err != nil {
+			t.Fatal(err)
+		}
+		_, err := loadTokens(f, slog.New(slog.DiscardHandler))
+		if err == nil || !strings.Contains(err.Error(), "the group or others may write it") || !strings.Contains(err.Error(), "chmod go-w") {
+			t.Errorf("mode %04o: %v; want a refusal", mode, err)
+		}
+	}
+	if err := os.Chmod(f, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	if _, err := loadTokens(f, slog.New(slog.NewTextHandler(&logs, nil))); err != nil {
+		t.Errorf("mode 0644: %v", err)
+	}
+	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "others may read the tokens") || strings.Contains(logs.String(), testToken) {
+		t.Errorf("mode 0644 logged %q; want a warning without the token", logs.String())
+	}
+	if err := os.Chmod(f, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logs.Reset()
+	if _, err := loadTokens(f, slog.New(slog.NewTextHandler(&logs, nil))); err != nil || logs.Len() != 0 {
+		t.Errorf("mode 0600: %v, logged %q", err, logs.String())
 	}
 }

@@ -152,8 +152,9 @@ type securityFlags struct {
 }
 
 func (c *command) securityFlags(f *securityFlags) {
-	c.fs.StringVar(&f.authTokenFile, "auth-token-file", "", "require a bearer token: the `file` holds the valid tokens, one per line (blank lines and\n"+
-		"surrounding whitespace ignored). gRPC calls need the metadata \"authorization: Bearer TOKEN\" (else\n"+
+	c.fs.StringVar(&f.authTokenFile, "auth-token-file", "", "require a bearer token: the `file` holds the valid tokens, one per line (blank lines, lines\n"+
+		"that begin with # and surrounding whitespace ignored), each at least 16 bytes; a file the\n"+
+		"group or others may write is refused. gRPC calls need the metadata \"authorization: Bearer TOKEN\" (else\n"+
 		"UNAUTHENTICATED), HTTP requests the header \"Authorization: Bearer TOKEN\" (else 401). Open without\n"+
 		"a token: grpc.health.v1.Health, GET /healthz, and GET /metrics unless -auth-metrics. The native\n"+
 		"listener takes no token: protect it with -native-tls and -client-ca, a loopback address or a unix\n"+

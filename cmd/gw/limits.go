@@ -181,7 +181,7 @@ func newGuard(f *securityFlags, log *slog.Logger, reg prometheus.Registerer) (*g
 	}
 	g := &guard{f: f, log: log}
 	if f.authTokenFile != "" {
-		a, err := loadTokens(f.authTokenFile)
+		a, err := loadTokens(f.authTokenFile, log)
 		if err != nil {
 			return nil, err
 		}
