@@ -162,9 +162,8 @@ func (c *command) securityFlags(f *securityFlags) {
 	c.fs.BoolVar(&f.authMetrics, "auth-metrics", false, "with -auth-token-file, require the token on GET /metrics too (by default Prometheus\n"+
 		"scrapes it without one: restrict who can reach the HTTP listener instead)")
 	c.fs.IntVar(&f.maxCalls, "max-calls", defaultMaxCalls, "most calls in flight (`n`) on each listener: gRPC, HTTP, native; 0 for no limit. Health\n"+
-		"checks and gRPC server reflection have a pool of their own (128 on each listener). A call\n"+
-		"over it is refused at once:\n"+
-		"RESOURCE_EXHAUSTED, HTTP 429. A native connection runs one call at a time, so the native\n"+
+		"checks and gRPC server reflection have a pool of their own (128). A call over it is\n"+
+		"refused at once: RESOURCE_EXHAUSTED, HTTP 429. A native connection runs one call at a time, so the native\n"+
 		"listener serves at most n connections: at the limit the one idle the longest is closed to\n"+
 		"admit a new one; a new one is refused only when every one has a call in flight")
 	c.fs.IntVar(&f.maxConnStreams, "max-conn-streams", defaultMaxConnStreams, "most concurrent streams (`n`) one HTTP/2 connection may open, on the gRPC listener\n"+
