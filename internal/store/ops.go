@@ -233,6 +233,14 @@ func (s *Store) Write(ctx context.Context, req *WriteRequest, body io.Reader, re
 	}
 	dir := path.Dir(name)
 	if dir != "." {
+		created := s.missingDirs(dir)
+		defer func() {
+			if err != nil { // leave no directory this write made behind
+				for _, d := range created {
+					s.root.Remove(d) // only if empty: another write may use it
+				}
+			}
+		}()
 		if err := s.root.MkdirAll(dir, 0o755); err != nil {
 			if errors.Is(err, fs.ErrExist) { // an element is not a directory
 				return errorf(native.CodeFailedPrecondition, err, "store: write %q: a parent is not a directory", name)
@@ -240,7 +248,7 @@ func (s *Store) Write(ctx context.Context, req *WriteRequest, body io.Reader, re
 			return s.fsError("write", name, err)
 		}
 	}
-	f, tmp, err := s.createTemp(dir, path.Base(name))
+	f, tmp, err := s.createTemp(dir)
 	if err != nil {
 		return s.fsError("write", name, err)
 	}
@@ -290,16 +298,31 @@ func (s *Store) Write(ctx context.Context, req *WriteRequest, body io.Reader, re
 	return nil
 }
 
-// createTemp creates a new hidden temporary file for base in dir.
-func (s *Store) createTemp(dir, base string) (*os.File, string, error) {
+// createTemp creates a new hidden temporary file in dir. Its name is short
+// (".tmp-" and at most 13 characters), so that any name that may be read
+// may be written too, up to the file system's 255 bytes.
+func (s *Store) createTemp(dir string) (*os.File, string, error) {
 	for range 100 {
-		tmp := path.Join(dir, "."+base+tempMarker+strconv.FormatUint(rand.Uint64(), 36))
+		tmp := path.Join(dir, tempMarker+strconv.FormatUint(rand.Uint64(), 36))
 		f, err := s.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 		if !errors.Is(err, fs.ErrExist) {
 			return f, tmp, err
 		}
 	}
 	return nil, "", errors.New("cannot create a temporary file")
+}
+
+// missingDirs returns dir and those of its parents that do not exist yet,
+// deepest first: what MkdirAll(dir) is about to create.
+func (s *Store) missingDirs(dir string) []string {
+	var missing []string
+	for d := dir; d != "."; d = path.Dir(d) {
+		if _, err := s.root.Stat(d); err == nil {
+			break
+		}
+		missing = append(missing, d)
+	}
+	return missing
 }
 
 // syncDir syncs directory dir so that a rename in it is durable.

@@ -96,7 +96,7 @@ func (s *Store) Register(r interface {
 }
 
 // tempMarker marks the hidden temporary files Write creates:
-// ".<base>.tmp-<random>".
+// ".tmp-<random>" (older versions made ".<base>.tmp-<random>").
 const tempMarker = ".tmp-"
 
 // isTemp reports whether a file's base name is that of a temporary file.
@@ -174,7 +174,10 @@ func (s *Store) fsError(op, name string, err error) *native.Error {
 	case errors.Is(err, syscall.ENAMETOOLONG):
 		code = native.CodeInvalidArgument
 	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
-		code = native.CodeResourceExhausted
+		// Not RESOURCE_EXHAUSTED, which REST answers with 429 (retry
+		// later): a full disk needs an operator first, which gRPC's
+		// guide says is FAILED_PRECONDITION.
+		return errorf(native.CodeFailedPrecondition, err, "store: %s %q: no space left on the store's disk", op, name)
 	}
 	return errorf(code, err, "store: %s %q: %s", op, name, describe(err))
 }
