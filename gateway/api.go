@@ -17,6 +17,8 @@ import (
 
 	gatewayv1 "github.com/framegate/framegate/gen/framegate/gateway/v1"
 	"github.com/framegate/framegate/native"
+
+	"github.com/framegate/framegate/internal/clip"
 )
 
 // apiServer implements the gateway's own GatewayService.
@@ -78,7 +80,7 @@ func (a *apiServer) GetSchema(_ context.Context, req *gatewayv1.GetSchemaRequest
 	set.apiTables()
 	m := set.byEndpoint[req.GetName()]
 	if m == nil {
-		return nil, status.Errorf(codes.NotFound, "gateway: no endpoint named %q", req.GetName())
+		return nil, status.Errorf(codes.NotFound, "gateway: no endpoint named %s", clip.Quote(req.GetName()))
 	}
 	// The set's own schema: g.schema is stored apart from g.set, and a
 	// Refresh may fall between two loads.

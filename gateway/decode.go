@@ -31,6 +31,8 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/framegate/framegate/native"
+
+	"github.com/framegate/framegate/internal/clip"
 )
 
 // parseJSON parses one JSON value, keeping numbers as json.Number.
@@ -55,12 +57,9 @@ func describe(j any) string {
 	case bool:
 		return "a boolean"
 	case json.Number:
-		return "the number " + string(x)
+		return "the number " + clip.Text(string(x), clip.Max)
 	case string:
-		if len(x) > 40 {
-			x = x[:40] + "..."
-		}
-		return "the string " + strconv.Quote(x)
+		return "the string " + clip.Quote(x)
 	case []any:
 		return "an array"
 	}
@@ -114,11 +113,11 @@ func decodeField(m protoreflect.Message, fd protoreflect.FieldDescriptor, c *val
 		for k, vj := range obj {
 			key, err := parseKey(c.key, k)
 			if err != nil {
-				return atPath(err, "["+strconv.Quote(k)+"]")
+				return atPath(err, "["+clip.Quote(k)+"]")
 			}
 			v, err := decodeElem(mp.NewValue, c.elem, vj)
 			if err != nil {
-				return atPath(err, "["+strconv.Quote(k)+"]")
+				return atPath(err, "["+clip.Quote(k)+"]")
 			}
 			mp.Set(key, v)
 		}
@@ -306,7 +305,7 @@ func parseKey(k native.Kind, s string) (protoreflect.MapKey, error) {
 	}
 	v, err := decodeScalar(k, json.Number(s), false)
 	if err != nil {
-		return protoreflect.MapKey{}, errorf("want a map key of kind %s, got %q", k, s)
+		return protoreflect.MapKey{}, errorf("want a map key of kind %s, got %s", k, clip.Quote(s))
 	}
 	return v.MapKey(), nil
 }
@@ -345,7 +344,7 @@ func decodeAny(m protoreflect.Message, j any) error {
 	case json.Number:
 		f, err := strconv.ParseFloat(string(x), 64)
 		if err != nil {
-			return errorf("number %s does not fit a double", x)
+			return errorf("number %s does not fit a double", clip.Text(string(x), clip.Max))
 		}
 		m.Set(fields.ByNumber(valueNumber), protoreflect.ValueOfFloat64(f))
 	case []any:
@@ -364,7 +363,7 @@ func decodeAny(m protoreflect.Message, j any) error {
 		for k, vj := range x {
 			v := mp.NewValue()
 			if err := decodeAny(v.Message(), vj); err != nil {
-				return atPath(err, "["+strconv.Quote(k)+"]")
+				return atPath(err, "["+clip.Quote(k)+"]")
 			}
 			mp.Set(protoreflect.ValueOfString(k).MapKey(), v)
 		}

@@ -20,6 +20,8 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/framegate/framegate/native"
+
+	"github.com/framegate/framegate/internal/clip"
 )
 
 // NewGRPCServer returns a gRPC server that serves every native endpoint of
@@ -42,7 +44,7 @@ func (g *Gateway) handleStream(_ any, ss grpc.ServerStream) error {
 	}
 	m := g.set.Load().lookup(full)
 	if m == nil {
-		return status.Errorf(codes.Unimplemented, "gateway: unknown method %s", full)
+		return status.Errorf(codes.Unimplemented, "gateway: unknown method %s", clip.Quote(full))
 	}
 	ev := CallEvent{Endpoint: m.endpoint.Name, Protocol: "grpc"}
 	err := g.serveGRPC(ss, m, &ev)

@@ -37,6 +37,8 @@ import (
 
 	gatewayv1 "github.com/framegate/framegate/gen/framegate/gateway/v1"
 	"github.com/framegate/framegate/native"
+
+	"github.com/framegate/framegate/internal/clip"
 )
 
 // DefaultMaxJSONBody is the largest JSON request body the REST front door
@@ -89,7 +91,7 @@ func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshale
 		}
 		w.Header().Set("Allow", allow)
 		runtime.HTTPError(ctx, mux, m, w, r, &runtime.HTTPStatusError{HTTPStatus: httpStatus,
-			Err: status.Errorf(codes.Unimplemented, "gateway: method %s not allowed on %s; use %s", r.Method, r.URL.Path, allow)})
+			Err: status.Errorf(codes.Unimplemented, "gateway: method %s not allowed on %s; use %s", clip.Text(r.Method, clip.Max), clip.Text(r.URL.Path, 256), allow)})
 	default:
 		runtime.DefaultRoutingErrorHandler(ctx, mux, m, w, r, httpStatus)
 	}
@@ -124,7 +126,7 @@ func (s *restServer) serve(w http.ResponseWriter, r *http.Request, params map[st
 	full := "/" + params["service"] + "/" + params["method"]
 	m := s.g.set.Load().lookup(full)
 	if m == nil {
-		s.restError(r.Context(), w, r, status.Errorf(codes.NotFound, "gateway: no endpoint at %s", full))
+		s.restError(r.Context(), w, r, status.Errorf(codes.NotFound, "gateway: no endpoint at %s", clip.Quote(full)))
 		return
 	}
 	ev := CallEvent{Endpoint: m.endpoint.Name, Protocol: "http"}
@@ -209,7 +211,7 @@ func (s *restServer) request(r *http.Request, m *method) (any, *callBody, error)
 		}
 		value = json.RawMessage(b)
 	} else if !m.clientStreaming && len(r.URL.RawQuery) > 0 {
-		return nil, nil, status.Errorf(codes.InvalidArgument, "gateway: endpoint %q takes no request fields, the query has %q", m.endpoint.Name, r.URL.RawQuery)
+		return nil, nil, status.Errorf(codes.InvalidArgument, "gateway: endpoint %q takes no request fields, the query has %s", m.endpoint.Name, clip.Quote(r.URL.RawQuery))
 	}
 	if !m.clientStreaming {
 		return value, nil, nil
@@ -258,12 +260,12 @@ func (s *restServer) queryJSON(q url.Values, m *method) ([]byte, error) {
 	for k, vs := range q {
 		path, err := queryField(target, k)
 		if err != nil {
-			return nil, status.Errorf(codes.InvalidArgument, "gateway: endpoint %q: query parameter %q: %v", m.endpoint.Name, k, err)
+			return nil, status.Errorf(codes.InvalidArgument, "gateway: endpoint %q: query parameter %s: %v", m.endpoint.Name, clip.Quote(k), err)
 		}
 		pq[prefix+path] = vs
 	}
 	if err := runtime.PopulateQueryParameters(msg, pq, utilities.NewDoubleArray(nil)); err != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "gateway: endpoint %q: query: %v", m.endpoint.Name, err)
+		return nil, status.Errorf(codes.InvalidArgument, "gateway: endpoint %q: query: %s", m.endpoint.Name, clip.Text(err.Error(), 256))
 	}
 	out, err := m.requestJSON(msg)
 	if err != nil {
@@ -281,14 +283,14 @@ func queryField(md protoreflect.MessageDescriptor, key string) (string, error) {
 	out := make([]string, len(parts))
 	for i, p := range parts {
 		if md == nil {
-			return "", fmt.Errorf("%q is not a message field", strings.Join(parts[:i], "."))
+			return "", fmt.Errorf("%s is not a message field", clip.Quote(strings.Join(parts[:i], ".")))
 		}
 		fd := md.Fields().ByJSONName(p)
 		if fd == nil {
 			fd = md.Fields().ByName(protoreflect.Name(p))
 		}
 		if fd == nil {
-			return "", fmt.Errorf("no field %q (fields: %s)", p, fieldList(md))
+			return "", fmt.Errorf("no field %s (fields: %s)", clip.Quote(p), fieldList(md))
 		}
 		out[i] = string(fd.Name())
 		md = nil

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"sync"
+
+	"github.com/framegate/framegate/internal/clip"
 )
 
 // Caller is what Client, Pool and LocalClient have in common: code that
@@ -51,7 +53,7 @@ func (lc *LocalClient) Call(ctx context.Context, method string, req, resp any, o
 	h := lc.s.lookup(method)
 	switch {
 	case h == nil:
-		return Errorf(CodeUnimplemented, "unknown endpoint %q", method)
+		return Errorf(CodeUnimplemented, "unknown endpoint %s", clip.Quote(method))
 	case kind != h.request:
 		return Errorf(CodeInvalidArgument, "endpoint %q takes a %s request, the call sent %s", method, h.request, kind)
 	case accept != h.response:
@@ -71,7 +73,7 @@ func (lc *LocalClient) Call(ctx context.Context, method string, req, resp any, o
 		}
 		inv.req = h.newRequest()
 		if err := json.Unmarshal(data, inv.req); err != nil {
-			return Errorf(CodeInvalidArgument, "invalid request body for %q: %v", method, err)
+			return Errorf(CodeInvalidArgument, "invalid request body for %q: %s", method, clip.Text(err.Error(), 256))
 		}
 	}
 	inv.body = body

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/framegate/framegate/internal/clip"
 )
 
 // serverConn is the server side of one connection. Two goroutines (the one
@@ -434,7 +436,7 @@ func (c *serverConn) onHeader(fh FrameHeader) error {
 		c.sendClose() // the client learns of the CLOSE before the refusal
 		reject = &Error{code: CodeUnavailable, msg: why + "; the call was not processed"}
 	case h == nil:
-		reject = Errorf(CodeUnimplemented, "unknown endpoint %q", call.hdr.Method)
+		reject = Errorf(CodeUnimplemented, "unknown endpoint %s", clip.Quote(call.hdr.Method))
 	case call.hdr.Body != h.request:
 		reject = Errorf(CodeInvalidArgument, "endpoint %q takes a %s request, the call sent %s", call.hdr.Method, h.request, call.hdr.Body)
 	case call.hdr.Accept != h.response:
@@ -684,7 +686,7 @@ func (c *serverConn) run(call *serverCall) {
 	if h.reqType != nil {
 		inv.req = h.newRequest()
 		if err = json.Unmarshal(call.body, inv.req); err != nil {
-			err = Errorf(CodeInvalidArgument, "invalid request body for %q: %v", call.hdr.Method, err)
+			err = Errorf(CodeInvalidArgument, "invalid request body for %q: %s", call.hdr.Method, clip.Text(err.Error(), 256))
 		}
 		call.body = nil
 	}

@@ -60,3 +60,13 @@ func TestFullDiskCode(t *testing.T) {
 		}
 	}
 }
+
+// A 3 MB name is refused with an error that quotes 64 bytes of it and its
+// length, not the whole name.
+func TestLongNameErrorQuotesLittle(t *testing.T) {
+	ts := newStore(t)
+	_, err := ts.write(context.Background(), strings.Repeat("n", 3_000_000), strings.NewReader("x"))
+	if native.CodeOf(err) != native.CodeInvalidArgument || !strings.Contains(err.Error(), "(3000000 bytes): longer than 4096 bytes") || len(err.Error()) > 256 {
+		t.Errorf("a 3 MB name: %d bytes of error, %.200v", len(err.Error()), err)
+	}
+}

@@ -34,10 +34,13 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"strconv"
 	"strings"
 	"syscall"
 
 	"github.com/framegate/framegate/native"
+
+	"github.com/framegate/framegate/internal/clip"
 )
 
 // Store is a file store rooted at one directory. Its methods are safe for
@@ -104,6 +107,10 @@ func isTemp(base string) bool {
 	return strings.HasPrefix(base, ".") && strings.Contains(base, tempMarker)
 }
 
+// maxNameLen is the longest name the store takes: Linux's PATH_MAX. It
+// also bounds what an error about a name can quote.
+const maxNameLen = 4096
+
 // checkName returns an InvalidArgument error if name is not a valid file
 // name: a clean, relative, slash-separated path without "..", backslashes or
 // NUL bytes, whose last element is not reserved for temporary files.
@@ -112,6 +119,8 @@ func checkName(name string) error {
 	switch {
 	case name == "":
 		why = "empty name"
+	case len(name) > maxNameLen:
+		why = "longer than " + strconv.Itoa(maxNameLen) + " bytes"
 	case strings.IndexByte(name, 0) >= 0:
 		why = "contains a NUL byte"
 	case strings.Contains(name, `\`):
@@ -127,7 +136,7 @@ func checkName(name string) error {
 	default:
 		return nil
 	}
-	return native.Errorf(native.CodeInvalidArgument, "store: invalid name %q: %s", name, why)
+	return native.Errorf(native.CodeInvalidArgument, "store: invalid name %s: %s", clip.Quote(name), why)
 }
 
 func hasDotDot(name string) bool {
