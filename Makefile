@@ -12,9 +12,9 @@ SHELL := bash
 MAKEFLAGS += --no-builtin-rules --no-builtin-variables
 
 # Every target runs on this Go release, which the go command fetches from the
-# module proxy on first use (about 10 s). go.mod still accepts Go 1.26; the
-# newer release carries the standard-library fixes govulncheck asks for
-# (1.26.8 has 13 known vulnerabilities reachable from our code).
+# module proxy on first use (about 10 s). go.mod asks for Go 1.27, whose
+# encoding/json/v2 reads requests strictly (native/requestjson.go); this
+# release also carries the standard-library fixes govulncheck asks for.
 export GOTOOLCHAIN := go1.27.3
 GO ?= go
 # BIN holds the protoc plugins and buf that `make tools` builds (gitignored).

@@ -1,6 +1,6 @@
 module github.com/framegate/framegate
 
-go 1.26.0
+go 1.27.0
 
 require (
 	github.com/getkin/kin-openapi v0.153.0

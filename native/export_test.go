@@ -3,3 +3,6 @@ package native
 // BodyMemoryInUse is the bytes of request bodies s holds now (its budget's
 // use), for tests.
 func BodyMemoryInUse(s *Server) int64 { return s.bodies.used.Load() }
+
+// DecodeRequest is decodeRequest, for the fuzz target and the benchmark.
+func DecodeRequest(method string, data []byte, v any) error { return decodeRequest(method, data, v) }

@@ -72,8 +72,8 @@ func (lc *LocalClient) Call(ctx context.Context, method string, req, resp any, o
 			return Errorf(CodeResourceExhausted, "request body of %q exceeds the limit of %d bytes", method, lc.s.cfg.lim.maxBodySize)
 		}
 		inv.req = h.newRequest()
-		if err := json.Unmarshal(data, inv.req); err != nil {
-			return Errorf(CodeInvalidArgument, "invalid request body for %q: %s", method, clip.Text(err.Error(), 256))
+		if err := decodeRequest(method, data, inv.req); err != nil {
+			return err
 		}
 	}
 	inv.body = body

@@ -3,7 +3,6 @@ package native_test
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"strings"
 	"testing"
 
@@ -22,17 +21,7 @@ func TestErrorsQuoteLittle(t *testing.T) {
 	}
 	long := strings.Repeat("m", 60_000)
 	digits := `{"n":1` + strings.Repeat("9", 99_999) + `}`
-	clients := map[string]interface {
-		Call(context.Context, string, any, any, ...native.CallOption) error
-	}{"local": native.NewLocalClient(srv)}
-	cc, sc := net.Pipe()
-	serveErr := startServeConn(t, srv, sc)
-	c, err := native.NewClient(cc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { c.Close(); serveErr(t) }()
-	clients["pipe"] = c
+	clients := localAndPipe(t, srv)
 	for name, cl := range clients {
 		var out req
 		err := cl.Call(context.Background(), long, nil, &out)

@@ -685,9 +685,7 @@ func (c *serverConn) run(call *serverCall) {
 	var err error
 	if h.reqType != nil {
 		inv.req = h.newRequest()
-		if err = json.Unmarshal(call.body, inv.req); err != nil {
-			err = Errorf(CodeInvalidArgument, "invalid request body for %q: %s", call.hdr.Method, clip.Text(err.Error(), 256))
-		}
+		err = decodeRequest(call.hdr.Method, call.body, inv.req)
 		call.body = nil
 	}
 	c.releaseBody(call)

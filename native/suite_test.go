@@ -167,6 +167,19 @@ func startServeConn(t *testing.T, srv *native.Server, s io.ReadWriteCloser) func
 	}
 }
 
+// localAndPipe returns a LocalClient of srv and a Client over a pipe to
+// it, by name; the pipe is closed and ServeConn's end checked at cleanup.
+func localAndPipe(t *testing.T, srv *native.Server) map[string]native.Caller {
+	cc, sc := net.Pipe()
+	serveErr := startServeConn(t, srv, sc)
+	c, err := native.NewClient(cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(); serveErr(t) })
+	return map[string]native.Caller{"local": native.NewLocalClient(srv), "pipe": c}
+}
+
 // transport makes connected pairs of one kind.
 type transport struct {
 	name string
