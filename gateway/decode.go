@@ -3,10 +3,14 @@ package gateway
 // This file reads native JSON (as encoding/json wrote it) into proto
 // messages, driven by the codec tables.
 //
-// The JSON is parsed with json.Decoder.UseNumber, so numbers keep their
-// exact text and int64/uint64 values beyond 2^53 stay exact. Members the
-// schema does not know are ignored, so a newer backend does not break an
-// older gateway.
+// Numbers keep their exact text, so int64/uint64 values beyond 2^53 stay
+// exact. Requests are read strictly, by the rule native servers read them
+// with (native/requestjson.go): a member the schema does not know, in any
+// case but its own, or a member twice in one object, or text that is not
+// UTF-8 is refused with INVALID_ARGUMENT naming it. Responses are read
+// leniently, as encoding/json reads them: unknown members are ignored (a
+// newer backend does not break an older gateway), the last of duplicate
+// members wins and bad UTF-8 becomes U+FFFD.
 //
 // Non-optional fields mirror the encoder: the Go zero value leaves the proto
 // field unset. null, 0, "", false, [] and {} do so naturally; a message
@@ -24,8 +28,12 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/json/jsontext"
+	"errors"
+	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -35,18 +43,83 @@ import (
 	"github.com/framegate/framegate/internal/clip"
 )
 
-// parseJSON parses one JSON value, keeping numbers as json.Number.
-func parseJSON(data []byte) (any, error) {
-	d := json.NewDecoder(bytes.NewReader(data))
-	d.UseNumber()
-	var v any
-	if err := d.Decode(&v); err != nil {
-		return nil, errorf("invalid JSON: %v", err)
+// jsonReader reads native JSON into proto messages, strictly (requests)
+// or leniently (responses); see the file's comment.
+type jsonReader struct{ strict bool }
+
+// parse parses data, one JSON value, into nil, bool, json.Number, string,
+// []any and map[string]any.
+func (r jsonReader) parse(data []byte) (any, error) {
+	d := jsontext.NewDecoder(bytes.NewReader(data),
+		jsontext.AllowDuplicateNames(!r.strict), jsontext.AllowInvalidUTF8(!r.strict))
+	v, err := readJSON(d)
+	if err == nil {
+		if _, err = d.ReadToken(); err == nil {
+			return nil, errorf("invalid JSON: data after the value")
+		} else if err == io.EOF {
+			return v, nil
+		}
 	}
-	if _, err := d.Token(); err != io.EOF {
-		return nil, errorf("invalid JSON: data after the value")
+	var se *jsontext.SyntacticError
+	if errors.As(err, &se) && errors.Is(err, jsontext.ErrDuplicateName) {
+		p := se.JSONPointer
+		if p.Parent() == "" {
+			return nil, errorf("duplicate field %s", clip.Quote(p.LastToken()))
+		}
+		return nil, errorf("duplicate field %s in %s", clip.Quote(p.LastToken()), clip.Text(string(p.Parent()), clip.Max))
 	}
-	return v, nil
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return nil, errorf("invalid JSON: unexpected end")
+	}
+	return nil, errorf("invalid JSON: %s", clip.Text(strings.TrimPrefix(err.Error(), "jsontext: "), 256))
+}
+
+// readJSON reads the next value from d.
+func readJSON(d *jsontext.Decoder) (any, error) {
+	tok, err := d.ReadToken()
+	if err != nil {
+		return nil, err
+	}
+	switch tok.Kind() {
+	case 'n':
+		return nil, nil
+	case 'f', 't':
+		return tok.Bool(), nil
+	case '"':
+		return tok.String(), nil
+	case '0':
+		return json.Number(tok.String()), nil
+	case '[':
+		arr := []any{}
+		for d.PeekKind() != ']' {
+			v, err := readJSON(d)
+			if err != nil {
+				return nil, err
+			}
+			arr = append(arr, v)
+		}
+		_, err = d.ReadToken()
+		return arr, err
+	case '{':
+		obj := map[string]any{}
+		for d.PeekKind() != '}' {
+			k, err := d.ReadToken()
+			if err != nil {
+				return nil, err
+			}
+			name := k.String() // before the next read voids k
+			v, err := readJSON(d)
+			if err != nil {
+				return nil, err
+			}
+			obj[name] = v
+		}
+		_, err = d.ReadToken()
+		return obj, err
+	}
+	// ReadToken never returns a closing delimiter here: PeekKind stops
+	// the loops above before one.
+	return nil, errorf("invalid JSON: unexpected %v", tok.Kind())
 }
 
 // describe names the JSON type of j for error messages.
@@ -66,27 +139,56 @@ func describe(j any) string {
 	return "an object"
 }
 
-// decodeMessage fills m from the JSON object j.
-func decodeMessage(m protoreflect.Message, c *messageCodec, j any) error {
+// message fills m from the JSON object j.
+func (r jsonReader) message(m protoreflect.Message, c *messageCodec, j any) error {
 	obj, ok := j.(map[string]any)
 	if !ok {
 		return errorf("want a JSON object for %s, got %s", c.name, describe(j))
 	}
+	found := 0
 	for i := range c.fields {
 		f := &c.fields[i]
 		v, ok := obj[f.jsonName]
 		if !ok {
 			continue
 		}
-		if err := decodeField(m, f.fd, f.typ, f.optional, f.quoted, v); err != nil {
+		found++
+		if err := r.field(m, f.fd, f.typ, f.optional, f.quoted, v); err != nil {
 			return atPath(err, "."+f.jsonName)
 		}
+	}
+	if r.strict && found < len(obj) {
+		return unknownMember(c, obj)
 	}
 	return nil
 }
 
-// decodeField sets field fd of m, of native type c, from j.
-func decodeField(m protoreflect.Message, fd protoreflect.FieldDescriptor, c *valueCodec, optional, quoted bool, j any) error {
+// unknownMember names the first (in byte order) member of obj that c does
+// not know, and how many more there are.
+func unknownMember(c *messageCodec, obj map[string]any) error {
+	var first string
+	n := 0
+	for k := range obj {
+		if _, ok := c.known[k]; ok {
+			continue
+		}
+		if n == 0 || k < first {
+			first = k
+		}
+		n++
+	}
+	msg := fmt.Sprintf("unknown field %s", clip.Quote(first))
+	if n > 1 {
+		msg += fmt.Sprintf(" (and %d more)", n-1)
+	}
+	if len(c.fields) <= 32 {
+		msg += " (fields: " + fieldList(c.desc) + ")"
+	}
+	return errorf("%s", msg)
+}
+
+// field sets field fd of m, of native type c, from j.
+func (r jsonReader) field(m protoreflect.Message, fd protoreflect.FieldDescriptor, c *valueCodec, optional, quoted bool, j any) error {
 	if j == nil {
 		return nil
 	}
@@ -98,7 +200,7 @@ func decodeField(m protoreflect.Message, fd protoreflect.FieldDescriptor, c *val
 		}
 		l := m.Mutable(fd).List()
 		for i, ej := range arr {
-			v, err := decodeElem(l.NewElement, c.elem, ej)
+			v, err := r.elem(l.NewElement, c.elem, ej)
 			if err != nil {
 				return atPath(err, "["+strconv.Itoa(i)+"]")
 			}
@@ -115,7 +217,7 @@ func decodeField(m protoreflect.Message, fd protoreflect.FieldDescriptor, c *val
 			if err != nil {
 				return atPath(err, "["+clip.Quote(k)+"]")
 			}
-			v, err := decodeElem(mp.NewValue, c.elem, vj)
+			v, err := r.elem(mp.NewValue, c.elem, vj)
 			if err != nil {
 				return atPath(err, "["+clip.Quote(k)+"]")
 			}
@@ -123,7 +225,7 @@ func decodeField(m protoreflect.Message, fd protoreflect.FieldDescriptor, c *val
 		}
 	case native.KindMessage:
 		sub := m.Mutable(fd).Message()
-		if err := decodeMessage(sub, c.msg, j); err != nil {
+		if err := r.message(sub, c.msg, j); err != nil {
 			return err
 		}
 		if !optional && isEmpty(sub) {
@@ -150,9 +252,9 @@ func decodeField(m protoreflect.Message, fd protoreflect.FieldDescriptor, c *val
 	return nil
 }
 
-// decodeElem returns a list element or map value of native type c from j;
+// elem returns a list element or map value of native type c from j;
 // newValue makes an empty message value for message types.
-func decodeElem(newValue func() protoreflect.Value, c *valueCodec, j any) (protoreflect.Value, error) {
+func (r jsonReader) elem(newValue func() protoreflect.Value, c *valueCodec, j any) (protoreflect.Value, error) {
 	switch c.kind {
 	case native.KindMessage, native.KindTimestamp, native.KindAny, native.KindList, native.KindMap:
 		v := newValue()
@@ -162,7 +264,7 @@ func decodeElem(newValue func() protoreflect.Value, c *valueCodec, j any) (proto
 			err = decodeAny(v.Message(), j)
 		case j == nil:
 		case c.kind == native.KindMessage:
-			err = decodeMessage(v.Message(), c.msg, j)
+			err = r.message(v.Message(), c.msg, j)
 		case c.kind == native.KindTimestamp:
 			var sec int64
 			var nanos int32
@@ -170,7 +272,7 @@ func decodeElem(newValue func() protoreflect.Value, c *valueCodec, j any) (proto
 				setTime(v.Message(), sec, nanos)
 			}
 		default: // a list or map in its wrapper
-			err = decodeField(v.Message(), c.wrapper, c, false, false, j)
+			err = r.field(v.Message(), c.wrapper, c, false, false, j)
 		}
 		return v, err
 	}

@@ -228,7 +228,7 @@ func TestTranscodeErrors(t *testing.T) {
 		{"bad map key", `{"tags":{"x":"y"}}`, `gateway: endpoint "G.Small" response at tags["x"]: want a map key of kind int32, got "x"`},
 		{"deep wrong type", `{"grid":[[1],[2,"z"]]}`, `gateway: endpoint "G.Small" response at grid[1][1]: want int32, got the string "z"`},
 		{"quoted string not JSON", `{"qs":"abc"}`, `gateway: endpoint "G.Small" response at qs: want a quoted JSON string inside the string, got the string "abc"`},
-		{"invalid JSON", `{"id":`, `gateway: endpoint "G.Small" response: invalid JSON: unexpected EOF`},
+		{"invalid JSON", `{"id":`, `gateway: endpoint "G.Small" response: invalid JSON: unexpected EOF within "/id" after offset 6`},
 		{"trailing data", `{} {}`, `gateway: endpoint "G.Small" response: invalid JSON: data after the value`},
 		{"huge number in any", `{"v":1e400}`, `gateway: endpoint "G.Small" response at v: number 1e400 does not fit a double`},
 	} {
@@ -236,6 +236,36 @@ func TestTranscodeErrors(t *testing.T) {
 			_, err := small.responseMessage([]byte(tc.native))
 			if err == nil || err.Error() != tc.want {
 				t.Errorf("err = %v\nwant %s", err, tc.want)
+			}
+		})
+	}
+
+	// Requests are read strictly, responses leniently: the same JSON is
+	// refused as a request and read as a response.
+	const fields = "(fields: big, child, f, flag, grid, id, opt, q, qs, raw, tags, v, when)"
+	for _, tc := range []struct {
+		name, native, want string
+	}{
+		{"unknown member", `{"id":1,"nope":2}`, `gateway: endpoint "G.Small" request: unknown field "nope" ` + fields},
+		{"wrong case", `{"ID":1}`, `gateway: endpoint "G.Small" request: unknown field "ID" ` + fields},
+		{"several unknown", `{"z":1,"id":1,"a":2,"Id":3}`, `gateway: endpoint "G.Small" request: unknown field "Id" (and 2 more) ` + fields},
+		{"unknown nested", `{"child":{"n":1,"x":1}}`, `gateway: endpoint "G.Small" request at child: unknown field "x" (fields: at, n)`},
+		{"unknown in an optional message", `{"opt":{"at":"2026-01-01T00:00:00Z","N":1}}`, `gateway: endpoint "G.Small" request at opt: unknown field "N" (fields: at, n)`},
+		{"duplicate member", `{"id":1,"id":2}`, `gateway: endpoint "G.Small" request: duplicate field "id"`},
+		{"duplicate map key", `{"tags":{"1":"a","1":"b"}}`, `gateway: endpoint "G.Small" request: duplicate field "1" in /tags`},
+		{"duplicate inside an any", `{"v":{"a":{"b":1,"b":2}}}`, `gateway: endpoint "G.Small" request: duplicate field "b" in /v/a`},
+		{"lone surrogate", `{"qs":"\"\ud800\""}`, `gateway: endpoint "G.Small" request: invalid JSON: invalid surrogate pair`},
+		{"not UTF-8", "{\"qs\":\"\xff\"}", `gateway: endpoint "G.Small" request: invalid JSON: invalid UTF-8`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := small.requestMessage([]byte(tc.native))
+			if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+				t.Errorf("request: err = %v\nwant %s", err, tc.want)
+			}
+			if tc.name != "lone surrogate" && tc.name != "not UTF-8" {
+				if _, err := small.responseMessage([]byte(tc.native)); err != nil {
+					t.Errorf("response: %v; want it read leniently", err)
+				}
 			}
 		})
 	}

@@ -129,7 +129,7 @@ func (g *Gateway) serveGRPC(ss grpc.ServerStream, m *method, ev *CallEvent) erro
 	} else {
 		first = m.newRequest()
 	}
-	if err := recvWithTimeout(ss, first, g.cfg.bodyTimeout); err != nil {
+	if err := recvRequest(ss, m, first, g.cfg.bodyTimeout); err != nil {
 		if err == io.EOF && m.clientStreaming {
 			first = nil // an upload of nothing
 		} else {
@@ -290,7 +290,7 @@ func (u *grpcUpload) Read(p []byte) (int, error) {
 		} else {
 			msg = u.m.newRequest()
 		}
-		if err := recvWithTimeout(u.ss, msg, u.timeout); err != nil {
+		if err := recvRequest(u.ss, u.m, msg, u.timeout); err != nil {
 			if err != io.EOF {
 				err = native.NewError(native.Code(status.Code(err)), err)
 			}
@@ -306,6 +306,19 @@ func (u *grpcUpload) Read(p []byte) (int, error) {
 	n := copy(p, u.pending)
 	u.pending = u.pending[n:]
 	return n, nil
+}
+
+// recvRequest receives the next request message of m into msg, waiting at
+// most d (recvWithTimeout), and refuses one with fields the schema does not
+// know.
+func recvRequest(ss grpc.ServerStream, m *method, msg proto.Message, d time.Duration) error {
+	if err := recvWithTimeout(ss, msg, d); err != nil {
+		return err
+	}
+	if err := unknownField(msg.ProtoReflect()); err != nil {
+		return status.Error(codes.InvalidArgument, m.wrap("request", err).Error())
+	}
+	return nil
 }
 
 // chunkOf returns the stream bytes a request message carries.

@@ -34,6 +34,9 @@ func FuzzRESTRequest(f *testing.F) {
 		{"", `[1,2`},
 		{"", `123456789012345678901234567890`},
 		{"%zz=1&a[=2", "null"},
+		{"", `{"name":"x","Name":"y"}`},
+		{"", `{"name":"x","name":"y"}`},
+		{"", `{"node":{"kids":[{"name":"a","nmae":"b"}]},"nested":{"a":{"b":1,"b":2}}}`},
 	} {
 		f.Add(seed.query, []byte(seed.body))
 	}

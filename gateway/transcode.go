@@ -37,14 +37,14 @@ func (md *method) responseJSON(m protoreflect.Message) ([]byte, error) {
 // requestMessage decodes a native JSON request into a new input message:
 // the mirror of requestJSON.
 func (md *method) requestMessage(data []byte) (*dynamicpb.Message, error) {
-	return md.decode("request", md.req, md.in, data)
+	return md.decode("request", jsonReader{strict: true}, md.req, md.in, data)
 }
 
 // responseMessage decodes the native JSON response into a new output
 // message. For a Download (json+stream response) only the response field is
 // set; the caller adds data chunks.
 func (md *method) responseMessage(data []byte) (*dynamicpb.Message, error) {
-	return md.decode("response", md.resp, md.out, data)
+	return md.decode("response", jsonReader{}, md.resp, md.out, data)
 }
 
 // requestChunk returns the stream bytes an input message carries: the data
@@ -103,12 +103,13 @@ func (md *method) encode(what string, b *body, want protoreflect.MessageDescript
 	return e.buf, nil
 }
 
-// decode reads JSON data into a new message of descriptor md.
-func (md *method) decode(what string, b *body, desc protoreflect.MessageDescriptor, data []byte) (*dynamicpb.Message, error) {
+// decode reads JSON data into a new message of descriptor desc, with r's
+// rule.
+func (md *method) decode(what string, r jsonReader, b *body, desc protoreflect.MessageDescriptor, data []byte) (*dynamicpb.Message, error) {
 	if b == nil {
 		return nil, fmt.Errorf("gateway: endpoint %q has no JSON %s", md.endpoint.Name, what)
 	}
-	j, err := parseJSON(data)
+	j, err := r.parse(data)
 	if err != nil {
 		return nil, md.wrap(what, err)
 	}
@@ -117,9 +118,9 @@ func (md *method) decode(what string, b *body, desc protoreflect.MessageDescript
 	case b.msg != nil && j == nil:
 		// A nil pointer on the Go side: the empty message.
 	case b.msg != nil:
-		err = decodeMessage(m, b.msg, j)
+		err = r.message(m, b.msg, j)
 	default:
-		err = decodeField(m, b.field.fd, b.field.typ, false, false, j)
+		err = r.field(m, b.field.fd, b.field.typ, false, false, j)
 	}
 	if err != nil {
 		return nil, md.wrap(what, err)

@@ -83,6 +83,7 @@ func TestREADME(t *testing.T) {
 		"curl -s -d '{\"prefix\":\"\"}' localhost:8080/native.Store/List": {
 			`"name":"hello.txt","size":17`, `"size":50000000`, "identical\n",
 			`read \"missing\": no such file`, "} 404\n",
+			`request: unknown field \"Prefix\" (fields: prefix)","details":[]} 400`,
 			`"grpcMethod":"/native.Store/Write"`, `"schema":{"endpoint":{"name":"Store.Write","request":"json+stream"`,
 			"\"/native.Store/Read\"\n", "SERVING", `framegate_gateway_calls_total{`,
 		},
