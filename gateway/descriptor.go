@@ -357,6 +357,12 @@ func (b *builder) fileProto() *descriptorpb.FileDescriptorProto {
 		if mp.sStream {
 			m.ServerStreaming = proto.Bool(true)
 		}
+		switch {
+		case mp.endpoint.Safe:
+			m.Options = &descriptorpb.MethodOptions{IdempotencyLevel: descriptorpb.MethodOptions_NO_SIDE_EFFECTS.Enum()}
+		case mp.endpoint.Idempotent:
+			m.Options = &descriptorpb.MethodOptions{IdempotencyLevel: descriptorpb.MethodOptions_IDEMPOTENT.Enum()}
+		}
 		svc.Method = append(svc.Method, m)
 		comment(fmt.Sprintf(" Native endpoint %q: request %s, response %s.", mp.endpoint.Name, mp.endpoint.Request, mp.endpoint.Response),
 			6, int32(len(fdp.Service)-1), 2, int32(len(svc.Method)-1))

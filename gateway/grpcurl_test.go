@@ -104,7 +104,7 @@ func TestGRPCurl(t *testing.T) {
 
 		t.Run("describe", func(t *testing.T) {
 			out := g.ok("", e.addr, "describe", "native.Values.Echo")
-			if !strings.Contains(out, "rpc Echo ( .native.fxValues ) returns ( .native.fxValues );") {
+			if !strings.Contains(out, "rpc Echo ( .native.fxValues ) returns ( .native.fxValues ) {\n  option idempotency_level = NO_SIDE_EFFECTS;\n}") {
 				t.Errorf("describe native.Values.Echo:\n%s", out)
 			}
 			out = g.ok("", e.addr, "describe", "native.Blob.Put")

@@ -187,7 +187,7 @@ func TestHardeningRESTBadInput(t *testing.T) {
 		{"query value of the wrong type", http.MethodGet, "/native.Values/Echo?i64=twelve", "", codes.InvalidArgument, []string{"twelve"}},
 		{"unknown query field of an upload", http.MethodPut, "/native.Blob/Put?name=x&nope=1", "data", codes.InvalidArgument, []string{`query parameter "nope"`}},
 		{"query for an endpoint without fields", http.MethodGet, "/native.Default/Ping?x=1", "", codes.InvalidArgument, []string{"takes no request fields", `"x=1"`}},
-		{"DELETE", http.MethodDelete, "/native.Values/Echo", "", codes.Unimplemented, []string{"method DELETE not allowed on /native.Values/Echo; use GET, POST, PUT"}},
+		{"DELETE", http.MethodDelete, "/native.Values/Echo", "", codes.Unimplemented, []string{"method DELETE not allowed on /native.Values/Echo; use GET, HEAD, POST"}},
 		{"PATCH", http.MethodPatch, "/native.Values/Echo", `{"name":"x"}`, codes.Unimplemented, []string{"method PATCH not allowed"}},
 	}
 	// The HTTP status where it is not HTTPStatusFromCode(code).
@@ -259,7 +259,7 @@ func mountHardFile(t *testing.T, e *env, path string) <-chan fileProbe {
 		probes <- fileProbe{f: f, ctx: ctx.Done()}
 		*out = f
 		return nil
-	})
+	}, native.Safe())
 	if err != nil {
 		t.Fatal(err)
 	}

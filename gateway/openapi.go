@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 	"sync/atomic"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -117,35 +118,38 @@ func (b *openAPIBuilder) endpointPath(m *method) jsonObj {
 		return jsonObj{"operationId": m.fullMethod[1:] + "_" + summary, "summary": ep.Name + " (" + summary + ")", "responses": responses}
 	}
 	params := b.queryParams(ep.RequestType)
-	item := jsonObj{}
-	switch {
-	case ep.Request.HasStream():
-		op := base("upload")
+	withParams := func(op jsonObj) jsonObj {
 		if len(params) > 0 {
 			op["parameters"] = params
 		}
-		op["requestBody"] = jsonObj{"required": true, "description": "The request stream, read as it arrives.",
-			"content": jsonObj{"application/octet-stream": jsonObj{"schema": jsonObj{"type": "string", "format": "binary"}}}}
-		item["put"] = op
-		post := base("upload_post")
-		for k, v := range op {
-			if k != "operationId" && k != "summary" {
-				post[k] = v
+		return op
+	}
+	// The operations are exactly the methods that reach the endpoint
+	// (allowedMethods): GET and HEAD only when it is safe.
+	item := jsonObj{}
+	for _, meth := range allowedMethods(m) {
+		switch {
+		case meth == http.MethodGet:
+			item["get"] = withParams(base("get"))
+		case meth == http.MethodHead:
+			head := withParams(base("head"))
+			head["responses"] = jsonObj{"200": jsonObj{"description": "The headers a GET would answer, without the body."}, "default": errorResponse}
+			item["head"] = head
+		case ep.Request.HasStream():
+			op := withParams(base("upload"))
+			if meth == http.MethodPost {
+				op = withParams(base("upload_post")) // operation ids are unique
 			}
+			op["requestBody"] = jsonObj{"required": true, "description": "The request stream, read as it arrives.",
+				"content": jsonObj{"application/octet-stream": jsonObj{"schema": jsonObj{"type": "string", "format": "binary"}}}}
+			item[strings.ToLower(meth)] = op
+		case ep.Request.HasJSON():
+			op := base("post")
+			op["requestBody"] = jsonObj{"required": true, "content": jsonObj{"application/json": jsonObj{"schema": b.nativeType(ep.RequestType)}}}
+			item["post"] = op
+		default:
+			item["post"] = base("post")
 		}
-		item["post"] = post
-	case ep.Request.HasJSON():
-		op := base("post")
-		op["requestBody"] = jsonObj{"required": true, "content": jsonObj{"application/json": jsonObj{"schema": b.nativeType(ep.RequestType)}}}
-		item["post"] = op
-		get := base("get")
-		if len(params) > 0 {
-			get["parameters"] = params
-		}
-		item["get"] = get
-	default:
-		item["post"] = base("post")
-		item["get"] = base("get")
 	}
 	return item
 }

@@ -166,7 +166,7 @@ func TestOpenAPIWideQuery(t *testing.T) {
 	for i := range 20 {
 		for _, m := range []string{"p.Wide", "p.Narrow"} {
 			s.Endpoints = append(s.Endpoints, native.Endpoint{Name: fmt.Sprintf("S.%s%d", m[2:], i),
-				Request: native.BodyJSON, RequestType: tp(tmsg(m)), Response: native.BodyNone})
+				Request: native.BodyJSON, RequestType: tp(tmsg(m)), Response: native.BodyNone, Safe: true})
 		}
 	}
 	g, err := newGateway(nil, nil)

@@ -6,8 +6,8 @@ package gateway
 // generates and a little more: messages (nested too), fields with their
 // labels, maps, proto3 optional, real oneofs, enums, json_name when it is
 // not the default, services with streaming methods, imports, and leading
-// comments. It does not print options other than json_name, extensions or
-// proto2 features; it refuses a file that is not proto3. Type names are
+// comments. It does not print options other than json_name and a method's
+// idempotency_level, extensions or proto2 features; it refuses a file that is not proto3. Type names are
 // written fully qualified (".native.Entry"), so no scope rule can change
 // what they mean. TestProtoPrintCompilesBack compiles the output with the
 // pinned buf and compares the descriptors.
@@ -20,6 +20,7 @@ import (
 	"strings"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/descriptorpb"
 )
 
 // WriteProto writes fd as .proto source to w.
@@ -166,7 +167,15 @@ func (p *protoPrinter) service(sd protoreflect.ServiceDescriptor) {
 			out = "stream "
 		}
 		p.comment(1, m)
-		p.line(1, "rpc %s(%s.%s) returns (%s.%s);", m.Name(), in, m.Input().FullName(), out, m.Output().FullName())
+		rpc := fmt.Sprintf("rpc %s(%s.%s) returns (%s.%s)", m.Name(), in, m.Input().FullName(), out, m.Output().FullName())
+		opts, _ := m.Options().(*descriptorpb.MethodOptions)
+		if level := opts.GetIdempotencyLevel(); level != descriptorpb.MethodOptions_IDEMPOTENCY_UNKNOWN {
+			p.line(1, "%s {", rpc)
+			p.line(2, "option idempotency_level = %s;", level)
+			p.line(1, "}")
+			continue
+		}
+		p.line(1, "%s;", rpc)
 	}
 	p.line(0, "}")
 }

@@ -23,6 +23,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -57,12 +58,15 @@ func (g *Gateway) HTTPHandler() http.Handler {
 			return k, g.cfg.allowed(k)
 		}),
 		runtime.WithOutgoingHeaderMatcher(func(k string) (string, bool) { return "Grpc-Metadata-" + k, true }),
-		runtime.WithRoutingErrorHandler(routingError),
+		runtime.WithRoutingErrorHandler(func(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
+			routingError(g, ctx, mux, m, w, r, httpStatus)
+		}),
 	)
 	rest := &restServer{g: g, mux: mux}
 	// grpc-gateway tries the most recently added pattern first: the
-	// catch-all goes first so the static routes win over it.
-	for _, meth := range []string{http.MethodPost, http.MethodPut, http.MethodGet} {
+	// catch-all goes first so the static routes win over it. serve
+	// answers 405 for a method the endpoint does not take.
+	for _, meth := range []string{http.MethodPost, http.MethodPut, http.MethodGet, http.MethodHead} {
 		if err := mux.HandlePath(meth, "/{service}/{method}", rest.serve); err != nil {
 			panic(err)
 		}
@@ -82,19 +86,57 @@ func (g *Gateway) HTTPHandler() http.Handler {
 // routingError answers a request no route takes: 404, or 405 with an Allow
 // header for a path that exists with other methods (grpc-gateway's default
 // answers 501 there).
-func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
+func routingError(g *Gateway, ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
 	switch httpStatus {
 	case http.StatusMethodNotAllowed:
-		allow := "GET, POST, PUT"
-		if r.URL.Path == "/openapi.json" || strings.Count(r.URL.Path, "/") > 2 {
-			allow = "GET" // the gateway's API: /openapi.json, /v1/endpoints/{name}
+		allow := []string{http.MethodGet, http.MethodHead}
+		if md := g.set.Load().lookup(r.URL.Path); md != nil {
+			allow = allowedMethods(md)
+		} else if strings.Count(r.URL.Path, "/") == 2 && r.URL.Path != "/openapi.json" {
+			allow = []string{http.MethodPost} // an endpoint that does not exist (yet)
 		}
-		w.Header().Set("Allow", allow)
+		w.Header().Set("Allow", strings.Join(allow, ", "))
 		runtime.HTTPError(ctx, mux, m, w, r, &runtime.HTTPStatusError{HTTPStatus: httpStatus,
-			Err: status.Errorf(codes.Unimplemented, "gateway: method %s not allowed on %s; use %s", clip.Text(r.Method, clip.Max), clip.Text(r.URL.Path, 256), allow)})
+			Err: status.Errorf(codes.Unimplemented, "gateway: method %s not allowed on %s; use %s", clip.Text(r.Method, clip.Max), clip.Text(r.URL.Path, 256), strings.Join(allow, ", "))})
 	default:
 		runtime.DefaultRoutingErrorHandler(ctx, mux, m, w, r, httpStatus)
 	}
+}
+
+// allowedMethods are the HTTP methods that reach endpoint m: POST always,
+// PUT for uploads (a request stream), and GET and HEAD only when it is
+// safe, since browsers, crawlers, prefetchers and proxies send those
+// freely.
+func allowedMethods(m *method) []string {
+	var allow []string
+	if m.endpoint.Safe {
+		allow = append(allow, http.MethodGet, http.MethodHead)
+	}
+	allow = append(allow, http.MethodPost)
+	if m.clientStreaming {
+		allow = append(allow, http.MethodPut)
+	}
+	return allow
+}
+
+// methodRefused answers 405 to a request whose method endpoint m does not
+// take, saying why; it reports whether it did.
+func (s *restServer) methodRefused(w http.ResponseWriter, r *http.Request, m *method) bool {
+	allow := allowedMethods(m)
+	if slices.Contains(allow, r.Method) {
+		return false
+	}
+	why := "does not take " + clip.Text(r.Method, clip.Max)
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		why = "is not declared safe (read-only), so " + r.Method + " cannot reach it"
+	case http.MethodPut:
+		why = "takes no request stream, so PUT cannot reach it"
+	}
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	s.restError(r.Context(), w, r, &runtime.HTTPStatusError{HTTPStatus: http.StatusMethodNotAllowed,
+		Err: status.Errorf(codes.Unimplemented, "gateway: endpoint %q %s; use %s", m.endpoint.Name, why, strings.Join(allow, ", "))})
+	return true
 }
 
 type restServer struct {
@@ -127,6 +169,9 @@ func (s *restServer) serve(w http.ResponseWriter, r *http.Request, params map[st
 	m := s.g.set.Load().lookup(full)
 	if m == nil {
 		s.restError(r.Context(), w, r, status.Errorf(codes.NotFound, "gateway: no endpoint at %s", clip.Quote(full)))
+		return
+	}
+	if s.methodRefused(w, r, m) {
 		return
 	}
 	ev := CallEvent{Endpoint: m.endpoint.Name, Protocol: "http"}
@@ -322,17 +367,25 @@ func fieldList(md protoreflect.MessageDescriptor) string {
 // clean end. An error before it is returned with started false: nothing
 // has been written, and the caller answers it with its HTTP status.
 func (s *restServer) sendStream(w http.ResponseWriter, r *http.Request, rc io.Reader, hdr native.Metadata, trl *native.Metadata, ev *CallEvent) (started bool, err error) {
+	h := w.Header()
+	ct := hdr.Get("content-type")
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	if r.Method == http.MethodHead {
+		// The headers are all HEAD asks for: the caller closes the
+		// stream unread, which ends the call.
+		h.Set("Content-Type", ct)
+		setMetadataHeaders(h, "", hdr)
+		w.WriteHeader(http.StatusOK)
+		return true, nil
+	}
 	bp := chunkPool(s.g.cfg.chunkSize)
 	defer putChunk(bp)
 	buf := *bp
 	n, rerr := rc.Read(buf)
 	if n == 0 && rerr != nil && rerr != io.EOF {
 		return false, rerr
-	}
-	h := w.Header()
-	ct := hdr.Get("content-type")
-	if ct == "" {
-		ct = "application/octet-stream"
 	}
 	h.Set("Content-Type", ct)
 	setMetadataHeaders(h, "", hdr)

@@ -20,6 +20,8 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc/codes"
+
+	"github.com/framegate/framegate/native"
 )
 
 // readAll reads and closes a response body.
@@ -382,7 +384,7 @@ func TestRESTRefresh(t *testing.T) {
 		u := e.http.URL + "/native.Extra/Hello?name=you"
 		resp, b := do(t, http.MethodGet, u, nil)
 		wantStatus(t, resp, b, codes.NotFound, "")
-		e.srv.Register("Extra.Hello", func(req *fxPut, resp *fxPut) error { *resp = *req; resp.Name += "!"; return nil })
+		e.srv.Register("Extra.Hello", func(req *fxPut, resp *fxPut) error { *resp = *req; resp.Name += "!"; return nil }, native.Safe())
 		if err := e.gw.Refresh(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -431,7 +433,7 @@ func TestRESTRefresh(t *testing.T) {
 		}
 		for i := range 10 {
 			name := fmt.Sprintf("Extra%d.Hello", i%3)
-			e.srv.Register(name, func(req *fxPut, resp *fxPut) error { return nil })
+			e.srv.Register(name, func(req *fxPut, resp *fxPut) error { return nil }, native.Safe())
 			if err := e.gw.Refresh(ctx); err != nil {
 				t.Error(err)
 			}

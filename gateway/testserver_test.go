@@ -19,7 +19,9 @@ import (
 	"net"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -185,6 +187,9 @@ type probes struct {
 	mu sync.Mutex
 	m  map[string]*probe
 	n  int
+	// tally counts calls of Values.Tally, the fixture's one unsafe
+	// endpoint without a request stream.
+	tally atomic.Int64
 }
 
 // add registers a new probe and returns its ID.
@@ -329,12 +334,21 @@ func register(srv *native.Server, pr *probes) error {
 			return nil
 		},
 	}
+	// Every endpoint without a request stream is safe (read-only) but
+	// Tally, which counts its calls.
 	for name, fn := range eps {
-		if err := srv.Register(name, fn); err != nil {
+		var decl []native.EndpointOption
+		if !slices.Contains([]string{"Blob.Upload", "Blob.Put", "Blob.Copy", "Blob.Paced", "Blob.Refuse"}, name) {
+			decl = append(decl, native.Safe())
+		}
+		if err := srv.Register(name, fn, decl...); err != nil {
 			return err
 		}
 	}
-	return nil
+	return srv.Register("Values.Tally", func(resp *int64) error {
+		*resp = pr.tally.Add(1)
+		return nil
+	})
 }
 
 // stallReader yields one chunk, then blocks until its context ends and

@@ -27,6 +27,22 @@
 // is cancelled when the caller gives up; IncomingMetadata, SetHeader and
 // SetTrailer read and write metadata.
 //
+// Requests are read strictly: a JSON member the request type does not
+// have (in any case but its own), a member given twice and text that is
+// not UTF-8 are refused with CodeInvalidArgument naming the member, before
+// the handler runs.
+//
+// # Safe and idempotent endpoints
+//
+// Register takes options that declare what a call does: Safe for an
+// endpoint that only reads, Idempotent for one that may be repeated. They
+// travel in the Schema, and the gateway gives them their meaning on each
+// face: GET and HEAD reach safe endpoints only, and the gRPC method's
+// idempotency_level is NO_SIDE_EFFECTS or IDEMPOTENT.
+//
+//	srv.Register("Store.Stat", store.Stat, native.Safe())
+//	srv.Register("Store.Delete", store.Delete, native.Idempotent())
+//
 // # Field numbers
 //
 // A gateway (package gateway) serves each struct as a protobuf message. By

@@ -119,3 +119,20 @@ func ExamplePool() {
 	fmt.Println(resp.Greeting, err)
 	// Output: hello, pool <nil>
 }
+
+// Register's options declare what a call does; the Schema carries the
+// declaration, and a gateway lets GET and HEAD reach only safe endpoints.
+func ExampleSafe() {
+	srv := native.NewServer()
+	srv.Register("Notes.Get", func(req *GreetRequest, resp *GreetResponse) error { return nil }, native.Safe())
+	srv.Register("Notes.Put", func(req *GreetRequest, resp *GreetResponse) error { return nil }, native.Idempotent())
+	srv.Register("Notes.Append", func(req *GreetRequest, resp *GreetResponse) error { return nil })
+	s, _ := srv.Schema()
+	for _, ep := range s.Endpoints {
+		fmt.Printf("%s safe=%v idempotent=%v\n", ep.Name, ep.Safe, ep.Idempotent)
+	}
+	// Output:
+	// Notes.Append safe=false idempotent=false
+	// Notes.Get safe=true idempotent=true
+	// Notes.Put safe=false idempotent=true
+}

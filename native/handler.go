@@ -31,6 +31,7 @@ type handler struct {
 	respStream reflect.Type
 	request    BodyKind
 	response   BodyKind
+	decl       endpointDecl
 }
 
 // registrationError explains why fn cannot be a handler and what would fix it.

@@ -122,6 +122,10 @@ type Endpoint struct {
 	// the corresponding BodyKind has no JSON part.
 	RequestType  *Type `json:"request_type,omitempty"`
 	ResponseType *Type `json:"response_type,omitempty"`
+	// Safe and Idempotent are what Register's options declared (see Safe
+	// and Idempotent); Safe implies Idempotent.
+	Safe       bool `json:"safe,omitempty"`
+	Idempotent bool `json:"idempotent,omitempty"`
 }
 
 // Schema describes a server: its endpoints and every message their types

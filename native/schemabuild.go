@@ -34,6 +34,7 @@ type schemaInput struct {
 	// ListRequest rather than *ListRequest; a pointer is tolerated and
 	// dereferenced); nil when the BodyKind has no JSON part.
 	ReqType, RespType reflect.Type
+	Decl              endpointDecl
 }
 
 var (
@@ -93,6 +94,8 @@ func buildSchema(eps []schemaInput) (*Schema, error) {
 			Response:     ep.Response,
 			RequestType:  tops[i].req.toType(),
 			ResponseType: tops[i].resp.toType(),
+			Safe:         ep.Decl.safe,
+			Idempotent:   ep.Decl.idempotent,
 		}
 	}
 	for _, m := range msgs {

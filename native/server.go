@@ -55,10 +55,15 @@ type schemaCache struct {
 // Register makes fn callable as endpoint name. fn must have one of the
 // forms described in the package documentation; Register says what is
 // wrong with one that does not, and refuses a name already registered.
-func (s *Server) Register(name string, fn any) error {
+// opts declare what a call does (Safe, Idempotent); without them an
+// endpoint is taken to change state.
+func (s *Server) Register(name string, fn any, opts ...EndpointOption) error {
 	h, err := newHandler(name, fn)
 	if err != nil {
 		return err
+	}
+	for _, o := range opts {
+		o(&h.decl)
 	}
 	s.regMu.Lock()
 	defer s.regMu.Unlock()
@@ -118,7 +123,7 @@ func (s *Server) Schema() (*Schema, error) {
 	in := make([]schemaInput, len(names))
 	for i, n := range names {
 		h := hs[n]
-		in[i] = schemaInput{Name: n, Request: h.request, Response: h.response, ReqType: h.reqType, RespType: h.respType}
+		in[i] = schemaInput{Name: n, Request: h.request, Response: h.response, ReqType: h.reqType, RespType: h.respType, Decl: h.decl}
 	}
 	sc, err := buildSchema(in)
 	if err != nil {

@@ -104,7 +104,7 @@ func waitClosed(t *testing.T, f *os.File) {
 // registerBlobs registers Blob.Get (a response stream of req.Size bytes)
 // and Blob.Put (a request stream, answered with its length and digest).
 func registerBlobs(t *testing.T, srv interface {
-	Register(string, any) error
+	Register(string, any, ...native.EndpointOption) error
 }) {
 	t.Helper()
 	for name, fn := range map[string]any{

@@ -84,7 +84,7 @@ func TestREADME(t *testing.T) {
 			`"name":"hello.txt","size":17`, `"size":50000000`, "identical\n",
 			`read \"missing\": no such file`, "} 404\n",
 			`request: unknown field \"Prefix\" (fields: prefix)","details":[]} 400`,
-			`"grpcMethod":"/native.Store/Write"`, `"schema":{"endpoint":{"name":"Store.Write","request":"json+stream"`,
+			`"grpcMethod":"/native.Store/Write"`, `"schema":{"endpoint":{"idempotent":true,"name":"Store.Write","request":"json+stream"`,
 			"\"/native.Store/Read\"\n", "SERVING", `framegate_gateway_calls_total{`,
 		},
 		"gw call -list": {

@@ -239,7 +239,7 @@ type registrar struct {
 	fail  string
 }
 
-func (r *registrar) Register(name string, fn any) error {
+func (r *registrar) Register(name string, fn any, _ ...native.EndpointOption) error {
 	if name == r.fail {
 		return errors.New("boom")
 	}

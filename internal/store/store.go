@@ -77,21 +77,25 @@ func (s *Store) Close() error { return s.root.Close() }
 
 // Register registers the store's endpoints on r; a *native.Server satisfies
 // r's interface.
+// List, Stat and Read are safe (read-only); Write and Delete change the
+// store but are idempotent: doing either twice leaves what doing it once
+// does.
 func (s *Store) Register(r interface {
-	Register(name string, fn any) error
+	Register(name string, fn any, opts ...native.EndpointOption) error
 }) error {
 	endpoints := []struct {
 		name string
 		fn   any
+		decl native.EndpointOption
 	}{
-		{"Store.List", s.List},
-		{"Store.Stat", s.Stat},
-		{"Store.Read", s.Read},
-		{"Store.Write", s.Write},
-		{"Store.Delete", s.Delete},
+		{"Store.List", s.List, native.Safe()},
+		{"Store.Stat", s.Stat, native.Safe()},
+		{"Store.Read", s.Read, native.Safe()},
+		{"Store.Write", s.Write, native.Idempotent()},
+		{"Store.Delete", s.Delete, native.Idempotent()},
 	}
 	for _, e := range endpoints {
-		if err := r.Register(e.name, e.fn); err != nil {
+		if err := r.Register(e.name, e.fn, e.decl); err != nil {
 			return fmt.Errorf("store: register %s: %w", e.name, err)
 		}
 	}
