@@ -45,11 +45,11 @@ func newNativeServer(opts ...native.Option) (*native.Server, error) {
 		s.Register("Bench.Stream", func(ctx context.Context, req *streamRequest, body *io.Reader) error {
 			*body = &benchkit.PatternReader{Pattern: pattern, Left: req.N}
 			return nil
-		}),
+		}, native.Safe()),
 		s.Register("Bench.Echo", func(ctx context.Context, req *EchoMsg, resp *EchoMsg) error {
 			*resp = *req
 			return nil
-		}),
+		}, native.Safe()),
 	)
 	return s, err
 }

@@ -61,6 +61,9 @@ func newGateway(backend Backend, opts []Option) (*Gateway, error) {
 	if err := checkPackage(g.cfg.pkg); err != nil {
 		return nil, err
 	}
+	if err := checkCORSOrigins(g.cfg.corsOrigins); err != nil {
+		return nil, err
+	}
 	return g, nil
 }
 

@@ -25,6 +25,8 @@ type config struct {
 	bodyTimeout time.Duration
 	// onSchemaChange observes refused schema changes (schemachange.go).
 	onSchemaChange func(*SchemaChangeError)
+	// corsOrigins are the web origins allowed to call (crosssite.go).
+	corsOrigins []string
 }
 
 // DefaultMetadataAllowlist is the request metadata passed to the backend

@@ -80,7 +80,7 @@ func (g *Gateway) HTTPHandler() http.Handler {
 	if err := mux.HandlePath(http.MethodGet, "/v1/descriptors", g.serveDescriptors); err != nil {
 		panic(err)
 	}
-	return mux
+	return g.guardCrossSite(mux)
 }
 
 // routingError answers a request no route takes: 404, or 405 with an Allow
@@ -241,6 +241,9 @@ func (s *restServer) call(w http.ResponseWriter, r *http.Request, m *method, ful
 // and the request body as the stream (also returned, to end it with the
 // call).
 func (s *restServer) request(r *http.Request, m *method) (any, *callBody, error) {
+	if err := checkJSONBody(r, m); err != nil {
+		return nil, nil, err
+	}
 	var value any
 	if m.req != nil {
 		fromBody := !m.clientStreaming && r.Method != http.MethodGet && r.ContentLength != 0
@@ -267,6 +270,27 @@ func (s *restServer) request(r *http.Request, m *method) (any, *callBody, error)
 	}
 	cb := &callBody{r: body}
 	return native.StreamRequest{JSON: value, Body: cb}, cb, nil
+}
+
+// checkJSONBody refuses a request body that is not JSON, or says it is not,
+// to an endpoint that takes none but JSON: a web page on any site can make
+// a browser send a form or text/plain body without asking first (no CORS
+// preflight), and a JSON content type is what it cannot send. Uploads take
+// any bytes; their cross-site requests are refused by origin (crosssite.go).
+func checkJSONBody(r *http.Request, m *method) error {
+	if m.clientStreaming || r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return nil
+	}
+	ct := r.Header.Get("Content-Type")
+	if ct == "" && r.ContentLength == 0 || ct != "" && jsonContentType(ct) {
+		return nil
+	}
+	what := "a body without a Content-Type"
+	if ct != "" {
+		what = "Content-Type " + clip.Quote(ct)
+	}
+	return &runtime.HTTPStatusError{HTTPStatus: http.StatusUnsupportedMediaType,
+		Err: status.Errorf(codes.InvalidArgument, "gateway: endpoint %q takes a JSON body, not %s: send Content-Type: application/json (curl --json)", m.endpoint.Name, what)}
 }
 
 // jsonBody reads a JSON request body, checks it against the endpoint's

@@ -48,6 +48,7 @@ func FuzzRESTRequest(f *testing.F) {
 				var req *http.Request
 				if method == http.MethodPost {
 					req = httptest.NewRequest(method, path, bytes.NewReader(body))
+					req.Header.Set("Content-Type", "application/json")
 				} else {
 					req = httptest.NewRequest(method, path, nil)
 				}

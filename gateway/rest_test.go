@@ -31,13 +31,24 @@ func readAll(resp *http.Response) ([]byte, error) {
 }
 
 // do sends a request and returns the response with its whole body read.
+// A body goes with Content-Type: application/json unless hdr names
+// another ("": none).
 func do(t testing.TB, method, u string, body io.Reader, hdr ...string) (*http.Response, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, u, body)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	for i := 0; i+1 < len(hdr); i += 2 {
+		if http.CanonicalHeaderKey(hdr[i]) == "Content-Type" {
+			req.Header.Del("Content-Type")
+			if hdr[i+1] == "" {
+				continue // none at all
+			}
+		}
 		req.Header.Add(hdr[i], hdr[i+1])
 	}
 	resp, err := http.DefaultClient.Do(req)

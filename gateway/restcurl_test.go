@@ -88,7 +88,7 @@ func TestRESTCurl(t *testing.T) {
 		base := e.http.URL
 
 		t.Run("unary", func(t *testing.T) {
-			out, stderr, exit := curl(t, nil, nil, "-d", `{"name":"x","i64":9007199254740993,"tags":["a"]}`, base+"/native.Values/Echo")
+			out, stderr, exit := curl(t, nil, nil, "--json", `{"name":"x","i64":9007199254740993,"tags":["a"]}`, base+"/native.Values/Echo")
 			var v fxValues
 			if exit != 0 || json.Unmarshal(out, &v) != nil || v.Name != "x" || v.I64 != 9007199254740993 || len(v.Tags) != 1 {
 				t.Fatalf("exit %d %s: %s", exit, stderr, out)
@@ -120,7 +120,7 @@ func TestRESTCurl(t *testing.T) {
 
 		t.Run("errors", func(t *testing.T) {
 			for c := codes.Canceled; c <= codes.Unauthenticated; c++ {
-				out, stderr, _ := curl(t, nil, nil, "-w", `\n%{http_code}`, "-d", fmt.Sprintf(`{"code":%d,"message":"m%d"}`, c, c), base+"/native.Errors/Fail")
+				out, stderr, _ := curl(t, nil, nil, "-w", `\n%{http_code}`, "--json", fmt.Sprintf(`{"code":%d,"message":"m%d"}`, c, c), base+"/native.Errors/Fail")
 				body, status := splitCode(t, out)
 				var st restStatus
 				if status != runtime.HTTPStatusFromCode(c) || json.Unmarshal(body, &st) != nil || st.Code == nil || *st.Code != int(c) || st.Message != fmt.Sprintf("m%d", c) {

@@ -55,11 +55,11 @@ func newBackend() (*native.Server, error) {
 			}
 			*body = &benchkit.PatternReader{Pattern: pattern, Left: req.N, Off: int(req.Off % chunk)}
 			return nil
-		}),
+		}, native.Safe()),
 		s.Register("Load.Echo", func(ctx context.Context, req *EchoMsg, resp *EchoMsg) error {
 			*resp = *req
 			return nil
-		}),
+		}, native.Safe()),
 	)
 	return s, err
 }

@@ -107,7 +107,7 @@ func TestAuthToken(t *testing.T) {
 	t.Run("rest", func(t *testing.T) {
 		base := "http://" + httpAddr
 		for _, args := range [][]string{
-			{"-d", `{"prefix":""}`, base + "/native.Store/List"},
+			{"--json", `{"prefix":""}`, base + "/native.Store/List"},
 			{base + "/native.Store/Stat?name=a.txt"},
 			{base + "/v1/endpoints"},
 			{base + "/openapi.json"},
@@ -206,14 +206,14 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	if body, code := curlStatus(t, "-H", "Authorization: Bearer "+token, base+"/native.Store/Read?name=r.txt"); code != "200" || body != payload {
 		t.Errorf("REST download: %s %.80q", code, body)
 	}
-	if _, code := curlStatus(t, "-H", "Authorization: Bearer "+token, "-d", `{"prefix":"`+marker+`"}`, base+"/native.Store/List"); code != "200" {
+	if _, code := curlStatus(t, "-H", "Authorization: Bearer "+token, "--json", `{"prefix":"`+marker+`"}`, base+"/native.Store/List"); code != "200" {
 		t.Errorf("REST List: %s", code)
 	}
 	for _, h := range []string{"Authorization: Bearer " + wrong, "X-Nothing: 1"} {
 		if _, code := curlStatus(t, "-H", h, "--data-binary", payload, "-X", "PUT", base+"/native.Store/Write?name=x.txt"); code != "401" {
 			t.Errorf("REST upload with %q: %s", h, code)
 		}
-		if _, code := curlStatus(t, "-H", h, "-d", `{"prefix":"`+marker+`"}`, base+"/native.Store/List"); code != "401" {
+		if _, code := curlStatus(t, "-H", h, "--json", `{"prefix":"`+marker+`"}`, base+"/native.Store/List"); code != "401" {
 			t.Errorf("REST List with %q: %s", h, code)
 		}
 	}

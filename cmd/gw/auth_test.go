@@ -407,6 +407,7 @@ func TestHTTPAuth(t *testing.T) {
 		h := fx.httpHandler()
 		do := func(method, path, auth, body string) *httptest.ResponseRecorder {
 			r := httptest.NewRequest(method, path, strings.NewReader(body))
+			r.Header.Set("Content-Type", "application/json")
 			if auth != "" {
 				r.Header.Set("Authorization", auth)
 			}

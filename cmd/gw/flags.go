@@ -149,6 +149,23 @@ type securityFlags struct {
 	nativeMaxBodyMemory byteSize
 	nativeReadTimeout   time.Duration
 	nativeIdleTimeout   time.Duration
+	corsOrigins         listFlag
+	allowedHosts        listFlag
+}
+
+// listFlag is a flag that takes a comma-separated list, and may be given
+// more than once.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(s string) error {
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			*l = append(*l, v)
+		}
+	}
+	return nil
 }
 
 func (c *command) securityFlags(f *securityFlags) {
@@ -192,6 +209,12 @@ func (c *command) securityFlags(f *securityFlags) {
 		"call whose body does not fit is refused with RESOURCE_EXHAUSTED")
 	nativeReadTimeoutFlag(c, &f.nativeReadTimeout)
 	nativeIdleTimeoutFlag(c, &f.nativeIdleTimeout)
+	c.fs.Var(&f.corsOrigins, "cors-origin", "web `origins` (https://app.example.com, comma-separated, or * for any) whose pages may call\n"+
+		"the HTTP listener from a browser: CORS preflights are answered and responses expose Grpc-Status,\n"+
+		"Grpc-Message and metadata. Requests from other sites that could change state get 403")
+	c.fs.Var(&f.allowedHosts, "allowed-host", "host `names` (comma-separated) the HTTP listener answers to besides IP addresses, localhost\n"+
+		"and the host of -http-addr; without -auth-token-file, a request for another name gets 403, so\n"+
+		"that a web page cannot reach the gateway by pointing its own name at it (DNS rebinding)")
 }
 
 // nativeReadTimeoutFlag is -native-read-timeout, of gw serve and gw backend.

@@ -197,7 +197,7 @@ func TestSizeLimits(t *testing.T) {
 	base := "http://" + httpAddr
 	list := func(n int) string { return `{"prefix":"` + strings.Repeat("p", n) + `"}` }
 	for _, chunked := range []bool{false, true} {
-		args := []string{"-d", list(10 << 10)}
+		args := []string{"--json", list(10 << 10)}
 		if chunked {
 			args = append(args, "-H", "Transfer-Encoding: chunked")
 		}
@@ -206,11 +206,11 @@ func TestSizeLimits(t *testing.T) {
 			t.Errorf("chunked %v: a JSON body of 10KiB: %s %s", chunked, code, body)
 		}
 	}
-	body, code := curlStatus(t, "-d", list(6<<10), base+"/native.Store/List")
+	body, code := curlStatus(t, "--json", list(6<<10), base+"/native.Store/List")
 	if s := decodeStatus(t, body); code != "429" || s.Code != 8 || !strings.Contains(s.Message, "exceeds the limit of 4096 bytes") {
 		t.Errorf("a JSON body of 6KiB (over -native-max-body-size): %s %s", code, body)
 	}
-	if body, code := curlStatus(t, "-d", list(1<<10), base+"/native.Store/List"); code != "200" {
+	if body, code := curlStatus(t, "--json", list(1<<10), base+"/native.Store/List"); code != "200" {
 		t.Errorf("a JSON body of 1KiB: %s %s", code, body)
 	}
 	upload := filepath.Join(t.TempDir(), "up.bin")

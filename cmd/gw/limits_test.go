@@ -196,6 +196,7 @@ func TestJSONBodyLimit(t *testing.T) {
 	h := fx.httpHandler()
 	do := func(method, path, body string, chunked bool) (int, string) {
 		r := httptest.NewRequest(method, path, strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
 		if chunked {
 			r.ContentLength = -1
 		}

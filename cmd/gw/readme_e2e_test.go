@@ -80,7 +80,7 @@ func TestREADME(t *testing.T) {
 			`"sha256": "dc63ac39e82f04fc52d82c2cc6f8c38c28566369c8410ab3f2989ae67e257db7"`,
 			`"name": "hello.txt"`, `"data": "aGVsbG8sIGZyYW1lZ2F0ZQo="`,
 		},
-		"curl -s -d '{\"prefix\":\"\"}' localhost:8080/native.Store/List": {
+		"curl -s --json '{\"prefix\":\"\"}' localhost:8080/native.Store/List": {
 			`"name":"hello.txt","size":17`, `"size":50000000`, "identical\n",
 			`read \"missing\": no such file`, "} 404\n",
 			`request: unknown field \"Prefix\" (fields: prefix)","details":[]} 400`,

@@ -189,6 +189,7 @@ func (s *server) start(ctx context.Context, sio *stdio, nativeAddrGiven bool) er
 		gateway.WithLogger(s.log),
 		gateway.WithMaxJSONBody(int64(f.httpMaxBodySize)),
 		gateway.WithBodyTimeout(f.bodyTimeout),
+		gateway.WithCORSOrigins(f.corsOrigins...),
 		gateway.WithCallObserver(func(ev gateway.CallEvent) {
 			s.m.observe(ev)
 			logCall(s.log, ev)
@@ -241,8 +242,13 @@ func (s *server) start(ctx context.Context, sio *stdio, nativeAddrGiven bool) er
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /metrics", s.guard.metrics(s.m.handler()))
 	mux.Handle("/", s.guard.rest(s.g.HTTPHandler()))
+	var handler http.Handler = mux
+	if f.authTokenFile == "" {
+		// Without a token, the Host header keeps other sites' pages out.
+		handler = gateway.HostCheck(mux, append(f.allowedHosts, listenHost(f.httpAddr))...)
+	}
 	s.httpSrv = &http.Server{
-		Handler:           mux,
+		Handler:           handler,
 		MaxHeaderBytes:    int(f.maxHeaderSize),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -384,4 +390,14 @@ func (s *server) closeBackend() {
 	if s.st != nil {
 		s.st.Close()
 	}
+}
+
+// listenHost is the host part of a listen address when it is a name
+// (myhost:8080), or "".
+func listenHost(addr string) string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || net.ParseIP(host) != nil {
+		return ""
+	}
+	return host
 }
