@@ -13,6 +13,32 @@ type callOpts struct {
 	md      Metadata
 	header  *Metadata
 	trailer *Metadata
+	// rangeSpec, ifRange and head shape a stream response; info receives
+	// what it announces (streaminfo.go).
+	rangeSpec, ifRange string
+	head               bool
+	info               *StreamInfo
+}
+
+// Range asks for part of a response stream, in HTTP's syntax: "bytes=0-99",
+// "bytes=100-" or "bytes=-500" (the last 500). ifRange, an entity tag or an
+// HTTP date, makes it conditional: the whole stream comes when it does not
+// match the resource. Handlers that serve ranges (ServeContent, *os.File
+// streams) answer with the part and announce it in StreamInfo; others
+// answer the whole stream, so the caller checks Info.
+func Range(spec, ifRange string) CallOption {
+	return callOptionFunc(func(o *callOpts) { o.rangeSpec, o.ifRange = spec, ifRange })
+}
+
+// HeadOnly asks for what a stream response announces (Info) and its
+// metadata, without the stream, as HTTP's HEAD does: the stream returned
+// ends at once.
+func HeadOnly() CallOption { return callOptionFunc(func(o *callOpts) { o.head = true }) }
+
+// Info stores what a stream response announces of itself in *info when
+// the response header arrives; Length is -1 when it announces nothing.
+func Info(info *StreamInfo) CallOption {
+	return callOptionFunc(func(o *callOpts) { o.info = info })
 }
 
 // WithMetadata sends md as the call's request metadata; the handler reads

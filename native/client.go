@@ -89,6 +89,8 @@ type clientCall struct {
 	body   []byte
 	tooBig bool
 	stream *streamReader
+	// want is the stream's announced length (-1: none).
+	want int64
 
 	mu          sync.Mutex // orders an abort's RST before the call completes
 	respEnded   bool
@@ -184,7 +186,8 @@ func (c *Client) call(ctx context.Context, method string, req, resp any, opts []
 	for _, o := range opts {
 		o.applyCall(&call.opts)
 	}
-	hdr := requestHeader{Method: method, Body: kind, Accept: accept, Metadata: call.opts.md}
+	hdr := requestHeader{Method: method, Body: kind, Accept: accept, Metadata: call.opts.md,
+		Range: call.opts.rangeSpec, IfRange: call.opts.ifRange, Head: call.opts.head}
 	select {
 	case c.sem <- struct{}{}:
 	case <-ctx.Done():

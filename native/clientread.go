@@ -297,7 +297,9 @@ func (c *Client) onFrame(h FrameHeader, scratch *[]byte) error {
 		}
 		call.setMD(call.opts.trailer, t.Metadata)
 		c.respEnd(call)
-		if t.Code == CodeOK {
+		if got := call.stream.received; t.Code == CodeOK && call.want >= 0 && got != call.want && !call.opts.head {
+			call.stream.end(shortStreamError(got, call.want))
+		} else if t.Code == CodeOK {
 			call.stream.end(io.EOF)
 		} else {
 			call.stream.end(&Error{code: t.Code, msg: t.Message})
@@ -355,6 +357,19 @@ func (c *Client) onHeader(call *clientCall, p []byte) error {
 		return nil
 	}
 	call.part = expectStream
+	call.want = -1
+	info := StreamInfo{Length: -1, Size: -1}
+	if rh.Stream != nil {
+		info = rh.Stream.info()
+		call.want = info.Length
+	}
+	if call.opts.info != nil {
+		call.mu.Lock()
+		if call.abortReason == nil { // as setMD
+			*call.opts.info = info
+		}
+		call.mu.Unlock()
+	}
 	stream := newStreamReader(c.w.fr, call.id, func(reason error) { c.abort(call, reason) })
 	call.mu.Lock()
 	call.stream = stream

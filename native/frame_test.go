@@ -27,6 +27,14 @@ var goldenFrames = []struct {
 		b, _ := json.Marshal(&responseHeader{Code: CodeNotFound, Message: "x", Body: BodyNone})
 		return appendFrame(nil, FrameHeader{Type: TypeHeader, Call: 7}, b)
 	}, "01 00 0000 00000026 00000007" + hex.EncodeToString([]byte(`{"code":5,"message":"x","body":"none"}`))},
+	{"HEADER request for a range", func() []byte {
+		b, _ := json.Marshal(&requestHeader{Method: "F.Get", Body: BodyJSON, Accept: BodyStream, Range: "bytes=10-109", IfRange: `"e1"`, Head: true})
+		return appendFrame(nil, FrameHeader{Type: TypeHeader, Call: 1}, b)
+	}, "01 00 0000 00000069 00000001" + hex.EncodeToString([]byte(`{"method":"F.Get","body":"json","accept":"stream","range":"bytes=10-109","if_range":"\"e1\"","head":true}`))},
+	{"HEADER response announcing its stream", func() []byte {
+		b, _ := json.Marshal(&responseHeader{Body: BodyStream, Stream: &streamInfo{Length: 100, Size: 1000, Offset: 10, Type: "text/plain", ETag: `"e1"`, Modified: 1700000000000000000}})
+		return appendFrame(nil, FrameHeader{Type: TypeHeader, Call: 1}, b)
+	}, "01 00 0000 0000008d 00000001" + hex.EncodeToString([]byte(`{"code":0,"body":"stream","stream":{"length":100,"size":1000,"offset":10,"type":"text/plain","etag":"\"e1\"","modified":1700000000000000000}}`))},
 	{"BODY", func() []byte { return appendFrame(nil, FrameHeader{Type: TypeBody, Call: 2}, []byte(`{"a":`)) },
 		"02 00 0000 00000005 00000002 7b2261223a"},
 	{"BODY END", func() []byte {

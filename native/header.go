@@ -15,6 +15,14 @@ type requestHeader struct {
 	Timeout int64 `json:"timeout,omitempty"`
 	// Metadata is the request metadata.
 	Metadata Metadata `json:"md,omitempty"`
+	// Range asks for part of a response stream, as an HTTP Range header
+	// does ("bytes=0-99"); IfRange makes it conditional, as HTTP's
+	// If-Range does (see RequestedRange).
+	Range   string `json:"range,omitempty"`
+	IfRange string `json:"if_range,omitempty"`
+	// Head asks for the response header of a stream response, without
+	// the stream: the server sends its TRAILER right after its HEADER.
+	Head bool `json:"head,omitempty"`
 }
 
 // responseHeader is the JSON payload of a response's HEADER frame.
@@ -26,6 +34,8 @@ type responseHeader struct {
 	Metadata Metadata `json:"md,omitempty"`
 	// Trailer is the trailer metadata of a response without a stream.
 	Trailer Metadata `json:"trailer,omitempty"`
+	// Stream is what a stream response announces of itself (StreamInfo).
+	Stream *streamInfo `json:"stream,omitempty"`
 }
 
 // trailer is the JSON payload of a TRAILER frame, which ends a stream.
@@ -60,6 +70,12 @@ func (h *responseHeader) validate() error {
 	}
 	if h.Code == CodeOK && h.Body != BodyJSON && h.Body != BodyStream {
 		return fmt.Errorf("response header with code OK announces body %q, want json or stream", h.Body)
+	}
+	if h.Stream != nil {
+		if h.Body != BodyStream {
+			return fmt.Errorf("response header with body %q announces a stream", h.Body)
+		}
+		return h.Stream.validate()
 	}
 	return nil
 }

@@ -41,6 +41,17 @@ func appendRequestHeader(b []byte, h *requestHeader) []byte {
 		b = append(b, `,"md":`...)
 		b = appendMetadata(b, h.Metadata)
 	}
+	if h.Range != "" {
+		b = append(b, `,"range":`...)
+		b = appendJSONString(b, h.Range)
+	}
+	if h.IfRange != "" {
+		b = append(b, `,"if_range":`...)
+		b = appendJSONString(b, h.IfRange)
+	}
+	if h.Head {
+		b = append(b, `,"head":true`...)
+	}
 	return append(b, '}')
 }
 
@@ -60,6 +71,29 @@ func appendResponseHeader(b []byte, h *responseHeader) []byte {
 	if len(h.Trailer) > 0 {
 		b = append(b, `,"trailer":`...)
 		b = appendMetadata(b, h.Trailer)
+	}
+	if si := h.Stream; si != nil {
+		b = append(b, `,"stream":{"length":`...)
+		b = strconv.AppendInt(b, si.Length, 10)
+		b = append(b, `,"size":`...)
+		b = strconv.AppendInt(b, si.Size, 10)
+		if si.Offset != 0 {
+			b = append(b, `,"offset":`...)
+			b = strconv.AppendInt(b, si.Offset, 10)
+		}
+		if si.Type != "" {
+			b = append(b, `,"type":`...)
+			b = appendJSONString(b, si.Type)
+		}
+		if si.ETag != "" {
+			b = append(b, `,"etag":`...)
+			b = appendJSONString(b, si.ETag)
+		}
+		if si.Modified != 0 {
+			b = append(b, `,"modified":`...)
+			b = strconv.AppendInt(b, si.Modified, 10)
+		}
+		b = append(b, '}')
 	}
 	return append(b, '}')
 }
@@ -138,8 +172,9 @@ func decodeHeader(what string, b []byte, v any) error {
 }
 
 var (
-	requestHeaderKeys  = []string{"method", "body", "accept", "timeout", "md"}
-	responseHeaderKeys = []string{"code", "message", "body", "md", "trailer"}
+	requestHeaderKeys  = []string{"method", "body", "accept", "timeout", "md", "range", "if_range", "head"}
+	responseHeaderKeys = []string{"code", "message", "body", "md", "trailer", "stream"}
+	streamInfoKeys     = []string{"length", "size", "offset", "type", "etag", "modified"}
 	trailerKeys        = []string{"code", "message", "md"}
 )
 
@@ -160,10 +195,56 @@ func (d *headerDecoder) requestField(key string, h *requestHeader) error {
 		h.Timeout, err = d.int64()
 	case "md":
 		h.Metadata, err = d.metadata()
+	case "range":
+		h.Range, err = d.str()
+	case "if_range":
+		h.IfRange, err = d.str()
+	case "head":
+		h.Head, err = d.boolean()
 	default:
 		err = d.skip()
 	}
 	return err
+}
+
+// streamInfo decodes the stream member of a response header.
+func (d *headerDecoder) streamInfo() (*streamInfo, error) {
+	if d.literal("null") {
+		return nil, nil
+	}
+	si := &streamInfo{}
+	err := d.members(streamInfoKeys, func(key string) error {
+		var err error
+		switch key {
+		case "length":
+			si.Length, err = d.int64()
+		case "size":
+			si.Size, err = d.int64()
+		case "offset":
+			si.Offset, err = d.int64()
+		case "type":
+			si.Type, err = d.str()
+		case "etag":
+			si.ETag, err = d.str()
+		case "modified":
+			si.Modified, err = d.int64()
+		default:
+			err = d.skip()
+		}
+		return err
+	})
+	return si, err
+}
+
+// boolean decodes true, false or null (false).
+func (d *headerDecoder) boolean() (bool, error) {
+	switch {
+	case d.literal("true"):
+		return true, nil
+	case d.literal("false"), d.literal("null"):
+		return false, nil
+	}
+	return false, d.errorf("want true or false, found %s", d.found())
 }
 
 func (d *headerDecoder) responseField(key string, h *responseHeader) error {
@@ -181,6 +262,8 @@ func (d *headerDecoder) responseField(key string, h *responseHeader) error {
 		h.Metadata, err = d.metadata()
 	case "trailer":
 		h.Trailer, err = d.metadata()
+	case "stream":
+		h.Stream, err = d.streamInfo()
 	default:
 		err = d.skip()
 	}
@@ -254,6 +337,17 @@ func (d *headerDecoder) literal(lit string) bool {
 // and nothing after it but whitespace. known are the keys of the shape, to
 // refuse a repeated key or one that differs from a known key only in case.
 func (d *headerDecoder) object(known []string, field func(key string) error) error {
+	if err := d.members(known, field); err != nil {
+		return err
+	}
+	if d.peek() != 0 {
+		return d.errorf("data after the JSON object")
+	}
+	return nil
+}
+
+// members decodes one object at the current position (see object).
+func (d *headerDecoder) members(known []string, field func(key string) error) error {
 	switch c := d.peek(); {
 	case c == 0:
 		return d.errorf("empty, want a JSON object")
@@ -302,9 +396,6 @@ func (d *headerDecoder) object(known []string, field func(key string) error) err
 				return d.errorf("want ',' or '}' after the value of %q", key)
 			}
 		}
-	}
-	if d.peek() != 0 {
-		return d.errorf("data after the JSON object")
 	}
 	return nil
 }

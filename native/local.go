@@ -78,7 +78,7 @@ func (lc *LocalClient) Call(ctx context.Context, method string, req, resp any, o
 	}
 	inv.body = body
 	hctx, cancel := context.WithCancelCause(ctx)
-	ci := &callInfo{endpoint: method, peer: "local", incoming: o.md.Clone()}
+	ci := &callInfo{endpoint: method, peer: "local", incoming: o.md.Clone(), rangeSpec: o.rangeSpec, ifRange: o.ifRange}
 	err := h.call(withCallInfo(hctx, ci), &inv)
 	ci.sent = true
 	if errors.Is(err, errPanic) {
@@ -117,11 +117,27 @@ func (lc *LocalClient) Call(ctx context.Context, method string, req, resp any, o
 		}
 		return nil
 	}
-	src := inv.stream
-	if src == nil {
+	info, src, err := prepareStream(inv.stream, o.rangeSpec, o.ifRange)
+	if err != nil {
+		cancel(errCallDone)
+		closeStream(inv.stream)
+		if o.header != nil {
+			*o.header = withRangeSize(ci.header, err)
+		}
+		e := toError(err)
+		return &Error{code: e.code, msg: e.msg, err: err}
+	}
+	if o.info != nil {
+		*o.info = StreamInfo{Length: -1, Size: -1}
+		if info != nil {
+			*o.info = *info
+		}
+	}
+	src = checkLength(src, info)
+	if o.head {
 		src = eofReader{}
 	}
-	ls := &localStream{src: src, cancel: cancel, ci: ci, trailer: o.trailer}
+	ls := &localStream{src: src, orig: inv.stream, cancel: cancel, ci: ci, trailer: o.trailer}
 	ls.stop = context.AfterFunc(ctx, func() { ls.abort(contextError(ctx)) })
 	switch {
 	case rc != nil:
@@ -137,6 +153,7 @@ func (lc *LocalClient) Call(ctx context.Context, method string, req, resp any, o
 // whole stream, and closing it ends the handler's side.
 type localStream struct {
 	src     io.Reader
+	orig    io.Reader // the handler's stream, closed at the end
 	cancel  context.CancelCauseFunc
 	stop    func() bool
 	ci      *callInfo
@@ -214,6 +231,6 @@ func (s *localStream) finish(err error) {
 		return
 	}
 	s.stop()
-	closeStream(s.src)
+	closeStream(s.orig)
 	s.cancel(errCallDone)
 }

@@ -59,6 +59,11 @@ type streamReader struct {
 	// consumer-owned while inRead, else guarded by mu.
 	holding   bool
 	remaining uint32
+	// received is the payload bytes of the stream's DATA frames so far,
+	// counted by whichever goroutine holds the read side (the reader
+	// goroutine's deliverData, the consumer's nextFrame); the hand-offs
+	// order the counts.
+	received int64
 
 	mu     sync.Mutex
 	inRead bool
@@ -81,6 +86,7 @@ func newStreamReader(fr *framer, call uint32, onAbort func(error)) *streamReader
 // stream: the consumer reads the payload, then the framer comes back. It
 // returns an error only if the connection failed.
 func (s *streamReader) deliverData(n uint32) error {
+	s.received += int64(n)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -232,6 +238,7 @@ func (s *streamReader) nextFrame() error {
 	h, err := s.fr.readHeader()
 	if err == nil && h.Type == TypeData && h.Call == s.call {
 		s.remaining = h.Length
+		s.received += int64(h.Length)
 		return nil
 	}
 	s.fr.pending, s.fr.pendingHdr, s.fr.pendingErr = true, h, err

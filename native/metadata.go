@@ -68,6 +68,9 @@ type callInfo struct {
 	header   Metadata // set by SetHeader
 	trailer  Metadata // set by SetTrailer
 	sent     bool     // response header written: SetHeader is too late
+	// rangeSpec and ifRange are the request's Range and If-Range
+	// (RequestedRange).
+	rangeSpec, ifRange string
 }
 
 func withCallInfo(ctx context.Context, ci *callInfo) context.Context {

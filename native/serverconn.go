@@ -410,7 +410,7 @@ func (c *serverConn) onHeader(fh FrameHeader) error {
 	c.lastID, c.cur = fh.Call, call
 	call.halves.Store(2)
 	call.resp.onEnd = func() { c.halfDone(call) }
-	call.ci = &callInfo{endpoint: call.hdr.Method, peer: c.peer, incoming: call.hdr.Metadata}
+	call.ci = &callInfo{endpoint: call.hdr.Method, peer: c.peer, incoming: call.hdr.Metadata, rangeSpec: call.hdr.Range, ifRange: call.hdr.IfRange}
 	ctx, cancel := context.WithCancelCause(c.ctx)
 	if call.hdr.Timeout > 0 {
 		var stop context.CancelFunc
@@ -719,15 +719,26 @@ func (c *serverConn) run(call *serverCall) {
 		c.w.writeMessage(&call.resp, &rh, data, true, true)
 		return
 	}
-	src := inv.stream
-	if src == nil {
-		src = eofReader{}
-	}
 	defer closeStream(inv.stream)
+	info, src, err := prepareStream(inv.stream, call.hdr.Range, call.hdr.IfRange)
+	if err != nil {
+		ci.header = withRangeSize(ci.header, err)
+		c.respondError(call, err)
+		return
+	}
+	if info != nil {
+		rh.Stream = info.wire()
+	}
+	if call.hdr.Head {
+		if c.w.writeMessage(&call.resp, &rh, nil, false, false) == nil {
+			c.w.writeTrailer(&call.resp, nil, func() Metadata { return ci.trailer })
+		}
+		return
+	}
 	if c.w.writeMessage(&call.resp, &rh, nil, false, false) != nil {
 		return
 	}
-	if _, srcErr, _ := c.w.sendStream(&call.resp, src, func() Metadata { return ci.trailer }); srcErr != nil {
+	if _, srcErr, _ := c.w.sendStream(&call.resp, checkLength(src, info), func() Metadata { return ci.trailer }); srcErr != nil {
 		c.cfg.logger.Debug("native: response stream failed", "endpoint", call.hdr.Method, "peer", c.peer, "err", srcErr)
 	}
 }
