@@ -40,7 +40,9 @@ type StreamInfo struct {
 }
 
 // Partial reports whether the stream is a part of its resource (a range).
-func (i *StreamInfo) Partial() bool { return i.Size >= 0 && i.Length >= 0 && (i.Offset > 0 || i.Length < i.Size) }
+func (i *StreamInfo) Partial() bool {
+	return i.Size >= 0 && i.Length >= 0 && (i.Offset > 0 || i.Length < i.Size)
+}
 
 // streamInfo is StreamInfo on the wire, in the response header.
 type streamInfo struct {
@@ -141,7 +143,9 @@ func errRangeUnsatisfiable(spec string, size int64) error {
 // metadata (RangeSizeKey).
 type rangeError struct{ size int64 }
 
-func (e *rangeError) Error() string { return "range past the end of " + strconv.FormatInt(e.size, 10) + " bytes" }
+func (e *rangeError) Error() string {
+	return "range past the end of " + strconv.FormatInt(e.size, 10) + " bytes"
+}
 
 // RangeSizeKey is the response metadata key in which a call refused with
 // CodeOutOfRange for its range carries the resource's size, for HTTP's
