@@ -172,14 +172,18 @@ func (g *Gateway) serveGRPC(ss grpc.ServerStream, m *method, ev *CallEvent) erro
 		return ss.SendMsg(msg)
 	}
 	var rc io.ReadCloser
-	if err := g.backend.Call(ctx, m.endpoint.Name, req, &rc, opts...); err != nil {
+	var info native.StreamInfo
+	if err := g.backend.Call(ctx, m.endpoint.Name, req, &rc, append(opts, native.Info(&info))...); err != nil {
 		if trlReady = settled(ctx, err); trlReady {
-			ss.SetHeader(toGRPCMD(hdr))
+			ss.SetHeader(toGRPCMD(withoutStreamKeys(hdr)))
 		}
 		return err
 	}
 	defer rc.Close()
-	if err := ss.SendHeader(toGRPCMD(hdr)); err != nil {
+	// What the stream announced goes in the response metadata; the
+	// backend's own length or range keys, which could contradict it, do
+	// not.
+	if err := ss.SendHeader(toGRPCMD(streamMetadata(&info, withoutStreamKeys(hdr)))); err != nil {
 		return err
 	}
 	ended, err := g.sendStream(ss, m, rc, hdr.Get("content-type"), ev)

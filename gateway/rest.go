@@ -225,12 +225,24 @@ func (s *restServer) call(w http.ResponseWriter, r *http.Request, m *method, ful
 		return nil
 	}
 	var rc io.ReadCloser
-	if err := s.g.backend.Call(ctx, m.endpoint.Name, req, &rc, opts...); err != nil {
-		s.restError(withServerMD(ctx, err, &hdr, &trl), w, r, err)
+	var info native.StreamInfo
+	if err := s.g.backend.Call(ctx, m.endpoint.Name, req, &rc, append(opts, downloadOptions(r, &info)...)...); err != nil {
+		werr := err
+		if rangeNotSatisfiable(w, r, hdr, err) {
+			werr = &runtime.HTTPStatusError{HTTPStatus: http.StatusRequestedRangeNotSatisfiable, Err: grpcStatus(err).Err()}
+		}
+		hdr = withoutStreamKeys(hdr)
+		s.restError(withServerMD(ctx, err, &hdr, &trl), w, r, werr)
 		return err
 	}
 	defer rc.Close()
-	started, err := s.sendStream(w, r, rc, hdr, &trl, ev)
+	hdr = withoutStreamKeys(hdr)
+	if notModified(r, &info) {
+		setMetadataHeaders(w.Header(), "", hdr)
+		writeNotModified(w, &info)
+		return nil
+	}
+	started, err := s.sendStream(w, r, rc, hdr, &trl, &info, ev)
 	if err != nil && !started {
 		s.restError(withServerMD(ctx, err, &hdr, &trl), w, r, err)
 	}
@@ -390,18 +402,12 @@ func fieldList(md protoreflect.MessageDescriptor) string {
 // byte aborts the response so the client sees a broken transfer, never a
 // clean end. An error before it is returned with started false: nothing
 // has been written, and the caller answers it with its HTTP status.
-func (s *restServer) sendStream(w http.ResponseWriter, r *http.Request, rc io.Reader, hdr native.Metadata, trl *native.Metadata, ev *CallEvent) (started bool, err error) {
+func (s *restServer) sendStream(w http.ResponseWriter, r *http.Request, rc io.Reader, hdr native.Metadata, trl *native.Metadata, info *native.StreamInfo, ev *CallEvent) (started bool, err error) {
 	h := w.Header()
-	ct := hdr.Get("content-type")
-	if ct == "" {
-		ct = "application/octet-stream"
-	}
 	if r.Method == http.MethodHead {
-		// The headers are all HEAD asks for: the caller closes the
-		// stream unread, which ends the call.
-		h.Set("Content-Type", ct)
+		// A head-only call: the stream carries no bytes.
 		setMetadataHeaders(h, "", hdr)
-		w.WriteHeader(http.StatusOK)
+		w.WriteHeader(setDownloadHeaders(h, info, hdr.Get("content-type")))
 		return true, nil
 	}
 	bp := chunkPool(s.g.cfg.chunkSize)
@@ -411,10 +417,15 @@ func (s *restServer) sendStream(w http.ResponseWriter, r *http.Request, rc io.Re
 	if n == 0 && rerr != nil && rerr != io.EOF {
 		return false, rerr
 	}
-	h.Set("Content-Type", ct)
 	setMetadataHeaders(h, "", hdr)
-	h.Set("Trailer", "Grpc-Status, Grpc-Message")
-	w.WriteHeader(http.StatusOK)
+	code := setDownloadHeaders(h, info, hdr.Get("content-type"))
+	if info.Length < 0 {
+		// Without a length the end is the chunked terminator, and the
+		// trailer says whether the stream was whole. With one, a cut
+		// stream is a short body, which HTTP/1.0 clients see too.
+		h.Set("Trailer", "Grpc-Status, Grpc-Message")
+	}
+	w.WriteHeader(code)
 	rcl := http.NewResponseController(w)
 	for {
 		if n > 0 {

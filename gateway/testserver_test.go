@@ -270,6 +270,11 @@ func register(srv *native.Server, pr *probes) error {
 			*out = g
 			return nil
 		},
+		// Short announces Size bytes and sends half of them.
+		"Blob.Short": func(req *fxGen, out *io.Reader) error {
+			*out = native.Content(newGenReader(req.Seed, req.Size/2, -1, 0), native.StreamInfo{Length: req.Size, Size: -1})
+			return nil
+		},
 		"Blob.Upload": func(body io.Reader, resp *fxSum) error {
 			s, err := sumOf(body)
 			*resp = s

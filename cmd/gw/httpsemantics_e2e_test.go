@@ -101,3 +101,90 @@ func TestCrossSiteE2E(t *testing.T) {
 		}
 	}
 }
+
+// Downloads from the demo store carry Content-Length, ETag, Last-Modified
+// and Content-Type; HEAD, ranges, 416, resume (curl -C -) and conditional
+// requests work, over HTTP/1.1 and HTTP/1.0. A range of a file past 4 GiB
+// (sparse) reads the right bytes.
+func TestStoreDownloadsE2E(t *testing.T) {
+	needCurl(t)
+	dataDir := t.TempDir()
+	body := make([]byte, 3<<20)
+	for i := range body {
+		body[i] = byte(i * 7 / 3)
+	}
+	if err := os.WriteFile(filepath.Join(dataDir, "data.bin"), body, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	big, err := os.Create(filepath.Join(dataDir, "big.iso"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const bigSize = 5<<30 + 12345
+	tail := []byte("the last bytes of a file past 4 GiB\n")
+	if _, err := big.WriteAt(tail, bigSize-int64(len(tail))); err != nil {
+		t.Fatal(err)
+	}
+	big.Close()
+	gw := startGW(t, "gw serve", nil, "serve", "-grpc-addr", "127.0.0.1:0", "-http-addr", "127.0.0.1:0", "-native-addr", "127.0.0.1:0", "-data-dir", dataDir)
+	u := "http://" + gw.addr("http") + "/native.Store/Read?name=data.bin"
+	tmp := t.TempDir()
+	for _, proto := range []string{"--http1.1", "--http1.0"} {
+		hdrs, code := curl(t, proto, "-f", "-I", u)
+		etag := headerOf(hdrs, "Etag")
+		lastMod := headerOf(hdrs, "Last-Modified")
+		if code != 0 || headerOf(hdrs, "Content-Length") != "3145728" || etag == "" || lastMod == "" ||
+			headerOf(hdrs, "Content-Type") != "application/octet-stream" || headerOf(hdrs, "Accept-Ranges") != "bytes" {
+			t.Fatalf("curl %s -I: %d\n%s", proto, code, hdrs)
+		}
+
+		out, code := curl(t, proto, "-f", "-r", "100-199", "-D", filepath.Join(tmp, "h"), u)
+		h, _ := os.ReadFile(filepath.Join(tmp, "h"))
+		if code != 0 || out != string(body[100:200]) || !strings.Contains(string(h), " 206 ") || headerOf(string(h), "Content-Range") != "bytes 100-199/3145728" {
+			t.Errorf("curl %s -r 100-199: %d, %d bytes\n%s", proto, code, len(out), h)
+		}
+		out, _ = curl(t, proto, "-i", "-r", "4000000-", u)
+		if !strings.Contains(out, " 416 ") || headerOf(out, "Content-Range") != "bytes */3145728" {
+			t.Errorf("curl %s -r past the end:\n%.400s", proto, out)
+		}
+
+		// Resume: a file cut at 1 MiB is finished byte for byte.
+		part := filepath.Join(tmp, "part"+proto)
+		os.WriteFile(part, body[:1<<20], 0o644)
+		if out, code := curl(t, proto, "-f", "-C", "-", "-o", part, u); code != 0 {
+			t.Errorf("curl %s -C -: %d %s", proto, code, out)
+		}
+		if got, _ := os.ReadFile(part); string(got) != string(body) {
+			t.Errorf("curl %s -C -: %d bytes, not the file", proto, len(got))
+		}
+
+		for _, cond := range [][]string{{"-H", "If-None-Match: " + etag}, {"-H", "If-Modified-Since: " + lastMod}, {"-z", lastMod}} {
+			out, _ := curl(t, append([]string{proto, "-i"}, append(cond, u)...)...)
+			if !strings.Contains(out, " 304 ") || headerOf(out, "Etag") != etag || strings.Contains(out, "\r\n\r\n\x00") {
+				t.Errorf("curl %s %v: want 304\n%.300s", proto, cond, out)
+			}
+		}
+		out, _ = curl(t, proto, "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", `If-None-Match: "other"`, u)
+		if out != "200" {
+			t.Errorf("curl %s with another entity tag: %s", proto, out)
+		}
+
+		bigURL := "http://" + gw.addr("http") + "/native.Store/Read?name=big.iso"
+		out, code = curl(t, proto, "-f", "-r", "-1048576", "-D", filepath.Join(tmp, "hb"), bigURL)
+		h, _ = os.ReadFile(filepath.Join(tmp, "hb"))
+		if code != 0 || len(out) != 1<<20 || !strings.HasSuffix(out, string(tail)) ||
+			headerOf(string(h), "Content-Range") != "bytes 5367672889-5368721464/5368721465" {
+			t.Errorf("curl %s -r -1048576 of a 5 GiB file: %d, %d bytes\n%s", proto, code, len(out), h)
+		}
+	}
+}
+
+// headerOf returns the value of header name in curl's -i or -D output.
+func headerOf(out, name string) string {
+	for _, line := range strings.Split(out, "\r\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.EqualFold(k, name) {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
