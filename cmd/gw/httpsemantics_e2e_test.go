@@ -4,10 +4,13 @@ package main
 // HTTP/1.0 (issue 14).
 
 import (
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A GET or HEAD never changes the store: Write and Delete are not safe, so
@@ -187,4 +190,86 @@ func headerOf(out, name string) string {
 		}
 	}
 	return ""
+}
+
+// gw call -o writes a stream to a file; -continue completes a file that
+// holds its start by asking for the rest only (the start is not fetched
+// again: a marked start survives), and leaves a whole file alone.
+func TestCallOutputContinue(t *testing.T) {
+	dataDir := t.TempDir()
+	body := make([]byte, 3<<20)
+	for i := range body {
+		body[i] = byte(i * 5 / 7)
+	}
+	if err := os.WriteFile(filepath.Join(dataDir, "data.bin"), body, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gw := startGW(t, "gw serve", nil, "serve", "-grpc-addr", "127.0.0.1:0", "-http-addr", "127.0.0.1:0", "-native-addr", "127.0.0.1:0", "-data-dir", dataDir)
+	addr := gw.addr("native")
+	out := filepath.Join(t.TempDir(), "out.bin")
+	if _, errOut, code := gwCall(t, nil, "-addr", addr, "-o", out, "Store.Read", `{"name":"data.bin"}`); code != 0 {
+		t.Fatalf("gw call -o: %d %s", code, errOut)
+	}
+	if got, _ := os.ReadFile(out); string(got) != string(body) {
+		t.Fatalf("gw call -o wrote %d bytes, not the file", len(got))
+	}
+	marked := append([]byte(strings.Repeat("M", 1<<20)), body[1<<20:2<<20]...)
+	os.WriteFile(out, marked[:1<<20+12345], 0o644)
+	if _, errOut, code := gwCall(t, nil, "-addr", addr, "-o", out, "-continue", "Store.Read", `{"name":"data.bin"}`); code != 0 {
+		t.Fatalf("gw call -continue: %d %s", code, errOut)
+	}
+	got, _ := os.ReadFile(out)
+	if want := string(marked[:1<<20]) + string(body[1<<20:]); string(got) != want {
+		t.Fatalf("gw call -continue: %d bytes, not the marked start and the rest of the file", len(got))
+	}
+	if _, errOut, code := gwCall(t, nil, "-addr", addr, "-o", out, "-continue", "Store.Read", `{"name":"data.bin"}`); code != 0 {
+		t.Fatalf("gw call -continue of a whole file: %d %s", code, errOut)
+	}
+	if again, _ := os.ReadFile(out); string(again) != string(got) {
+		t.Fatalf("gw call -continue changed a whole file")
+	}
+	if _, errOut, code := gwCall(t, nil, "-addr", addr, "-continue", "Store.Read", `{"name":"data.bin"}`); code != 2 || !strings.Contains(errOut, "-continue needs -o FILE") {
+		t.Errorf("-continue without -o: %d %s", code, errOut)
+	}
+}
+
+// An upload whose body ends before its Content-Length leaves no file and
+// no directory behind; curl's Expect: 100-continue gets its 100 and the
+// upload goes through.
+func TestUploadCutAndExpectContinue(t *testing.T) {
+	needCurl(t)
+	dataDir := t.TempDir()
+	gw := startGW(t, "gw serve", nil, "serve", "-grpc-addr", "127.0.0.1:0", "-http-addr", "127.0.0.1:0", "-native-addr", "127.0.0.1:0", "-data-dir", dataDir)
+	httpAddr := gw.addr("http")
+	c, err := net.Dial("tcp", httpAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, "PUT /native.Store/Write?name=cut/deep/x.bin HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000\r\n\r\n")
+	c.Write(make([]byte, 50000))
+	time.Sleep(200 * time.Millisecond)
+	c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		entries, _ := os.ReadDir(dataDir)
+		if len(entries) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a cut upload left %v in the store", entries)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	f := filepath.Join(t.TempDir(), "up.bin")
+	payload := make([]byte, 3<<20)
+	payload[12345] = 7
+	os.WriteFile(f, payload, 0o644)
+	_, trace, code := runCmd(t, nil, curlBin, "-sS", "-v", "-f", "-T", f, "http://"+httpAddr+"/native.Store/Write?name=up.bin")
+	if code != 0 || !strings.Contains(trace, "Expect: 100-continue") || !strings.Contains(trace, "HTTP/1.1 100 Continue") {
+		t.Errorf("curl -T with Expect: 100-continue: %d\n%s", code, trace)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dataDir, "up.bin")); string(got) != string(payload) {
+		t.Errorf("the upload stored %d bytes", len(got))
+	}
 }
