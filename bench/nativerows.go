@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"net"
 	"time"
 
@@ -38,6 +39,11 @@ type streamRequest struct {
 	N int64 `json:"n"`
 }
 
+// fileRequest asks Bench.File for the file at Path.
+type fileRequest struct {
+	Path string `json:"path"`
+}
+
 // newNativeServer returns a server with the benchmark's endpoints.
 func newNativeServer(opts ...native.Option) (*native.Server, error) {
 	s := native.NewServer(opts...)
@@ -45,6 +51,11 @@ func newNativeServer(opts ...native.Option) (*native.Server, error) {
 		s.Register("Bench.Stream", func(ctx context.Context, req *streamRequest, body *io.Reader) error {
 			*body = &benchkit.PatternReader{Pattern: pattern, Left: req.N}
 			return nil
+		}, native.Safe()),
+		s.Register("Bench.File", func(req *fileRequest, body *io.Reader) error {
+			f, err := os.Open(req.Path)
+			*body = f
+			return err
 		}, native.Safe()),
 		s.Register("Bench.Echo", func(ctx context.Context, req *EchoMsg, resp *EchoMsg) error {
 			*resp = *req
