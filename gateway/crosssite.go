@@ -260,10 +260,11 @@ func HostCheck(h http.Handler, names ...string) http.Handler {
 // writeStatus writes err as grpc-gateway's status JSON with HTTP status
 // code, outside the REST handler's mux.
 func writeStatus(w http.ResponseWriter, r *http.Request, code int, err error) {
-	runtime.HTTPError(context.Background(), statusMux, &runtime.JSONPb{}, w, r,
+	_, out := runtime.MarshalerForRequest(statusMux, r)
+	runtime.HTTPError(context.Background(), statusMux, out, w, r,
 		&runtime.HTTPStatusError{HTTPStatus: code, Err: err})
 }
 
-// statusMux is the mux writeStatus gives grpc-gateway's error writer,
-// which reads only its options (the defaults).
+// statusMux is the mux writeStatus gives grpc-gateway's error writer: its
+// default marshaler writes statuses as the REST handler's does.
 var statusMux = runtime.NewServeMux()
