@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"net"
+	"os"
 	"time"
 
 	"github.com/framegate/framegate/bench/internal/benchkit"
