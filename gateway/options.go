@@ -27,6 +27,8 @@ type config struct {
 	onSchemaChange func(*SchemaChangeError)
 	// corsOrigins are the web origins allowed to call (crosssite.go).
 	corsOrigins []string
+	// compress compresses JSON answers of the REST front door (compress.go).
+	compress bool
 }
 
 // DefaultMetadataAllowlist is the request metadata passed to the backend
@@ -38,7 +40,7 @@ var DefaultMetadataAllowlist = []string{"x-request-id", "traceparent", "tracesta
 const DefaultChunkSize = 1 << 20
 
 func newConfig(opts []Option) config {
-	c := config{pkg: "native", logger: slog.New(slog.DiscardHandler), allow: DefaultMetadataAllowlist, chunkSize: DefaultChunkSize, maxJSON: DefaultMaxJSONBody, limits: DefaultSchemaLimits, bodyTimeout: DefaultBodyTimeout}
+	c := config{pkg: "native", logger: slog.New(slog.DiscardHandler), allow: DefaultMetadataAllowlist, chunkSize: DefaultChunkSize, maxJSON: DefaultMaxJSONBody, limits: DefaultSchemaLimits, bodyTimeout: DefaultBodyTimeout, compress: true}
 	for _, o := range opts {
 		o.apply(&c)
 	}
@@ -98,6 +100,14 @@ func WithChunkSize(n int) Option {
 // bodies and have no such limit.
 func WithMaxJSONBody(n int64) Option {
 	return optionFunc(func(c *config) { c.maxJSON = max(n, 1) })
+}
+
+// WithCompression sets whether the REST front door compresses its JSON
+// answers (unary results, error statuses, the gateway's API) with gzip or
+// zstd for clients whose Accept-Encoding asks for it (default true). Byte
+// streams are never compressed.
+func WithCompression(on bool) Option {
+	return optionFunc(func(c *config) { c.compress = on })
 }
 
 // SchemaLimits bound the schemas a gateway mounts. A backend's describe

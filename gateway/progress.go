@@ -57,7 +57,26 @@ func bodyWithTimeout(w http.ResponseWriter, r *http.Request, d time.Duration) {
 	if d <= 0 || r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		return
 	}
-	r.Body = &progressBody{body: r.Body, rc: http.NewResponseController(w), d: d}
+	r.Body = &progressBody{body: r.Body, rc: http.NewResponseController(connWriter(w)), d: d}
+}
+
+// connWriter returns the writer under w's wrappers (those with Unwrap, as
+// http.ResponseController follows them) that sets the connection's read
+// deadline. A request body may be read while its handler returns (a
+// remote backend's client reads it from a goroutine of its own, see
+// callBody), when a wrapper may be recycled: gzhttp's (compress.go) goes
+// back to a pool.
+func connWriter(w http.ResponseWriter) http.ResponseWriter {
+	for {
+		if _, ok := w.(interface{ SetReadDeadline(time.Time) error }); ok {
+			return w
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return w
+		}
+		w = u.Unwrap()
+	}
 }
 
 func (b *progressBody) Read(p []byte) (int, error) {

@@ -50,7 +50,9 @@ const DefaultMaxJSONBody = 32 << 20
 // POST, PUT and GET /<pkg>.<Service>/<Method>, the gateway's own API at
 // GET /v1/endpoints, /v1/endpoints/{name} and /v1/descriptors (a binary
 // FileDescriptorSet, see Descriptors), and GET /openapi.json. An
-// unknown path answers 404 with a JSON status body.
+// unknown path answers 404 with a JSON status body. JSON answers are
+// compressed for clients that ask, unless WithCompression(false)
+// (compress.go).
 func (g *Gateway) HTTPHandler() http.Handler {
 	mux := runtime.NewServeMux(
 		runtime.WithIncomingHeaderMatcher(func(k string) (string, bool) {
@@ -80,7 +82,13 @@ func (g *Gateway) HTTPHandler() http.Handler {
 	if err := mux.HandlePath(http.MethodGet, "/v1/descriptors", g.serveDescriptors); err != nil {
 		panic(err)
 	}
-	return g.guardCrossSite(mux)
+	var h http.Handler = mux
+	if g.cfg.compress {
+		// Inside the cross-site guard: its refusals and preflights
+		// are short or empty.
+		h = compressHandler(h)
+	}
+	return g.guardCrossSite(h)
 }
 
 // routingError answers a request no route takes: 404, or 405 with an Allow
@@ -417,6 +425,7 @@ func (s *restServer) sendStream(w http.ResponseWriter, r *http.Request, rc io.Re
 	if n == 0 && rerr != nil && rerr != io.EOF {
 		return false, rerr
 	}
+	s.g.plainStream(h)
 	setMetadataHeaders(h, "", hdr)
 	code := setDownloadHeaders(h, info, hdr.Get("content-type"))
 	if info.Length < 0 {
@@ -436,6 +445,12 @@ func (s *restServer) sendStream(w http.ResponseWriter, r *http.Request, rc io.Re
 			rcl.Flush()
 		}
 		if rerr == io.EOF {
+			if ev.BytesOut == 0 {
+				// An empty stream: a writer that holds the header back
+				// until the first write (gzhttp's, compress.go) would
+				// send the trailers set below in it too.
+				w.Write(nil)
+			}
 			// Undeclared trailers: net/http sends keys with TrailerPrefix.
 			setMetadataHeaders(h, http.TrailerPrefix, *trl)
 			h.Set("Grpc-Status", "0")

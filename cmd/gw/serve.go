@@ -71,6 +71,7 @@ const serveExample = `  gw serve -data-dir /tmp/store &
 type serveFlags struct {
 	commonFlags
 	grpcAddr, httpAddr, nativeAddr string
+	httpCompress                   bool
 	backend                        string
 	poolSize                       int
 	nativeTLS                      bool
@@ -84,6 +85,8 @@ func runServe(args []string, sio *stdio) int {
 	var f serveFlags
 	c.fs.StringVar(&f.grpcAddr, "grpc-addr", "127.0.0.1:9090", "gRPC listen `address` (host:port)")
 	c.fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:8080", "HTTP listen `address`: REST, /healthz and /metrics")
+	c.fs.BoolVar(&f.httpCompress, "http-compress", true, "compress the REST front door's JSON answers with gzip or zstd for clients that ask\n"+
+		"(Accept-Encoding); byte streams (downloads) are sent as they are. -http-compress=false to turn it off")
 	c.fs.StringVar(&f.nativeAddr, "native-addr", "127.0.0.1:7070", "native protocol listen `address` (host:port or unix:///path) of the embedded demo service; empty for none")
 	c.fs.StringVar(&f.backend, "backend", "", "remote native server `url`: tcp://host:port, tls://host:port, unix:///path or exec:command; empty for the embedded demo service")
 	c.commonFlags(&f.commonFlags)
@@ -190,6 +193,7 @@ func (s *server) start(ctx context.Context, sio *stdio, nativeAddrGiven bool) er
 		gateway.WithMaxJSONBody(int64(f.httpMaxBodySize)),
 		gateway.WithBodyTimeout(f.bodyTimeout),
 		gateway.WithCORSOrigins(f.corsOrigins...),
+		gateway.WithCompression(f.httpCompress),
 		gateway.WithCallObserver(func(ev gateway.CallEvent) {
 			s.m.observe(ev)
 			logCall(s.log, ev)
