@@ -82,7 +82,15 @@ func (g *Gateway) HTTPHandler() http.Handler {
 	if err := mux.HandlePath(http.MethodGet, "/v1/descriptors", g.serveDescriptors); err != nil {
 		panic(err)
 	}
-	var h http.Handler = mux
+	// HEAD of the gateway's own documents is their GET: net/http sends
+	// no body for a HEAD request whatever the handler writes.
+	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodHead && g.set.Load().lookup(r.URL.Path) == nil {
+			r = r.Clone(r.Context())
+			r.Method = http.MethodGet
+		}
+		mux.ServeHTTP(w, r)
+	})
 	if g.cfg.compress {
 		// Inside the cross-site guard: its refusals and preflights
 		// are short or empty.

@@ -87,3 +87,16 @@ func TestSafeMethods(t *testing.T) {
 		}
 	})
 }
+
+// HEAD of the gateway's own documents answers their GET's headers.
+func TestHeadOfDocuments(t *testing.T) {
+	e := newEnv(t, "local")
+	for _, path := range []string{"/openapi.json", "/v1/endpoints", "/v1/descriptors"} {
+		get, gb := do(t, http.MethodGet, e.http.URL+path, nil, "Accept-Encoding", "identity")
+		head, hb := do(t, http.MethodHead, e.http.URL+path, nil, "Accept-Encoding", "identity")
+		if get.StatusCode != 200 || head.StatusCode != 200 || len(hb) != 0 || len(gb) == 0 ||
+			head.Header.Get("Content-Type") != get.Header.Get("Content-Type") {
+			t.Errorf("%s: GET %d %q, HEAD %d %q (%d bytes)", path, get.StatusCode, get.Header.Get("Content-Type"), head.StatusCode, head.Header.Get("Content-Type"), len(hb))
+		}
+	}
+}

@@ -90,6 +90,7 @@ func TestREADME(t *testing.T) {
 		"curl -sI 'localhost:8080/native.Store/Read?name=big.bin'": {
 			"Content-Length: 50000000\r\n", "Accept-Ranges: bytes\r\n", "Content-Type: application/octet-stream\r\n", "Etag: \"", "Last-Modified: ",
 			"206 bytes 0-99/50000000\n", "resumed\n", "304\n", "405 Allow: POST, PUT\n",
+			"gzip ", "[] 50000000 bytes\n",
 			`may change state, and that origin is not allowed; to allow its pages, start the gateway with -cors-origin https://evil.example (gateway.WithCORSOrigins)","details":[]} 403`,
 			`origin \"https://app.example\" is not allowed to call this gateway from a browser; to allow it, start the gateway with -cors-origin https://app.example (gateway.WithCORSOrigins)","details":[]} 403`,
 		},
