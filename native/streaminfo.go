@@ -246,8 +246,8 @@ func parseRange(spec string, size int64) (start, length int64, ok bool, err erro
 // and applies the caller's range to it: a Content stream announces its
 // info; an *os.File at its start announces its size, modification time,
 // an entity tag and a type from its name's extension, and serves the range
-// itself; a FileSection announces its length. Anything else announces
-// nothing (nil).
+// itself; a FileSection announces its length, age and type. Anything
+// else announces nothing (nil).
 func prepareStream(src io.Reader, spec, ifRange string) (*StreamInfo, io.Reader, error) {
 	switch s := src.(type) {
 	case *content:
@@ -275,7 +275,7 @@ func prepareStream(src io.Reader, spec, ifRange string) (*StreamInfo, io.Reader,
 		return info, r, err
 	case *fileSection:
 		if _, n, ok := fileRange(s); ok {
-			info := &StreamInfo{Length: n, Size: -1}
+			info := &StreamInfo{Length: n, Size: -1, ContentType: mime.TypeByExtension(filepath.Ext(s.f.Name()))}
 			if fi, err := s.f.Stat(); err == nil {
 				info.ModTime = fi.ModTime()
 			}
