@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -230,6 +231,18 @@ func TestCallOutputContinue(t *testing.T) {
 	}
 	if _, errOut, code := gwCall(t, nil, "-addr", addr, "-continue", "Store.Read", `{"name":"data.bin"}`); code != 2 || !strings.Contains(errOut, "-continue needs -o FILE") {
 		t.Errorf("-continue without -o: %d %s", code, errOut)
+	}
+
+	// On a terminal (script(1) gives it one), a progress bar.
+	script, err := exec.LookPath("script")
+	if err != nil {
+		t.Skip("no script(1) to run gw call on a terminal")
+	}
+	bar := filepath.Join(t.TempDir(), "bar.bin")
+	cmd := gwBin + " call -addr " + addr + " -o " + bar + ` Store.Read '{"name":"data.bin"}'`
+	tty, _, code := runCmd(t, nil, script, "-qec", cmd, "/dev/null")
+	if got, _ := os.ReadFile(bar); code != 0 || string(got) != string(body) || !strings.Contains(tty, "100% |") {
+		t.Errorf("gw call -o on a terminal: exit %d, %d bytes; the terminal shows %q", code, len(got), tty)
 	}
 }
 
