@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	_ "google.golang.org/grpc/encoding/gzip" // requests compressed with gzip; answered in kind
+	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -30,7 +31,7 @@ import (
 // while it runs), server reflection v1 and v1alpha, grpc.health.v1 and the
 // gateway's own GatewayService.
 func (g *Gateway) NewGRPCServer(opts ...grpc.ServerOption) *grpc.Server {
-	opts = append(opts[:len(opts):len(opts)], grpc.UnknownServiceHandler(g.handleStream))
+	opts = append(opts[:len(opts):len(opts)], grpc.UnknownServiceHandler(g.handleStream), grpc.ForceServerCodecV2(newChunkCodec()))
 	s := grpc.NewServer(opts...)
 	g.RegisterServices(s)
 	return s
@@ -203,34 +204,40 @@ func settled(ctx context.Context, err error) bool { return err == nil || ctx.Err
 // they arrive. ended says the stream itself ended (io.EOF or its error),
 // rather than the sending.
 func (g *Gateway) sendStream(ss grpc.ServerStream, m *method, r io.Reader, contentType string, ev *CallEvent) (ended bool, err error) {
-	bp := chunkPool(g.cfg.chunkSize)
-	defer putChunk(bp)
-	buf := *bp
 	if contentType == "" {
 		contentType = "application/octet-stream"
 	}
 	httpBody := isHTTPBody(m.out.FullName())
+	field := dataField(m)
+	pool := mem.DefaultBufferPool()
 	first := true
 	for {
-		n, rerr := r.Read(buf)
+		// Each chunk is read into a buffer of its own, which the message
+		// hands to grpc-go (chunkcodec.go).
+		bp := pool.Get(g.cfg.chunkSize)
+		n, rerr := r.Read(*bp)
 		if n > 0 || (first && rerr == io.EOF) {
-			var msg proto.Message
+			*bp = (*bp)[:n]
+			ct, msg := "", proto.Message(nil)
 			if httpBody {
-				hb := &httpbody.HttpBody{Data: buf[:n]}
+				hb := &httpbody.HttpBody{Data: *bp}
 				if first {
-					hb.ContentType = contentType
+					ct, hb.ContentType = contentType, contentType
 				}
 				msg = hb
 			} else {
-				msg = m.responseChunk(buf[:n])
+				msg = m.responseChunk(*bp)
 			}
 			first = false
-			// SendMsg encodes the message before it returns, so buf can
-			// be reused (the gateway installs no lazy stats handlers).
-			if err := ss.SendMsg(msg); err != nil {
+			cm := newChunkMsg(msg, field, ct, bp)
+			err := ss.SendMsg(cm)
+			cm.release()
+			if err != nil {
 				return false, err
 			}
 			ev.BytesOut += int64(n)
+		} else {
+			pool.Put(bp)
 		}
 		if rerr == io.EOF {
 			return true, nil

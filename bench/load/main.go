@@ -42,6 +42,7 @@ type config struct {
 	only       *regexp.Regexp
 	out        string
 	cpuProf    string
+	memProf    string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -58,6 +59,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&cfg.grace, "grace", 30*time.Second, "after -duration, how long calls in flight may take before they fail")
 	fs.StringVar(&cfg.out, "out", "load-results.json", "write the results here as JSON (empty: do not)")
 	fs.StringVar(&cfg.cpuProf, "cpuprofile", "", "write a CPU profile of the whole run to this file")
+	fs.StringVar(&cfg.memProf, "memprofile", "", "write a heap profile to this file halfway through the first scenario (use with -only)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -105,6 +107,18 @@ func loadMain(args []string, stdout, stderr io.Writer) int {
 		}
 		defer f.Close()
 		defer pprof.StopCPUProfile()
+	}
+	if cfg.memProf != "" {
+		t := time.AfterFunc(cfg.duration/2, func() {
+			f, err := os.Create(cfg.memProf)
+			if err == nil {
+				err = errors.Join(pprof.Lookup("heap").WriteTo(f, 0), f.Close())
+			}
+			if err != nil {
+				fmt.Fprintln(stderr, "load: -memprofile:", err)
+			}
+		})
+		defer t.Stop()
 	}
 	rep, err := run(cfg, stderr)
 	if rep != nil {

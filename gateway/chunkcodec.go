@@ -1,0 +1,78 @@
+package gateway
+
+// This file hands the chunks of a response stream to grpc-go without
+// copying them: the chunk is read into a buffer of grpc-go's pool and sent
+// as the data field of its message, the few bytes before it written by
+// hand. grpc-go returns the buffer to its pool once the frames carrying it
+// are written. Memory per gRPC download is then the chunks grpc-go holds
+// (its write quota lets about one be queued while the next is read), not a
+// read buffer plus a marshalled copy of each.
+
+import (
+	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// chunkMsg is one response-stream message: the wire bytes head, then the
+// data field's payload *buf. It is also the same message as a
+// proto.Message, for a server whose codec is not chunkCodec (one built
+// around StreamHandler); taken says chunkCodec took the buffer.
+type chunkMsg struct {
+	proto.Message
+	head  []byte
+	buf   *[]byte
+	taken bool
+}
+
+// newChunkMsg returns the message carrying data *buf, of field number
+// field, with contentType in field 1 first when it is not "" (HttpBody's
+// content_type). msg is the same message for other codecs.
+func newChunkMsg(msg proto.Message, field protowire.Number, contentType string, buf *[]byte) *chunkMsg {
+	head := make([]byte, 0, 16+len(contentType))
+	if contentType != "" {
+		head = protowire.AppendTag(head, 1, protowire.BytesType)
+		head = protowire.AppendString(head, contentType)
+	}
+	head = protowire.AppendTag(head, field, protowire.BytesType)
+	head = protowire.AppendVarint(head, uint64(len(*buf)))
+	return &chunkMsg{Message: msg, head: head, buf: buf}
+}
+
+// release returns the buffer to the pool if no codec took it.
+func (m *chunkMsg) release() {
+	if !m.taken {
+		mem.DefaultBufferPool().Put(m.buf)
+	}
+}
+
+// chunkCodec is grpc-go's proto codec, except that it sends a chunkMsg's
+// buffer as it is.
+type chunkCodec struct{ encoding.CodecV2 }
+
+func newChunkCodec() chunkCodec { return chunkCodec{encoding.GetCodecV2("proto")} }
+
+func (c chunkCodec) Marshal(v any) (mem.BufferSlice, error) {
+	m, ok := v.(*chunkMsg)
+	if !ok {
+		return c.CodecV2.Marshal(v)
+	}
+	m.taken = true
+	out := mem.BufferSlice{mem.SliceBuffer(m.head)}
+	if len(*m.buf) == 0 {
+		mem.DefaultBufferPool().Put(m.buf)
+		return out, nil
+	}
+	return append(out, mem.NewBuffer(m.buf, mem.DefaultBufferPool())), nil
+}
+
+// dataField is the field number of a download message's data: HttpBody's
+// data, or the data field of a synthesized Download message.
+func dataField(m *method) protoreflect.FieldNumber {
+	if m.respData != nil {
+		return m.respData.Number()
+	}
+	return 2 // google.api.HttpBody.data
+}
