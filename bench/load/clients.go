@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/genproto/googleapis/api/httpbody"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
@@ -182,7 +181,7 @@ func (c *grpcClient) stream(ctx context.Context, n, off int64) error {
 	req := dynamicpb.NewMessage(c.streamIn)
 	req.Set(c.fN, protoreflect.ValueOfInt64(n))
 	req.Set(c.fOff, protoreflect.ValueOfInt64(off))
-	st, err := c.cc.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true}, c.streamMethod)
+	st, err := c.cc.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true}, c.streamMethod, grpc.ForceCodecV2(newViewCodec()))
 	if err != nil {
 		return err
 	}
@@ -193,18 +192,16 @@ func (c *grpcClient) stream(ctx context.Context, n, off int64) error {
 		return err
 	}
 	v := newVerifier(off)
+	m := chunkView{write: func(b []byte) error { _, err := v.Write(b); return err }}
 	for first := true; ; first = false {
-		var m httpbody.HttpBody
+		m.contentType = ""
 		if err := st.RecvMsg(&m); err == io.EOF {
 			break
 		} else if err != nil {
 			return err
 		}
-		if first && m.ContentType != "application/octet-stream" {
-			return fmt.Errorf("first chunk has content type %q", m.ContentType)
-		}
-		if _, err := v.Write(m.Data); err != nil {
-			return err
+		if first && m.contentType != "application/octet-stream" {
+			return fmt.Errorf("first chunk has content type %q", m.contentType)
 		}
 	}
 	return v.done(n)
