@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 )
@@ -14,13 +15,15 @@ type optionFunc func(*config)
 func (f optionFunc) apply(c *config) { f(c) }
 
 type config struct {
-	pkg       string
-	logger    *slog.Logger
-	allow     []string // exact lower-case keys, or prefixes ending in "*"
-	observe   func(CallEvent)
-	chunkSize int
-	maxJSON   int64
-	limits    SchemaLimits
+	pkg    string
+	logger *slog.Logger
+	allow  []string // exact lower-case keys, or prefixes ending in "*"
+	// exactAllow says allow has no prefix (set by newConfig).
+	exactAllow bool
+	observe    func(CallEvent)
+	chunkSize  int
+	maxJSON    int64
+	limits     SchemaLimits
 	// bodyTimeout bounds a request body's silence (progress.go).
 	bodyTimeout time.Duration
 	// onSchemaChange observes refused schema changes (schemachange.go).
@@ -44,6 +47,7 @@ func newConfig(opts []Option) config {
 	for _, o := range opts {
 		o.apply(&c)
 	}
+	c.exactAllow = !slices.ContainsFunc(c.allow, func(a string) bool { return strings.HasSuffix(a, "*") })
 	return c
 }
 
