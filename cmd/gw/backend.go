@@ -31,11 +31,15 @@ func runBackend(args []string, sio *stdio) int {
 	var addr, extra string
 	var stdioMode bool
 	var readTimeout, idleTimeout time.Duration
+	var maxConns int
 	c.fs.StringVar(&addr, "native-addr", "127.0.0.1:7070", "native protocol listen `address`: host:port or unix:///path")
 	c.fs.BoolVar(&stdioMode, "stdio", false, "serve one connection on stdin and stdout instead of listening")
 	c.commonFlags(&f)
 	nativeReadTimeoutFlag(c, &readTimeout)
 	nativeIdleTimeoutFlag(c, &idleTimeout)
+	c.fs.IntVar(&maxConns, "max-conns", defaultMaxCalls, "most connections (`n`) served at once, each running one call at a time; at the limit the\n"+
+		"one idle the longest is closed (through CLOSE) to admit a new one, which is refused only when\n"+
+		"every connection has a call in flight; 0 for no limit")
 	c.fs.StringVar(&extra, "extra-endpoint", "", "comma-separated endpoint `names` to register as well, each an echo of {\"text\"} (for tests)")
 	c.hide("extra-endpoint")
 	if err := c.parse(args, sio); err != nil {
@@ -63,7 +67,11 @@ func runBackend(args []string, sio *stdio) int {
 		return fail(err)
 	}
 	defer st.Close()
-	srv := native.NewServer(native.WithLogger(logger), native.WithReadTimeout(readTimeout), native.WithIdleTimeout(idleTimeout))
+	if maxConns < 0 {
+		fmt.Fprintf(sio.err, "gw backend: -max-conns %d: want 0 (no limit) or more\nRun 'gw backend -h' for help.\n", maxConns)
+		return 2
+	}
+	srv := native.NewServer(native.WithLogger(logger), native.WithReadTimeout(readTimeout), native.WithIdleTimeout(idleTimeout), native.WithMaxConns(maxConns))
 	if err := st.Register(srv); err != nil {
 		return fail(err)
 	}

@@ -230,3 +230,36 @@ func TestSizeLimits(t *testing.T) {
 		t.Errorf("gw call with a JSON body of 6KiB: %d %s", c, errOut)
 	}
 }
+
+// gw backend -max-conns: at the limit a new connection evicts the one idle
+// the longest, so a caller gets through while idle connections are held.
+func TestBackendMaxConns(t *testing.T) {
+	gw := startGW(t, "gw backend", nil, "backend", "-native-addr", "127.0.0.1:0", "-data-dir", t.TempDir(), "-max-conns", "2")
+	addr := gw.addr("native")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var idle []*native.Client
+	for range 2 {
+		c, err := native.Dial(ctx, "tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		var s native.Schema
+		if err := c.Call(ctx, native.DescribeEndpoint, nil, &s); err != nil {
+			t.Fatal(err)
+		}
+		idle = append(idle, c)
+		time.Sleep(10 * time.Millisecond) // the first is idle the longest
+	}
+	if out, errOut, code := gwCall(t, nil, "-addr", addr, "Store.List", `{}`); code != 0 {
+		t.Fatalf("gw call with 2 idle connections held against -max-conns 2: %d %s %s", code, out, errOut)
+	}
+	var s native.Schema
+	if err := idle[0].Call(ctx, native.DescribeEndpoint, nil, &s); err == nil {
+		t.Errorf("the connection idle the longest still works: it was not evicted")
+	}
+	if err := idle[1].Call(ctx, native.DescribeEndpoint, nil, &s); err != nil {
+		t.Errorf("the other idle connection: %v", err)
+	}
+}
