@@ -190,3 +190,55 @@ func FuzzClientConn(f *testing.F) {
 		}
 	})
 }
+
+// FuzzClientStream plays arbitrary bytes as the server to a client that
+// asks for a stream: a stream read to a clean end carries exactly the
+// length its header announced, and nothing hangs.
+func FuzzClientStream(f *testing.F) {
+	resp := func(h responseHeader) []byte {
+		b, _ := json.Marshal(&h)
+		return appendFrame(nil, FrameHeader{Type: TypeHeader, Call: 1}, b)
+	}
+	data := func(b []byte, n int) []byte {
+		return appendFrame(b, FrameHeader{Type: TypeData, Call: 1}, []byte("abcdefghij")[:n])
+	}
+	okTrailer := appendFrame(nil, FrameHeader{Type: TypeTrailer, Call: 1}, []byte(`{"code":0}`))
+	announced := resp(responseHeader{Body: BodyStream, Stream: &streamInfo{Length: 5, Size: -1, ETag: `"e"`}})
+	for _, n := range []int{5, 3, 7, 0} {
+		f.Add(append(data(append([]byte(nil), announced...), n), okTrailer...))
+	}
+	f.Add(append(data(data(append([]byte(nil), announced...), 2), 3), okTrailer...))
+	f.Add(append(resp(responseHeader{Body: BodyStream, Stream: &streamInfo{Length: 1, Size: 10, Offset: 9}}), append(data(nil, 1), okTrailer...)...))
+	f.Add(append(resp(responseHeader{Body: BodyStream, Stream: &streamInfo{Length: 4, Size: 2, Offset: 9}}), okTrailer...))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		a, b := net.Pipe()
+		go func() {
+			var pre [PrefaceLen]byte
+			io.ReadFull(b, pre[:])
+			b.Write(appendPreface(nil, ProtocolVersion, MinMaxFramePayload))
+			go io.Copy(io.Discard, b)
+			b.Write(in)
+			b.Close()
+		}()
+		c, err := NewClient(a, WithHandshakeTimeout(time.Second), WithAbortTimeout(100*time.Millisecond), WithCloseTimeout(100*time.Millisecond))
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		var info StreamInfo
+		var rc io.ReadCloser
+		if err := c.Call(ctx, "Get", nil, &rc, Info(&info)); err != nil {
+			return
+		}
+		got, err := io.ReadAll(rc)
+		rc.Close()
+		if ctx.Err() != nil {
+			t.Fatalf("the stream hung: %v", err)
+		}
+		if err == nil && info.Length >= 0 && int64(len(got)) != info.Length {
+			t.Fatalf("a clean end after %d bytes of a stream that announced %d", len(got), info.Length)
+		}
+	})
+}
