@@ -9,6 +9,8 @@ package gateway
 // read buffer plus a marshalled copy of each.
 
 import (
+	"fmt"
+
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -49,7 +51,8 @@ func (m *chunkMsg) release() {
 }
 
 // chunkCodec is grpc-go's proto codec, except that it sends a chunkMsg's
-// buffer as it is.
+// buffer as it is, and checks a checkedMsg's wire bytes for unknown fields
+// before decoding them.
 type chunkCodec struct{ encoding.CodecV2 }
 
 func newChunkCodec() chunkCodec { return chunkCodec{encoding.GetCodecV2("proto")} }
@@ -66,6 +69,40 @@ func (c chunkCodec) Marshal(v any) (mem.BufferSlice, error) {
 		return out, nil
 	}
 	return append(out, mem.NewBuffer(m.buf, mem.DefaultBufferPool())), nil
+}
+
+// checkedMsg is a request message to receive: chunkCodec checks its wire
+// bytes for fields its descriptor does not know (unknownInWire), says so
+// in checked and leaves the refusal in unknown (an error a codec returns
+// reaches the caller as a bare INTERNAL status); under another codec the
+// embedded message is decoded as it is, and the caller walks it instead
+// (unknownField).
+type checkedMsg struct {
+	proto.Message
+	checked bool
+	unknown error
+}
+
+func (c chunkCodec) Unmarshal(data mem.BufferSlice, v any) (err error) {
+	defer func() {
+		// dynamicpb panics on some malformed map entries; grpc-go does
+		// not recover a codec's panic (see safeRecv).
+		if r := recover(); r != nil {
+			err = fmt.Errorf("gateway: the message cannot be decoded: %v", r)
+		}
+	}()
+	m, ok := v.(*checkedMsg)
+	if !ok {
+		return c.CodecV2.Unmarshal(data, v)
+	}
+	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
+	defer buf.Free()
+	b := buf.ReadOnlyData()
+	m.checked = true
+	if m.unknown = unknownInWire(b, m.ProtoReflect().Descriptor()); m.unknown != nil {
+		return nil
+	}
+	return proto.Unmarshal(b, m.Message)
 }
 
 // dataField is the field number of a download message's data: HttpBody's

@@ -343,11 +343,16 @@ func (u *grpcUpload) Read(p []byte) (int, error) {
 // most d (recvWithTimeout), and refuses one with fields the schema does not
 // know.
 func recvRequest(ss grpc.ServerStream, m *method, msg proto.Message, d time.Duration) error {
-	if err := recvWithTimeout(ss, msg, d); err != nil {
+	cm := &checkedMsg{Message: msg}
+	if err := recvWithTimeout(ss, cm, d); err != nil {
 		return err
 	}
-	if err := unknownField(msg.ProtoReflect()); err != nil {
-		return status.Error(codes.InvalidArgument, m.wrap("request", err).Error())
+	unknown := cm.unknown
+	if !cm.checked {
+		unknown = unknownField(msg.ProtoReflect())
+	}
+	if unknown != nil {
+		return status.Error(codes.InvalidArgument, m.wrap("request", unknown).Error())
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ package gateway
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/framegate/framegate/internal/clip"
 	"github.com/framegate/framegate/native"
 )
 
@@ -108,16 +110,29 @@ func stalledBody(r *http.Request) (time.Duration, bool) {
 	return b.d, true
 }
 
+// safeRecv is ss.RecvMsg(m) that turns a panic of the decoder into an
+// error: protobuf-go's dynamicpb panics on some malformed map entries (a
+// key of the wrong wire type after a good one), and a panic in a
+// goroutine of a gRPC handler would end the whole process.
+func safeRecv(ss grpc.ServerStream, m any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = status.Errorf(codes.InvalidArgument, "gateway: the request message cannot be decoded: %s", clip.Text(fmt.Sprint(r), clip.Max))
+		}
+	}()
+	return ss.RecvMsg(m)
+}
+
 // recvWithTimeout is ss.RecvMsg(m) that gives up after d with
 // DEADLINE_EXCEEDED (d <= 0: no limit). grpc-go cannot interrupt RecvMsg,
 // so the caller must end the stream at once when it fails: returning from
 // the handler cancels the stream, which ends the RecvMsg left waiting.
 func recvWithTimeout(ss grpc.ServerStream, m any, d time.Duration) error {
 	if d <= 0 {
-		return ss.RecvMsg(m)
+		return safeRecv(ss, m)
 	}
 	done := make(chan error, 1)
-	go func() { done <- ss.RecvMsg(m) }()
+	go func() { done <- safeRecv(ss, m) }()
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
