@@ -136,3 +136,28 @@ func ExampleSafe() {
 	// Notes.Get safe=true idempotent=true
 	// Notes.Put safe=false idempotent=true
 }
+
+// A handler answers with ServeContent: the stream announces its length,
+// type and entity tag, and serves the caller's range. A client asks for a
+// range with Range and reads the announcement with Info.
+func ExampleServeContent() {
+	srv := native.NewServer()
+	srv.Register("Doc.Get", func(ctx context.Context, req *GreetRequest, body *io.Reader) error {
+		rc, err := native.ServeContent(ctx, strings.NewReader("hello, ranges"), native.StreamInfo{ContentType: "text/plain", ETag: `"v1"`})
+		*body = rc
+		return err
+	}, native.Safe())
+	c := native.NewLocalClient(srv)
+	var rc io.ReadCloser
+	var info native.StreamInfo
+	err := c.Call(context.Background(), "Doc.Get", &GreetRequest{}, &rc, native.Range("bytes=7-", `"v1"`), native.Info(&info))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer rc.Close()
+	b, _ := io.ReadAll(rc)
+	fmt.Printf("%q: bytes %d-%d of %d, %s, %s\n", b, info.Offset, info.Offset+info.Length-1, info.Size, info.ContentType, info.ETag)
+	// Output:
+	// "ranges": bytes 7-12 of 13, text/plain, "v1"
+}
