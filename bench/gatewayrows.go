@@ -50,7 +50,11 @@ func init() {
 	register(contender{name: "gateway/rest/range", unit: "calls/s", order: 232, run: gatewayRESTRange})
 	for i, callers := range []int{1, 16} {
 		register(contender{name: fmt.Sprintf("unary/gateway-grpc/%d", callers), unit: "calls/s", order: 510 + i,
-			run: func(r *round) (float64, error) { return gatewayUnary(r, callers) }})
+			run: func(r *round) (float64, error) { return gatewayUnary(r, callers, false) }})
+		register(contender{name: fmt.Sprintf("unary/gateway-remote/%d", callers), unit: "calls/s", order: 512 + i,
+			run: func(r *round) (float64, error) { return gatewayUnary(r, callers, true) }})
+		registerRatio(ratio{name: fmt.Sprintf("unary gateway-remote/grpc %d", callers), num: fmt.Sprintf("unary/gateway-remote/%d", callers), den: fmt.Sprintf("unary/grpc/%d", callers)})
+		registerRatio(ratio{name: fmt.Sprintf("unary gateway-remote/grpc-proxy %d", callers), num: fmt.Sprintf("unary/gateway-remote/%d", callers), den: fmt.Sprintf("unary/grpc-proxy/%d", callers)})
 	}
 	registerRatio(ratio{name: "gateway/grpc tcp 1MiB", num: "gateway/grpc/tcp", den: "grpc/tcp/1MiB"})
 	registerRatio(ratio{name: "cpu gateway/grpc tcp 1MiB", num: "gateway/grpc/tcp cpu", den: "grpc/tcp/1MiB cpu"})
@@ -65,7 +69,9 @@ const gatewayService = "native.Bench"
 // gatewaySession is a native server behind a gateway whose gRPC and HTTP
 // servers listen on loopback TCP, with a client of each.
 type gatewaySession struct {
-	srv      *native.Server // called in-process: it serves no connection
+	srv      *native.Server // in process, or over TCP to a pool (remote)
+	pool     *native.Pool   // the remote backend's, or nil
+	nsrvDone chan error     // the native server's Serve, when remote
 	gsrv     *grpc.Server
 	hsrv     *http.Server
 	served   chan error // one per server
@@ -79,6 +85,13 @@ type gatewaySession struct {
 // startGateway starts the servers and connects the clients; the gRPC ends
 // use s, as the plain grpc-go rows do.
 func startGateway(s grpcSettings) (gs *gatewaySession, err error) {
+	return startGatewayOver(s, false)
+}
+
+// startGatewayOver is startGateway with the native server in process, or
+// (remote) serving loopback TCP to the gateway's pool of connections, one
+// per caller of the unary rows.
+func startGatewayOver(s grpcSettings, remote bool) (gs *gatewaySession, err error) {
 	srv, err := newNativeServer()
 	if err != nil {
 		return nil, err
@@ -86,18 +99,30 @@ func startGateway(s grpcSettings) (gs *gatewaySession, err error) {
 	gs = &gatewaySession{srv: srv, served: make(chan error, 2)}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	g, err := gateway.New(ctx, gateway.Local(srv))
+	backend := gateway.Local(srv)
+	if remote {
+		nl, err := listenTCP()
+		if err != nil {
+			return nil, errors.Join(err, srv.Close())
+		}
+		gs.nsrvDone = make(chan error, 1)
+		go func() { gs.nsrvDone <- srv.Serve(nl) }()
+		addr := nl.Addr().String()
+		gs.pool = native.NewPool(func(ctx context.Context) (*native.Client, error) { return native.Dial(ctx, "tcp", addr) }, 17)
+		backend = gateway.Remote(gs.pool)
+	}
+	g, err := gateway.New(ctx, backend)
 	if err != nil {
-		return nil, errors.Join(err, gs.srv.Close())
+		return nil, errors.Join(err, gs.closeBackend())
 	}
 	gl, err := listenTCP()
 	if err != nil {
-		return nil, errors.Join(err, gs.srv.Close())
+		return nil, errors.Join(err, gs.closeBackend())
 	}
 	hl, err := listenTCP()
 	if err != nil {
 		gl.Close()
-		return nil, errors.Join(err, gs.srv.Close())
+		return nil, errors.Join(err, gs.closeBackend())
 	}
 	gs.gsrv = g.NewGRPCServer(s.serverOptions()...)
 	gs.hsrv = &http.Server{Handler: g.HTTPHandler(), ReadHeaderTimeout: 10 * time.Second}
@@ -146,7 +171,22 @@ func (gs *gatewaySession) close() error {
 			}
 		}
 	}
+	errs = append(errs, gs.closeBackend())
+	return errors.Join(errs...)
+}
+
+// closeBackend closes the pool and the native server.
+func (gs *gatewaySession) closeBackend() error {
+	var errs []error
+	if gs.pool != nil {
+		errs = append(errs, gs.pool.Close())
+	}
 	errs = append(errs, gs.srv.Close())
+	if gs.nsrvDone != nil {
+		if err := <-gs.nsrvDone; err != nil && !errors.Is(err, native.ErrServerClosed) {
+			errs = append(errs, fmt.Errorf("native serve: %w", err))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -315,8 +355,8 @@ func gatewayRESTRange(r *round) (float64, error) {
 // gatewayUnary: Bench.Echo through the gateway's gRPC server, callers
 // sharing one ClientConn (grpc-go defaults, as unary/grpc/N); the request
 // is echoRequest, and the answer must carry its fields back.
-func gatewayUnary(r *round, callers int) (float64, error) {
-	gs, err := startGateway(grpcDefaults)
+func gatewayUnary(r *round, callers int, remote bool) (float64, error) {
+	gs, err := startGatewayOver(grpcDefaults, remote)
 	if err != nil {
 		return 0, err
 	}
