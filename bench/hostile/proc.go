@@ -312,9 +312,13 @@ func (e *env) serveEmbedded() (*proc, error) {
 		p.kill()
 		return nil, err
 	}
-	if p.addr("native") == "" {
-		p.kill()
-		return nil, errors.New("gw logged no native listener")
+	// gw logs its native listener right after its HTTP one, and the log
+	// is read in a goroutine of its own: /healthz may answer first.
+	for deadline := time.Now().Add(5 * time.Second); p.addr("native") == ""; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) || !p.running() {
+			p.kill()
+			return nil, errors.New("gw logged no native listener")
+		}
 	}
 	return p, nil
 }
