@@ -43,25 +43,7 @@ func rawDo(t testing.TB, method, u, body string, hdr ...string) (*http.Response,
 	if body != "" {
 		rb = strings.NewReader(body)
 	}
-	req, err := http.NewRequest(method, u, rb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, err := tr.RoundTrip(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := readAll(resp)
-	if err != nil {
-		t.Fatalf("%s %s: reading the body: %v", method, u, err)
-	}
-	return resp, b
+	return doWith(t, &http.Client{Transport: tr}, method, u, rb, hdr...)
 }
 
 // gunzip decodes a whole gzip stream, checksum included.

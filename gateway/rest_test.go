@@ -35,6 +35,12 @@ func readAll(resp *http.Response) ([]byte, error) {
 // another ("": none).
 func do(t testing.TB, method, u string, body io.Reader, hdr ...string) (*http.Response, []byte) {
 	t.Helper()
+	return doWith(t, http.DefaultClient, method, u, body, hdr...)
+}
+
+// doWith is do with client c.
+func doWith(t testing.TB, c *http.Client, method, u string, body io.Reader, hdr ...string) (*http.Response, []byte) {
+	t.Helper()
 	req, err := http.NewRequest(method, u, body)
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +57,7 @@ func do(t testing.TB, method, u string, body io.Reader, hdr ...string) (*http.Re
 		}
 		req.Header.Add(hdr[i], hdr[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

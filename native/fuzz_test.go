@@ -159,16 +159,7 @@ func FuzzClientConn(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		a, b := net.Pipe()
-		go func() {
-			var pre [PrefaceLen]byte
-			io.ReadFull(b, pre[:])
-			b.Write(appendPreface(nil, ProtocolVersion, MinMaxFramePayload))
-			go io.Copy(io.Discard, b)
-			b.Write(data)
-			b.Close()
-		}()
-		c, err := NewClient(a, WithHandshakeTimeout(time.Second), WithAbortTimeout(100*time.Millisecond), WithCloseTimeout(100*time.Millisecond))
+		c, err := clientOfServerBytes(data)
 		if err != nil {
 			return
 		}
@@ -211,16 +202,7 @@ func FuzzClientStream(f *testing.F) {
 	f.Add(append(resp(responseHeader{Body: BodyStream, Stream: &streamInfo{Length: 1, Size: 10, Offset: 9}}), append(data(nil, 1), okTrailer...)...))
 	f.Add(append(resp(responseHeader{Body: BodyStream, Stream: &streamInfo{Length: 4, Size: 2, Offset: 9}}), okTrailer...))
 	f.Fuzz(func(t *testing.T, in []byte) {
-		a, b := net.Pipe()
-		go func() {
-			var pre [PrefaceLen]byte
-			io.ReadFull(b, pre[:])
-			b.Write(appendPreface(nil, ProtocolVersion, MinMaxFramePayload))
-			go io.Copy(io.Discard, b)
-			b.Write(in)
-			b.Close()
-		}()
-		c, err := NewClient(a, WithHandshakeTimeout(time.Second), WithAbortTimeout(100*time.Millisecond), WithCloseTimeout(100*time.Millisecond))
+		c, err := clientOfServerBytes(in)
 		if err != nil {
 			return
 		}
@@ -241,4 +223,19 @@ func FuzzClientStream(f *testing.F) {
 			t.Fatalf("a clean end after %d bytes of a stream that announced %d", len(got), info.Length)
 		}
 	})
+}
+
+// clientOfServerBytes returns a client whose server answers the preface and
+// then sends data, whatever the client says, and hangs up.
+func clientOfServerBytes(data []byte) (*Client, error) {
+	a, b := net.Pipe()
+	go func() {
+		var pre [PrefaceLen]byte
+		io.ReadFull(b, pre[:])
+		b.Write(appendPreface(nil, ProtocolVersion, MinMaxFramePayload))
+		go io.Copy(io.Discard, b)
+		b.Write(data)
+		b.Close()
+	}()
+	return NewClient(a, WithHandshakeTimeout(time.Second), WithAbortTimeout(100*time.Millisecond), WithCloseTimeout(100*time.Millisecond))
 }
