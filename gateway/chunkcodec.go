@@ -10,6 +10,7 @@ package gateway
 
 import (
 	"fmt"
+	"strings"
 
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/mem"
@@ -51,13 +52,17 @@ func (m *chunkMsg) release() {
 }
 
 // chunkCodec is grpc-go's proto codec, except that it sends a chunkMsg's
-// buffer as it is, and checks a checkedMsg's wire bytes for unknown fields
-// before decoding them.
+// buffer as it is, checks a checkedMsg's wire bytes for unknown fields
+// before decoding them, and passes the wire bytes of wireMsg and wireOut
+// messages through untouched.
 type chunkCodec struct{ encoding.CodecV2 }
 
 func newChunkCodec() chunkCodec { return chunkCodec{encoding.GetCodecV2("proto")} }
 
 func (c chunkCodec) Marshal(v any) (mem.BufferSlice, error) {
+	if wo, ok := v.(*wireOut); ok {
+		return mem.BufferSlice{mem.SliceBuffer(wo.b)}, nil
+	}
 	m, ok := v.(*chunkMsg)
 	if !ok {
 		return c.CodecV2.Marshal(v)
@@ -72,15 +77,16 @@ func (c chunkCodec) Marshal(v any) (mem.BufferSlice, error) {
 }
 
 // checkedMsg is a request message to receive: chunkCodec checks its wire
-// bytes for fields its descriptor does not know (unknownInWire), says so
-// in checked and leaves the refusal in unknown (an error a codec returns
-// reaches the caller as a bare INTERNAL status); under another codec the
+// bytes for fields its descriptor does not know (unknownInWire) and that
+// proto.Unmarshal can read, says so in checked and leaves the refusal in
+// refused (an error a codec returns reaches the caller as a bare INTERNAL
+// status, where the client's bytes are at fault); under another codec the
 // embedded message is decoded as it is, and the caller walks it instead
 // (unknownField).
 type checkedMsg struct {
 	proto.Message
 	checked bool
-	unknown error
+	refused error
 }
 
 func (c chunkCodec) Unmarshal(data mem.BufferSlice, v any) (err error) {
@@ -91,6 +97,10 @@ func (c chunkCodec) Unmarshal(data mem.BufferSlice, v any) (err error) {
 			err = fmt.Errorf("gateway: the message cannot be decoded: %v", r)
 		}
 	}()
+	if wm, ok := v.(*wireMsg); ok {
+		wm.buf = data.MaterializeToBuffer(mem.DefaultBufferPool())
+		return nil
+	}
 	m, ok := v.(*checkedMsg)
 	if !ok {
 		return c.CodecV2.Unmarshal(data, v)
@@ -99,10 +109,14 @@ func (c chunkCodec) Unmarshal(data mem.BufferSlice, v any) (err error) {
 	defer buf.Free()
 	b := buf.ReadOnlyData()
 	m.checked = true
-	if m.unknown = unknownInWire(b, m.ProtoReflect().Descriptor()); m.unknown != nil {
+	md := m.ProtoReflect().Descriptor()
+	if m.refused = unknownInWire(b, md); m.refused != nil {
 		return nil
 	}
-	return proto.Unmarshal(b, m.Message)
+	if err := proto.Unmarshal(b, m.Message); err != nil {
+		m.refused = errorf("%s (%s)", errMalformed(md), strings.TrimPrefix(err.Error(), "proto: "))
+	}
+	return nil
 }
 
 // dataField is the field number of a download message's data: HttpBody's
@@ -113,3 +127,27 @@ func dataField(m *method) protoreflect.FieldNumber {
 	}
 	return 2 // google.api.HttpBody.data
 }
+
+// wireMsg is a received message kept as its wire bytes, for the
+// transcoder (wirejson.go). Only chunkCodec can receive one.
+type wireMsg struct{ buf mem.Buffer }
+
+// bytes returns the message's wire bytes, valid until free.
+func (m *wireMsg) bytes() []byte {
+	if m.buf == nil {
+		return nil
+	}
+	return m.buf.ReadOnlyData()
+}
+
+// free gives the bytes back to grpc-go's pool.
+func (m *wireMsg) free() {
+	if m.buf != nil {
+		m.buf.Free()
+		m.buf = nil
+	}
+}
+
+// wireOut is a message to send that is already wire bytes (jsonwire.go).
+// Only chunkCodec can send one.
+type wireOut struct{ b []byte }

@@ -51,9 +51,8 @@ type messageCodec struct {
 	name   string // schema message name, or proto name for synthesized ones
 	desc   protoreflect.MessageDescriptor
 	fields []fieldCodec
-	// known holds the fields' JSON names, for refusing unknown members of
-	// a request.
-	known map[string]struct{}
+	// known maps the fields' JSON names to their index in fields.
+	known map[string]int
 }
 
 // body locates the native JSON part of a request or response in its proto
@@ -103,9 +102,9 @@ func (b *builder) link(file protoreflect.FileDescriptor) (*protoSet, error) {
 	for _, p := range b.plans {
 		c := codecs[p.name]
 		c.fields = make([]fieldCodec, len(p.fields))
-		c.known = make(map[string]struct{}, len(p.fields))
+		c.known = make(map[string]int, len(p.fields))
 		for i, f := range p.fields {
-			c.known[f.jsonName] = struct{}{}
+			c.known[f.jsonName] = i
 			c.fields[i] = fieldCodec{
 				jsonName: f.jsonName,
 				key:      append(appendString(nil, f.jsonName, true), ':'),

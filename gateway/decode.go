@@ -60,18 +60,23 @@ func (r jsonReader) parse(data []byte) (any, error) {
 			return v, nil
 		}
 	}
+	return nil, jsonError(err)
+}
+
+// jsonError says what is wrong with JSON a jsontext.Decoder could not read.
+func jsonError(err error) error {
 	var se *jsontext.SyntacticError
 	if errors.As(err, &se) && errors.Is(err, jsontext.ErrDuplicateName) {
 		p := se.JSONPointer
 		if p.Parent() == "" {
-			return nil, errorf("duplicate field %s", clip.Quote(p.LastToken()))
+			return errorf("duplicate field %s", clip.Quote(p.LastToken()))
 		}
-		return nil, errorf("duplicate field %s in %s", clip.Quote(p.LastToken()), clip.Text(string(p.Parent()), clip.Max))
+		return errorf("duplicate field %s in %s", clip.Quote(p.LastToken()), clip.Text(string(p.Parent()), clip.Max))
 	}
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
-		return nil, errorf("invalid JSON: unexpected end")
+		return errorf("invalid JSON: unexpected end")
 	}
-	return nil, errorf("invalid JSON: %s", clip.Text(strings.TrimPrefix(err.Error(), "jsontext: "), 256))
+	return errorf("invalid JSON: %s", clip.Text(strings.TrimPrefix(err.Error(), "jsontext: "), 256))
 }
 
 // readJSON reads the next value from d.
@@ -124,16 +129,54 @@ func readJSON(d *jsontext.Decoder) (any, error) {
 
 // describe names the JSON type of j for error messages.
 func describe(j any) string {
+	switch j.(type) {
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "an object"
+	}
+	js, _ := scalarOf(j)
+	return js.describe()
+}
+
+// jsonScalar is a JSON null, boolean, number or string: its kind, as
+// jsontext names kinds ('n', 't', 'f', '0', '"'), and its text (a number's
+// literal, a string's value).
+type jsonScalar struct {
+	kind jsontext.Kind
+	text string
+}
+
+// scalarOf returns j as a jsonScalar, or false for an array or object.
+func scalarOf(j any) (jsonScalar, bool) {
 	switch x := j.(type) {
 	case nil:
-		return "null"
+		return jsonScalar{kind: 'n'}, true
 	case bool:
-		return "a boolean"
+		if x {
+			return jsonScalar{'t', "true"}, true
+		}
+		return jsonScalar{'f', "false"}, true
 	case json.Number:
-		return "the number " + clip.Text(string(x), clip.Max)
+		return jsonScalar{'0', string(x)}, true
 	case string:
-		return "the string " + clip.Quote(x)
-	case []any:
+		return jsonScalar{'"', x}, true
+	}
+	return jsonScalar{}, false
+}
+
+// describe names s for error messages.
+func (s jsonScalar) describe() string {
+	switch s.kind {
+	case 'n':
+		return "null"
+	case 't', 'f':
+		return "a boolean"
+	case '0':
+		return "the number " + clip.Text(s.text, clip.Max)
+	case '"':
+		return "the string " + clip.Quote(s.text)
+	case '[':
 		return "an array"
 	}
 	return "an object"
@@ -319,51 +362,50 @@ func zeroScalar(k native.Kind) protoreflect.Value {
 // may be quoted (`,string`); a quoted string field holds a JSON string
 // literal inside the string.
 func decodeScalar(k native.Kind, j any, quoted bool) (protoreflect.Value, error) {
-	bad := func() (protoreflect.Value, error) {
+	js, ok := scalarOf(j)
+	if !ok || js.kind == 'n' {
 		return protoreflect.Value{}, errorf("want %s, got %s", k, describe(j))
 	}
-	var text string // the literal text of a number or bool
-	switch x := j.(type) {
-	case json.Number:
-		text = string(x)
-	case bool:
-		text = strconv.FormatBool(x)
-	case string:
-		text = x
-	default:
-		return bad()
+	return js.value(k, quoted)
+}
+
+// value converts s, which is not null, to a value of scalar kind k (see
+// decodeScalar).
+func (s jsonScalar) value(k native.Kind, quoted bool) (protoreflect.Value, error) {
+	bad := func() (protoreflect.Value, error) {
+		return protoreflect.Value{}, errorf("want %s, got %s", k, s.describe())
 	}
+	isBool := s.kind == 't' || s.kind == 'f'
+	text := s.text // the literal text of a number or bool
 	switch k {
 	case native.KindString:
-		if _, isBool := j.(bool); isBool {
+		if isBool {
 			return bad()
 		}
 		if quoted {
-			var s string
-			if err := json.Unmarshal([]byte(text), &s); err != nil {
-				return protoreflect.Value{}, errorf("want a quoted JSON string inside the string, got %s", describe(j))
+			var str string
+			if err := json.Unmarshal([]byte(text), &str); err != nil {
+				return protoreflect.Value{}, errorf("want a quoted JSON string inside the string, got %s", s.describe())
 			}
-			text = s
+			text = str
 		}
 		return protoreflect.ValueOfString(text), nil
 	case native.KindBytes:
-		s, ok := j.(string)
-		if !ok {
+		if s.kind != '"' {
 			return bad()
 		}
-		b, err := base64.StdEncoding.DecodeString(s)
+		b, err := base64.StdEncoding.DecodeString(text)
 		if err != nil {
 			return protoreflect.Value{}, errorf("invalid base64: %v", err)
 		}
 		return protoreflect.ValueOfBytes(b), nil
 	case native.KindBool:
-		b, err := strconv.ParseBool(text)
-		if err != nil || text != "true" && text != "false" {
+		if text != "true" && text != "false" {
 			return bad()
 		}
-		return protoreflect.ValueOfBool(b), nil
+		return protoreflect.ValueOfBool(text == "true"), nil
 	}
-	if _, isBool := j.(bool); isBool {
+	if isBool {
 		return bad()
 	}
 	var err error
@@ -405,7 +447,7 @@ func parseKey(k native.Kind, s string) (protoreflect.MapKey, error) {
 	if k == native.KindString {
 		return protoreflect.ValueOfString(s).MapKey(), nil
 	}
-	v, err := decodeScalar(k, json.Number(s), false)
+	v, err := jsonScalar{'0', s}.value(k, false)
 	if err != nil {
 		return protoreflect.MapKey{}, errorf("want a map key of kind %s, got %s", k, clip.Quote(s))
 	}
@@ -414,13 +456,20 @@ func parseKey(k native.Kind, s string) (protoreflect.MapKey, error) {
 
 // parseTime parses an RFC 3339 timestamp as time.Time.UnmarshalJSON does.
 func parseTime(j any) (sec int64, nanos int32, err error) {
-	s, ok := j.(string)
-	if !ok {
-		return 0, 0, errorf("want an RFC 3339 timestamp, got %s", describe(j))
+	if js, ok := scalarOf(j); ok {
+		return js.time()
 	}
-	t, perr := time.Parse(time.RFC3339, s)
+	return 0, 0, errorf("want an RFC 3339 timestamp, got %s", describe(j))
+}
+
+// time parses s as parseTime does.
+func (s jsonScalar) time() (sec int64, nanos int32, err error) {
+	if s.kind != '"' {
+		return 0, 0, errorf("want an RFC 3339 timestamp, got %s", s.describe())
+	}
+	t, perr := time.Parse(time.RFC3339, s.text)
 	if perr != nil {
-		return 0, 0, errorf("want an RFC 3339 timestamp, got %s", describe(j))
+		return 0, 0, errorf("want an RFC 3339 timestamp, got %s", s.describe())
 	}
 	return t.Unix(), int32(t.Nanosecond()), nil
 }

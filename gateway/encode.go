@@ -53,6 +53,9 @@ const (
 type pathError struct {
 	path string
 	msg  string
+	// rooted says path starts at the message's root already (an error
+	// found by a walk of its own, unknownInWire's): atPath leaves it.
+	rooted bool
 }
 
 // Error returns "<path>: <message>", without the leading dot of the path.
@@ -70,7 +73,7 @@ func errorf(format string, args ...any) error {
 
 // atPath prefixes err's path with seg.
 func atPath(err error, seg string) error {
-	if pe, ok := err.(*pathError); ok {
+	if pe, ok := err.(*pathError); ok && !pe.rooted {
 		pe.path = seg + pe.path
 	}
 	return err

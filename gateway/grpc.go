@@ -31,14 +31,21 @@ import (
 // while it runs), server reflection v1 and v1alpha, grpc.health.v1 and the
 // gateway's own GatewayService.
 func (g *Gateway) NewGRPCServer(opts ...grpc.ServerOption) *grpc.Server {
-	opts = append(opts[:len(opts):len(opts)], grpc.UnknownServiceHandler(g.handleStream), grpc.ForceServerCodecV2(newChunkCodec()))
+	opts = append(opts[:len(opts):len(opts)], grpc.UnknownServiceHandler(g.handleWireStream), grpc.ForceServerCodecV2(newChunkCodec()))
 	s := grpc.NewServer(opts...)
 	g.RegisterServices(s)
 	return s
 }
 
-// handleStream serves one call of a synthesized method.
-func (g *Gateway) handleStream(_ any, ss grpc.ServerStream) error {
+// handleStream serves one call of a synthesized method, on a server with
+// any codec (StreamHandler).
+func (g *Gateway) handleStream(_ any, ss grpc.ServerStream) error { return g.serveStream(ss, false) }
+
+// handleWireStream is handleStream on a server whose codec is chunkCodec
+// (NewGRPCServer).
+func (g *Gateway) handleWireStream(_ any, ss grpc.ServerStream) error { return g.serveStream(ss, true) }
+
+func (g *Gateway) serveStream(ss grpc.ServerStream, wire bool) error {
 	start := time.Now()
 	full, ok := grpc.MethodFromServerStream(ss)
 	if !ok {
@@ -49,7 +56,7 @@ func (g *Gateway) handleStream(_ any, ss grpc.ServerStream) error {
 		return status.Errorf(codes.Unimplemented, "gateway: unknown method %s", clip.Quote(full))
 	}
 	ev := CallEvent{Endpoint: m.endpoint.Name, Protocol: "grpc"}
-	err := g.serveGRPC(ss, m, &ev)
+	err := g.serveGRPC(ss, m, &ev, wire)
 	st := grpcStatus(err)
 	if g.cfg.observe != nil {
 		ev.Duration, ev.Code, ev.Err = time.Since(start), uint32(st.Code()), err
@@ -133,7 +140,9 @@ func validMDValue(v string) bool {
 	return true
 }
 
-func (g *Gateway) serveGRPC(ss grpc.ServerStream, m *method, ev *CallEvent) error {
+// serveGRPC serves a call of m; wire says the server's codec is chunkCodec,
+// which takes wireMsg and wireOut messages.
+func (g *Gateway) serveGRPC(ss grpc.ServerStream, m *method, ev *CallEvent, wire bool) error {
 	ctx := ss.Context()
 	var hdr, trl native.Metadata
 	opts := g.callOptions(g.incomingMD(ctx), &hdr, &trl)
@@ -144,21 +153,33 @@ func (g *Gateway) serveGRPC(ss grpc.ServerStream, m *method, ev *CallEvent) erro
 		}
 	}()
 
+	// A request that is one JSON message goes from its wire bytes to JSON
+	// directly (wirejson.go) when the codec is chunkCodec.
+	direct := wire && !m.clientStreaming && m.req != nil
+	var req any
 	var first proto.Message
-	if m.clientStreaming && isHTTPBody(m.in.FullName()) {
-		first = &httpbody.HttpBody{}
-	} else {
-		first = m.newRequest()
-	}
-	if err := recvRequest(ss, m, first, g.cfg.bodyTimeout); err != nil {
-		if err == io.EOF && m.clientStreaming {
-			first = nil // an upload of nothing
-		} else {
+	switch {
+	case direct:
+		b, err := recvRequestJSON(ss, m, g.cfg.bodyTimeout)
+		if err != nil {
 			return err
 		}
+		req = json.RawMessage(b)
+	case m.clientStreaming && isHTTPBody(m.in.FullName()):
+		first = &httpbody.HttpBody{}
+	default:
+		first = m.newRequest()
 	}
-	var req any
-	if m.req != nil {
+	if !direct {
+		if err := recvRequest(ss, m, first, g.cfg.bodyTimeout); err != nil {
+			if err == io.EOF && m.clientStreaming {
+				first = nil // an upload of nothing
+			} else {
+				return err
+			}
+		}
+	}
+	if m.req != nil && !direct {
 		if first == nil {
 			return status.Errorf(codes.InvalidArgument, "gateway: %s: the first message must carry the request", m.fullMethod)
 		}
@@ -185,6 +206,15 @@ func (g *Gateway) serveGRPC(ss grpc.ServerStream, m *method, ev *CallEvent) erro
 		}
 		if err != nil {
 			return err
+		}
+		if wire {
+			b, err := m.responseWire(out)
+			if err == nil {
+				return ss.SendMsg(&wireOut{b})
+			}
+			if err != errUseMessage {
+				return status.Error(codes.Internal, err.Error())
+			}
 		}
 		msg, err := m.responseMessage(out)
 		if err != nil {
@@ -341,20 +371,36 @@ func (u *grpcUpload) Read(p []byte) (int, error) {
 
 // recvRequest receives the next request message of m into msg, waiting at
 // most d (recvWithTimeout), and refuses one with fields the schema does not
-// know.
+// know or bytes that are not protobuf.
 func recvRequest(ss grpc.ServerStream, m *method, msg proto.Message, d time.Duration) error {
 	cm := &checkedMsg{Message: msg}
 	if err := recvWithTimeout(ss, cm, d); err != nil {
 		return err
 	}
-	unknown := cm.unknown
+	refused := cm.refused
 	if !cm.checked {
-		unknown = unknownField(msg.ProtoReflect())
+		refused = unknownField(msg.ProtoReflect())
 	}
-	if unknown != nil {
-		return status.Error(codes.InvalidArgument, m.wrap("request", unknown).Error())
+	if refused != nil {
+		return status.Error(codes.InvalidArgument, m.wrap("request", refused).Error())
 	}
 	return nil
+}
+
+// recvRequestJSON receives the request message of m, which must be one
+// JSON message, and returns its native JSON, refusing fields the schema
+// does not know and bytes that are not protobuf.
+func recvRequestJSON(ss grpc.ServerStream, m *method, d time.Duration) ([]byte, error) {
+	var wm wireMsg
+	if err := recvWithTimeout(ss, &wm, d); err != nil {
+		return nil, err
+	}
+	defer wm.free()
+	b, err := m.requestJSONFromWire(wm.bytes())
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	return b, nil
 }
 
 // chunkOf returns the stream bytes a request message carries.

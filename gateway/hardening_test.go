@@ -114,22 +114,22 @@ func TestHardeningGRPCBadInput(t *testing.T) {
 	}{
 		{"truncated length-delimited field", func(ctx context.Context, conn *grpc.ClientConn) error {
 			return rawUnary(ctx, conn, "/native.Values/Echo", []byte{0x0a, 0x05, 'a'})
-		}, codes.Internal, []string{"failed to unmarshal"}},
+		}, codes.InvalidArgument, []string{"not valid protobuf wire format"}},
 		{"varint tag that never ends", func(ctx context.Context, conn *grpc.ClientConn) error {
 			return rawUnary(ctx, conn, "/native.Values/Echo", bytes.Repeat([]byte{0xff}, 11))
-		}, codes.Internal, []string{"failed to unmarshal"}},
+		}, codes.InvalidArgument, []string{"not valid protobuf wire format"}},
 		{"invalid UTF-8 in a string field", func(ctx context.Context, conn *grpc.ClientConn) error {
 			return rawUnary(ctx, conn, "/native.Values/Echo", []byte{0x0a, 0x02, 0xff, 0xfe})
-		}, codes.Internal, []string{"failed to unmarshal", "UTF-8"}},
+		}, codes.InvalidArgument, []string{"UTF-8 in field native.fxValues.name"}},
 		{"group end without a start", func(ctx context.Context, conn *grpc.ClientConn) error {
 			return rawUnary(ctx, conn, "/native.Values/Double", []byte{0x0c})
-		}, codes.Internal, []string{"failed to unmarshal"}},
+		}, codes.InvalidArgument, []string{"not valid protobuf wire format"}},
 		{"invalid message in a client stream", func(ctx context.Context, conn *grpc.ClientConn) error {
 			return rawUpload(ctx, conn, "/native.Blob/Upload", validChunk, []byte{0x12, 0x09, 'x'})
-		}, codes.Internal, []string{"failed to unmarshal"}},
+		}, codes.InvalidArgument, []string{"not valid protobuf wire format"}},
 		{"invalid first message of an upload", func(ctx context.Context, conn *grpc.ClientConn) error {
 			return rawUpload(ctx, conn, "/native.Blob/Put", []byte{0x0a, 0x7f})
-		}, codes.Internal, []string{"failed to unmarshal"}},
+		}, codes.InvalidArgument, []string{"not valid protobuf wire format"}},
 		{"unary message over the size limit", func(ctx context.Context, conn *grpc.ClientConn) error {
 			return rawUnary(ctx, conn, "/native.Values/Echo", tooBig)
 		}, codes.ResourceExhausted, []string{"larger than max (4194305 vs. 4194304)"}},

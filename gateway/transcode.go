@@ -11,6 +11,8 @@ import (
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
+
+	"github.com/framegate/framegate/internal/clip"
 )
 
 // newRequest returns an empty input message of md, for RecvMsg.
@@ -45,6 +47,52 @@ func (md *method) requestMessage(data []byte) (*dynamicpb.Message, error) {
 // set; the caller adds data chunks.
 func (md *method) responseMessage(data []byte) (*dynamicpb.Message, error) {
 	return md.decode("response", jsonReader{}, md.resp, md.out, data)
+}
+
+// requestJSONFromWire is requestJSON for the wire bytes of an input
+// message of md, transcoded directly (wirejson.go). It refuses fields the
+// schema does not know, as recvRequest does.
+func (md *method) requestJSONFromWire(wire []byte) (out []byte, err error) {
+	b := md.req
+	if b == nil {
+		return nil, fmt.Errorf("gateway: endpoint %q has no JSON request", md.endpoint.Name)
+	}
+	defer func() {
+		// Hostile bytes must not end the process, whatever the bug.
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("gateway: endpoint %q request: the message cannot be transcoded: %s", md.endpoint.Name, clip.Text(fmt.Sprint(r), clip.Max))
+		}
+	}()
+	dst := make([]byte, 0, 2*len(wire)+16)
+	if b.msg != nil {
+		out, err = b.msg.appendJSONFromWire(dst, wire)
+	} else {
+		out, err = appendFieldJSONFromWire(dst, wire, md.in, b.field)
+	}
+	if err != nil {
+		return nil, md.wrap("request", err)
+	}
+	return out, nil
+}
+
+// responseWire is responseMessage transcoded directly to wire bytes
+// (jsonwire.go). It returns errUseMessage for JSON that responseMessage
+// must read instead.
+func (md *method) responseWire(data []byte) (out []byte, err error) {
+	b := md.resp
+	if b == nil {
+		return nil, fmt.Errorf("gateway: endpoint %q has no JSON response", md.endpoint.Name)
+	}
+	dst := make([]byte, 0, len(data)+16)
+	if b.msg != nil {
+		out, err = b.msg.appendWireFromJSON(dst, data, jsonReader{})
+	} else {
+		out, err = appendFieldWireFromJSON(dst, data, jsonReader{}, b.field)
+	}
+	if err != nil && err != errUseMessage {
+		return nil, md.wrap("response", err)
+	}
+	return out, err
 }
 
 // requestChunk returns the stream bytes an input message carries: the data

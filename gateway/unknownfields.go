@@ -86,6 +86,15 @@ func wireType(t protowire.Type) string {
 // bytes are left to proto.Unmarshal to report (nil). It reads b once and
 // allocates nothing on the way, unlike a walk of the decoded message.
 func unknownInWire(b []byte, md protoreflect.MessageDescriptor) error {
+	return unknownInWireAt(b, md, 1)
+}
+
+// unknownInWireAt is unknownInWire for a message nested depth deep. Past
+// maxWireDepth it looks no further: proto.Unmarshal refuses the message.
+func unknownInWireAt(b []byte, md protoreflect.MessageDescriptor, depth int) error {
+	if depth > maxWireDepth {
+		return nil
+	}
 	var counts map[protowire.Number]int // occurrences of repeated message fields
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
@@ -120,7 +129,7 @@ func unknownInWire(b []byte, md protoreflect.MessageDescriptor) error {
 			index = counts[num]
 			counts[num]++
 		}
-		err := unknownInWire(sub, fd.Message())
+		err := unknownInWireAt(sub, fd.Message(), depth+1)
 		if err == nil {
 			continue
 		}
