@@ -1,6 +1,9 @@
 package native
 
-import "io"
+import (
+	"encoding/json"
+	"io"
+)
 
 // CallOption configures one call.
 type CallOption interface{ applyCall(*callOpts) }
@@ -83,6 +86,16 @@ func requestParts(req any) (kind BodyKind, value any, body io.Reader) {
 		return BodyStream, nil, r
 	}
 	return BodyJSON, req, nil
+}
+
+// encodeRequestJSON returns the JSON of a request value: json.Marshal's,
+// except that a json.RawMessage goes as it is (the server reads it as
+// strictly either way), without the copy and compaction json.Marshal makes.
+func encodeRequestJSON(value any) ([]byte, error) {
+	if raw, ok := value.(json.RawMessage); ok && len(raw) > 0 {
+		return raw, nil
+	}
+	return json.Marshal(value)
 }
 
 func streamRequestKind(r StreamRequest) (BodyKind, any, io.Reader) {

@@ -178,7 +178,7 @@ func (c *Client) call(ctx context.Context, method string, req, resp any, opts []
 	var data []byte
 	if kind.HasJSON() {
 		var err error
-		if data, err = json.Marshal(value); err != nil {
+		if data, err = encodeRequestJSON(value); err != nil {
 			return notSent(&Error{code: CodeInvalidArgument, msg: fmt.Sprintf("cannot encode the request for %q: %v", method, err), err: err})
 		}
 	}

@@ -64,7 +64,7 @@ func (lc *LocalClient) Call(ctx context.Context, method string, req, resp any, o
 	}
 	var inv invocation
 	if h.reqType != nil {
-		data, err := json.Marshal(value)
+		data, err := encodeRequestJSON(value)
 		if err != nil {
 			return &Error{code: CodeInvalidArgument, msg: fmt.Sprintf("cannot encode the request for %q: %v", method, err), err: err}
 		}
@@ -109,6 +109,10 @@ func (lc *LocalClient) Call(ctx context.Context, method string, req, resp any, o
 		data, err := json.Marshal(inv.resp)
 		if err != nil {
 			return Errorf(CodeInternal, "cannot encode the response of %q: %v", method, err)
+		}
+		if raw, ok := resp.(*json.RawMessage); ok {
+			*raw = data // what json.Unmarshal would copy
+			return nil
 		}
 		if resp != nil {
 			if err := json.Unmarshal(data, resp); err != nil {
