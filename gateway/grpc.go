@@ -88,9 +88,12 @@ func (g *Gateway) incomingMD(ctx context.Context) metadata.MD {
 // callOptions passes the allowed request metadata and collects the
 // response metadata.
 func (g *Gateway) callOptions(md metadata.MD, hdr, trl *native.Metadata) []native.CallOption {
-	out := native.Metadata{}
+	var out native.Metadata
 	for k, vs := range md {
 		if g.cfg.allowed(k) {
+			if out == nil {
+				out = native.Metadata{}
+			}
 			out[k] = vs
 		}
 	}
@@ -101,6 +104,9 @@ func (g *Gateway) callOptions(md metadata.MD, hdr, trl *native.Metadata) []nativ
 // reserves and pairs gRPC cannot carry (grpc-go refuses a whole header or
 // trailer for one of them).
 func toGRPCMD(md native.Metadata) metadata.MD {
+	if len(md) == 0 {
+		return nil
+	}
 	out := metadata.MD{}
 	for k, vs := range md {
 		k = strings.ToLower(k)

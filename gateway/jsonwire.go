@@ -38,12 +38,18 @@ var errUseMessage = errors.New("gateway: transcode through a message")
 // jsonWire is the state of one transcoding.
 type jsonWire struct {
 	dec    *jsontext.Decoder
+	in     bytes.Buffer // a copy of the JSON, which dec parses in place
+	none   bytes.Buffer // empty: what dec holds while pooled
 	out    []byte
 	str    []byte // the last string read, unquoted
 	strict bool
 }
 
-var jsonWirePool = sync.Pool{New: func() any { return &jsonWire{dec: jsontext.NewDecoder(bytes.NewBuffer(nil))} }}
+var jsonWirePool = sync.Pool{New: func() any {
+	w := new(jsonWire)
+	w.dec = jsontext.NewDecoder(&w.none)
+	return w
+}}
 
 // appendWireFromJSON appends the wire bytes of the message of c that the
 // native JSON data stands for, read with r's rule, to dst. null is the
@@ -74,7 +80,9 @@ func transcodeJSON(dst, data []byte, r jsonReader, read func(*jsonWire) error) (
 	w := jsonWirePool.Get().(*jsonWire)
 	// Duplicate names are always found, so that the lenient rule can
 	// hand such JSON to the message path.
-	w.dec.Reset(bytes.NewBuffer(data), jsontext.AllowDuplicateNames(false), jsontext.AllowInvalidUTF8(!r.strict))
+	w.in.Reset()
+	w.in.Write(data)
+	w.dec.Reset(&w.in, jsontext.AllowDuplicateNames(false), jsontext.AllowInvalidUTF8(!r.strict))
 	w.out, w.strict = dst, r.strict
 	err := read(w)
 	if err == nil {
@@ -88,8 +96,8 @@ func transcodeJSON(dst, data []byte, r jsonReader, read func(*jsonWire) error) (
 	}
 	out := w.out
 	w.out = nil
-	if cap(w.str) <= 1<<16 {
-		w.dec.Reset(bytes.NewBuffer(nil))
+	if cap(w.str) <= 1<<16 && w.in.Cap() <= 1<<16 {
+		w.dec.Reset(&w.none)
 		jsonWirePool.Put(w)
 	}
 	return out, err

@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -127,18 +128,46 @@ func safeRecv(ss grpc.ServerStream, m any) (err error) {
 // DEADLINE_EXCEEDED (d <= 0: no limit). grpc-go cannot interrupt RecvMsg,
 // so the caller must end the stream at once when it fails: returning from
 // the handler cancels the stream, which ends the RecvMsg left waiting.
+//
+// RecvMsg runs in a goroutine of its own. (Cancelling a context that the
+// stream's reader watches, set by a grpc.InTapHandle, would spare it, but
+// then RecvMsg answers the client with CANCELED or "context deadline
+// exceeded" itself, before the handler can say what happened.) Its channel
+// and timer are reused (recvJobs), as they cost a unary call three of its
+// allocations.
 func recvWithTimeout(ss grpc.ServerStream, m any, d time.Duration) error {
 	if d <= 0 {
 		return safeRecv(ss, m)
 	}
-	done := make(chan error, 1)
-	go func() { done <- safeRecv(ss, m) }()
-	t := time.NewTimer(d)
-	defer t.Stop()
+	j := recvJobs.Get().(*recvJob)
+	j.ss, j.m = ss, m
+	go j.run()
+	if j.t == nil {
+		j.t = time.NewTimer(d)
+	} else {
+		j.t.Reset(d)
+	}
 	select {
-	case err := <-done:
+	case err := <-j.done:
+		j.t.Stop()
+		j.ss, j.m = nil, nil
+		recvJobs.Put(j)
 		return err
-	case <-t.C:
+	case <-j.t.C:
+		// j stays with its goroutine, which sends on done once RecvMsg
+		// returns.
 		return status.Errorf(codes.DeadlineExceeded, "gateway: the client sent no request message for %v", d)
 	}
 }
+
+// recvJob is one RecvMsg run by recvWithTimeout.
+type recvJob struct {
+	ss   grpc.ServerStream
+	m    any
+	done chan error
+	t    *time.Timer
+}
+
+var recvJobs = sync.Pool{New: func() any { return &recvJob{done: make(chan error, 1)} }}
+
+func (j *recvJob) run() { j.done <- safeRecv(j.ss, j.m) }
