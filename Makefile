@@ -192,7 +192,8 @@ fuzz: ## Run every fuzz target for FUZZTIME each (default 30s)
 # bench-results.json. BENCHFLAGS passes flags, e.g.
 #   make bench BENCHFLAGS='-only unix -rounds 3'
 #   make bench BENCHFLAGS=-quick
-# `make bench-go` runs the go test benchmarks of package native.
+# `make bench-go` runs the go test benchmarks of package native, and the
+# gateway's transcoder benchmark (message path against the direct one).
 BENCHFLAGS ?=
 BENCHTIME ?= 2s
 
@@ -201,8 +202,9 @@ bench: ## Measure native vs raw sockets vs gRPC (writes bench-results.json)
 	$(GO) run ./bench $(BENCHFLAGS)
 
 .PHONY: bench-go
-bench-go: ## Run native's go test benchmarks (MB/s, allocs/MiB)
+bench-go: ## Run native's go test benchmarks (MB/s, allocs/MiB) and the gateway transcoder's
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./native
+	$(GO) test -run '^$$' -bench Transcode -benchtime $(BENCHTIME) ./gateway
 
 # `make load` runs ./bench/load: for -duration (default 20s) per scenario,
 # 64 streams plus unary calls through the gateway, gRPC and REST, to an

@@ -14,7 +14,7 @@ import (
 	"github.com/framegate/framegate/native"
 )
 
-func mustBuild(t *testing.T, s *native.Schema, pkg string) *protoSet {
+func mustBuild(t testing.TB, s *native.Schema, pkg string) *protoSet {
 	t.Helper()
 	ps, err := buildProtoSet(context.Background(), s, pkg, DefaultSchemaLimits)
 	if err != nil {
