@@ -375,6 +375,9 @@ func (s jsonScalar) value(k native.Kind, quoted bool) (protoreflect.Value, error
 	bad := func() (protoreflect.Value, error) {
 		return protoreflect.Value{}, errorf("want %s, got %s", k, s.describe())
 	}
+	if s.kind != '"' && s.kind != '0' && s.kind != 't' && s.kind != 'f' {
+		return bad() // null, an array or an object
+	}
 	isBool := s.kind == 't' || s.kind == 'f'
 	text := s.text // the literal text of a number or bool
 	switch k {

@@ -96,7 +96,24 @@ func (c *messageCodec) appendJSONFromWire(dst, wire []byte) ([]byte, error) {
 	err := d.message(c, 0, 1)
 	out := d.out
 	d.release()
-	return out, err
+	return out, refusal(err, wire, c.desc)
+}
+
+// refusal returns the error of a message whose transcoding failed with err:
+// unknownInWire's when the message has a field the schema does not know,
+// whatever else is wrong with it and wherever, as the message path checks
+// for those first.
+func refusal(err error, wire []byte, md protoreflect.MessageDescriptor) error {
+	if err == nil {
+		return nil
+	}
+	if u := unknownInWire(wire, md); u != nil {
+		if pe, ok := u.(*pathError); ok {
+			pe.rooted = true
+		}
+		return u
+	}
+	return err
 }
 
 // appendFieldJSONFromWire appends the native JSON of field f of wire, the
@@ -109,7 +126,7 @@ func appendFieldJSONFromWire(dst, wire []byte, md protoreflect.MessageDescriptor
 	err := d.field1(md, f)
 	out := d.out
 	d.release()
-	return out, err
+	return out, refusal(err, wire, md)
 }
 
 func (d *wireJSON) reset(wire []byte, md protoreflect.MessageDescriptor, dst []byte) {
@@ -161,17 +178,12 @@ func errMalformed(md protoreflect.MessageDescriptor) error {
 	return errorf("the bytes of %s are not valid protobuf wire format", md.FullName())
 }
 
-// unknown returns the error of a field the schema does not know: the one
-// unknownInWire finds first in the whole message, so the words are the
-// same as on the message path.
+// unknown returns the error of a field the schema does not know. The
+// entry points replace it with the one unknownInWire finds first in the
+// whole message (refusal), so the words are the same as on the message
+// path; this one stands when malformed bytes come first.
 func (d *wireJSON) unknown(md protoreflect.MessageDescriptor) error {
-	if err := unknownInWire(d.buf, d.top); err != nil {
-		if pe, ok := err.(*pathError); ok {
-			pe.rooted = true
-		}
-		return err
-	}
-	return errMalformed(md) // malformed bytes came first
+	return errMalformed(md)
 }
 
 // scan appends the occurrences of the fields of md in segments
