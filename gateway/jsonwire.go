@@ -9,11 +9,12 @@ package gateway
 // zero values of fields without presence left out, repeated scalars
 // packed.
 //
-// Two cases go back to the message path (errUseMessage), where the rule
-// is simpler to keep there: under the lenient rule, an object with a
-// member twice (the message path keeps the last whole; proto would merge
-// two messages or join two lists); under the strict rule, an unknown
-// member (the message path names it among all the unknown ones).
+// Some JSON goes back to the message path (errUseMessage), where the rule
+// is simpler to keep: under the lenient rule, an object with a member
+// twice (the message path keeps the last whole; proto would merge two
+// messages or join two lists) and any JSON it refuses (a member given
+// again may replace a bad one); under the strict rule, an unknown member
+// (the message path names it among all the unknown ones).
 
 import (
 	"bytes"
@@ -93,6 +94,13 @@ func transcodeJSON(dst, data []byte, r jsonReader, read func(*jsonWire) error) (
 		} else {
 			err = w.jsonErr(err)
 		}
+	}
+	if err != nil && !r.strict {
+		// Under the lenient rule a member given again replaces the
+		// first, even one that could not be read, which this one-pass
+		// reader has refused before it sees the second: the message path
+		// says whether the JSON is wrong.
+		err = errUseMessage
 	}
 	out := w.out
 	w.out = nil

@@ -326,6 +326,11 @@ func fieldNames(jsonNames []string, numbers []int32, isMap, optional []bool) (na
 	names = make([]string, len(jsonNames))
 	for i, jn := range jsonNames {
 		base := sanitizeIdent(jn)
+		if isMap[i] && !isIdent(mapEntryName(base)) {
+			// A map's entry message is named after the field, in
+			// CamelCase: "_1st" would give "1stEntry", not a name.
+			base = "m" + base
+		}
 		n := base
 		for k := 0; scope[n] || isMap[i] && scope[mapEntryName(n)]; k++ {
 			n = base + "_" + strconv.Itoa(int(numbers[i])) + strings.Repeat("_", k)

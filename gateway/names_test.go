@@ -204,6 +204,12 @@ func TestFieldNames(t *testing.T) {
 			wantNames: []string{"XEntry", "x_2"},
 		},
 		{
+			// "_1st" would name its entry "1stEntry", which is no name
+			// (found by FuzzTranscodeDiff's random schemas).
+			name: "map named with a digit first", json: []string{"1st", "2nd"}, isMap: []bool{true, false},
+			wantNames: []string{"m_1st", "_2nd"},
+		},
+		{
 			name: "synthetic oneofs", json: []string{"a", "_a", "b"}, optional: []bool{true, false, true},
 			wantNames: []string{"a", "_a", "b"}, wantOneofs: []string{"X_a", "", "_b"},
 		},
