@@ -10,6 +10,13 @@
 // is refused (schemachange.go): clients built from the served descriptors
 // would misread it. Gateway.Descriptors, GET /v1/descriptors and
 // WriteProto export what is served, for buf breaking.
+//
+// A gRPC call whose request is one JSON value is transcoded without a
+// message object: the request's protobuf wire bytes become the native JSON
+// in one pass (wirejson.go), and a JSON answer becomes wire bytes in one
+// pass (jsonwire.go), both driven by the codec tables (codec.go). Uploads
+// and REST requests go through dynamicpb messages (decode.go, encode.go),
+// the path FuzzTranscodeDiff holds the direct one to.
 package gateway
 
 import (
