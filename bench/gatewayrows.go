@@ -33,6 +33,11 @@ import (
 //	gateway/grpc/tcp       Bench.Stream as a server stream of
 //	                       google.api.HttpBody chunks (1 MiB), received with
 //	                       the plain grpc-go rows' client settings
+//	gateway/grpc/tcp/client-win16M
+//	                       the same, from a client with static 16 MiB
+//	                       windows (grpcClientWin), beside
+//	                       grpc/tcp/1MiB/client-win16M: whether the
+//	                       client's window bounds a download
 //	gateway/rest/tcp       GET /native.Bench/Stream?n=..., the body read
 //	                       with a 1 MiB buffer and dropped
 //	gateway/rest/range     GET /native.Bench/File of a sparse 4 GiB file
@@ -47,6 +52,8 @@ import (
 
 func init() {
 	register(contender{name: "gateway/grpc/tcp", unit: "GiB/s", order: 230, run: gatewayGRPCStream})
+	register(contender{name: "gateway/grpc/tcp/client-win16M", unit: "GiB/s", order: 233,
+		run: func(r *round) (float64, error) { return gatewayGRPCStreamWith(r, grpcBest, grpcClientWin) }})
 	register(contender{name: "gateway/rest/tcp", unit: "GiB/s", order: 231, run: gatewayRESTStream})
 	register(contender{name: "gateway/rest/range", unit: "calls/s", order: 232, run: gatewayRESTRange})
 	for i, callers := range []int{1, 16} {
@@ -57,8 +64,10 @@ func init() {
 		registerRatio(ratio{name: fmt.Sprintf("unary gateway-remote/grpc %d", callers), num: fmt.Sprintf("unary/gateway-remote/%d", callers), den: fmt.Sprintf("unary/grpc/%d", callers)})
 		registerRatio(ratio{name: fmt.Sprintf("unary gateway-remote/grpc-proxy %d", callers), num: fmt.Sprintf("unary/gateway-remote/%d", callers), den: fmt.Sprintf("unary/grpc-proxy/%d", callers)})
 	}
-	registerRatio(ratio{name: "gateway/grpc tcp 1MiB", num: "gateway/grpc/tcp", den: "grpc/tcp/1MiB"})
+	registerRatio(ratio{name: "gateway/grpc tcp 1MiB", num: "gateway/grpc/tcp", den: "grpc/tcp/1MiB", target: atLeast(1.2)})
 	registerRatio(ratio{name: "cpu gateway/grpc tcp 1MiB", num: "gateway/grpc/tcp cpu", den: "grpc/tcp/1MiB cpu"})
+	registerRatio(ratio{name: "client-win16M/BDP gateway/grpc tcp", num: "gateway/grpc/tcp/client-win16M", den: "gateway/grpc/tcp"})
+	registerRatio(ratio{name: "gateway/grpc tcp 1MiB client-win16M", num: "gateway/grpc/tcp/client-win16M", den: "grpc/tcp/1MiB/client-win16M"})
 	registerRatio(ratio{name: "gateway-rest/raw tcp", num: "gateway/rest/tcp", den: "raw/tcp"})
 	registerRatio(ratio{name: "unary gateway/grpc 1", num: "unary/gateway-grpc/1", den: "unary/grpc/1"})
 	registerRatio(ratio{name: "unary gateway/grpc 16", num: "unary/gateway-grpc/16", den: "unary/grpc/16"})
@@ -86,13 +95,24 @@ type gatewaySession struct {
 // startGateway starts the servers and connects the clients; the gRPC ends
 // use s, as the plain grpc-go rows do.
 func startGateway(s grpcSettings) (gs *gatewaySession, err error) {
-	return startGatewayOver(s, false)
+	return startGatewayWith(gatewaySetup{server: s, client: s})
 }
 
-// startGatewayOver is startGateway with the native server in process, or
-// (remote) serving loopback TCP to the gateway's pool of connections, one
-// per caller of the unary rows.
-func startGatewayOver(s grpcSettings, remote bool) (gs *gatewaySession, err error) {
+// gatewaySetup says how startGatewayWith builds a session.
+type gatewaySetup struct {
+	// server adds its options to the gateway's gRPC server (whose own
+	// defaults the gateway sets); client is the gRPC client's settings.
+	server, client grpcSettings
+	// remote puts the native server on loopback TCP, reached through a
+	// pool of connections, one per caller of the unary rows; otherwise it
+	// is in process.
+	remote bool
+	gw     []gateway.Option
+}
+
+// startGatewayWith is startGateway as set up by su.
+func startGatewayWith(su gatewaySetup) (gs *gatewaySession, err error) {
+	remote := su.remote
 	srv, err := newNativeServer()
 	if err != nil {
 		return nil, err
@@ -112,7 +132,7 @@ func startGatewayOver(s grpcSettings, remote bool) (gs *gatewaySession, err erro
 		gs.pool = native.NewPool(func(ctx context.Context) (*native.Client, error) { return native.Dial(ctx, "tcp", addr) }, 17)
 		backend = gateway.Remote(gs.pool)
 	}
-	g, err := gateway.New(ctx, backend)
+	g, err := gateway.New(ctx, backend, su.gw...)
 	if err != nil {
 		return nil, errors.Join(err, gs.closeBackend())
 	}
@@ -125,7 +145,7 @@ func startGatewayOver(s grpcSettings, remote bool) (gs *gatewaySession, err erro
 		gl.Close()
 		return nil, errors.Join(err, gs.closeBackend())
 	}
-	gs.gsrv = g.NewGRPCServer(s.serverOptions()...)
+	gs.gsrv = g.NewGRPCServer(su.server.serverOptions()...)
 	gs.hsrv = &http.Server{Handler: g.HTTPHandler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { gs.served <- gs.gsrv.Serve(gl) }()
 	go func() { gs.served <- gs.hsrv.Serve(hl) }()
@@ -138,7 +158,7 @@ func startGatewayOver(s grpcSettings, remote bool) (gs *gatewaySession, err erro
 	gs.hc = &http.Client{Transport: &http.Transport{
 		Proxy: nil, DisableCompression: true, MaxIdleConnsPerHost: 64, IdleConnTimeout: time.Minute,
 	}}
-	if gs.cc, err = grpc.NewClient("passthrough:///"+gl.Addr().String(), s.dialOptions()...); err != nil {
+	if gs.cc, err = grpc.NewClient("passthrough:///"+gl.Addr().String(), su.client.dialOptions()...); err != nil {
 		return nil, err
 	}
 	sd, err := reflectService(ctx, gs.cc, gatewayService)
@@ -295,7 +315,13 @@ func (gs *gatewaySession) restGet(n int64, buf []byte) error {
 }
 
 func gatewayGRPCStream(r *round) (float64, error) {
-	gs, err := startGateway(grpcBest)
+	return gatewayGRPCStreamWith(r, grpcBest, grpcBest)
+}
+
+// gatewayGRPCStreamWith is gateway/grpc/tcp with the gateway's server given
+// server's options (beside its own defaults) and the client client's.
+func gatewayGRPCStreamWith(r *round, server, client grpcSettings) (float64, error) {
+	gs, err := startGatewayWith(gatewaySetup{server: server, client: client})
 	if err != nil {
 		return 0, err
 	}
@@ -364,7 +390,7 @@ func gatewayRESTRange(r *round) (float64, error) {
 // the client (which this row used before) cost the gateway side about a
 // tenth of the machine's CPU in this 2-core run.
 func gatewayUnary(r *round, callers int, remote bool) (float64, error) {
-	gs, err := startGatewayOver(grpcDefaults, remote)
+	gs, err := startGatewayWith(gatewaySetup{server: grpcDefaults, client: grpcDefaults, remote: remote})
 	if err != nil {
 		return 0, err
 	}

@@ -19,7 +19,7 @@ func TestGatewayRows(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "results.json")
 	var stdout, stderr bytes.Buffer
 	code := benchMain([]string{"-quick", "-min-bytes", "1MiB", "-json", path,
-		"-only", `^(raw/tcp|grpc/tcp/1MiB|gateway/.*|unary/(grpc|gateway-grpc)/(1|16))$`}, &stdout, &stderr)
+		"-only", `^(raw/tcp|grpc/tcp/1MiB(/client-win16M)?|gateway/.*|unary/(grpc|gateway-grpc)/(1|16))$`}, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
 	}
@@ -37,6 +37,7 @@ func TestGatewayRows(t *testing.T) {
 	}
 	for _, name := range []string{
 		"gateway/grpc/tcp", "gateway/grpc/tcp cpu", "gateway/rest/tcp",
+		"gateway/grpc/tcp/client-win16M", "grpc/tcp/1MiB/client-win16M",
 		"unary/gateway-grpc/1", "unary/gateway-grpc/1 p99", "unary/gateway-grpc/16",
 	} {
 		if r, ok := rows[name]; !ok || !(r.Median > 0) {
@@ -45,6 +46,7 @@ func TestGatewayRows(t *testing.T) {
 	}
 	for _, name := range []string{
 		"gateway/grpc tcp 1MiB", "cpu gateway/grpc tcp 1MiB", "gateway-rest/raw tcp",
+		"client-win16M/BDP gateway/grpc tcp", "client-win16M/BDP grpc tcp 1MiB", "gateway/grpc tcp 1MiB client-win16M",
 		"unary gateway/grpc 1", "unary gateway/grpc 16",
 	} {
 		if r, ok := rows[name]; !ok || !r.Ratio || !(r.Median > 0) {

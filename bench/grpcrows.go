@@ -27,6 +27,9 @@ func init() {
 	}
 	register(contender{name: "grpc/unix/1MiB/tuned", unit: "GiB/s", order: 125,
 		run: func(r *round) (float64, error) { return grpcStream(r, "unix", 1<<20, grpcTuned) }})
+	register(contender{name: "grpc/tcp/1MiB/client-win16M", unit: "GiB/s", order: 226,
+		run: func(r *round) (float64, error) { return grpcStreamWith(r, "tcp", 1<<20, grpcBest, grpcClientWin) }})
+	registerRatio(ratio{name: "client-win16M/BDP grpc tcp 1MiB", num: "grpc/tcp/1MiB/client-win16M", den: "grpc/tcp/1MiB"})
 
 	for _, t := range []string{"unix", "tcp"} {
 		for _, size := range []string{"1MiB", "256KiB"} {
@@ -63,6 +66,13 @@ var grpcDefaults = grpcSettings{name: "defaults", recvMsg: 64 << 20}
 // CPU-bound (about 1.4 CPU-s/GiB), not flow-control-bound. Re-run the sweep
 // on another machine and set this to its winner.
 var grpcBest = grpcDefaults
+
+// grpcClientWin is a client whose flow-control windows are static and
+// large (16 MiB per stream and per connection, BDP estimation off), the
+// rest as grpcDefaults: the /client-win16M rows pair it with a server of
+// default settings, to show whether a download is bound by the client's
+// window (which the server cannot change) or by something else.
+var grpcClientWin = grpcSettings{name: "client-win16M", window: 16 << 20, connWin: 16 << 20, recvMsg: 64 << 20}
 
 // grpcTuned is the usual bulk tuning (static 16 MiB windows, 1 MiB
 // buffers), measured in the same run as the grpc/unix/1MiB/tuned row.
@@ -191,14 +201,20 @@ type grpcSession struct {
 
 // startGRPC serves grpcDesc over transport ("unix": a socketpair, the
 // server's end behind a one-connection listener and the client's returned by
-// its dialer; "tcp": a loopback listener) with the given settings.
+// its dialer; "tcp": a loopback listener) with the given settings on both
+// ends.
 func startGRPC(transport string, msgSize int, s grpcSettings) (*grpcSession, error) {
-	srv := grpc.NewServer(s.serverOptions()...)
+	return startGRPCWith(transport, msgSize, s, s)
+}
+
+// startGRPCWith is startGRPC with the server's settings and the client's.
+func startGRPCWith(transport string, msgSize int, server, client grpcSettings) (*grpcSession, error) {
+	srv := grpc.NewServer(server.serverOptions()...)
 	srv.RegisterService(&grpcDesc, &grpcService{msg: &wrapperspb.BytesValue{Value: pattern[:msgSize]}})
 	gs := &grpcSession{srv: srv, served: make(chan error, 1)}
 	var l net.Listener
 	var target string
-	dopts := s.dialOptions()
+	dopts := client.dialOptions()
 	switch transport {
 	case "unix":
 		a, b, err := socketPair()
@@ -268,7 +284,12 @@ func grpcGet(cc *grpc.ClientConn, n int64) error {
 }
 
 func grpcStream(r *round, transport string, msgSize int, s grpcSettings) (float64, error) {
-	gs, err := startGRPC(transport, msgSize, s)
+	return grpcStreamWith(r, transport, msgSize, s, s)
+}
+
+// grpcStreamWith is grpcStream with the server's settings and the client's.
+func grpcStreamWith(r *round, transport string, msgSize int, server, client grpcSettings) (float64, error) {
+	gs, err := startGRPCWith(transport, msgSize, server, client)
 	if err != nil {
 		return 0, err
 	}

@@ -3,12 +3,13 @@ package gateway
 // This file hands the chunks of a response stream to grpc-go without
 // copying them: the chunk is read into a buffer of grpc-go's pool and sent
 // as the data field of its message, the few bytes before it written by
-// hand. grpc-go returns the buffer to its pool once the frames carrying it
-// are written. Memory per gRPC download is then the chunks grpc-go holds
-// (its write quota lets about one be queued while the next is read), not a
-// read buffer plus a marshalled copy of each.
+// hand. grpc-go returns the buffer (through the download's chunkBudget) once
+// the frames carrying it are written. Memory per gRPC download is then at
+// most maxStreamChunks chunks, whatever the client's pace, not a read
+// buffer plus a marshalled copy of each.
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -19,21 +20,64 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
+// maxStreamChunks is how many chunks of one download the gateway holds at
+// a time: one that grpc-go is writing, and the next, read from the backend
+// meanwhile. A third read waits until the first is written, so a client
+// that reads slowly (or not at all) costs maxStreamChunks chunks, never
+// more. Two keep the stream as fast as more would: the backend is read
+// while grpc-go writes.
+const maxStreamChunks = 2
+
+// chunkBudget hands out the chunk buffers of one download, from grpc-go's
+// buffer pool, at most maxStreamChunks at a time. grpc-go gives each back
+// (Put, as the buffer's pool) once the frames carrying it are written, or
+// when the stream is cancelled.
+type chunkBudget struct {
+	slots chan struct{} // one token per buffer out
+}
+
+func newChunkBudget() *chunkBudget {
+	return &chunkBudget{slots: make(chan struct{}, maxStreamChunks)}
+}
+
+// get returns a buffer of size bytes once fewer than maxStreamChunks are
+// out, or ctx's error if it ends first.
+func (b *chunkBudget) get(ctx context.Context, size int) (*[]byte, error) {
+	select {
+	case b.slots <- struct{}{}:
+		return mem.DefaultBufferPool().Get(size), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Get is get without a budget (mem.BufferPool); the gateway takes its
+// buffers with get.
+func (b *chunkBudget) Get(size int) *[]byte { return mem.DefaultBufferPool().Get(size) }
+
+// Put returns a buffer that get handed out.
+func (b *chunkBudget) Put(buf *[]byte) {
+	mem.DefaultBufferPool().Put(buf)
+	<-b.slots
+}
+
 // chunkMsg is one response-stream message: the wire bytes head, then the
-// data field's payload *buf. It is also the same message as a
-// proto.Message, for a server whose codec is not chunkCodec (one built
-// around StreamHandler); taken says chunkCodec took the buffer.
+// data field's payload *buf, which goes back to pool when sent. It is also
+// the same message as a proto.Message, for a server whose codec is not
+// chunkCodec (one built around StreamHandler); taken says chunkCodec took
+// the buffer.
 type chunkMsg struct {
 	proto.Message
 	head  []byte
 	buf   *[]byte
+	pool  mem.BufferPool
 	taken bool
 }
 
-// newChunkMsg returns the message carrying data *buf, of field number
-// field, with contentType in field 1 first when it is not "" (HttpBody's
-// content_type). msg is the same message for other codecs.
-func newChunkMsg(msg proto.Message, field protowire.Number, contentType string, buf *[]byte) *chunkMsg {
+// newChunkMsg returns the message carrying data *buf (from pool), of field
+// number field, with contentType in field 1 first when it is not ""
+// (HttpBody's content_type). msg is the same message for other codecs.
+func newChunkMsg(msg proto.Message, field protowire.Number, contentType string, buf *[]byte, pool mem.BufferPool) *chunkMsg {
 	head := make([]byte, 0, 16+len(contentType))
 	if contentType != "" {
 		head = protowire.AppendTag(head, 1, protowire.BytesType)
@@ -41,13 +85,13 @@ func newChunkMsg(msg proto.Message, field protowire.Number, contentType string, 
 	}
 	head = protowire.AppendTag(head, field, protowire.BytesType)
 	head = protowire.AppendVarint(head, uint64(len(*buf)))
-	return &chunkMsg{Message: msg, head: head, buf: buf}
+	return &chunkMsg{Message: msg, head: head, buf: buf, pool: pool}
 }
 
 // release returns the buffer to the pool if no codec took it.
 func (m *chunkMsg) release() {
 	if !m.taken {
-		mem.DefaultBufferPool().Put(m.buf)
+		m.pool.Put(m.buf)
 	}
 }
 
@@ -70,10 +114,10 @@ func (c chunkCodec) Marshal(v any) (mem.BufferSlice, error) {
 	m.taken = true
 	out := mem.BufferSlice{mem.SliceBuffer(m.head)}
 	if len(*m.buf) == 0 {
-		mem.DefaultBufferPool().Put(m.buf)
+		m.pool.Put(m.buf)
 		return out, nil
 	}
-	return append(out, mem.NewBuffer(m.buf, mem.DefaultBufferPool())), nil
+	return append(out, mem.NewBuffer(m.buf, m.pool)), nil
 }
 
 // checkedMsg is a request message to receive: chunkCodec checks its wire

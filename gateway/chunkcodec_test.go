@@ -3,14 +3,17 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -93,4 +96,73 @@ func streamHandlerServer(t *testing.T, e *env) *grpc.ClientConn {
 	}
 	t.Cleanup(func() { cc.Close(); own.Stop() })
 	return cc
+}
+
+// heldStream is a grpc.ServerStream that marshals each message with
+// chunkCodec, as grpc-go does, and holds the result, as grpc-go does while
+// a client does not read: nothing goes back to the pool until free.
+type heldStream struct {
+	grpc.ServerStream // nil: only the methods below are called
+	ctx               context.Context
+	held              chan mem.BufferSlice
+}
+
+func (s *heldStream) Context() context.Context { return s.ctx }
+
+func (s *heldStream) SendMsg(m any) error {
+	data, err := newChunkCodec().Marshal(m)
+	if err == nil {
+		s.held <- data
+	}
+	return err
+}
+
+// readCounter reads endless bytes and counts the calls.
+type readCounter struct{ reads atomic.Int64 }
+
+func (r *readCounter) Read(p []byte) (int, error) {
+	r.reads.Add(1)
+	return len(p), nil
+}
+
+// A download whose client reads nothing holds maxStreamChunks chunks: the
+// backend is read no further until grpc-go gives one back, and the sender
+// stops when the stream's context ends.
+func TestDownloadHoldsAtMostTwoChunks(t *testing.T) {
+	e := newEnv(t, "local", WithChunkSize(4096))
+	m := e.gw.set.Load().lookup("/native.Blob/Download")
+	if m == nil {
+		t.Fatal("no method native.Blob/Download")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ss := &heldStream{ctx: ctx, held: make(chan mem.BufferSlice, 100)}
+	src := &readCounter{}
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.gw.sendStream(ss, m, src, "", &CallEvent{})
+		done <- err
+	}()
+	var held []mem.BufferSlice
+	for range maxStreamChunks {
+		held = append(held, <-ss.held)
+	}
+	// The sender may have read another chunk only if it went past its
+	// budget: give it time to, then check it did not.
+	time.Sleep(50 * time.Millisecond)
+	if n := src.reads.Load(); n != maxStreamChunks || len(ss.held) != 0 {
+		t.Fatalf("%d reads and %d more messages with %d chunks held; want %d reads", n, len(ss.held), maxStreamChunks, maxStreamChunks)
+	}
+	held[0].Free() // grpc-go wrote the first: one more may be read
+	held = append(held[1:], <-ss.held)
+	if n := src.reads.Load(); n != maxStreamChunks+1 {
+		t.Errorf("%d reads after one chunk was written; want %d", n, maxStreamChunks+1)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("sendStream after the stream ended: %v; want context.Canceled", err)
+	}
+	for _, b := range held {
+		b.Free()
+	}
 }

@@ -16,7 +16,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	_ "google.golang.org/grpc/encoding/gzip" // requests compressed with gzip; answered in kind
-	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -270,12 +269,16 @@ func (g *Gateway) sendStream(ss grpc.ServerStream, m *method, r io.Reader, conte
 	}
 	httpBody := isHTTPBody(m.out.FullName())
 	field := dataField(m)
-	pool := mem.DefaultBufferPool()
+	budget := newChunkBudget()
 	first := true
 	for {
 		// Each chunk is read into a buffer of its own, which the message
-		// hands to grpc-go (chunkcodec.go).
-		bp := pool.Get(g.cfg.chunkSize)
+		// hands to grpc-go (chunkcodec.go); at most maxStreamChunks are
+		// out at a time.
+		bp, err := budget.get(ss.Context(), g.cfg.chunkSize)
+		if err != nil {
+			return false, err
+		}
 		n, rerr := r.Read(*bp)
 		if n > 0 || (first && rerr == io.EOF) {
 			*bp = (*bp)[:n]
@@ -290,7 +293,7 @@ func (g *Gateway) sendStream(ss grpc.ServerStream, m *method, r io.Reader, conte
 				msg = m.responseChunk(*bp)
 			}
 			first = false
-			cm := newChunkMsg(msg, field, ct, bp)
+			cm := newChunkMsg(msg, field, ct, bp, budget)
 			err := ss.SendMsg(cm)
 			cm.release()
 			if err != nil {
@@ -298,7 +301,7 @@ func (g *Gateway) sendStream(ss grpc.ServerStream, m *method, r io.Reader, conte
 			}
 			ev.BytesOut += int64(n)
 		} else {
-			pool.Put(bp)
+			budget.Put(bp)
 		}
 		if rerr == io.EOF {
 			return true, nil

@@ -39,8 +39,10 @@ type config struct {
 var DefaultMetadataAllowlist = []string{"x-request-id", "traceparent", "tracestate"}
 
 // DefaultChunkSize is the largest chunk of a response stream sent in one
-// gRPC message.
-const DefaultChunkSize = 1 << 20
+// gRPC message. A gRPC download holds at most two chunks (1 MiB) whatever
+// the client's pace; 512 KiB streams as fast as 1 MiB did (make bench),
+// and 256 KiB was 10% slower.
+const DefaultChunkSize = 512 << 10
 
 func newConfig(opts []Option) config {
 	c := config{pkg: "native", logger: slog.New(slog.DiscardHandler), allow: DefaultMetadataAllowlist, chunkSize: DefaultChunkSize, maxJSON: DefaultMaxJSONBody, limits: DefaultSchemaLimits, bodyTimeout: DefaultBodyTimeout, compress: true}
@@ -93,7 +95,8 @@ func WithSchemaChangeObserver(f func(*SchemaChangeError)) Option {
 }
 
 // WithChunkSize sets the largest response-stream chunk sent in one gRPC
-// message (default 1 MiB).
+// message (default DefaultChunkSize, 512 KiB). A gRPC download holds at
+// most two chunks at a time, a REST one one chunk.
 func WithChunkSize(n int) Option {
 	return optionFunc(func(c *config) { c.chunkSize = max(n, 1024) })
 }

@@ -11,30 +11,24 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain is also the client process of -clients-apart (the test binary
+// is the executable the load re-runs).
+func TestMain(m *testing.M) {
+	if code, ok := clientChild(os.Stdin, os.Stdout, os.Stderr); ok {
+		os.Exit(code)
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // TestLoad runs every scenario briefly with a few small streams: no
 // errors, and some throughput in each. It never checks a rate.
 func TestLoad(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "load.json")
-	var stdout, stderr bytes.Buffer
-	code := loadMain([]string{"-duration", "300ms", "-streams", "4", "-stream-size", "300KiB", "-callers", "2", "-out", path}, &stdout, &stderr)
-	if code != 0 {
-		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep report
-	if err := json.Unmarshal(b, &rep); err != nil {
-		t.Fatal(err)
-	}
+	rep, stdout := runLoad(t, "-duration", "300ms", "-streams", "4", "-stream-size", "300KiB", "-callers", "2")
 	var names []string
 	for _, s := range rep.Scenarios {
 		names = append(names, s.Scenario)
 		if s.Errors != 0 || s.StreamsDone == 0 || !(s.StreamMiBps > 0) || s.UnaryCalls == 0 || !(s.UnaryPerSec > 0) ||
-			!(s.StreamP99ms >= s.StreamP50ms && s.StreamP50ms > 0) || !(s.UnaryP99ms >= s.UnaryP50ms && s.UnaryP50ms > 0) || !(s.PeakRSSMiB > 0) {
+			!(s.StreamP99ms >= s.StreamP50ms && s.StreamP50ms > 0) || !(s.UnaryP99ms >= s.UnaryP50ms && s.UnaryP50ms > 0) || !(s.PeakRSSMiB > 0) || !(s.ClientPeakRSSMiB > 0) {
 			t.Errorf("scenario %+v", s)
 		}
 	}
@@ -45,10 +39,42 @@ func TestLoad(t *testing.T) {
 		t.Errorf("report: %d errors, peak RSS %v", rep.Errors, rep.PeakRSSMiB)
 	}
 	for _, want := range []string{"stream MiB/s", "rest/remote", "no errors"} {
-		if !strings.Contains(stdout.String(), want) {
-			t.Errorf("table lacks %q:\n%s", want, stdout.String())
+		if !strings.Contains(stdout, want) {
+			t.Errorf("table lacks %q:\n%s", want, stdout)
 		}
 	}
+}
+
+// TestLoadOneProcess: with -clients-apart=false the clients run in this
+// process, and no client process's RSS is reported.
+func TestLoadOneProcess(t *testing.T) {
+	rep, stdout := runLoad(t, "-clients-apart=false", "-only", "grpc/inproc", "-duration", "200ms", "-streams", "2", "-stream-size", "300KiB")
+	if len(rep.Scenarios) != 1 || rep.Scenarios[0].StreamsDone == 0 || !(rep.Scenarios[0].PeakRSSMiB > 0) || rep.Scenarios[0].ClientPeakRSSMiB != 0 {
+		t.Errorf("scenarios %+v", rep.Scenarios)
+	}
+	if !strings.Contains(stdout, "whole process") {
+		t.Errorf("table does not say the peak RSS is the whole process's:\n%s", stdout)
+	}
+}
+
+// runLoad runs the load with args, which must succeed, and returns its
+// JSON report and its table.
+func runLoad(t *testing.T, args ...string) (report, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "load.json")
+	var stdout, stderr bytes.Buffer
+	if code := loadMain(append(args, "-out", path), &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	return rep, stdout.String()
 }
 
 // TestVerifier: the content check finds a changed byte and a short stream.

@@ -11,7 +11,10 @@
 //
 // It prints a table (stream throughput, unary calls/s, p50/p99 of unary
 // latency and of stream time-to-complete, errors, peak RSS) and writes the
-// same as JSON to -out. It exits 1 if any error occurred.
+// same as JSON to -out. It exits 1 if any error occurred. The clients run
+// in a child process (clientchild.go), so that the peak RSS is the
+// gateway's (and the backend's); -clients-apart=false runs all in one
+// process, as the load did before.
 package main
 
 import (
@@ -30,7 +33,12 @@ import (
 	"github.com/framegate/framegate/bench/internal/benchkit"
 )
 
-func main() { os.Exit(loadMain(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() {
+	if code, ok := clientChild(os.Stdin, os.Stdout, os.Stderr); ok {
+		os.Exit(code)
+	}
+	os.Exit(loadMain(os.Args[1:], os.Stdout, os.Stderr))
+}
 
 type config struct {
 	duration   time.Duration
@@ -43,6 +51,8 @@ type config struct {
 	out        string
 	cpuProf    string
 	memProf    string
+	// clientsApart runs the clients in a child process (clientchild.go).
+	clientsApart bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -60,6 +70,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&cfg.out, "out", "load-results.json", "write the results here as JSON (empty: do not)")
 	fs.StringVar(&cfg.cpuProf, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	fs.StringVar(&cfg.memProf, "memprofile", "", "write a heap profile to this file halfway through the first scenario (use with -only)")
+	fs.BoolVar(&cfg.clientsApart, "clients-apart", true, "run the clients in a child process, so that peak RSS is the gateway's and the backend's (false: all in one process, as before)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -212,7 +223,7 @@ func meta(cfg *config) map[string]any {
 		"start":      time.Now().UTC().Format(time.RFC3339),
 		"duration_s": cfg.duration.Seconds(), "streams": cfg.streams, "stream_bytes": cfg.streamSize,
 		"unary_callers": cfg.callers, "remote_pool": cfg.pool,
-		"peak_rss": "VmHWM of this process (clients, gateway and backend), reset before each scenario",
+		"peak_rss": peakRSSMeaning(cfg),
 	}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for l := range strings.SplitSeq(string(b), "\n") {
@@ -223,6 +234,14 @@ func meta(cfg *config) map[string]any {
 		}
 	}
 	return m
+}
+
+// peakRSSMeaning says what a scenario's peak RSS counts.
+func peakRSSMeaning(cfg *config) string {
+	if cfg.clientsApart {
+		return "VmHWM of this process (gateway and backend; the clients ran in a child process, whose VmHWM is client_peak_rss_mib), reset before each scenario"
+	}
+	return "VmHWM of this process (clients, gateway and backend), reset before each scenario"
 }
 
 // report is the JSON file.
@@ -242,19 +261,27 @@ func (r *report) add(res result) {
 func printTable(w io.Writer, cfg *config, rep *report) {
 	fmt.Fprintf(w, "framegate load: %s %s/%s, %v CPUs, %s per scenario, %d streams of %s, %d unary caller(s), remote pool %d\n",
 		rep.Meta["go"], runtime.GOOS, runtime.GOARCH, rep.Meta["cpus"], cfg.duration, cfg.streams, benchkit.SizeName(cfg.streamSize), cfg.callers, cfg.pool)
-	const f = "%-12s %12s %8s %10s %10s %10s %10s %10s %7s %9s\n"
-	fmt.Fprintf(w, f, "scenario", "stream MiB/s", "streams", "stream p50", "stream p99", "unary/s", "unary p50", "unary p99", "errors", "peak RSS")
-	fmt.Fprintln(w, strings.Repeat("-", 108))
+	const f = "%-12s %12s %8s %10s %10s %10s %10s %10s %7s %9s %10s\n"
+	fmt.Fprintf(w, f, "scenario", "stream MiB/s", "streams", "stream p50", "stream p99", "unary/s", "unary p50", "unary p99", "errors", "peak RSS", "client RSS")
+	fmt.Fprintln(w, strings.Repeat("-", 119))
 	for _, s := range rep.Scenarios {
+		client := "(in)"
+		if cfg.clientsApart {
+			client = fmt.Sprintf("%.0f MiB", s.ClientPeakRSSMiB)
+		}
 		fmt.Fprintf(w, f, s.Scenario, fmt.Sprintf("%.0f", s.StreamMiBps), strconv.FormatInt(s.StreamsDone, 10),
 			fmtMs(s.StreamP50ms), fmtMs(s.StreamP99ms), fmt.Sprintf("%.0f", s.UnaryPerSec),
-			fmtMs(s.UnaryP50ms), fmtMs(s.UnaryP99ms), strconv.FormatInt(s.Errors, 10), fmt.Sprintf("%.0f MiB", s.PeakRSSMiB))
+			fmtMs(s.UnaryP50ms), fmtMs(s.UnaryP99ms), strconv.FormatInt(s.Errors, 10), fmt.Sprintf("%.0f MiB", s.PeakRSSMiB), client)
 	}
 	verdict := "no errors"
 	if rep.Errors > 0 {
 		verdict = fmt.Sprintf("%d ERRORS", rep.Errors)
 	}
-	fmt.Fprintf(w, "%s; peak RSS %.0f MiB (whole process: clients, gateway and backend)\n", verdict, rep.PeakRSSMiB)
+	what := "whole process: clients, gateway and backend"
+	if cfg.clientsApart {
+		what = "the gateway's process, with its backend; the clients ran in a child process"
+	}
+	fmt.Fprintf(w, "%s; peak RSS %.0f MiB (%s)\n", verdict, rep.PeakRSSMiB, what)
 }
 
 // fmtMs prints milliseconds with about three significant digits.

@@ -37,7 +37,11 @@ type result struct {
 
 	Errors       int64    `json:"errors"`
 	ErrorSamples []string `json:"error_samples,omitempty"` // the first few
-	PeakRSSMiB   float64  `json:"peak_rss_mib"`
+	// PeakRSSMiB is the peak RSS of this process: the gateway and the
+	// backend, and the clients too unless they ran apart.
+	PeakRSSMiB float64 `json:"peak_rss_mib"`
+	// ClientPeakRSSMiB is the clients' process's, when they ran apart.
+	ClientPeakRSSMiB float64 `json:"client_peak_rss_mib,omitempty"`
 
 	PoolWaits int64 `json:"pool_waits,omitempty"` // remote: calls that waited for a connection
 	PoolDials int64 `json:"pool_dials,omitempty"`
@@ -62,34 +66,116 @@ func (l *errorLog) add(what string, err error) {
 // runScenario loads e's gateway over s.protocol: cfg.streams goroutines
 // each download one stream after another, and cfg.callers goroutines make
 // one echo call after another, until cfg.duration has passed; calls in
-// flight then finish (within cfg.grace, or fail).
+// flight then finish (within cfg.grace, or fail). The clients run in this
+// process, or (cfg.clientsApart) in a child process (clientchild.go), so
+// that this process's peak RSS is the gateway's and the backend's alone.
 func runScenario(e *env, s scenario, cfg *config) (result, error) {
 	res := result{Scenario: s.String(), Protocol: s.protocol, Backend: s.backend, Streams: cfg.streams, StreamBytes: cfg.streamSize}
-	setupCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := newClient(setupCtx, e, s.protocol)
+	var pool0 struct{ waits, dials int64 }
+	// start is called once the clients are warmed up, just before the
+	// timed part.
+	start := func() {
+		if e.rb != nil {
+			ps := e.rb.PoolStats()
+			pool0.waits, pool0.dials = ps.Waits, ps.Dials
+		}
+		resetPeakRSS()
+	}
+	var d driven
+	var err error
+	if cfg.clientsApart {
+		d, err = driveApart(e, s.protocol, cfg, start)
+		res.ClientPeakRSSMiB = d.PeakRSSMiB
+	} else {
+		d, err = driveHere(e, s.protocol, cfg, start)
+	}
 	if err != nil {
 		return res, err
 	}
-	// One untimed call of each kind: a scenario that cannot work at all
-	// stops here, with its error.
-	if err := c.stream(setupCtx, min(cfg.streamSize, 1<<20), 1); err != nil {
-		return res, errors.Join(fmt.Errorf("warm-up stream: %w", err), c.close())
+	if peak, err := benchkit.VmHWM(); err == nil {
+		res.PeakRSSMiB = peak
 	}
-	if err := c.echo(setupCtx, &EchoMsg{ID: -1, Name: "warm-up", Tags: []string{"a"}}); err != nil {
-		return res, errors.Join(fmt.Errorf("warm-up echo: %w", err), c.close())
-	}
-	var pool0 struct{ waits, dials int64 }
 	if e.rb != nil {
 		ps := e.rb.PoolStats()
-		pool0.waits, pool0.dials = ps.Waits, ps.Dials
+		res.PoolWaits, res.PoolDials = ps.Waits-pool0.waits, ps.Dials-pool0.dials
 	}
-	resetPeakRSS()
 
+	el := time.Duration(d.Elapsed)
+	res.Seconds = el.Seconds()
+	sd := d.StreamDurs
+	slices.Sort(sd)
+	res.StreamsDone = int64(len(sd))
+	res.StreamMiBps = float64(d.StreamBytes) / (1 << 20) / el.Seconds()
+	res.StreamP50ms, res.StreamP99ms = ms(percentile(sd, 50)), ms(percentile(sd, 99))
+	ul := d.UnaryLats
+	slices.Sort(ul)
+	res.UnaryCalls = int64(len(ul))
+	if d := time.Duration(d.UnaryEnd); d > 0 {
+		res.UnaryPerSec = float64(len(ul)) / d.Seconds()
+	}
+	res.UnaryP50ms, res.UnaryP99ms = ms(percentile(ul, 50)), ms(percentile(ul, 99))
+	res.Errors = d.Errors
+	res.ErrorSamples = d.ErrorSamples
+	if res.StreamsDone == 0 {
+		res.Errors++
+		res.ErrorSamples = append(res.ErrorSamples, "no stream completed")
+	}
+	if cfg.callers > 0 && res.UnaryCalls == 0 {
+		res.Errors++
+		res.ErrorSamples = append(res.ErrorSamples, "no unary call completed")
+	}
+	return res, nil
+}
+
+// driven is what the clients of a scenario measured, in this process or
+// in the child (as JSON).
+type driven struct {
+	Elapsed      time.Duration   `json:"elapsed"` // from the start until the last call in flight ended
+	StreamBytes  int64           `json:"stream_bytes"`
+	StreamDurs   []time.Duration `json:"stream_durs"` // of each verified transfer
+	UnaryLats    []time.Duration `json:"unary_lats"`  // of each verified call
+	UnaryEnd     time.Duration   `json:"unary_end"`   // after the start, when the last caller stopped
+	Errors       int64           `json:"errors"`
+	ErrorSamples []string        `json:"error_samples,omitempty"`
+	PeakRSSMiB   float64         `json:"peak_rss_mib"` // of the child, when apart
+}
+
+// driveHere makes a client of protocol for e's gateway in this process,
+// warms it up, calls start and drives the load (drive).
+func driveHere(e *env, protocol string, cfg *config, start func()) (driven, error) {
+	c, err := warmClient(e, protocol, cfg)
+	if err != nil {
+		return driven{}, err
+	}
+	start()
+	d := drive(c, cfg)
+	return d, c.close()
+}
+
+// warmClient makes a client and one untimed call of each kind: a scenario
+// that cannot work at all stops here, with its error.
+func warmClient(e *env, protocol string, cfg *config) (client, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := newClient(ctx, e, protocol)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.stream(ctx, min(cfg.streamSize, 1<<20), 1); err != nil {
+		return nil, errors.Join(fmt.Errorf("warm-up stream: %w", err), c.close())
+	}
+	if err := c.echo(ctx, &EchoMsg{ID: -1, Name: "warm-up", Tags: []string{"a"}}); err != nil {
+		return nil, errors.Join(fmt.Errorf("warm-up echo: %w", err), c.close())
+	}
+	return c, nil
+}
+
+// drive runs the timed part of a scenario with c.
+func drive(c client, cfg *config) driven {
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.duration+cfg.grace)
 	defer cancel()
 	var errs errorLog
-	var bytesDone, unaryDone atomic.Int64
+	var bytesDone atomic.Int64
 	streamDurs := make([][]time.Duration, cfg.streams)
 	unaryLats := make([][]time.Duration, cfg.callers)
 	var unaryEnd atomic.Int64 // ns after start when the last caller stopped
@@ -126,7 +212,6 @@ func runScenario(e *env, s scenario, cfg *config) (result, error) {
 					continue
 				}
 				lats = append(lats, time.Since(t))
-				unaryDone.Add(1)
 			}
 			unaryLats[i] = lats
 			end := int64(time.Since(start))
@@ -139,40 +224,15 @@ func runScenario(e *env, s scenario, cfg *config) (result, error) {
 		})
 	}
 	wg.Wait()
-	el := time.Since(start)
+	d := driven{
+		Elapsed: time.Since(start), StreamBytes: bytesDone.Load(),
+		StreamDurs: slices.Concat(streamDurs...), UnaryLats: slices.Concat(unaryLats...),
+		UnaryEnd: time.Duration(unaryEnd.Load()), Errors: errs.n.Load(), ErrorSamples: errs.samples,
+	}
 	if peak, err := benchkit.VmHWM(); err == nil {
-		res.PeakRSSMiB = peak
+		d.PeakRSSMiB = peak
 	}
-	if e.rb != nil {
-		ps := e.rb.PoolStats()
-		res.PoolWaits, res.PoolDials = ps.Waits-pool0.waits, ps.Dials-pool0.dials
-	}
-	cerr := c.close()
-
-	res.Seconds = el.Seconds()
-	sd := slices.Concat(streamDurs...)
-	slices.Sort(sd)
-	res.StreamsDone = int64(len(sd))
-	res.StreamMiBps = float64(bytesDone.Load()) / (1 << 20) / el.Seconds()
-	res.StreamP50ms, res.StreamP99ms = ms(percentile(sd, 50)), ms(percentile(sd, 99))
-	ul := slices.Concat(unaryLats...)
-	slices.Sort(ul)
-	res.UnaryCalls = int64(len(ul))
-	if d := time.Duration(unaryEnd.Load()); d > 0 {
-		res.UnaryPerSec = float64(len(ul)) / d.Seconds()
-	}
-	res.UnaryP50ms, res.UnaryP99ms = ms(percentile(ul, 50)), ms(percentile(ul, 99))
-	res.Errors = errs.n.Load()
-	res.ErrorSamples = errs.samples
-	if res.StreamsDone == 0 {
-		res.Errors++
-		res.ErrorSamples = append(res.ErrorSamples, "no stream completed")
-	}
-	if cfg.callers > 0 && res.UnaryCalls == 0 {
-		res.Errors++
-		res.ErrorSamples = append(res.ErrorSamples, "no unary call completed")
-	}
-	return res, cerr
+	return d
 }
 
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
