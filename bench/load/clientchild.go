@@ -65,7 +65,7 @@ func driveApart(e *env, protocol string, cfg *config, start func()) (driven, err
 	}
 	fail := func(err error) (driven, error) {
 		in.Close()
-		return driven{}, errors.Join(err, cmd.Wait(), childErr(stderr.String()))
+		return driven{}, errors.Join(err, cmd.Wait(), childErr("client process", stderr.String()))
 	}
 	r := bufio.NewReader(out)
 	if line, err := r.ReadString('\n'); err != nil || line != "ready\n" {
@@ -81,18 +81,18 @@ func driveApart(e *env, protocol string, cfg *config, start func()) (driven, err
 	}
 	in.Close()
 	if err := cmd.Wait(); err != nil {
-		return d, errors.Join(err, childErr(stderr.String()))
+		return d, errors.Join(err, childErr("client process", stderr.String()))
 	}
 	return d, nil
 }
 
-// childErr is what the child wrote to stderr, as an error (nil if
+// childErr is what the child who wrote to stderr, as an error (nil if
 // nothing).
-func childErr(s string) error {
+func childErr(who, s string) error {
 	if s = strings.TrimSpace(s); s == "" {
 		return nil
 	}
-	return errors.New("client process: " + s)
+	return errors.New(who + ": " + s)
 }
 
 // clientChild is the child's side: if clientChildEnv is set, it runs the

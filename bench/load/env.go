@@ -71,6 +71,7 @@ type env struct {
 	cfg      *config
 	nsrv     *native.Server
 	nserved  chan error             // remote: the backend's Serve
+	apart    *backendApart          // remote: the backend's child process (-clients-apart)
 	rb       *gateway.RemoteBackend // remote only
 	g        *gateway.Gateway
 	gsrv     *grpc.Server
@@ -100,13 +101,21 @@ func startEnv(kind string, cfg *config) (e *env, err error) {
 			return e, err
 		}
 	case "remote":
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return e, err
+		var addr string
+		if cfg.clientsApart {
+			if e.apart, err = startBackendApart(); err != nil {
+				return e, err
+			}
+			addr = e.apart.addr
+		} else {
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				return e, err
+			}
+			e.nserved = make(chan error, 1)
+			go func() { e.nserved <- nsrv.Serve(l) }()
+			addr = l.Addr().String()
 		}
-		e.nserved = make(chan error, 1)
-		go func() { e.nserved <- nsrv.Serve(l) }()
-		addr := l.Addr().String()
 		// As gw serve -backend tcp://addr builds it (cmd/gw/transport.go).
 		dial := func(ctx context.Context) (io.ReadWriteCloser, error) {
 			var d net.Dialer
@@ -164,6 +173,10 @@ func (e *env) close() error {
 	if e.rb != nil {
 		errs = append(errs, e.rb.Close())
 		e.rb = nil
+	}
+	if e.apart != nil {
+		errs = append(errs, e.apart.stop())
+		e.apart = nil
 	}
 	if e.nserved != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

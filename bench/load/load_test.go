@@ -17,6 +17,9 @@ func TestMain(m *testing.M) {
 	if code, ok := clientChild(os.Stdin, os.Stdout, os.Stderr); ok {
 		os.Exit(code)
 	}
+	if code, ok := backendChild(os.Stdin, os.Stdout, os.Stderr); ok {
+		os.Exit(code)
+	}
 	goleak.VerifyTestMain(m)
 }
 
@@ -28,7 +31,7 @@ func TestLoad(t *testing.T) {
 	for _, s := range rep.Scenarios {
 		names = append(names, s.Scenario)
 		if s.Errors != 0 || s.StreamsDone == 0 || !(s.StreamMiBps > 0) || s.UnaryCalls == 0 || !(s.UnaryPerSec > 0) ||
-			!(s.StreamP99ms >= s.StreamP50ms && s.StreamP50ms > 0) || !(s.UnaryP99ms >= s.UnaryP50ms && s.UnaryP50ms > 0) || !(s.PeakRSSMiB > 0) || !(s.ClientPeakRSSMiB > 0) {
+			!(s.StreamP99ms >= s.StreamP50ms && s.StreamP50ms > 0) || !(s.UnaryP99ms >= s.UnaryP50ms && s.UnaryP50ms > 0) || !(s.PeakRSSMiB > 0) || !(s.ClientPeakRSSMiB > 0) || (s.Backend == "remote") != (s.BackendPeakRSSMiB > 0) {
 			t.Errorf("scenario %+v", s)
 		}
 	}

@@ -37,6 +37,9 @@ func main() {
 	if code, ok := clientChild(os.Stdin, os.Stdout, os.Stderr); ok {
 		os.Exit(code)
 	}
+	if code, ok := backendChild(os.Stdin, os.Stdout, os.Stderr); ok {
+		os.Exit(code)
+	}
 	os.Exit(loadMain(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -70,7 +73,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&cfg.out, "out", "load-results.json", "write the results here as JSON (empty: do not)")
 	fs.StringVar(&cfg.cpuProf, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	fs.StringVar(&cfg.memProf, "memprofile", "", "write a heap profile to this file halfway through the first scenario (use with -only)")
-	fs.BoolVar(&cfg.clientsApart, "clients-apart", true, "run the clients in a child process, so that peak RSS is the gateway's and the backend's (false: all in one process, as before)")
+	fs.BoolVar(&cfg.clientsApart, "clients-apart", true, "run the clients, and a remote scenario's backend, in child processes, so that peak RSS is the gateway's (false: all in one process, as before)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -239,7 +242,7 @@ func meta(cfg *config) map[string]any {
 // peakRSSMeaning says what a scenario's peak RSS counts.
 func peakRSSMeaning(cfg *config) string {
 	if cfg.clientsApart {
-		return "VmHWM of this process (gateway and backend; the clients ran in a child process, whose VmHWM is client_peak_rss_mib), reset before each scenario"
+		return "VmHWM of this process (the gateway, with an in-process backend; the clients and a remote backend ran in child processes, whose VmHWM are client_peak_rss_mib and backend_peak_rss_mib), reset before each scenario"
 	}
 	return "VmHWM of this process (clients, gateway and backend), reset before each scenario"
 }
@@ -261,17 +264,20 @@ func (r *report) add(res result) {
 func printTable(w io.Writer, cfg *config, rep *report) {
 	fmt.Fprintf(w, "framegate load: %s %s/%s, %v CPUs, %s per scenario, %d streams of %s, %d unary caller(s), remote pool %d\n",
 		rep.Meta["go"], runtime.GOOS, runtime.GOARCH, rep.Meta["cpus"], cfg.duration, cfg.streams, benchkit.SizeName(cfg.streamSize), cfg.callers, cfg.pool)
-	const f = "%-12s %12s %8s %10s %10s %10s %10s %10s %7s %9s %10s\n"
-	fmt.Fprintf(w, f, "scenario", "stream MiB/s", "streams", "stream p50", "stream p99", "unary/s", "unary p50", "unary p99", "errors", "peak RSS", "client RSS")
-	fmt.Fprintln(w, strings.Repeat("-", 119))
+	const f = "%-12s %12s %8s %10s %10s %10s %10s %10s %7s %9s %10s %11s\n"
+	fmt.Fprintf(w, f, "scenario", "stream MiB/s", "streams", "stream p50", "stream p99", "unary/s", "unary p50", "unary p99", "errors", "peak RSS", "client RSS", "backend RSS")
+	fmt.Fprintln(w, strings.Repeat("-", 131))
 	for _, s := range rep.Scenarios {
-		client := "(in)"
+		client, backend := "(in)", "(in)"
 		if cfg.clientsApart {
 			client = fmt.Sprintf("%.0f MiB", s.ClientPeakRSSMiB)
+			if s.Backend == "remote" {
+				backend = fmt.Sprintf("%.0f MiB", s.BackendPeakRSSMiB)
+			}
 		}
 		fmt.Fprintf(w, f, s.Scenario, fmt.Sprintf("%.0f", s.StreamMiBps), strconv.FormatInt(s.StreamsDone, 10),
 			fmtMs(s.StreamP50ms), fmtMs(s.StreamP99ms), fmt.Sprintf("%.0f", s.UnaryPerSec),
-			fmtMs(s.UnaryP50ms), fmtMs(s.UnaryP99ms), strconv.FormatInt(s.Errors, 10), fmt.Sprintf("%.0f MiB", s.PeakRSSMiB), client)
+			fmtMs(s.UnaryP50ms), fmtMs(s.UnaryP99ms), strconv.FormatInt(s.Errors, 10), fmt.Sprintf("%.0f MiB", s.PeakRSSMiB), client, backend)
 	}
 	verdict := "no errors"
 	if rep.Errors > 0 {
@@ -279,7 +285,7 @@ func printTable(w io.Writer, cfg *config, rep *report) {
 	}
 	what := "whole process: clients, gateway and backend"
 	if cfg.clientsApart {
-		what = "the gateway's process, with its backend; the clients ran in a child process"
+		what = "the gateway's process, with an in-process backend; the clients and a remote backend ran in child processes"
 	}
 	fmt.Fprintf(w, "%s; peak RSS %.0f MiB (%s)\n", verdict, rep.PeakRSSMiB, what)
 }

@@ -37,11 +37,15 @@ type result struct {
 
 	Errors       int64    `json:"errors"`
 	ErrorSamples []string `json:"error_samples,omitempty"` // the first few
-	// PeakRSSMiB is the peak RSS of this process: the gateway and the
-	// backend, and the clients too unless they ran apart.
+	// PeakRSSMiB is the peak RSS of this process: the gateway's, with an
+	// in-process backend's, and the clients' and a remote backend's too
+	// unless they ran apart.
 	PeakRSSMiB float64 `json:"peak_rss_mib"`
 	// ClientPeakRSSMiB is the clients' process's, when they ran apart.
 	ClientPeakRSSMiB float64 `json:"client_peak_rss_mib,omitempty"`
+	// BackendPeakRSSMiB is a remote backend's process's, when it ran
+	// apart.
+	BackendPeakRSSMiB float64 `json:"backend_peak_rss_mib,omitempty"`
 
 	PoolWaits int64 `json:"pool_waits,omitempty"` // remote: calls that waited for a connection
 	PoolDials int64 `json:"pool_dials,omitempty"`
@@ -67,11 +71,13 @@ func (l *errorLog) add(what string, err error) {
 // each download one stream after another, and cfg.callers goroutines make
 // one echo call after another, until cfg.duration has passed; calls in
 // flight then finish (within cfg.grace, or fail). The clients run in this
-// process, or (cfg.clientsApart) in a child process (clientchild.go), so
-// that this process's peak RSS is the gateway's and the backend's alone.
+// process, or (cfg.clientsApart) in a child process (clientchild.go), as
+// does a remote backend (backendchild.go), so that this process's peak RSS
+// is the gateway's alone (with an in-process backend's).
 func runScenario(e *env, s scenario, cfg *config) (result, error) {
 	res := result{Scenario: s.String(), Protocol: s.protocol, Backend: s.backend, Streams: cfg.streams, StreamBytes: cfg.streamSize}
 	var pool0 struct{ waits, dials int64 }
+	var apartErr error // of resetting a remote backend's peak RSS
 	// start is called once the clients are warmed up, just before the
 	// timed part.
 	start := func() {
@@ -80,6 +86,11 @@ func runScenario(e *env, s scenario, cfg *config) (result, error) {
 			pool0.waits, pool0.dials = ps.Waits, ps.Dials
 		}
 		resetPeakRSS()
+		if e.apart != nil {
+			if err := e.apart.resetPeak(); err != nil {
+				apartErr = err
+			}
+		}
 	}
 	var d driven
 	var err error
@@ -94,6 +105,14 @@ func runScenario(e *env, s scenario, cfg *config) (result, error) {
 	}
 	if peak, err := benchkit.VmHWM(); err == nil {
 		res.PeakRSSMiB = peak
+	}
+	if e.apart != nil {
+		if apartErr != nil {
+			return res, apartErr
+		}
+		if res.BackendPeakRSSMiB, err = e.apart.peak(); err != nil {
+			return res, err
+		}
 	}
 	if e.rb != nil {
 		ps := e.rb.PoolStats()
