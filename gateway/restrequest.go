@@ -92,6 +92,9 @@ func (s *restServer) jsonBody(r *http.Request, m *method) ([]byte, error) {
 		return nil, &runtime.HTTPStatusError{HTTPStatus: http.StatusRequestEntityTooLarge,
 			Err: status.Errorf(codes.ResourceExhausted, "gateway: request body over %d bytes", limit)}
 	}
+	if out, ok := m.requestJSONDirect(b); ok {
+		return out, nil
+	}
 	msg, err := m.requestMessage(b)
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())

@@ -95,6 +95,29 @@ func (md *method) responseWire(data []byte) (out []byte, err error) {
 	return out, err
 }
 
+// requestJSONDirect is requestJSON(requestMessage(data)) without the
+// message: data read strictly into wire bytes (jsonwire.go), written back
+// as the native JSON (wirejson.go). ok is false when data is refused in
+// any way: the message path then says what is wrong, in its own words.
+func (md *method) requestJSONDirect(data []byte) (out []byte, ok bool) {
+	b := md.req
+	if b == nil {
+		return nil, false
+	}
+	var wire []byte
+	var err error
+	if b.msg != nil {
+		wire, err = b.msg.appendWireFromJSON(make([]byte, 0, len(data)), data, jsonReader{strict: true})
+	} else {
+		wire, err = appendFieldWireFromJSON(make([]byte, 0, len(data)), data, jsonReader{strict: true}, b.field)
+	}
+	if err != nil {
+		return nil, false
+	}
+	out, err = md.requestJSONFromWire(wire)
+	return out, err == nil
+}
+
 // requestChunk returns the stream bytes an input message carries: the data
 // of a google.api.HttpBody or of an Upload message. It is nil for methods
 // without a request stream.

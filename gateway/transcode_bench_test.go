@@ -13,7 +13,8 @@ import (
 // dynamicpb, then the encoder; the JSON reader into dynamicpb, then
 // proto.Marshal) against the direct one (wirejson.go, jsonwire.go), on 64
 // random test.Rich messages (every kind of field, nested) and 64 random
-// test.Other ones (a message and lists of messages, recursive).
+// test.Other ones (a message and lists of messages, recursive); and REST's
+// JSON body, read strictly and written back, both ways.
 func BenchmarkTranscode(b *testing.B) {
 	ps := mustBuild(b, testSchema(), "")
 	for _, tc := range []struct{ name, msg string }{{"rich", "test.Rich"}, {"other", "test.Other"}} {
@@ -76,6 +77,29 @@ func BenchmarkTranscode(b *testing.B) {
 				}
 			}
 		})
+		if md := ps.lookup("/native.Echo/Rich"); tc.msg == "test.Rich" {
+			// REST's request body: JSON read strictly and written back.
+			b.Run(tc.name+"/json-to-json/message", func(b *testing.B) {
+				b.ReportAllocs()
+				for i := range b.N {
+					m, err := md.requestMessage(jsons[i%len(jsons)])
+					if err == nil {
+						_, err = md.requestJSON(m)
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.Run(tc.name+"/json-to-json/direct", func(b *testing.B) {
+				b.ReportAllocs()
+				for i := range b.N {
+					if _, ok := md.requestJSONDirect(jsons[i%len(jsons)]); !ok {
+						b.Fatal("refused")
+					}
+				}
+			})
+		}
 		b.Run(tc.name+"/json-to-wire/direct", func(b *testing.B) {
 			b.SetBytes(int64(size / len(wires)))
 			b.ReportAllocs()
