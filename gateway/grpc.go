@@ -102,6 +102,9 @@ func (g *Gateway) callOptions(md metadata.MD, hdr, trl *native.Metadata) []nativ
 			out[k] = vs
 		}
 	}
+	if out == nil {
+		return []native.CallOption{native.Header(hdr), native.Trailer(trl)}
+	}
 	return []native.CallOption{native.WithMetadata(out), native.Header(hdr), native.Trailer(trl)}
 }
 
@@ -151,16 +154,26 @@ func validMDValue(v string) bool {
 	return true
 }
 
+// grpcCall holds what a call's options and messages point at.
+type grpcCall struct {
+	hdr, trl native.Metadata
+	in       wireMsg
+	resp     json.RawMessage
+	out      wireOut
+}
+
 // serveGRPC serves a call of m; wire says the server's codec is chunkCodec,
 // which takes wireMsg and wireOut messages.
 func (g *Gateway) serveGRPC(ss grpc.ServerStream, m *method, ev *CallEvent, wire bool) error {
 	ctx := ss.Context()
-	var hdr, trl native.Metadata
-	opts := g.callOptions(g.incomingMD(ctx), &hdr, &trl)
+	// What the call's options and messages point at, in one allocation.
+	c := new(grpcCall)
+	hdr, trl := &c.hdr, &c.trl
+	opts := g.callOptions(g.incomingMD(ctx), hdr, trl)
 	trlReady := false // trl may be read: see settled
 	defer func() {
 		if trlReady {
-			ss.SetTrailer(toGRPCMD(trl))
+			ss.SetTrailer(toGRPCMD(*trl))
 		}
 	}()
 
@@ -171,7 +184,7 @@ func (g *Gateway) serveGRPC(ss grpc.ServerStream, m *method, ev *CallEvent, wire
 	var first proto.Message
 	switch {
 	case direct:
-		b, err := recvRequestJSON(ss, m, g.cfg.bodyTimeout)
+		b, err := recvRequestJSON(ss, m, &c.in, g.cfg.bodyTimeout)
 		if err != nil {
 			return err
 		}
@@ -210,24 +223,25 @@ func (g *Gateway) serveGRPC(ss grpc.ServerStream, m *method, ev *CallEvent, wire
 		req = native.StreamRequest{JSON: req, Body: body}
 	}
 	if !m.serverStreaming {
-		var out json.RawMessage
-		err := g.backend.Call(ctx, m.endpoint.Name, req, &out, opts...)
+		out := &c.resp
+		err := g.backend.Call(ctx, m.endpoint.Name, req, out, opts...)
 		if trlReady = settled(ctx, err); trlReady {
-			ss.SetHeader(toGRPCMD(hdr))
+			ss.SetHeader(toGRPCMD(*hdr))
 		}
 		if err != nil {
 			return err
 		}
 		if wire {
-			b, err := m.responseWire(out)
+			b, err := m.responseWire(*out)
 			if err == nil {
-				return ss.SendMsg(&wireOut{b})
+				c.out.b = b
+				return ss.SendMsg(&c.out)
 			}
 			if err != errUseMessage {
 				return status.Error(codes.Internal, err.Error())
 			}
 		}
-		msg, err := m.responseMessage(out)
+		msg, err := m.responseMessage(*out)
 		if err != nil {
 			return status.Error(codes.Internal, err.Error())
 		}
@@ -237,7 +251,7 @@ func (g *Gateway) serveGRPC(ss grpc.ServerStream, m *method, ev *CallEvent, wire
 	var info native.StreamInfo
 	if err := g.backend.Call(ctx, m.endpoint.Name, req, &rc, append(opts, native.Info(&info))...); err != nil {
 		if trlReady = settled(ctx, err); trlReady {
-			ss.SetHeader(toGRPCMD(withoutStreamKeys(hdr)))
+			ss.SetHeader(toGRPCMD(withoutStreamKeys(*hdr)))
 		}
 		return err
 	}
@@ -245,7 +259,7 @@ func (g *Gateway) serveGRPC(ss grpc.ServerStream, m *method, ev *CallEvent, wire
 	// What the stream announced goes in the response metadata; the
 	// backend's own length or range keys, which could contradict it, do
 	// not.
-	if err := ss.SendHeader(toGRPCMD(streamMetadata(&info, withoutStreamKeys(hdr)))); err != nil {
+	if err := ss.SendHeader(toGRPCMD(streamMetadata(&info, withoutStreamKeys(*hdr)))); err != nil {
 		return err
 	}
 	ended, err := g.sendStream(ss, m, rc, hdr.Get("content-type"), ev)
@@ -405,9 +419,8 @@ func recvRequest(ss grpc.ServerStream, m *method, msg proto.Message, d time.Dura
 // recvRequestJSON receives the request message of m, which must be one
 // JSON message, and returns its native JSON, refusing fields the schema
 // does not know and bytes that are not protobuf.
-func recvRequestJSON(ss grpc.ServerStream, m *method, d time.Duration) ([]byte, error) {
-	var wm wireMsg
-	if err := recvWithTimeout(ss, &wm, d); err != nil {
+func recvRequestJSON(ss grpc.ServerStream, m *method, wm *wireMsg, d time.Duration) ([]byte, error) {
+	if err := recvWithTimeout(ss, wm, d); err != nil {
 		return nil, err
 	}
 	defer wm.free()
