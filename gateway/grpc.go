@@ -8,7 +8,6 @@ import (
 	"io"
 	goruntime "runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -465,17 +464,4 @@ func grpcStatus(err error) *status.Status {
 		return status.New(codes.DeadlineExceeded, err.Error())
 	}
 	return status.New(codes.Unknown, err.Error())
-}
-
-var chunkPools sync.Map
-
-func chunkPool(size int) *[]byte {
-	p, _ := chunkPools.LoadOrStore(size, &sync.Pool{New: func() any { b := make([]byte, size); return &b }})
-	return p.(*sync.Pool).Get().(*[]byte)
-}
-
-func putChunk(b *[]byte) {
-	if p, ok := chunkPools.Load(len(*b)); ok {
-		p.(*sync.Pool).Put(b)
-	}
 }

@@ -36,6 +36,7 @@ import (
 	gatewayv1 "github.com/framegate/framegate/gen/framegate/gateway/v1"
 	"github.com/framegate/framegate/native"
 
+	"github.com/framegate/framegate/internal/bufpool"
 	"github.com/framegate/framegate/internal/clip"
 )
 
@@ -276,8 +277,8 @@ func (s *restServer) sendStream(w http.ResponseWriter, r *http.Request, rc io.Re
 		w.WriteHeader(setDownloadHeaders(h, info, hdr.Get("content-type")))
 		return true, nil
 	}
-	bp := chunkPool(s.g.cfg.chunkSize)
-	defer putChunk(bp)
+	bp := bufpool.Get(s.g.cfg.chunkSize)
+	defer bufpool.Put(bp)
 	buf := *bp
 	n, rerr := rc.Read(buf)
 	if n == 0 && rerr != nil && rerr != io.EOF {

@@ -24,6 +24,8 @@ import (
 	"errors"
 	"io"
 	"sync"
+
+	"github.com/framegate/framegate/internal/bufpool"
 )
 
 // streamEvent is what the reader goroutine hands a stream's consumer.
@@ -129,8 +131,8 @@ func (s *streamReader) WriteTo(w io.Writer) (int64, error) {
 		}
 		return 0, err
 	}
-	bp := getBuffer(min(int(s.fr.lim.maxFramePayload), DefaultStreamChunkSize))
-	defer putBuffer(bp)
+	bp := bufpool.Get(min(int(s.fr.lim.maxFramePayload), DefaultStreamChunkSize))
+	defer bufpool.Put(bp)
 	buf := *bp
 	var total int64
 	var err error
@@ -317,24 +319,4 @@ func truncated(err error) error {
 		return err
 	}
 	return &Error{code: CodeUnavailable, msg: "stream broken: " + err.Error(), err: err}
-}
-
-// Buffers for sending and receiving streams, pooled by size.
-var bufferPools sync.Map // int -> *sync.Pool of *[]byte
-
-func getBuffer(size int) *[]byte {
-	p, ok := bufferPools.Load(size)
-	if !ok {
-		p, _ = bufferPools.LoadOrStore(size, &sync.Pool{New: func() any {
-			b := make([]byte, size)
-			return &b
-		}})
-	}
-	return p.(*sync.Pool).Get().(*[]byte)
-}
-
-func putBuffer(b *[]byte) {
-	if p, ok := bufferPools.Load(len(*b)); ok {
-		p.(*sync.Pool).Put(b)
-	}
 }
