@@ -92,6 +92,15 @@
 // cancelling ctx aborts the call (an RST frame); the handler's context is
 // cancelled and the connection stays usable for the next call.
 //
+// # Transports
+//
+// Any io.ReadWriteCloser carries a connection. ParseTarget reads the URLs
+// of the usual ones (tcp://host:port, tls://host:port, unix:///path, and
+// exec:command, the stdin and stdout of a command such as "ssh host gw
+// backend -stdio"), and Target.Dialer opens them. On the other side of a
+// pipe, Server.ServeConn(JoinConn(os.Stdin, os.Stdout)) serves the
+// process's stdin and stdout.
+//
 // # Layers
 //
 //	io.ReadWriteCloser   the transport; closed last

@@ -93,7 +93,7 @@ func runBackend(args []string, sio *stdio) int {
 			return fail(errors.New("-stdio needs stdin and stdout to be files"))
 		}
 		logger.Info("serving on stdin and stdout", "data_dir", f.dataDir, "pid", os.Getpid())
-		go func() { served <- srv.ServeConn(stdioConn{in: in, out: out}) }()
+		go func() { served <- srv.ServeConn(native.JoinConn(in, out)) }()
 	} else {
 		if addr == "" {
 			return fail(errors.New("-native-addr is empty and -stdio is not set: nowhere to serve"))

@@ -84,18 +84,18 @@ func runCall(args []string, sio *stdio) int {
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	t, err := parseTarget(addr)
+	t, err := native.ParseTarget(addr)
 	if err != nil {
 		return usage("-addr %v", err)
 	}
 	var tlsCfg *tls.Config
-	if t.scheme == "tls" {
-		if tlsCfg, err = clientTLS(ca, cert, key, t.host()); err != nil {
+	if t.Scheme == "tls" {
+		if tlsCfg, err = clientTLS(ca, cert, key, t.Host()); err != nil {
 			return usage("%v", err)
 		}
 	}
-	stderr, _ := sio.err.(*os.File)
-	dial, err := t.dialer(tlsCfg, stderr)
+	stderr := childStderr(sio)
+	dial, err := t.Dialer(native.DialOptions{TLS: tlsCfg, Stderr: stderr})
 	if err != nil {
 		return usage("%v", err)
 	}
@@ -126,7 +126,8 @@ func runCall(args []string, sio *stdio) int {
 		return fail(err)
 	}
 	if ep.Response.HasStream() && output != "" {
-		if err := downloadTo(ctx, client, ep.Name, req, output, resume, stderr); err != nil {
+		errFile, _ := sio.err.(*os.File)
+		if err := downloadTo(ctx, client, ep.Name, req, output, resume, errFile); err != nil {
 			return fail(err)
 		}
 		return 0

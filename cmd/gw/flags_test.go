@@ -100,28 +100,3 @@ func TestFlagsFromEnvironment(t *testing.T) {
 		t.Errorf("got grpc %q http %q native %q pool %d timeout %v tls %v hidden %q", grpcAddr, httpAddr, nativeAddr, pool, timeout, nativeTLS, hidden)
 	}
 }
-
-func TestParseTarget(t *testing.T) {
-	for in, want := range map[string]target{
-		"tcp://127.0.0.1:7070":            {"tcp", "127.0.0.1:7070"},
-		"127.0.0.1:7070":                  {"tcp", "127.0.0.1:7070"},
-		"localhost:7070":                  {"tcp", "localhost:7070"},
-		"tls://files.example.com:443":     {"tls", "files.example.com:443"},
-		"tcp://[::1]:7070":                {"tcp", "[::1]:7070"},
-		"unix:///run/gw.sock":             {"unix", "/run/gw.sock"},
-		"exec:ssh host gw backend -stdio": {"exec", "ssh host gw backend -stdio"},
-	} {
-		got, err := parseTarget(in)
-		if err != nil || got != want {
-			t.Errorf("parseTarget(%q) = %+v, %v; want %+v", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"", "exec:", "exec:  ", "tcp://host", "tcp://host:1/path", "tcp://user:pw@host:1", "unix://", "http://x:1", "justahost"} {
-		if got, err := parseTarget(in); err == nil {
-			t.Errorf("parseTarget(%q) = %+v; want an error", in, got)
-		}
-	}
-	if s := (target{"exec", "ssh -i key host gw backend -stdio"}).String(); s != "exec:ssh" {
-		t.Errorf("an exec target is logged as %q; want the program only", s)
-	}
-}

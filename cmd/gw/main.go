@@ -34,6 +34,16 @@ type stdio struct {
 	env func(string) (string, bool)
 }
 
+// childStderr is where the processes of an exec: backend write their
+// stderr: this process's stderr when it is a file, else nowhere (a test's
+// buffer is not safe to share with them).
+func childStderr(sio *stdio) io.Writer {
+	if f, ok := sio.err.(*os.File); ok {
+		return f
+	}
+	return nil
+}
+
 const overview = `gw is framegate's gateway: it serves the endpoints of a native server to
 gRPC clients (with server reflection: grpcurl needs no .proto files) and to
 REST clients, with health checks and Prometheus metrics.

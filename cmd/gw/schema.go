@@ -71,8 +71,8 @@ func runSchema(args []string, sio *stdio) int {
 	if strings.HasPrefix(addr, "http://") || strings.HasPrefix(addr, "https://") {
 		set, err = gatewayDescriptors(ctx, addr, tokenFile)
 	} else {
-		var t target
-		if t, err = parseTarget(addr); err != nil {
+		var t native.Target
+		if t, err = native.ParseTarget(addr); err != nil {
 			return usage("-addr %v", err)
 		}
 		set, err = nativeDescriptors(ctx, t, sio)
@@ -144,16 +144,16 @@ func firstLine(path string) (string, error) {
 
 // nativeDescriptors describes the native server at t and builds the
 // descriptors a gateway would serve for it.
-func nativeDescriptors(ctx context.Context, t target, sio *stdio) (*descriptorpb.FileDescriptorSet, error) {
+func nativeDescriptors(ctx context.Context, t native.Target, sio *stdio) (*descriptorpb.FileDescriptorSet, error) {
 	var tlsCfg *tls.Config
-	if t.scheme == "tls" {
+	if t.Scheme == "tls" {
 		var err error
-		if tlsCfg, err = clientTLS("", "", "", t.host()); err != nil {
+		if tlsCfg, err = clientTLS("", "", "", t.Host()); err != nil {
 			return nil, err
 		}
 	}
-	stderr, _ := sio.err.(*os.File)
-	dial, err := t.dialer(tlsCfg, stderr)
+	stderr := childStderr(sio)
+	dial, err := t.Dialer(native.DialOptions{TLS: tlsCfg, Stderr: stderr})
 	if err != nil {
 		return nil, err
 	}

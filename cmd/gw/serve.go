@@ -306,11 +306,11 @@ func addrString(l net.Listener) string {
 func listen(addr string, cfg *tls.Config) (net.Listener, error) {
 	network := "tcp"
 	if strings.HasPrefix(addr, "unix:") {
-		t, err := parseTarget(addr)
+		t, err := native.ParseTarget(addr)
 		if err != nil {
 			return nil, err
 		}
-		network, addr = "unix", t.addr
+		network, addr = "unix", t.Addr
 		if fi, err := os.Lstat(addr); err == nil && fi.Mode()&os.ModeSocket != 0 {
 			if c, err := net.DialTimeout("unix", addr, time.Second); err == nil {
 				c.Close()
@@ -349,18 +349,18 @@ func (s *server) startEmbedded(ctx context.Context, opts []gateway.Option) error
 
 func (s *server) startRemote(ctx context.Context, sio *stdio, opts []gateway.Option) error {
 	f := &s.f
-	t, err := parseTarget(f.backend)
+	t, err := native.ParseTarget(f.backend)
 	if err != nil {
 		return fmt.Errorf("-backend %w", err)
 	}
 	var cliTLS *tls.Config
-	if t.scheme == "tls" || (t.scheme == "tcp" && f.nativeTLS) {
-		if cliTLS, err = clientTLS(f.backendCA, f.tlsCert, f.tlsKey, t.host()); err != nil {
+	if t.Scheme == "tls" || (t.Scheme == "tcp" && f.nativeTLS) {
+		if cliTLS, err = clientTLS(f.backendCA, f.tlsCert, f.tlsKey, t.Host()); err != nil {
 			return err
 		}
 	}
-	stderr, _ := sio.err.(*os.File)
-	dial, err := t.dialer(cliTLS, stderr)
+	stderr := childStderr(sio)
+	dial, err := t.Dialer(native.DialOptions{TLS: cliTLS, Stderr: stderr})
 	if err != nil {
 		return err
 	}
