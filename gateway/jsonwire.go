@@ -21,7 +21,6 @@ import (
 	"encoding/json/jsontext"
 	"errors"
 	"io"
-	"math"
 	"strconv"
 	"sync"
 	"unicode/utf8"
@@ -303,75 +302,6 @@ func (w *jsonWire) want(what string) error {
 	return errorf("want %s, got %s", what, js.describe())
 }
 
-// zeroValue reports whether v is the zero value of kind k, which proto
-// leaves out of a field without presence (-0.0 is not: its bits are set).
-func zeroValue(k native.Kind, v protoreflect.Value) bool {
-	switch k {
-	case native.KindBool:
-		return !v.Bool()
-	case native.KindInt32, native.KindInt64:
-		return v.Int() == 0
-	case native.KindUint32, native.KindUint64:
-		return v.Uint() == 0
-	case native.KindFloat32, native.KindFloat64:
-		return v.Float() == 0 && !math.Signbit(v.Float())
-	case native.KindString:
-		return v.String() == ""
-	}
-	return len(v.Bytes()) == 0
-}
-
-// wireTypeOf is the wire type of a scalar of kind k.
-func wireTypeOf(k native.Kind) protowire.Type {
-	switch k {
-	case native.KindFloat32:
-		return protowire.Fixed32Type
-	case native.KindFloat64:
-		return protowire.Fixed64Type
-	case native.KindString, native.KindBytes:
-		return protowire.BytesType
-	}
-	return protowire.VarintType
-}
-
-// appendScalarField appends field num holding v, a scalar of kind k.
-func appendScalarField(b []byte, num protowire.Number, k native.Kind, v protoreflect.Value) []byte {
-	return appendScalar(protowire.AppendTag(b, num, wireTypeOf(k)), k, v)
-}
-
-// appendScalar appends v, a scalar of kind k, without a tag.
-func appendScalar(b []byte, k native.Kind, v protoreflect.Value) []byte {
-	switch k {
-	case native.KindBool:
-		return protowire.AppendVarint(b, protowire.EncodeBool(v.Bool()))
-	case native.KindInt32, native.KindInt64:
-		return protowire.AppendVarint(b, uint64(v.Int()))
-	case native.KindUint32, native.KindUint64:
-		return protowire.AppendVarint(b, v.Uint())
-	case native.KindFloat32:
-		return protowire.AppendFixed32(b, math.Float32bits(float32(v.Float())))
-	case native.KindFloat64:
-		return protowire.AppendFixed64(b, math.Float64bits(v.Float()))
-	case native.KindString:
-		return protowire.AppendString(b, v.String())
-	}
-	return protowire.AppendBytes(b, v.Bytes())
-}
-
-// timestamp appends a length-delimited google.protobuf.Timestamp.
-func (w *jsonWire) timestamp(sec int64, nanos int32) {
-	at := w.beginLen()
-	if sec != 0 {
-		w.out = protowire.AppendTag(w.out, timestampSeconds, protowire.VarintType)
-		w.out = protowire.AppendVarint(w.out, uint64(sec))
-	}
-	if nanos != 0 {
-		w.out = protowire.AppendTag(w.out, timestampNanos, protowire.VarintType)
-		w.out = protowire.AppendVarint(w.out, uint64(int64(nanos)))
-	}
-	w.endLen(at)
-}
-
 // list reads a JSON array into the repeated field fd, of native type c:
 // scalars packed in one field, other elements one field each.
 func (w *jsonWire) list(fd protoreflect.FieldDescriptor, c *valueCodec) error {
@@ -511,84 +441,6 @@ func (w *jsonWire) mapValue(fd protoreflect.FieldDescriptor, c *valueCodec) erro
 	}
 	if _, err := w.dec.ReadToken(); err != nil {
 		return w.jsonErr(err)
-	}
-	return nil
-}
-
-// anyValue reads any JSON value into the fields of a google.protobuf.Value.
-// Numbers become doubles, as they do in a Go any.
-func (w *jsonWire) anyValue() error {
-	switch w.dec.PeekKind() {
-	case '[':
-		if _, err := w.dec.ReadToken(); err != nil {
-			return w.jsonErr(err)
-		}
-		w.out = protowire.AppendTag(w.out, valueList, protowire.BytesType)
-		at := w.beginLen()
-		for i := 0; w.dec.PeekKind() != ']'; i++ {
-			w.out = protowire.AppendTag(w.out, listValues, protowire.BytesType)
-			at2 := w.beginLen()
-			if err := w.anyValue(); err != nil {
-				return atPath(err, "["+strconv.Itoa(i)+"]")
-			}
-			w.endLen(at2)
-		}
-		if _, err := w.dec.ReadToken(); err != nil {
-			return w.jsonErr(err)
-		}
-		w.endLen(at)
-		return nil
-	case '{':
-		if _, err := w.dec.ReadToken(); err != nil {
-			return w.jsonErr(err)
-		}
-		w.out = protowire.AppendTag(w.out, valueStruct, protowire.BytesType)
-		at := w.beginLen()
-		for w.dec.PeekKind() != '}' {
-			name, err := w.name()
-			if err != nil {
-				return err
-			}
-			w.out = protowire.AppendTag(w.out, structFields, protowire.BytesType)
-			entry := w.beginLen()
-			w.out = protowire.AppendTag(w.out, 1, protowire.BytesType)
-			w.out = protowire.AppendBytes(w.out, name)
-			keyAt := len(w.out) - len(name)
-			w.out = protowire.AppendTag(w.out, 2, protowire.BytesType)
-			val := w.beginLen()
-			if err := w.anyValue(); err != nil {
-				return atPath(err, "["+clip.Quote(string(w.out[keyAt:keyAt+len(name)]))+"]")
-			}
-			w.endLen(val)
-			w.endLen(entry)
-		}
-		if _, err := w.dec.ReadToken(); err != nil {
-			return w.jsonErr(err)
-		}
-		w.endLen(at)
-		return nil
-	}
-	js, err := w.scalar()
-	if err != nil {
-		return err
-	}
-	switch js.kind {
-	case 'n':
-		w.out = protowire.AppendTag(w.out, valueNull, protowire.VarintType)
-		w.out = protowire.AppendVarint(w.out, 0)
-	case 't', 'f':
-		w.out = protowire.AppendTag(w.out, valueBool, protowire.VarintType)
-		w.out = protowire.AppendVarint(w.out, protowire.EncodeBool(js.kind == 't'))
-	case '"':
-		w.out = protowire.AppendTag(w.out, valueString, protowire.BytesType)
-		w.out = protowire.AppendString(w.out, js.text)
-	default:
-		f, err := strconv.ParseFloat(js.text, 64)
-		if err != nil {
-			return errorf("number %s does not fit a double", clip.Text(js.text, clip.Max))
-		}
-		w.out = protowire.AppendTag(w.out, valueNumber, protowire.Fixed64Type)
-		w.out = protowire.AppendFixed64(w.out, math.Float64bits(f))
 	}
 	return nil
 }

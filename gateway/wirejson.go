@@ -24,7 +24,6 @@ package gateway
 // have grown (wireJSONPool).
 
 import (
-	"bytes"
 	"math"
 	"slices"
 	"strconv"
@@ -50,11 +49,11 @@ type wireOcc struct {
 	val span   // the payload of a length-delimited value
 }
 
-// wireEntry is one map entry: its key as JSON writes it (in keys) and its
-// occurrences (on the occurrence stack).
+// wireEntry is one map entry: its key as JSON writes it (in keys) and the
+// occurrences of its value (on the occurrence stack).
 type wireEntry struct {
-	key       span
-	occ, occ2 int // the entry's occurrences: occ[occ:occ2]
+	key      span
+	vlo, vhi int // the occurrences of its value field: occ[vlo:vhi]
 }
 
 // wireJSON is the state of one transcoding. Its stacks hold every level's
@@ -150,7 +149,8 @@ func (d *wireJSON) field1(md protoreflect.MessageDescriptor, f *fieldCodec) erro
 	if err != nil {
 		return err
 	}
-	lo, hi := d.sortOcc(base), len(d.occ)
+	d.sortOcc(base)
+	lo, hi := base, len(d.occ)
 	want := f.fd.Index()
 	for lo < hi && d.occ[lo].idx < want {
 		if err := d.checkOcc(md, lo); err != nil {
@@ -178,14 +178,6 @@ func errMalformed(md protoreflect.MessageDescriptor) error {
 	return errorf("the bytes of %s are not valid protobuf wire format", md.FullName())
 }
 
-// unknown returns the error of a field the schema does not know. The
-// entry points replace it with the one unknownInWire finds first in the
-// whole message (refusal), so the words are the same as on the message
-// path; this one stands when malformed bytes come first.
-func (d *wireJSON) unknown(md protoreflect.MessageDescriptor) error {
-	return errMalformed(md)
-}
-
 // scan appends the occurrences of the fields of md in segments
 // segs[sb:sb+sn], in wire order, and returns where they begin. It checks
 // what proto.Unmarshal checks at this level.
@@ -202,7 +194,9 @@ func (d *wireJSON) scan(md protoreflect.MessageDescriptor, sb, sn int) (int, err
 			i += n
 			fd := fields.ByNumber(num)
 			if fd == nil || !wireTypeFits(fd, typ) {
-				return 0, d.unknown(md)
+				// The entry points name the unknown field (refusal);
+				// this error stands when malformed bytes come first.
+				return 0, errMalformed(md)
 			}
 			o := wireOcc{num: num, idx: fd.Index(), typ: typ}
 			switch typ {
@@ -233,14 +227,13 @@ func (d *wireJSON) scan(md protoreflect.MessageDescriptor, sb, sn int) (int, err
 }
 
 // sortOcc sorts the occurrences from base on by field, keeping wire order
-// within a field, and returns base. Fields mostly come in order, which
-// insertion sort handles in one pass.
-func (d *wireJSON) sortOcc(base int) int {
+// within a field. Fields mostly come in order, which the check finds in
+// one pass.
+func (d *wireJSON) sortOcc(base int) {
 	run := d.occ[base:]
 	if !slices.IsSortedFunc(run, cmpOcc) {
 		slices.SortStableFunc(run, cmpOcc)
 	}
-	return base
 }
 
 func cmpOcc(a, b wireOcc) int { return a.idx - b.idx }
@@ -433,180 +426,6 @@ func (d *wireJSON) scalar(k native.Kind, quoted bool, u uint64, b []byte) error 
 // does not change.
 func bytesString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
-// list writes the repeated field fd, of native type c, from its
-// occurrences occ[lo:hi]; no element is null, as for a nil slice.
-func (d *wireJSON) list(c *valueCodec, fd protoreflect.FieldDescriptor, lo, hi int) error {
-	start := len(d.out)
-	d.out = append(d.out, '[')
-	n := 0
-	next := func() {
-		if n > 0 {
-			d.out = append(d.out, ',')
-		}
-		n++
-	}
-	md := fd.Message()
-	for k := lo; k < hi; k++ {
-		o := d.occ[k]
-		if md != nil {
-			next()
-			d.segs = append(d.segs, o.val)
-			err := d.value(c.elem, md, len(d.segs)-1, 1)
-			d.segs = d.segs[:len(d.segs)-1]
-			if err != nil {
-				return atPath(err, "["+strconv.Itoa(n-1)+"]")
-			}
-			continue
-		}
-		var err error
-		switch {
-		case o.typ != protowire.BytesType || fd.Kind() == protoreflect.StringKind || fd.Kind() == protoreflect.BytesKind:
-			next()
-			err = d.scalar(c.elem.kind, false, o.u, d.buf[o.val.off:o.val.end])
-		default: // packed
-			p := d.buf[o.val.off:o.val.end]
-			for len(p) > 0 && err == nil {
-				var u uint64
-				m := -1
-				switch fd.Kind() {
-				case protoreflect.FloatKind:
-					var v uint32
-					v, m = protowire.ConsumeFixed32(p)
-					u = uint64(v)
-				case protoreflect.DoubleKind:
-					u, m = protowire.ConsumeFixed64(p)
-				default:
-					u, m = protowire.ConsumeVarint(p)
-				}
-				if m < 0 {
-					return errMalformed(fd.ContainingMessage())
-				}
-				p = p[m:]
-				next()
-				err = d.scalar(c.elem.kind, false, u, nil)
-			}
-		}
-		if err != nil {
-			return atPath(err, "["+strconv.Itoa(n-1)+"]")
-		}
-	}
-	if n == 0 {
-		d.out = append(d.out[:start], "null"...)
-		return nil
-	}
-	d.out = append(d.out, ']')
-	return nil
-}
-
-// mapValue writes the map field fd, of native type c, from its entries
-// occ[lo:hi], sorted by key; empty is null, as for a nil map.
-func (d *wireJSON) mapValue(c *valueCodec, fd protoreflect.FieldDescriptor, lo, hi int) error {
-	if lo == hi {
-		d.out = append(d.out, "null"...)
-		return nil
-	}
-	valMD := fd.MapValue().Message()
-	return d.writeMap(fd.Message(), c.key, lo, hi, func(vlo, vhi int) error {
-		return d.single(c.elem, valMD, false, vlo, vhi)
-	})
-}
-
-// writeMap writes the map entries occ[lo:hi], of entry descriptor md and
-// native key kind kk, as a JSON object sorted by key (entries); value
-// writes an entry's value from the occurrences of its value field.
-func (d *wireJSON) writeMap(md protoreflect.MessageDescriptor, kk native.Kind, lo, hi int, value func(vlo, vhi int) error) error {
-	eb, err := d.entries(md, kk, lo, hi)
-	if err != nil {
-		return err
-	}
-	defer func() { d.ents = d.ents[:eb] }()
-	d.out = append(d.out, '{')
-	for i := eb; i < len(d.ents); i++ {
-		if i > eb {
-			d.out = append(d.out, ',')
-		}
-		e := d.ents[i]
-		key := d.keys[e.key.off:e.key.end]
-		d.out = appendString(d.out, bytesString(key), true)
-		d.out = append(d.out, ':')
-		if err := value(d.entryValue(e)); err != nil {
-			return atPath(err, "["+strconv.Quote(string(key))+"]")
-		}
-	}
-	d.out = append(d.out, '}')
-	return nil
-}
-
-// entries reads the map entries occ[lo:hi], of entry descriptor md and
-// native key kind kk, and leaves on the entry stack, from the returned
-// index, the one entry per key that wins (the last), sorted by key as
-// encoding/json sorts a map's keys. The entries that lose are checked as
-// proto.Unmarshal reads them. Each entry's value occurrences come first
-// among its occurrences (entryValue).
-func (d *wireJSON) entries(md protoreflect.MessageDescriptor, kk native.Kind, lo, hi int) (int, error) {
-	eb := len(d.ents)
-	for k := lo; k < hi; k++ {
-		d.segs = append(d.segs, d.occ[k].val)
-		ob, err := d.scan(md, len(d.segs)-1, 1)
-		d.segs = d.segs[:len(d.segs)-1]
-		if err != nil {
-			return eb, err
-		}
-		d.sortOcc(ob)
-		// The key is the last occurrence of field 1, which sorts first.
-		var key wireOcc
-		vb := ob
-		for vb < len(d.occ) && d.occ[vb].num == 1 {
-			key = d.occ[vb]
-			vb++
-		}
-		ks := len(d.keys)
-		switch kk {
-		case native.KindString:
-			d.keys = append(d.keys, d.buf[key.val.off:key.val.end]...)
-		case native.KindInt32:
-			d.keys = strconv.AppendInt(d.keys, int64(int32(key.u)), 10)
-		case native.KindInt64:
-			d.keys = strconv.AppendInt(d.keys, int64(key.u), 10)
-		case native.KindUint32:
-			d.keys = strconv.AppendUint(d.keys, uint64(uint32(key.u)), 10)
-		case native.KindBool:
-			d.keys = strconv.AppendBool(d.keys, key.u != 0)
-		default:
-			d.keys = strconv.AppendUint(d.keys, key.u, 10)
-		}
-		d.ents = append(d.ents, wireEntry{key: span{ks, len(d.keys)}, occ: vb, occ2: len(d.occ)})
-	}
-	run := d.ents[eb:]
-	slices.SortStableFunc(run, func(a, b wireEntry) int {
-		return bytes.Compare(d.keys[a.key.off:a.key.end], d.keys[b.key.off:b.key.end])
-	})
-	// Keep the last entry of each key; check the others' values.
-	valMD := md.Fields().ByNumber(2).Message()
-	w := eb
-	for i := eb; i < len(d.ents); i++ {
-		e := d.ents[i]
-		if i+1 < len(d.ents) && bytes.Equal(d.keys[e.key.off:e.key.end], d.keys[d.ents[i+1].key.off:d.ents[i+1].key.end]) {
-			if valMD != nil {
-				vlo, vhi := d.entryValue(e)
-				for k := vlo; k < vhi; k++ {
-					if err := d.check(valMD, d.occ[k].val); err != nil {
-						return eb, err
-					}
-				}
-			}
-			continue
-		}
-		d.ents[w] = e
-		w++
-	}
-	d.ents = d.ents[:w]
-	return eb, nil
-}
-
-// entryValue returns the occurrences of an entry's value field.
-func (d *wireJSON) entryValue(e wireEntry) (int, int) { return e.occ, e.occ2 }
-
 // checkOcc checks occurrence k of a field of md that is not written: a
 // message's bytes are read as proto.Unmarshal reads them.
 func (d *wireJSON) checkOcc(md protoreflect.MessageDescriptor, k int) error {
@@ -627,126 +446,12 @@ func (d *wireJSON) check(md protoreflect.MessageDescriptor, s span) error {
 	d.segs = append(d.segs, s)
 	base, err := d.scan(md, len(d.segs)-1, 1)
 	d.segs = d.segs[:len(d.segs)-1]
+	if err != nil {
+		return err
+	}
 	defer func() { d.occ = d.occ[:base] }()
 	for k := base; err == nil && k < len(d.occ); k++ {
 		err = d.checkOcc(md, k)
 	}
 	return err
-}
-
-// timestamp writes a google.protobuf.Timestamp as time.Time.MarshalJSON.
-func (d *wireJSON) timestamp(md protoreflect.MessageDescriptor, sb, sn int) error {
-	base, err := d.scan(md, sb, sn)
-	if err != nil {
-		return err
-	}
-	var sec int64
-	var nanos int32
-	for _, o := range d.occ[base:] {
-		switch o.num {
-		case timestampSeconds:
-			sec = int64(o.u)
-		case timestampNanos:
-			nanos = int32(o.u)
-		}
-	}
-	d.occ = d.occ[:base]
-	buf, ok := appendTime(d.out, sec, nanos)
-	if !ok {
-		return errorf("timestamp {seconds: %d, nanos: %d} cannot be encoded as a Go time.Time", sec, nanos)
-	}
-	d.out = buf
-	return nil
-}
-
-// anyValue writes a google.protobuf.Value, of descriptor md, as the JSON
-// value it holds; an empty Value is null.
-func (d *wireJSON) anyValue(md protoreflect.MessageDescriptor, sb, sn int) error {
-	if err := d.enter(); err != nil {
-		return err
-	}
-	defer d.leave()
-	base, err := d.scan(md, sb, sn)
-	if err != nil {
-		return err
-	}
-	defer func() { d.occ = d.occ[:base] }()
-	if len(d.occ) == base {
-		d.out = append(d.out, "null"...)
-		return nil
-	}
-	last := d.occ[len(d.occ)-1]
-	// The member set last wins; a struct or list merges the occurrences
-	// since another member was set, and the replaced ones are checked.
-	from := len(d.occ) - 1
-	for from > base && d.occ[from-1].num == last.num {
-		from--
-	}
-	for k := base; k < from; k++ {
-		if err := d.checkOcc(md, k); err != nil {
-			return err
-		}
-	}
-	switch last.num {
-	case valueNull:
-		d.out = append(d.out, "null"...)
-	case valueNumber:
-		f := math.Float64frombits(last.u)
-		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return errorf("%v cannot be encoded as JSON", f)
-		}
-		d.out = appendFloat(d.out, f, 64)
-	case valueString:
-		d.out = appendString(d.out, bytesString(d.buf[last.val.off:last.val.end]), true)
-	case valueBool:
-		d.out = strconv.AppendBool(d.out, last.u != 0)
-	case valueStruct:
-		return d.structValue(md.Fields().ByNumber(valueStruct).Message(), from, len(d.occ))
-	case valueList:
-		return d.listValue(md.Fields().ByNumber(valueList).Message(), from, len(d.occ))
-	}
-	return nil
-}
-
-// structValue writes a google.protobuf.Struct, of descriptor md, merged
-// from occurrences occ[lo:hi], as a JSON object with sorted keys.
-func (d *wireJSON) structValue(md protoreflect.MessageDescriptor, lo, hi int) error {
-	base, err := d.scanOcc(md, lo, hi)
-	if err != nil {
-		return err
-	}
-	defer func() { d.occ = d.occ[:base] }()
-	fields := md.Fields().ByNumber(structFields)
-	valMD := fields.MapValue().Message()
-	return d.writeMap(fields.Message(), native.KindString, base, len(d.occ), func(vlo, vhi int) error {
-		sb := d.pushSegs(vlo, vhi)
-		err := d.anyValue(valMD, sb, vhi-vlo)
-		d.segs = d.segs[:sb]
-		return err
-	})
-}
-
-// listValue writes a google.protobuf.ListValue, of descriptor md, merged
-// from occurrences occ[lo:hi], as a JSON array.
-func (d *wireJSON) listValue(md protoreflect.MessageDescriptor, lo, hi int) error {
-	base, err := d.scanOcc(md, lo, hi)
-	if err != nil {
-		return err
-	}
-	defer func() { d.occ = d.occ[:base] }()
-	valMD := md.Fields().ByNumber(listValues).Message()
-	d.out = append(d.out, '[')
-	for k := base; k < len(d.occ); k++ {
-		if k > base {
-			d.out = append(d.out, ',')
-		}
-		d.segs = append(d.segs, d.occ[k].val)
-		err := d.anyValue(valMD, len(d.segs)-1, 1)
-		d.segs = d.segs[:len(d.segs)-1]
-		if err != nil {
-			return atPath(err, "["+strconv.Itoa(k-base)+"]")
-		}
-	}
-	d.out = append(d.out, ']')
-	return nil
 }
