@@ -14,29 +14,17 @@ import (
 	"time"
 )
 
-// Client makes calls on one connection. It is safe for concurrent use: calls
-// take turns, one at a time. A call whose response is a stream holds the
-// connection until the stream is read to its end or closed.
+// Client makes calls on one connection. It is safe for concurrent use: any
+// number of calls run at once, up to the most the server accepts
+// (WithMaxConcurrentCalls); a call past that waits for one to end.
 type Client struct {
-	cfg config
-	w   wire
-	sem chan struct{} // one call at a time
-
-	nextID     uint32 // guarded by sem
+	cfg        config
+	w          wire
+	rr         readRole
+	hb         heartbeat
+	sem        chan struct{} // one token per call in progress
 	readerDone chan struct{}
 
-	// The reading role: the reader goroutine reads the server's frames, or
-	// a caller reads its own answer (readInline), or the role is parked
-	// between calls. Fields marked "role" belong to whoever holds it.
-	role      chan struct{} // capacity 1: holds the role while it is parked
-	wake      chan struct{} // capacity 1: gives the role to the reader goroutine
-	idle      *time.Timer   // gives a parked role to the reader goroutine (onIdle)
-	idleMu    sync.Mutex
-	idleArmed bool   // idleMu: idle is set
-	takesSeen uint64 // idleMu: takes when idle last fired
-	takes     atomic.Uint64
-	park      bool   // role: the frame just read ended its call's response
-	scratch   []byte // role: payload buffer
 	// inline is the transport when callers may read their own answers: a
 	// net.Conn, whose read deadline interrupts a caller whose context ends
 	// while it waits (interrupt). nil: only the reader goroutine reads.
@@ -45,14 +33,20 @@ type Client struct {
 	waiting     bool // pmu: a caller waits for bytes in waitReadable
 	interrupted bool // pmu: interrupt set a read deadline to end that wait
 
+	nextID   uint32 // guarded by w.wl: calls go out in the order of their ids
+	lastMade atomic.Uint32
+
 	mu      sync.Mutex
-	cur     *clientCall
-	err     error // the connection is unusable, and why
-	closing bool  // Close sent CLOSE
-	goAway  bool  // the server sent CLOSE
-	// goAwayLast is the last call id the server's CLOSE says it processed.
+	calls   map[uint32]*clientCall // calls in progress
+	over    bool                   // reading is over: the reader goroutine exits
+	err     error                  // the connection is unusable, and why
+	closing bool                   // Close sent CLOSE, or is about to
+	goAway  bool                   // the server sent CLOSE
+	// goAwayLast is the last call id the server's CLOSE says it processes.
 	goAwayLast uint32
-	closeErr   error // how the close handshake ended
+	acked      bool          // CLOSE_ACK sent
+	closeErr   error         // how the close handshake ended
+	drained    chan struct{} // closed when calls becomes empty while closing
 }
 
 // respPart is where a response's reading is.
@@ -78,7 +72,7 @@ type clientCall struct {
 	method string
 	accept BodyKind
 	opts   callOpts
-	req    half // request half; req.open guarded by wire.wmu
+	req    half // request half
 
 	events    chan clientEvent // capacity 1, one event per call
 	delivered bool             // reader goroutine only
@@ -107,21 +101,26 @@ type clientCall struct {
 // NewClient runs the client side of the handshake on rwc and returns a
 // client for it. The client owns rwc and closes it in Close.
 func NewClient(rwc io.ReadWriteCloser, opts ...Option) (*Client, error) {
-	c := &Client{cfg: newConfig(opts), sem: make(chan struct{}, 1), readerDone: make(chan struct{}),
-		role: make(chan struct{}, 1), wake: make(chan struct{}, 1)}
+	c := &Client{cfg: newConfig(opts), readerDone: make(chan struct{}), calls: map[uint32]*clientCall{}}
+	c.cfg.clientWindows()
 	c.cfg.finish()
-	c.w.rwc = rwc
-	c.w.fr = newFramer(rwc, c.cfg.lim)
+	c.w.init(rwc, c.cfg.lim)
+	c.rr.init(clientIdleAfter)
 	if err := c.w.handshake(&c.cfg, true); err != nil {
 		rwc.Close()
 		return nil, err
 	}
+	c.sem = make(chan struct{}, min(c.w.peer.maxCalls, maxClientCalls))
+	c.w.onStall = c.rr.wakeReader
 	c.inline, _ = rwc.(net.Conn)
-	c.idle = time.AfterFunc(time.Hour, c.onIdle)
-	c.idle.Stop()
+	c.hb.start(&c.cfg, &c.w, c.fail)
 	go c.readLoop()
 	return c, nil
 }
+
+// maxClientCalls bounds the calls a client runs at once on one connection,
+// whatever the server accepts.
+const maxClientCalls = 1 << 16
 
 // Dial connects to a native server at addr on network ("tcp", "unix", ...)
 // and runs the handshake. ctx bounds both.
@@ -193,21 +192,27 @@ func (c *Client) call(ctx context.Context, method string, req, resp any, opts []
 	case <-ctx.Done():
 		return notSent(contextError(ctx))
 	}
-	if err := c.start(call); err != nil {
+	if err := c.usableErr(); err != nil {
 		<-c.sem
 		return notSent(err)
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		if hdr.Timeout = int64(time.Until(dl)); hdr.Timeout <= 0 {
-			c.complete(call, true)
-			return contextError(ctx)
+			<-c.sem
+			return notSent(contextError(ctx))
 		}
 	}
 	if ctx.Err() != nil {
-		c.complete(call, true)
-		return contextError(ctx)
+		<-c.sem
+		return notSent(contextError(ctx))
 	}
-	if err := c.w.writeMessage(&call.req, &hdr, data, kind.HasJSON(), !kind.HasStream()); err != nil {
+	var notStarted error
+	err := c.w.writeMessage(&call.req, &hdr, data, kind.HasJSON(), !kind.HasStream(), func() { notStarted = c.start(call) })
+	if notStarted != nil {
+		<-c.sem
+		return notSent(notStarted)
+	}
+	if err != nil {
 		c.fail(err)
 		return c.connError()
 	}
@@ -217,7 +222,7 @@ func (c *Client) call(ctx context.Context, method string, req, resp any, opts []
 	call.mu.Lock()
 	if !call.respEnded {
 		call.stopCtx = context.AfterFunc(ctx, func() {
-			c.interrupt() // first: abort's write may wait (a pipe)
+			c.interrupt() // a caller reading its answer itself stops waiting
 			c.abort(call, contextError(ctx))
 		})
 	}
@@ -254,21 +259,25 @@ func (c *Client) call(ctx context.Context, method string, req, resp any, opts []
 func (c *Client) await(ctx context.Context, call *clientCall) (clientEvent, error) {
 	var role chan struct{}
 	if c.inline != nil {
-		role = c.role
+		role = c.rr.role
 	}
-	select {
-	case <-role:
-	default:
+	for {
+		c.rr.waiters.Add(1)
 		select {
 		case ev := <-call.events:
+			c.rr.waiters.Add(-1)
 			return ev, nil
 		case <-role:
+			c.rr.waiters.Add(-1)
+			c.rr.taken()
+			if ev, ok, err := c.readInline(ctx, call); ok || err != nil {
+				return ev, err
+			}
 		case <-ctx.Done():
+			c.rr.waiters.Add(-1)
 			return clientEvent{}, contextError(ctx)
 		}
 	}
-	c.takes.Add(1)
-	return c.readInline(ctx, call)
 }
 
 // contextError is ctx's error as an *Error with its code. A ctx whose
@@ -282,7 +291,9 @@ func contextError(ctx context.Context) error {
 	return &Error{code: CodeOf(err), msg: err.Error(), err: err}
 }
 
-// start makes call the current call, unless the connection cannot take it.
+// start numbers call and adds it to the calls in progress, unless the
+// connection cannot take it. It runs under the write lock, so calls go out
+// in the order of their ids.
 func (c *Client) start(call *clientCall) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -291,10 +302,18 @@ func (c *Client) start(call *clientCall) error {
 	}
 	c.nextID++
 	call.id = c.nextID
-	call.req = half{id: call.id, open: true, onEnd: func() { c.halfDone(call) }}
+	c.lastMade.Store(call.id)
+	call.req.id, call.req.onEnd, call.req.credit = call.id, func() { c.halfDone(call) }, int64(c.w.peer.streamWindow)
+	call.req.open.Store(true)
 	call.halves.Store(2)
-	c.cur = call
+	c.calls[call.id] = call
 	return nil
+}
+
+func (c *Client) usableErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.unusableLocked()
 }
 
 func (c *Client) unusableLocked() error {
@@ -363,12 +382,8 @@ func (c *Client) abort(call *clientCall, reason error) {
 	call.abortTimer = time.AfterFunc(c.cfg.abortTimeout, func() {
 		c.fail(&Error{code: CodeUnavailable, msg: fmt.Sprintf("server did not end aborted call %d within %v", call.id, c.cfg.abortTimeout)})
 	})
-	did, err := c.w.writeRST(&call.req, CodeOf(reason), messageOf(reason))
-	if err == nil && !did {
-		err = c.w.writeFrame(nil, FrameHeader{Type: TypeRST, Call: call.id}, rstPayload(CodeOf(reason), messageOf(reason)), false)
-	}
-	if err != nil {
-		go c.fail(err)
+	if !c.w.writeRST(&call.req, CodeOf(reason), messageOf(reason)) {
+		c.w.writeControl(FrameHeader{Type: TypeRST, Call: call.id}, rstPayload(CodeOf(reason), messageOf(reason)))
 	}
 }
 
@@ -379,7 +394,8 @@ func (c *Client) halfDone(call *clientCall) {
 	}
 }
 
-// complete ends call and frees the connection for the next one.
+// complete ends call and frees its place on the connection. Once the
+// server went away, the last call to end acknowledges its CLOSE.
 func (c *Client) complete(call *clientCall, reusable bool) {
 	if !call.completed.CompareAndSwap(false, true) {
 		return
@@ -394,12 +410,15 @@ func (c *Client) complete(call *clientCall, reusable bool) {
 	call.respEnded = true
 	call.mu.Unlock()
 	c.mu.Lock()
-	if c.cur == call {
-		c.cur = nil
-	}
-	ack := c.goAway && c.err == nil
+	delete(c.calls, call.id)
+	ack := c.goAway && !c.acked && len(c.calls) == 0 && c.err == nil && !c.closing
 	if ack {
+		c.acked = true
 		c.err = &Error{code: CodeUnavailable, msg: "connection closed: the server went away", err: errGoingAway}
+	}
+	if len(c.calls) == 0 && c.drained != nil {
+		close(c.drained)
+		c.drained = nil
 	}
 	reusable = reusable && c.unusableLocked() == nil
 	c.mu.Unlock()
@@ -413,7 +432,8 @@ func (c *Client) complete(call *clientCall, reusable bool) {
 	<-c.sem
 }
 
-// fail marks the connection broken and ends the current call with err.
+// fail marks the connection broken and ends every call in progress with
+// err. Any goroutine may call it.
 func (c *Client) fail(err error) {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
 		err = &Error{code: CodeUnavailable, msg: "connection lost", err: err}
@@ -427,20 +447,23 @@ func (c *Client) fail(err error) {
 		c.err = err
 	}
 	err = c.err
-	call := c.cur
+	calls := make([]*clientCall, 0, len(c.calls))
+	for _, call := range c.calls {
+		calls = append(calls, call)
+	}
 	c.mu.Unlock()
 	c.w.close()
-	c.wakeReader()
-	if call == nil {
-		return
+	c.hb.stop()
+	c.rr.wakeReader()
+	for _, call := range calls {
+		c.deliver(call, clientEvent{err: err})
+		// stop and end never block: the reader goroutine may be
+		// anywhere.
+		if s := call.streamOf(); s != nil {
+			s.end(truncated(err))
+		}
+		c.complete(call, false)
 	}
-	c.deliver(call, clientEvent{err: err})
-	// fail may run on any goroutine, and the reader goroutine may be
-	// waiting for the stream's consumer: stop never blocks.
-	if s := call.streamOf(); s != nil {
-		s.stop(truncated(err))
-	}
-	c.complete(call, false)
 }
 
 // deliver answers the waiting Call once.
@@ -454,10 +477,10 @@ func (c *Client) deliver(call *clientCall, ev clientEvent) {
 	call.events <- ev
 }
 
-// Close ends the connection stack-wise: it aborts a call in progress, sends
-// CLOSE, waits for the server's CLOSE_ACK, then closes the transport. It
-// returns an error if the handshake did not complete (the transport is
-// closed anyway).
+// Close ends the connection stack-wise: it aborts the calls in progress,
+// waits for them to end, sends CLOSE, waits for the server's CLOSE_ACK,
+// then closes the transport. It returns an error if the handshake did not
+// complete (the transport is closed anyway).
 func (c *Client) Close() error {
 	c.mu.Lock()
 	if c.closing {
@@ -466,41 +489,55 @@ func (c *Client) Close() error {
 		return nil
 	}
 	c.closing = true
-	cur := c.cur
+	calls := make([]*clientCall, 0, len(c.calls))
+	for _, call := range c.calls {
+		calls = append(calls, call)
+	}
+	var drained chan struct{}
+	if len(c.calls) > 0 {
+		c.drained = make(chan struct{})
+		drained = c.drained
+	}
 	broken := c.err != nil
 	c.mu.Unlock()
 	if broken {
 		c.w.close()
-		c.wakeReader()
+		c.rr.wakeReader()
 		<-c.readerDone
 		return nil
 	}
-	if cur != nil {
-		c.abort(cur, ErrClosed)
+	for _, call := range calls {
+		c.abort(call, ErrClosed)
 	}
 	t := time.NewTimer(c.cfg.closeTimeout)
 	defer t.Stop()
-	select {
-	case c.sem <- struct{}{}:
-	case <-t.C:
-		c.fail(&Error{code: CodeDeadlineExceeded, msg: "close: the call in progress did not end in time"})
-		<-c.readerDone
-		return c.connError()
+	if drained != nil {
+		// The server's answers to the aborts must be read.
+		c.rr.wakeReader()
+		select {
+		case <-drained:
+		case <-t.C:
+			c.fail(&Error{code: CodeDeadlineExceeded, msg: "close: the calls in progress did not end in time"})
+			<-c.readerDone
+			return c.connError()
+		}
 	}
-	defer func() { <-c.sem }()
-	// CLOSE_ACK must be read; a call that ends parks the role after it
-	// frees sem and then sees closing (parkRole).
-	c.wakeReader()
+	// CLOSE_ACK must be read.
+	c.rr.wakeReader()
+	var last [4]byte
+	var broke bool
+	c.w.wl.lock(true)
+	binary.BigEndian.PutUint32(last[:], c.nextID)
+	c.w.unlock()
 	c.mu.Lock()
-	last := c.nextID
-	broken = c.err != nil
+	broke = c.err != nil
 	c.mu.Unlock()
-	if broken {
+	if broke {
 		c.w.close()
 		<-c.readerDone
 		return nil
 	}
-	if err := c.w.writeFrame(nil, FrameHeader{Type: TypeClose}, binary.BigEndian.AppendUint32(nil, last), false); err != nil {
+	if err := c.w.writeFrame(nil, FrameHeader{Type: TypeClose}, last[:], false); err != nil {
 		c.w.close()
 		<-c.readerDone
 		return err

@@ -11,35 +11,49 @@ import (
 )
 
 // readLoop is the client's reader goroutine. It reads the server's frames
-// while it holds the reading role: from the start, and whenever c.wake gives
-// the role back (a caller's stream to read on, a parked role idle too long,
-// a connection ending). After a frame that ends a call's response it parks
-// the role, so that the next caller reads its own answer (readInline).
+// while it holds the reading role: from the start, and whenever c.rr.wake
+// gives the role back. It parks the role when a caller or a stream's reader
+// waits to read for itself, and when no call is in progress (the next
+// caller reads its own answer).
 func (c *Client) readLoop() {
 	defer close(c.readerDone)
-	defer c.idle.Stop()
+	defer c.rr.stop()
 	for {
-		if c.readFrame() {
+		if c.readOne(nil) {
 			return
 		}
-		if c.park {
-			c.park = false
-			if c.inline != nil {
-				c.parkRole()
-				<-c.wake
+		if c.inline != nil && (c.rr.waiters.Load() > 0 || c.idleCalls()) {
+			c.parkRole()
+			<-c.rr.wake
+			c.mu.Lock()
+			over := c.over
+			c.mu.Unlock()
+			if over {
+				return
 			}
 		}
 	}
 }
 
-// readFrame reads one frame and handles it. It reports whether reading is
-// over: the connection failed, or closed cleanly.
-func (c *Client) readFrame() (over bool) {
-	h, err := c.w.fr.readHeader()
-	if err == io.ErrUnexpectedEOF {
-		err = protocolErrorf("connection ended in the middle of a frame header")
-	} else if err == nil {
-		err = cutPayload(h, c.onFrame(h, &c.scratch))
+// idleCalls reports whether no call is in progress.
+func (c *Client) idleCalls() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.calls) == 0
+}
+
+// readOne reads one frame and handles it; see frameConn. me is the stream
+// whose consumer holds the role, if any.
+func (c *Client) readOne(me *streamReader) (over bool) {
+	err := c.rr.settle(c.w.fr, me)
+	var h FrameHeader
+	if err == nil {
+		h, err = c.w.fr.readHeader()
+		if err == io.ErrUnexpectedEOF {
+			err = protocolErrorf("connection ended in the middle of a frame header")
+		} else if err == nil {
+			err = cutPayload(h, c.onFrame(h, me))
+		}
 	}
 	if err == nil {
 		return false
@@ -48,127 +62,66 @@ func (c *Client) readFrame() (over bool) {
 	return true
 }
 
-// readFailed ends the connection after a read or a frame failed.
+// readFailed ends the connection after a read or a frame failed, and gives
+// the role to the reader goroutine, which exits.
 func (c *Client) readFailed(err error) {
-	if err == errCleanClose {
-		return
-	}
 	c.mu.Lock()
 	closing := c.closing
+	c.over = true
 	c.mu.Unlock()
-	if errors.Is(err, ErrProtocol) {
+	switch {
+	case err == errCleanClose:
+	case errors.Is(err, ErrProtocol):
 		c.cfg.logger.Warn("native: closing connection after a protocol error", "err", err)
 		c.w.reset(err)
-	} else if closing && errors.Is(err, io.EOF) {
+	case closing && errors.Is(err, io.EOF):
 		err = &Error{code: CodeUnavailable, msg: "close: connection ended before CLOSE_ACK", err: err}
 		c.mu.Lock()
 		c.closeErr = err
 		c.mu.Unlock()
 	}
+	if err == errCleanClose {
+		err = ErrClosed
+	}
 	c.fail(err)
+	c.rr.handOver()
 }
 
-// The reading role.
-//
-// A caller whose answer the reader goroutine reads waits for a hand-off:
-// the reader wakes the caller, and with an idle P the runtime wakes a thread
-// for it (futex). A loopback TCP ping-pong with such a hand-off on each side
-// ran at about half the calls/s of one without (24.7k against 45.6k, one
-// context switch per call against none). So the role is parked between
-// calls, and a caller that finds it parked reads its own answer.
-// While parked for idleAfter, the reader goroutine takes it: a server's
-// PING and CLOSE, and a lost connection, are seen between calls too.
-
-// idleAfter bounds how long the reading role stays parked: between
-// idleAfter and twice that, the reader goroutine takes it. The idle timer is
-// not reset per call (that woke a netpoller asleep with a later timer, a
-// thread, at every call): it stays armed while calls keep taking the role,
-// and wakes the reader when none took it for a full period (onIdle).
-const idleAfter = time.Millisecond
-
-// parkRole parks the role its holder has, for the next caller or, once
-// idle, the reader goroutine; at once the reader's if the connection is
+// parkRole parks the role; at once the reader's if the connection is
 // ending.
 func (c *Client) parkRole() {
-	c.role <- struct{}{}
-	c.idleMu.Lock()
-	if !c.idleArmed {
-		c.idleArmed = true
-		c.idle.Reset(idleAfter)
-	}
-	c.idleMu.Unlock()
 	c.mu.Lock()
 	ending := c.closing || c.goAway || c.err != nil
 	c.mu.Unlock()
-	if ending {
-		c.wakeReader()
-	}
-}
-
-// onIdle is the idle timer's function.
-func (c *Client) onIdle() {
-	c.idleMu.Lock()
-	defer c.idleMu.Unlock()
-	if t := c.takes.Load(); t != c.takesSeen {
-		c.takesSeen = t // taken since: look again a period later
-		c.idle.Reset(idleAfter)
-		return
-	}
-	c.idleArmed = false
-	c.wakeReader()
-}
-
-// wakeReader gives the role to the reader goroutine if it is parked.
-func (c *Client) wakeReader() {
-	select {
-	case <-c.role:
-		c.wake <- struct{}{}
-	default:
-	}
+	c.rr.park(ending)
 }
 
 // readInline reads frames on the caller's goroutine, which holds the
-// reading role, until call has an event. If the event ended the call's
-// response, the role is parked again; otherwise (a stream to read on, a
-// failure) the reader goroutine takes it, as it does when ctx ends the wait
-// (the error is then ctx's).
-func (c *Client) readInline(ctx context.Context, call *clientCall) (clientEvent, error) {
-	for read := false; ; read = true {
+// reading role, until call has an event (ok). The role is then parked again.
+// If ctx ends the wait, the role goes to the reader goroutine and the error
+// is ctx's; if the connection ends, the event is the failure.
+func (c *Client) readInline(ctx context.Context, call *clientCall) (clientEvent, bool, error) {
+	for {
 		select {
 		case ev := <-call.events:
-			// Parked by the reader goroutine after it answered the call
-			// (!read), or the answer just read ended it (c.park): park it
-			// again. Else the reader goroutine reads on (a stream).
-			if c.park || !read {
-				c.park = false
-				c.parkRole()
-			} else {
-				c.wake <- struct{}{}
-			}
-			return ev, nil
+			c.parkRole()
+			return ev, true, nil
 		default:
 		}
-		over := false
-		if c.w.fr.r.Buffered() == 0 {
+		if c.rr.pend == nil && c.w.fr.r.Buffered() == 0 {
 			stop, err := c.waitReadable(ctx)
 			if stop {
-				c.wake <- struct{}{}
-				return clientEvent{}, contextError(ctx)
+				c.rr.handOver()
+				return clientEvent{}, false, contextError(ctx)
 			}
 			if err != nil {
 				c.readFailed(err)
-				over = true
+				return <-call.events, true, nil
 			}
 		}
-		if over || c.readFrame() {
-			// fail answered the call in progress, normally this one.
-			c.wake <- struct{}{}
-			select {
-			case ev := <-call.events:
-				return ev, nil
-			default:
-				return clientEvent{}, c.connError()
-			}
+		if c.readOne(nil) {
+			// fail answered every call in progress, this one too.
+			return <-call.events, true, nil
 		}
 	}
 }
@@ -217,14 +170,8 @@ func (c *Client) interrupt() {
 	}
 }
 
-func (c *Client) onFrame(h FrameHeader, scratch *[]byte) error {
-	payload := func() ([]byte, error) {
-		b, err := c.w.fr.readPayload(*scratch, h.Length)
-		if cap(b) <= 64<<10 {
-			*scratch = b
-		}
-		return b, err
-	}
+func (c *Client) onFrame(h FrameHeader, me *streamReader) error {
+	payload := func() ([]byte, error) { return c.rr.payload(c.w.fr, h.Length) }
 	switch h.Type {
 	case TypeClose:
 		p, err := payload()
@@ -242,10 +189,29 @@ func (c *Client) onFrame(h FrameHeader, scratch *[]byte) error {
 		return errCleanClose
 	case TypePing:
 		p, err := payload()
-		if err != nil || h.Flags&FlagAck != 0 {
+		if err != nil {
 			return err
 		}
-		return c.w.writeFrame(nil, FrameHeader{Type: TypePing, Flags: FlagAck}, p, false)
+		return c.hb.onPing(h, p, &c.w)
+	case TypeWindow:
+		p, err := payload()
+		if err != nil {
+			return err
+		}
+		inc := binary.BigEndian.Uint32(p)
+		if h.Call == 0 {
+			return c.w.onWindow(nil, 0, inc)
+		}
+		c.mu.Lock()
+		call := c.calls[h.Call]
+		c.mu.Unlock()
+		if call == nil {
+			if h.Call > c.lastMade.Load() {
+				return protocolErrorf("WINDOW_UPDATE for call %d, which was never made", h.Call)
+			}
+			return nil // for a call that ended meanwhile
+		}
+		return c.w.onWindow(&call.req, h.Call, inc)
 	case TypeRST:
 		p, err := payload()
 		if err != nil {
@@ -281,7 +247,19 @@ func (c *Client) onFrame(h FrameHeader, scratch *[]byte) error {
 		if err != nil {
 			return err
 		}
-		return call.stream.deliverData(h.Length)
+		if s := call.stream; s == me {
+			live, err := s.accept(h.Length)
+			if err != nil {
+				return err
+			}
+			if !live {
+				c.w.consumed(int64(h.Length))
+				return c.w.fr.discard(h.Length)
+			}
+			c.rr.pend, c.rr.pendN = s, h.Length
+			return nil
+		}
+		return call.stream.onData(c.w.fr, h.Length)
 	case TypeTrailer:
 		call, err := c.current(h, expectStream)
 		if err != nil {
@@ -297,7 +275,7 @@ func (c *Client) onFrame(h FrameHeader, scratch *[]byte) error {
 		}
 		call.setMD(call.opts.trailer, t.Metadata)
 		c.respEnd(call)
-		if got := call.stream.received; t.Code == CodeOK && call.want >= 0 && got != call.want && !call.opts.head {
+		if got := call.stream.receivedBytes(); t.Code == CodeOK && call.want >= 0 && got != call.want && !call.opts.head {
 			call.stream.end(shortStreamError(got, call.want))
 		} else if t.Code == CodeOK {
 			call.stream.end(io.EOF)
@@ -312,9 +290,9 @@ func (c *Client) onFrame(h FrameHeader, scratch *[]byte) error {
 // current returns the call a frame belongs to, checking it expects it.
 func (c *Client) current(h FrameHeader, want ...respPart) (*clientCall, error) {
 	c.mu.Lock()
-	call := c.cur
+	call := c.calls[h.Call]
 	c.mu.Unlock()
-	if call == nil || call.id != h.Call {
+	if call == nil {
 		return nil, protocolErrorf("%v frame for call %d, which is not in progress", h.Type, h.Call)
 	}
 	for _, w := range want {
@@ -370,7 +348,7 @@ func (c *Client) onHeader(call *clientCall, p []byte) error {
 		}
 		call.mu.Unlock()
 	}
-	stream := newStreamReader(c.w.fr, call.id, func(reason error) { c.abort(call, reason) })
+	stream := newStreamReader(c, &c.w, &c.rr, call.id, c.inline != nil, func(reason error) { c.abort(call, reason) })
 	call.mu.Lock()
 	call.stream = stream
 	aborted := call.abortReason
@@ -431,7 +409,6 @@ func (c *Client) onReset(call *clientCall, code Code, msg string) error {
 // the connection on) finds the connection free.
 func (c *Client) respEnd(call *clientCall) {
 	call.part = respDone
-	c.park = true
 	call.mu.Lock()
 	call.respEnded = true
 	call.mu.Unlock()
@@ -439,15 +416,17 @@ func (c *Client) respEnd(call *clientCall) {
 	c.halfDone(call)
 }
 
-// onGoAway handles the server's CLOSE, which says that the server processed
-// no call above last: no new calls; the connection closes once the call in
-// progress, if any, is done.
+// onGoAway handles the server's CLOSE, which says that the server processes
+// no call above last: no new calls; the calls in progress finish (those
+// above last are refused by the server, and may be made again elsewhere);
+// the last of them to end acknowledges (complete).
 func (c *Client) onGoAway(last uint32) error {
 	c.mu.Lock()
 	c.goAway, c.goAwayLast = true, last
-	idle := c.cur == nil
+	idle := len(c.calls) == 0
 	closing := c.closing
-	if idle && c.err == nil {
+	if idle && c.err == nil && !closing {
+		c.acked = true
 		c.err = &Error{code: CodeUnavailable, msg: "connection closed: the server went away", err: errGoingAway}
 	}
 	c.mu.Unlock()

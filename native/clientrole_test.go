@@ -23,7 +23,7 @@ func TestAnswerBeforeRequestSent(t *testing.T) {
 		if _, err := io.ReadFull(b, pre[:]); err != nil {
 			return
 		}
-		b.Write(appendPreface(nil, ProtocolVersion, MinMaxFramePayload))
+		b.Write(appendPreface(nil, ProtocolVersion, defaultSettings(MinMaxFramePayload)))
 		// One byte of the request: the call is in progress, and the rest
 		// of its write waits for a reader that never comes.
 		var one [1]byte
@@ -78,7 +78,7 @@ func TestInlineWaitInterrupted(t *testing.T) {
 		if _, err := io.ReadFull(s, pre[:]); err != nil {
 			return
 		}
-		s.Write(appendPreface(nil, ProtocolVersion, MinMaxFramePayload))
+		s.Write(appendPreface(nil, ProtocolVersion, defaultSettings(MinMaxFramePayload)))
 		// Answer call 1, then read on without answering anything.
 		fr := newFramer(s, newConfig(nil).lim)
 		for {

@@ -76,9 +76,7 @@ func (s *Server) Stats() ServerStats {
 	st := ServerStats{Conns: len(s.conns), BodyMemory: s.bodies.used.Load()}
 	for c := range s.conns {
 		c.mu.Lock()
-		if c.active != nil {
-			st.Calls++
-		}
+		st.Calls += len(c.calls)
 		c.mu.Unlock()
 	}
 	return st
@@ -102,7 +100,7 @@ func (s *Server) admitLocked() (victim *serverConn, abrupt bool, err error) {
 				away++
 			} else {
 				live++
-				if c.active == nil && (oldest == nil || c.idleSince.Before(oldest.idleSince)) {
+				if len(c.calls) == 0 && (oldest == nil || c.idleSince.Before(oldest.idleSince)) {
 					oldest = c
 				}
 			}
@@ -116,7 +114,7 @@ func (s *Server) admitLocked() (victim *serverConn, abrupt bool, err error) {
 				msg: fmt.Sprintf("too many connections: all %d have a call in flight (WithMaxConns)", limit)}
 		}
 		oldest.mu.Lock()
-		ok := oldest.active == nil && !oldest.goingAway
+		ok := len(oldest.calls) == 0 && !oldest.goingAway
 		if ok {
 			oldest.goAwayLocked(awayEvicted)
 			abrupt = !oldest.ready || away >= limit

@@ -6,3 +6,9 @@ func BodyMemoryInUse(s *Server) int64 { return s.bodies.used.Load() }
 
 // DecodeRequest is decodeRequest, for the fuzz target and the benchmark.
 func DecodeRequest(method string, data []byte, v any) error { return decodeRequest(method, data, v) }
+
+// defaultSettings are the settings a side announces by default, with the
+// frame payload limit max.
+func defaultSettings(max uint32) settings {
+	return settings{maxFramePayload: max, maxCalls: DefaultMaxConcurrentCalls, streamWindow: DefaultStreamWindow, connWindow: DefaultConnWindow}
+}

@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"sync/atomic"
 )
 
 //go:generate go tool -modfile=../tools/go.mod stringer -type=FrameType -linecomment -output=frametype_string.go
@@ -16,14 +17,14 @@ import (
 // ProtocolVersion is the version of the wire protocol this package speaks. It
 // is sent in the connection preface; peers with different versions refuse
 // each other with an error naming both.
-const ProtocolVersion = 1
+const ProtocolVersion = 2
 
 // Sizes and limits of the wire format.
 const (
 	// FrameHeaderLen is the size of every frame header.
 	FrameHeaderLen = 12
 	// PrefaceLen is the size of the connection preface each side sends.
-	PrefaceLen = 12
+	PrefaceLen = 24
 	// DefaultMaxFramePayload is the default largest frame payload a peer
 	// accepts (WithMaxFramePayload).
 	DefaultMaxFramePayload = 4 << 20
@@ -36,6 +37,9 @@ const (
 	// MaxMaxFramePayload is the largest frame payload limit a peer may
 	// announce.
 	MaxMaxFramePayload = 1 << 30
+	// MaxWindow is the largest flow-control window, of a stream or a
+	// connection (2^31-1, as HTTP/2's).
+	MaxWindow = 1<<31 - 1
 )
 
 // prefaceMagic opens the preface. The CR LF catches line-ending translation
@@ -55,9 +59,10 @@ const (
 	TypeClose    FrameType = 0x6 // CLOSE
 	TypeCloseAck FrameType = 0x7 // CLOSE_ACK
 	TypePing     FrameType = 0x8 // PING
+	TypeWindow   FrameType = 0x9 // WINDOW_UPDATE
 )
 
-const maxFrameType = TypePing
+const maxFrameType = TypeWindow
 
 // Flags are the frame header's flag bits; their meaning depends on the type.
 type Flags uint8
@@ -151,13 +156,17 @@ func parseFrameHeader(b []byte, lim *limits) (FrameHeader, error) {
 		if h.Length != 8 {
 			return h, protocolErrorf("PING payload of %d bytes, want 8", h.Length)
 		}
+	case TypeWindow:
+		if h.Length != 4 {
+			return h, protocolErrorf("WINDOW_UPDATE payload of %d bytes, want 4", h.Length)
+		}
 	}
 	switch h.Type {
 	case TypeClose, TypeCloseAck, TypePing:
 		if h.Call != 0 {
 			return h, protocolErrorf("%v frame carries call id %d, want 0", h.Type, h.Call)
 		}
-	case TypeRST: // call 0 resets the connection
+	case TypeRST, TypeWindow: // call 0: the connection
 	default:
 		if h.Call == 0 {
 			return h, protocolErrorf("%v frame carries call id 0", h.Type)
@@ -176,28 +185,65 @@ type limits struct {
 	maxBodySize     int64
 }
 
-// appendPreface appends the preface announcing version and the largest frame
-// payload the sender accepts.
-func appendPreface(b []byte, version uint8, maxFramePayload uint32) []byte {
-	b = append(b, prefaceMagic...)
-	b = append(b, version)
-	return binary.BigEndian.AppendUint32(b, maxFramePayload)
+// settings are what a side announces of itself in its preface.
+type settings struct {
+	maxFramePayload uint32 // the largest frame payload it accepts
+	maxCalls        uint32 // the most calls it accepts at once
+	streamWindow    uint32 // the DATA bytes of one stream it takes ahead of its reader
+	connWindow      uint32 // the DATA bytes of all streams it takes ahead of their readers
 }
 
-// parsePreface checks a peer's preface and returns the frame payload limit
-// it announced.
-func parsePreface(b []byte) (maxFramePayload uint32, err error) {
+// appendPreface appends the preface: the magic, the version, then the
+// sender's settings.
+func appendPreface(b []byte, version uint8, st settings) []byte {
+	b = append(b, prefaceMagic...)
+	b = append(b, version)
+	b = binary.BigEndian.AppendUint32(b, st.maxFramePayload)
+	b = binary.BigEndian.AppendUint32(b, st.maxCalls)
+	b = binary.BigEndian.AppendUint32(b, st.streamWindow)
+	return binary.BigEndian.AppendUint32(b, st.connWindow)
+}
+
+// prefaceHead is the part of a preface every version has: the magic, the
+// version and the frame payload limit (version 1's whole preface). A
+// receiver reads it first, so that a peer of another version, whose preface
+// may be shorter or longer, is told apart before the rest.
+const prefaceHead = len(prefaceMagic) + 1 + 4
+
+// parsePrefaceHead checks the magic and the version.
+func parsePrefaceHead(b []byte) error {
 	if string(b[:len(prefaceMagic)]) != prefaceMagic {
-		return 0, protocolErrorf("bad connection preface %q: want magic %q (is the peer speaking the native protocol?)", b, prefaceMagic)
+		return protocolErrorf("bad connection preface %q: want magic %q (is the peer speaking the native protocol?)", b[:prefaceHead], prefaceMagic)
 	}
 	if v := b[len(prefaceMagic)]; v != ProtocolVersion {
-		return 0, &Error{code: CodeUnimplemented, msg: fmt.Sprintf("protocol version mismatch: peer speaks version %d, this side speaks version %d", v, ProtocolVersion)}
+		return &Error{code: CodeUnimplemented, msg: fmt.Sprintf("protocol version mismatch: peer speaks version %d, this side speaks version %d", v, ProtocolVersion)}
 	}
-	max := binary.BigEndian.Uint32(b[len(prefaceMagic)+1:])
-	if max < MinMaxFramePayload || max > MaxMaxFramePayload {
-		return 0, protocolErrorf("peer announced a frame payload limit of %d bytes, want %d to %d", max, MinMaxFramePayload, MaxMaxFramePayload)
+	return nil
+}
+
+// parsePreface checks a peer's whole preface and returns its settings.
+func parsePreface(b []byte) (settings, error) {
+	if err := parsePrefaceHead(b); err != nil {
+		return settings{}, err
 	}
-	return max, nil
+	p := b[len(prefaceMagic)+1:]
+	st := settings{
+		maxFramePayload: binary.BigEndian.Uint32(p),
+		maxCalls:        binary.BigEndian.Uint32(p[4:]),
+		streamWindow:    binary.BigEndian.Uint32(p[8:]),
+		connWindow:      binary.BigEndian.Uint32(p[12:]),
+	}
+	switch {
+	case st.maxFramePayload < MinMaxFramePayload || st.maxFramePayload > MaxMaxFramePayload:
+		return st, protocolErrorf("peer announced a frame payload limit of %d bytes, want %d to %d", st.maxFramePayload, MinMaxFramePayload, MaxMaxFramePayload)
+	case st.maxCalls == 0:
+		return st, protocolErrorf("peer announced a limit of 0 concurrent calls, want at least 1")
+	case st.streamWindow < MinMaxFramePayload || st.streamWindow > MaxWindow:
+		return st, protocolErrorf("peer announced a stream window of %d bytes, want %d to %d", st.streamWindow, MinMaxFramePayload, MaxWindow)
+	case st.connWindow < st.streamWindow || st.connWindow > MaxWindow:
+		return st, protocolErrorf("peer announced a connection window of %d bytes, want %d (its stream window) to %d", st.connWindow, st.streamWindow, MaxWindow)
+	}
+	return st, nil
 }
 
 // readBufferSize is the size of the framer's read buffer. Frame headers and
@@ -218,25 +264,24 @@ type framer struct {
 	wbuf []byte // assembles small frames so each goes out in one Write
 	// peerMax is the largest payload the peer accepts.
 	peerMax uint32
-	// A header (or the error) a stream's consumer read and gave back: the
-	// next readHeader returns it (see streamReader.nextFrame).
-	pending    bool
-	pendingHdr FrameHeader
-	pendingErr error
+	// inBytes counts the bytes read from the transport (heartbeat.go).
+	inBytes atomic.Uint64
 }
 
 func newFramer(rw io.ReadWriter, lim limits) *framer {
-	return &framer{r: bufio.NewReaderSize(rw, readBufferSize), w: rw, lim: lim}
+	f := &framer{w: rw, lim: lim}
+	f.r = bufio.NewReaderSize(countingReader{rw, &f.inBytes}, readBufferSize)
+	return f
+}
+
+// readFrom makes the framer read through r, which reads the transport (a
+// reader that sets deadlines, say).
+func (f *framer) readFrom(r io.Reader) {
+	f.r = bufio.NewReaderSize(countingReader{r, &f.inBytes}, readBufferSize)
 }
 
 // readHeader reads and validates the next frame header.
 func (f *framer) readHeader() (FrameHeader, error) {
-	if f.pending {
-		f.pending = false
-		h, err := f.pendingHdr, f.pendingErr
-		f.pendingHdr, f.pendingErr = FrameHeader{}, nil
-		return h, err
-	}
 	if _, err := io.ReadFull(f.r, f.rhdr[:]); err != nil {
 		return FrameHeader{}, err
 	}

@@ -17,8 +17,14 @@ var goldenFrames = []struct {
 	bytes func() []byte
 	hex   string
 }{
-	{"preface", func() []byte { return appendPreface(nil, ProtocolVersion, DefaultMaxFramePayload) },
-		"4647525043 0d0a 01 00400000"},
+	{"preface", func() []byte { return appendPreface(nil, ProtocolVersion, defaultSettings(DefaultMaxFramePayload)) },
+		"4647525043 0d0a 02 00400000 00000100 00400000 01000000"},
+	{"WINDOW_UPDATE connection", func() []byte {
+		return appendFrame(nil, FrameHeader{Type: TypeWindow}, []byte{0, 0x20, 0, 0})
+	}, "09 00 0000 00000004 00000000 00200000"},
+	{"WINDOW_UPDATE call", func() []byte {
+		return appendFrame(nil, FrameHeader{Type: TypeWindow, Call: 3}, []byte{0, 0x20, 0, 0})
+	}, "09 00 0000 00000004 00000003 00200000"},
 	{"HEADER request", func() []byte {
 		b, _ := json.Marshal(&requestHeader{Method: "S.M", Body: BodyJSON, Accept: BodyStream})
 		return appendFrame(nil, FrameHeader{Type: TypeHeader, Call: 1}, b)
@@ -86,8 +92,8 @@ func TestGoldenFrames(t *testing.T) {
 				t.Fatalf("wire bytes changed:\n got %x\nwant %x", got, want)
 			}
 			if g.name == "preface" {
-				if max, err := parsePreface(got); err != nil || max != DefaultMaxFramePayload {
-					t.Fatalf("parsePreface = %d, %v", max, err)
+				if st, err := parsePreface(got); err != nil || st != defaultSettings(DefaultMaxFramePayload) {
+					t.Fatalf("parsePreface = %+v, %v", st, err)
 				}
 				return
 			}
@@ -115,10 +121,13 @@ func TestWireConstants(t *testing.T) {
 	}{
 		{"HEADER", int(TypeHeader), 1}, {"BODY", int(TypeBody), 2}, {"DATA", int(TypeData), 3},
 		{"TRAILER", int(TypeTrailer), 4}, {"RST", int(TypeRST), 5}, {"CLOSE", int(TypeClose), 6},
-		{"CLOSE_ACK", int(TypeCloseAck), 7}, {"PING", int(TypePing), 8},
+		{"CLOSE_ACK", int(TypeCloseAck), 7}, {"PING", int(TypePing), 8}, {"WINDOW_UPDATE", int(TypeWindow), 9},
 		{"END", int(FlagEnd), 1}, {"ACK", int(FlagAck), 1},
-		{"FrameHeaderLen", FrameHeaderLen, 12}, {"PrefaceLen", PrefaceLen, 12},
-		{"ProtocolVersion", ProtocolVersion, 1},
+		{"FrameHeaderLen", FrameHeaderLen, 12}, {"PrefaceLen", PrefaceLen, 24},
+		{"ProtocolVersion", ProtocolVersion, 2},
+		{"DefaultMaxConcurrentCalls", DefaultMaxConcurrentCalls, 256},
+		{"DefaultStreamWindow", DefaultStreamWindow, 4 << 20}, {"DefaultConnWindow", DefaultConnWindow, 16 << 20},
+		{"MaxWindow", MaxWindow, 1<<31 - 1},
 		{"DefaultMaxFramePayload", DefaultMaxFramePayload, 4 << 20},
 		{"DefaultMaxHeaderSize", DefaultMaxHeaderSize, 64 << 10},
 		{"MinMaxFramePayload", MinMaxFramePayload, 16 << 10},
@@ -144,7 +153,7 @@ func TestWireConstants(t *testing.T) {
 func TestNames(t *testing.T) {
 	for ft, want := range map[FrameType]string{
 		TypeHeader: "HEADER", TypeBody: "BODY", TypeData: "DATA", TypeTrailer: "TRAILER", TypeRST: "RST",
-		TypeClose: "CLOSE", TypeCloseAck: "CLOSE_ACK", TypePing: "PING", 0: "FrameType(0)", 9: "FrameType(9)",
+		TypeClose: "CLOSE", TypeCloseAck: "CLOSE_ACK", TypePing: "PING", 0: "FrameType(0)", TypeWindow: "WINDOW_UPDATE", 10: "FrameType(10)",
 	} {
 		if got := ft.String(); got != want {
 			t.Errorf("FrameType(%d).String() = %q, want %q", uint8(ft), got, want)
@@ -178,7 +187,7 @@ func TestParseFrameHeaderErrors(t *testing.T) {
 		h    string
 		want string
 	}{
-		{"unknown type", "09 00 0000 00000000 00000001", "unknown frame type 0x9"},
+		{"unknown type", "0a 00 0000 00000000 00000001", "unknown frame type 0xa"},
 		{"type zero", "00 00 0000 00000000 00000001", "unknown frame type 0x0"},
 		{"reserved", "03 00 0100 00000000 00000001", "non-zero reserved bytes"},
 		{"unknown flag", "03 02 0000 00000000 00000001", "DATA frame has unknown flags 0x2"},
@@ -192,6 +201,8 @@ func TestParseFrameHeaderErrors(t *testing.T) {
 		{"CLOSE_ACK size", "07 00 0000 00000001 00000000", "CLOSE_ACK payload of 1 bytes, want 0"},
 		{"PING size", "08 00 0000 00000004 00000000", "PING payload of 4 bytes, want 8"},
 		{"PING with call", "08 00 0000 00000008 00000001", "PING frame carries call id 1, want 0"},
+		{"WINDOW_UPDATE size", "09 00 0000 00000008 00000001", "WINDOW_UPDATE payload of 8 bytes, want 4"},
+		{"WINDOW_UPDATE flags", "09 01 0000 00000004 00000001", "WINDOW_UPDATE frame has unknown flags 0x1"},
 		{"DATA without call", "03 00 0000 00000000 00000000", "DATA frame carries call id 0"},
 		{"HEADER without call", "01 00 0000 00000000 00000000", "HEADER frame carries call id 0"},
 	} {
@@ -211,15 +222,21 @@ func TestParseFrameHeaderErrors(t *testing.T) {
 	}
 }
 
+// settingsTail is a valid end of a preface: 256 calls, windows of 4 and 16 MiB.
+const settingsTail = "\x00\x00\x01\x00\x00\x40\x00\x00\x01\x00\x00\x00"
+
 func TestParsePrefaceErrors(t *testing.T) {
 	for _, c := range []struct {
 		name, in, want string
 		code           Code
 	}{
 		{"http", "GET / HTTP/1", `bad connection preface "GET / HTTP/1"`, CodeInternal},
-		{"version", "FGRPC\r\n\x02\x00\x40\x00\x00", "peer speaks version 2, this side speaks version 1", CodeUnimplemented},
-		{"tiny limit", "FGRPC\r\n\x01\x00\x00\x00\x10", "frame payload limit of 16 bytes", CodeInternal},
-		{"huge limit", "FGRPC\r\n\x01\x7f\x00\x00\x00", "frame payload limit of 2130706432 bytes", CodeInternal},
+		{"version", "FGRPC\r\n\x01\x00\x40\x00\x00" + settingsTail, "peer speaks version 1, this side speaks version 2", CodeUnimplemented},
+		{"tiny limit", "FGRPC\r\n\x02\x00\x00\x00\x10" + settingsTail, "frame payload limit of 16 bytes", CodeInternal},
+		{"huge limit", "FGRPC\r\n\x02\x7f\x00\x00\x00" + settingsTail, "frame payload limit of 2130706432 bytes", CodeInternal},
+		{"no calls", "FGRPC\r\n\x02\x00\x40\x00\x00" + "\x00\x00\x00\x00\x00\x40\x00\x00\x01\x00\x00\x00", "limit of 0 concurrent calls", CodeInternal},
+		{"tiny window", "FGRPC\r\n\x02\x00\x40\x00\x00" + "\x00\x00\x01\x00\x00\x00\x00\x10\x01\x00\x00\x00", "stream window of 16 bytes", CodeInternal},
+		{"conn window below stream's", "FGRPC\r\n\x02\x00\x40\x00\x00" + "\x00\x00\x01\x00\x00\x40\x00\x00\x00\x10\x00\x00", "connection window of 1048576 bytes", CodeInternal},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := parsePreface([]byte(c.in))

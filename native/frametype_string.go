@@ -16,11 +16,12 @@ func _() {
 	_ = x[TypeClose-6]
 	_ = x[TypeCloseAck-7]
 	_ = x[TypePing-8]
+	_ = x[TypeWindow-9]
 }
 
-const _FrameType_name = "HEADERBODYDATATRAILERRSTCLOSECLOSE_ACKPING"
+const _FrameType_name = "HEADERBODYDATATRAILERRSTCLOSECLOSE_ACKPINGWINDOW_UPDATE"
 
-var _FrameType_index = [...]uint8{0, 6, 10, 14, 21, 24, 29, 38, 42}
+var _FrameType_index = [...]uint8{0, 6, 10, 14, 21, 24, 29, 38, 42, 55}
 
 func (i FrameType) String() string {
 	idx := int(i) - 1

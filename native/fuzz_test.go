@@ -127,7 +127,7 @@ func FuzzServerConn(f *testing.F) {
 			srv.ServeConn(a)
 		}()
 		go io.Copy(io.Discard, b)
-		b.Write(appendPreface(nil, ProtocolVersion, MinMaxFramePayload))
+		b.Write(appendPreface(nil, ProtocolVersion, defaultSettings(MinMaxFramePayload)))
 		b.Write(data)
 		b.Close()
 		select {
@@ -232,7 +232,7 @@ func clientOfServerBytes(data []byte) (*Client, error) {
 	go func() {
 		var pre [PrefaceLen]byte
 		io.ReadFull(b, pre[:])
-		b.Write(appendPreface(nil, ProtocolVersion, MinMaxFramePayload))
+		b.Write(appendPreface(nil, ProtocolVersion, defaultSettings(MinMaxFramePayload)))
 		go io.Copy(io.Discard, b)
 		b.Write(data)
 		b.Close()

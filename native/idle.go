@@ -43,7 +43,7 @@ func (c *serverConn) checkIdle() {
 		return
 	}
 	left := d
-	if c.active == nil {
+	if len(c.calls) == 0 {
 		left = d - time.Since(c.idleSince)
 	}
 	if left > 0 {

@@ -3,27 +3,39 @@ package native
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
 
-// Pool keeps up to size connections to one server for concurrent callers.
-// A call takes an idle connection, or dials a new one while fewer than size
-// are open, or waits for one to be free. A connection returns to the pool
-// when its call completes (for a stream response: when the stream is read to
-// its end or closed); a broken one is dropped and replaced on demand.
+// Pool spreads calls over up to size multiplexed connections to one
+// server, dialled as needed. A call runs on the open connection with the
+// fewest calls in progress; a new connection is dialled only when every
+// open one has a call in progress and fewer than size are open, so a pool of
+// size 1 is one connection carrying every call. A connection that fails or
+// goes away is dropped, and a call the server did not process because it
+// was going away is made again on another connection.
 type Pool struct {
 	dial func(ctx context.Context) (*Client, error)
-	sem  chan struct{} // one token per connection in use or being dialled
+	size int
 
 	mu      sync.Mutex
-	idle    []*Client
-	open    int
+	conns   []*pooled
+	dialing int        // dials in progress
+	dialed  *sync.Cond // on mu: a dial ended
 	closed  bool
 	closing int        // Close calls of dropped connections in flight
+	orphans int        // dropped connections whose calls have not ended
 	closed0 *sync.Cond // on mu: signalled when closing drops to 0
 
 	dials, waits, failures atomic.Int64
+}
+
+// pooled is one connection of a pool and its calls in progress.
+type pooled struct {
+	c       *Client
+	calls   int  // mu
+	dropped bool // mu: no longer in conns; closed when calls end
 }
 
 // NewPool returns a pool of at most size connections made by dial, for
@@ -31,10 +43,11 @@ type Pool struct {
 //
 //	native.NewPool(func(ctx context.Context) (*native.Client, error) {
 //		return native.Dial(ctx, "tcp", addr)
-//	}, 8)
+//	}, 1)
 func NewPool(dial func(ctx context.Context) (*Client, error), size int) *Pool {
-	p := &Pool{dial: dial, sem: make(chan struct{}, max(size, 1))}
+	p := &Pool{dial: dial, size: max(size, 1)}
 	p.closed0 = sync.NewCond(&p.mu)
+	p.dialed = sync.NewCond(&p.mu)
 	return p
 }
 
@@ -43,8 +56,9 @@ type PoolStats struct {
 	Size     int   // the most connections the pool keeps
 	Open     int   // connections open now
 	Idle     int   // open connections without a call
+	Calls    int   // calls in progress
 	Dials    int64 // connections dialled so far
-	Waits    int64 // calls that had to wait for a connection
+	Waits    int64 // calls that waited for a connection being dialled
 	Failures int64 // dials that failed
 }
 
@@ -52,14 +66,20 @@ type PoolStats struct {
 func (p *Pool) Stats() PoolStats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return PoolStats{Size: cap(p.sem), Open: p.open, Idle: len(p.idle), Dials: p.dials.Load(), Waits: p.waits.Load(), Failures: p.failures.Load()}
+	st := PoolStats{Size: p.size, Open: len(p.conns), Dials: p.dials.Load(), Waits: p.waits.Load(), Failures: p.failures.Load()}
+	for _, pc := range p.conns {
+		st.Calls += pc.calls
+		if pc.calls == 0 {
+			st.Idle++
+		}
+	}
+	return st
 }
 
-// Call makes the call on a pooled connection; see Client.Call. A call the
-// server did not process because it was closing the connection (it shut
-// down, or closed the connection as idle just as the call was sent) is made
-// again on another connection, unless its request has a stream, which may
-// have been read already.
+// Call makes a call on one of the pool's connections. A call the server
+// refused unprocessed because it was going away is made again on another
+// connection, up to maxPoolTries times, unless its request is a stream
+// (which cannot be read twice).
 func (p *Pool) Call(ctx context.Context, method string, req, resp any, opts ...CallOption) error {
 	for tries := 1; ; tries++ {
 		err := p.callOnce(ctx, method, req, resp, opts)
@@ -72,80 +92,127 @@ func (p *Pool) Call(ctx context.Context, method string, req, resp any, opts ...C
 	}
 }
 
-// maxPoolTries bounds how often Pool.Call makes a call the server did not
-// process: each try but the last met a connection that was going away.
+// maxPoolTries bounds the attempts of one call across going-away
+// connections.
 const maxPoolTries = 3
 
 func (p *Pool) callOnce(ctx context.Context, method string, req, resp any, opts []CallOption) error {
-	select {
-	case p.sem <- struct{}{}:
-	default:
-		p.waits.Add(1)
-		select {
-		case p.sem <- struct{}{}:
-		case <-ctx.Done():
-			return contextError(ctx)
-		}
-	}
-	c, err := p.get(ctx)
+	pc, err := p.get(ctx)
 	if err != nil {
-		<-p.sem
 		return err
 	}
-	return c.call(ctx, method, req, resp, opts, func(reusable bool) { p.put(c, reusable) })
+	return pc.c.call(ctx, method, req, resp, opts, func(bool) { p.put(pc) })
 }
 
-// get returns an idle connection or dials one; the caller holds a token.
-func (p *Pool) get(ctx context.Context) (*Client, error) {
+// get picks the connection for a call and counts the call on it.
+func (p *Pool) get(ctx context.Context) (*pooled, error) {
 	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		return nil, ErrClosed
-	}
-	for len(p.idle) > 0 {
-		c := p.idle[len(p.idle)-1]
-		p.idle = p.idle[:len(p.idle)-1]
-		if c.usable() {
-			p.mu.Unlock()
-			return c, nil
+	defer p.mu.Unlock()
+	for waited := false; ; {
+		if p.closed {
+			return nil, ErrClosed
 		}
-		p.open--
-		p.closeLocked(c)
+		var best *pooled
+		for i := 0; i < len(p.conns); {
+			pc := p.conns[i]
+			if !pc.c.usable() {
+				p.dropLocked(i)
+				continue
+			}
+			if best == nil || pc.calls < best.calls {
+				best = pc
+			}
+			i++
+		}
+		if best != nil && (best.calls == 0 || len(p.conns)+p.dialing >= p.size) {
+			best.calls++
+			return best, nil
+		}
+		if len(p.conns)+p.dialing < p.size {
+			return p.dialLocked(ctx)
+		}
+		// Every connection is being dialled: wait for one.
+		if !waited {
+			waited = true
+			p.waits.Add(1)
+		}
+		if err := p.waitDialLocked(ctx); err != nil {
+			return nil, err
+		}
 	}
-	p.open++
+}
+
+// dialLocked dials a connection for the calling call, with mu unlocked
+// meanwhile.
+func (p *Pool) dialLocked(ctx context.Context) (*pooled, error) {
+	p.dialing++
 	p.mu.Unlock()
 	p.dials.Add(1)
 	c, err := p.dial(ctx)
+	p.mu.Lock()
+	p.dialing--
+	p.dialed.Broadcast()
 	if err != nil {
 		p.failures.Add(1)
-		p.mu.Lock()
-		p.open--
-		p.mu.Unlock()
 		if _, ok := err.(*Error); !ok {
 			err = &Error{code: CodeUnavailable, msg: "dial: " + err.Error(), err: err}
 		}
 		return nil, err
 	}
-	return c, nil
-}
-
-// put returns c after its call and frees the token.
-func (p *Pool) put(c *Client, reusable bool) {
-	p.mu.Lock()
-	if reusable && !p.closed {
-		p.idle = append(p.idle, c)
-	} else {
-		p.open--
+	pc := &pooled{c: c, calls: 1}
+	if p.closed {
 		p.closeLocked(c)
+		return nil, ErrClosed
 	}
-	p.mu.Unlock()
-	<-p.sem
+	p.conns = append(p.conns, pc)
+	return pc, nil
 }
 
-// closeLocked closes a dropped connection without blocking the caller, which
-// may be the connection's own reader goroutine; p.mu is held. Close waits
-// for these closes (a counter under p.mu rather than a WaitGroup: a call may
-// drop its connection while Close is already waiting).
+// waitDialLocked waits for a dial in progress to end, or for ctx.
+func (p *Pool) waitDialLocked(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() {
+		p.mu.Lock()
+		p.dialed.Broadcast()
+		p.mu.Unlock()
+	})
+	defer stop()
+	p.dialed.Wait()
+	if ctx.Err() != nil {
+		return contextError(ctx)
+	}
+	return nil
+}
+
+// put ends a call on pc. A connection that can take no more calls, or one
+// the pool dropped or is closing, is closed once its last call ends.
+func (p *Pool) put(pc *pooled) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if pc.calls--; pc.calls > 0 {
+		return
+	}
+	switch {
+	case pc.dropped:
+		p.orphans--
+		p.closeLocked(pc.c)
+	case p.closed || !pc.c.usable():
+		p.dropLocked(slices.Index(p.conns, pc))
+	}
+}
+
+// dropLocked removes conns[i]; it is closed once its calls end (a Client's
+// Close would abort them).
+func (p *Pool) dropLocked(i int) {
+	pc := p.conns[i]
+	p.conns = slices.Delete(p.conns, i, i+1)
+	if pc.calls == 0 {
+		p.closeLocked(pc.c)
+		return
+	}
+	pc.dropped = true
+	p.orphans++
+}
+
 func (p *Pool) closeLocked(c *Client) {
 	p.closing++
 	go func() {
@@ -158,19 +225,17 @@ func (p *Pool) closeLocked(c *Client) {
 	}()
 }
 
-// Close closes the idle connections, waits for them (and any other
-// connection being closed) to close, and makes further calls fail;
-// connections in use are closed when their call completes.
+// Close closes the pool's connections as their calls end, and waits for
+// them to close. Calls made after Close fail with ErrClosed.
 func (p *Pool) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.closed = true
-	for _, c := range p.idle {
-		p.closeLocked(c)
+	p.dialed.Broadcast()
+	for i := len(p.conns) - 1; i >= 0; i-- {
+		p.dropLocked(i)
 	}
-	p.open -= len(p.idle)
-	p.idle = nil
-	for p.closing > 0 {
+	for p.closing > 0 || p.orphans > 0 {
 		p.closed0.Wait()
 	}
 	return nil

@@ -26,25 +26,29 @@ func (w *wire) sendFile(hf *half, rc syscall.RawConn, src io.Reader, f *os.File,
 	chunk := int64(min(int(w.fr.peerMax), sendfileChunk))
 	var hdr [FrameHeaderLen]byte
 	for sent < n {
-		c := min(n-sent, chunk)
+		g, err := w.takeCredit(hf, int(min(n-sent, chunk)))
+		if err != nil {
+			return sent, nil, err
+		}
+		c := int64(g)
 		putFrameHeader(hdr[:], FrameHeader{Type: TypeData, Length: uint32(c), Call: hf.id})
-		w.wmu.Lock()
-		if !hf.open {
-			w.wmu.Unlock()
+		w.wl.lock(false)
+		if !hf.open.Load() {
+			w.unlock()
 			return sent, nil, errHalfClosed
 		}
 		if w.werr != nil {
-			w.wmu.Unlock()
+			w.unlock()
 			return sent, nil, w.werr
 		}
 		if ferr := sendFrameFile(rc, hdr[:], f, c); ferr != nil {
 			// The frame may be half written: the connection is lost.
 			w.werr = &Error{code: CodeUnavailable, msg: "sendfile failed: " + ferr.Error(), err: ferr}
-			w.wmu.Unlock()
+			w.unlock()
 			w.close()
 			return sent, ferr, w.werr
 		}
-		w.wmu.Unlock()
+		w.unlock()
 		sent += c
 		consumed(src, c)
 	}

@@ -48,7 +48,7 @@ func (c *serverConn) run(call *serverCall) {
 			return
 		}
 		rh.Trailer = ci.trailer
-		c.w.writeMessage(&call.resp, &rh, data, true, true)
+		c.w.writeMessage(&call.resp, &rh, data, true, true, nil)
 		return
 	}
 	defer closeStream(inv.stream)
@@ -62,12 +62,12 @@ func (c *serverConn) run(call *serverCall) {
 		rh.Stream = info.wire()
 	}
 	if call.hdr.Head {
-		if c.w.writeMessage(&call.resp, &rh, nil, false, false) == nil {
+		if c.w.writeMessage(&call.resp, &rh, nil, false, false, nil) == nil {
 			c.w.writeTrailer(&call.resp, nil, func() Metadata { return ci.trailer })
 		}
 		return
 	}
-	if c.w.writeMessage(&call.resp, &rh, nil, false, false) != nil {
+	if c.w.writeMessage(&call.resp, &rh, nil, false, false, nil) != nil {
 		return
 	}
 	if _, srcErr, _ := c.w.sendStream(&call.resp, checkLength(src, info), func() Metadata { return ci.trailer }); srcErr != nil {
@@ -84,7 +84,7 @@ func (c *serverConn) respondError(call *serverCall, err error) {
 	if rh.Code == CodeOK {
 		rh.Code = CodeUnknown
 	}
-	c.w.writeMessage(&call.resp, &rh, nil, false, true)
+	c.w.writeMessage(&call.resp, &rh, nil, false, true, nil)
 }
 
 func closeStream(r io.Reader) {

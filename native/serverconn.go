@@ -1,7 +1,6 @@
 package native
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -14,14 +13,16 @@ import (
 	"time"
 )
 
-// serverConn is the server side of one connection. Two goroutines (the one
-// that called ServeConn and one started at the first call) take turns at
-// reading frames and running the frame state machine; the one that reads a
-// request runs its handler and writes the response (see loop).
+// serverConn is the server side of one connection. A reader goroutine reads
+// the client's frames; it runs small handlers itself (runInline) and starts
+// a goroutine for the others. A handler that reads a request stream reads
+// the connection itself while it waits for its bytes (role.go).
 type serverConn struct {
 	s        *Server
 	cfg      *config
 	w        wire
+	rr       readRole
+	hb       heartbeat
 	peer     string
 	ctx      context.Context // cancelled when the connection ends
 	cancel   context.CancelFunc
@@ -29,29 +30,31 @@ type serverConn struct {
 
 	rd *deadlineReader // nil without WithReadTimeout
 
-	turn      chan struct{} // the reading role, passed between the two goroutines
-	endErr    error         // why the connection ended; set before turn is closed
-	lend      *time.Timer   // passes the role on from a long handler (runInline)
+	ended   chan struct{} // closed when reading ended; endErr says why
+	endErr  error
+	endOnce sync.Once
+
+	lend      *time.Timer // passes the role on from a long handler (runInline)
 	lendMu    sync.Mutex
 	lendArmed bool     // lendMu: lend is set
 	lendSeq   uint64   // lendMu: handlers run inline so far, which numbers them
 	lendCur   *lendRun // lendMu: the run holding the reading role, if any
 	lendSeen  uint64   // lendMu: lendCur's number when lend last fired
 
-	// Owned by the goroutine reading frames (see loop).
-	second  bool        // the second goroutine was started
-	due     *serverCall // the call whose handler is to run next
-	cur     *serverCall
-	lastID  uint32
-	scratch []byte
+	// Owned by the holder of the reading role.
+	holder *streamReader // the stream whose reader holds it; nil: the reader goroutine
+	due    *serverCall   // a call whose handler the reader goroutine runs next
+	lastID uint32
 
 	mu        sync.Mutex
-	ready     bool        // the handshake is done: frames may be written
-	active    *serverCall // the call between its HEADER and its completion
-	served    uint32      // the last call id received (lastID, for CLOSE)
-	drain     bool        // go away once idle
-	goingAway bool        // CLOSE sent, or about to be (closeOnce)
-	awayWhy   string      // why, for the calls refused meanwhile
+	ready     bool                   // the handshake is done: frames may be written
+	calls     map[uint32]*serverCall // between their HEADER and their completion
+	over      bool                   // reading is over
+	failErr   error                  // why the connection was failed from outside reading
+	served    uint32                 // the last call id taken (for CLOSE)
+	drain     bool                   // go away
+	goingAway bool                   // CLOSE sent, or about to be (closeOnce)
+	awayWhy   string                 // why, for the calls refused meanwhile
 	closeTmr  *time.Timer
 	closeOnce sync.Once
 	idleSince time.Time   // accepted, or the last call ended (idle.go)
@@ -76,7 +79,7 @@ type serverCall struct {
 	cancel context.CancelCauseFunc
 	ci     *callInfo
 
-	// Request half, owned by the reader goroutine.
+	// Request half, owned by the role's holder.
 	expect     reqPart
 	body       []byte
 	held       int64 // the body's bytes taken from the server's budget
@@ -84,25 +87,24 @@ type serverCall struct {
 	overBudget bool
 	stream     *streamReader
 
-	resp   half         // response half; resp.open guarded by wire.wmu
+	resp   half         // response half
 	halves atomic.Int32 // halves not yet ended
 }
 
 func newServerConn(s *Server, rwc io.ReadWriteCloser) *serverConn {
-	c := &serverConn{s: s, cfg: &s.cfg}
-	c.w.rwc = rwc
-	c.w.fr = newFramer(rwc, s.cfg.lim)
+	c := &serverConn{s: s, cfg: &s.cfg, calls: map[uint32]*serverCall{}, ended: make(chan struct{})}
+	c.w.init(rwc, s.cfg.lim)
+	c.rr.init(serverIdleAfter)
 	if dc, ok := rwc.(interface{ SetReadDeadline(time.Time) error }); ok && s.cfg.readTimeout > 0 {
 		c.rd = &deadlineReader{r: rwc, conn: dc, d: s.cfg.readTimeout}
 		c.rd.idle.Store(true)
-		c.w.fr.r = bufio.NewReaderSize(c.rd, readBufferSize)
+		c.w.fr.readFrom(c.rd)
 	}
 	if nc, ok := rwc.(net.Conn); ok && nc.RemoteAddr() != nil {
 		c.peer = nc.RemoteAddr().String()
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.idleSince = time.Now()
-	c.turn = make(chan struct{}, 1)
 	c.lend = time.AfterFunc(time.Hour, c.lendRole)
 	c.lend.Stop()
 	return c
@@ -123,6 +125,7 @@ func (c *serverConn) serve() error {
 		c.w.close()
 		return err
 	}
+	c.w.onStall = c.rr.wakeReader
 	// A Shutdown during the handshake waited for it: go away now.
 	c.mu.Lock()
 	c.ready = true
@@ -134,75 +137,185 @@ func (c *serverConn) serve() error {
 		c.sendClose()
 	}
 	c.startIdleTimer()
-	c.loop(true)
+	c.hb.start(c.cfg, &c.w, c.failFromOutside)
+	c.readLoop()
+	<-c.ended
 	c.handlers.Wait()
 	return c.endErr
 }
 
-// loop is run by the connection's two goroutines, which take turns at
-// reading frames; the reading role passes between them on c.turn. reading
-// says whether this goroutine reads first; the other waits for its turn.
-// The goroutine that reads a call's request runs its handler itself:
-//   - a handler that reads a request stream needs the stream's frames read
-//     while it runs, so the role passes to the other goroutine first;
-//   - any other handler runs inline, and the role is lent to the other
-//     goroutine only if it runs longer than lendAfter (runInline). A small
-//     call then passes between no goroutines on the server at all: each
-//     hand-off wakes a goroutine, and with an idle P a thread (futex), which
-//     measured here cost as much as the rest of the call.
-//
-// The goroutine whose read fails ends the connection and closes c.turn.
-func (c *serverConn) loop(reading bool) {
+// readLoop is the reader goroutine: it reads frames and runs the handlers
+// that are due inline, until reading is over or a long handler lent the
+// role to a new reader goroutine.
+func (c *serverConn) readLoop() {
 	var inline lendRun
 	for {
-		if !reading {
-			if _, ok := <-c.turn; !ok {
-				return
-			}
-		}
-		call, err := c.readLoop()
-		if err != nil {
-			c.endErr = c.teardown(err)
-			close(c.turn)
+		call, over := c.readUntilDue()
+		if over {
 			return
 		}
-		if !c.second {
-			c.second = true
-			c.handlers.Add(1)
-			go func() {
-				defer c.handlers.Done()
-				c.loop(false)
-			}()
+		if !c.runInline(call, &inline) {
+			return
 		}
-		if call.stream != nil {
-			c.turn <- struct{}{}
-			c.run(call)
-			reading = false
-			continue
-		}
-		reading = c.runInline(call, &inline)
 	}
 }
 
+// readUntilDue reads frames until a call's handler is due to run inline, or
+// reading is over. It parks the role while a request stream's reader waits
+// to read for itself.
+func (c *serverConn) readUntilDue() (*serverCall, bool) {
+	for {
+		if c.readOne(nil) {
+			return nil, true
+		}
+		if call := c.due; call != nil {
+			c.due = nil
+			return call, false
+		}
+		if c.rr.waiters.Load() > 0 {
+			c.rr.park(false)
+			<-c.rr.wake
+			if c.isOver() {
+				return nil, true
+			}
+		}
+	}
+}
+
+func (c *serverConn) isOver() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.over
+}
+
+// parkRole parks the role after a stream's reader read its own frame.
+func (c *serverConn) parkRole() { c.rr.park(false) }
+
+// readOne reads one frame and handles it; see frameConn.
+func (c *serverConn) readOne(me *streamReader) (over bool) {
+	c.holder = me
+	err := c.rr.settle(c.w.fr, me)
+	var h FrameHeader
+	if err == nil {
+		if c.rd != nil {
+			// Waiting for a frame is unbounded only between requests:
+			// nothing buffered of the next frame, and no request that
+			// still expects frames.
+			c.rd.idle.Store(c.w.fr.r.Buffered() == 0 && c.noRequestOpen())
+		}
+		h, err = c.w.fr.readHeader()
+		if errors.Is(err, os.ErrDeadlineExceeded) && c.rd != nil {
+			err = c.rd.timeoutError()
+		} else if err == io.ErrUnexpectedEOF {
+			// Not a vanished peer (that is io.EOF, between frames): the
+			// peer ended its side in the middle of a frame.
+			err = protocolErrorf("connection ended in the middle of a frame header")
+		} else if err == nil {
+			err = c.onFrame(h, me)
+			if c.rd != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+				err = c.rd.timeoutError()
+			}
+			err = cutPayload(h, err)
+		}
+	}
+	if err == nil {
+		return false
+	}
+	c.readFailed(err)
+	return true
+}
+
+// noRequestOpen reports whether no request still expects frames.
+func (c *serverConn) noRequestOpen() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, call := range c.calls {
+		if call.expect != partDone {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *serverConn) onFrame(h FrameHeader, me *streamReader) error {
+	switch h.Type {
+	case TypeHeader:
+		return c.onHeader(h)
+	case TypeBody:
+		return c.onBody(h)
+	case TypeData:
+		return c.onData(h, me)
+	case TypeTrailer:
+		return c.onTrailer(h)
+	case TypeRST:
+		return c.onRST(h)
+	case TypeClose:
+		return c.onClose(h)
+	case TypeCloseAck:
+		return c.onCloseAck()
+	case TypePing:
+		p, err := c.rr.payload(c.w.fr, h.Length)
+		if err != nil {
+			return err
+		}
+		return c.hb.onPing(h, p, &c.w)
+	case TypeWindow:
+		return c.onWindow(h)
+	}
+	return protocolErrorf("unexpected %v frame", h.Type)
+}
+
+// failFromOutside ends the connection from a goroutine that does not read
+// it (the heartbeat): the transport is closed, and whoever reads next
+// fails and tears down with err.
+func (c *serverConn) failFromOutside(err error) {
+	c.mu.Lock()
+	if c.failErr == nil {
+		c.failErr = err
+	}
+	c.mu.Unlock()
+	c.w.close()
+	c.rr.wakeReader()
+}
+
+// readFailed ends the connection after its role holder's read failed, and
+// gives the role to the reader goroutine, which exits.
+func (c *serverConn) readFailed(err error) {
+	if c.rd != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		err = c.rd.timeoutError()
+	}
+	c.endOnce.Do(func() {
+		c.mu.Lock()
+		c.over = true
+		if c.failErr != nil {
+			err = c.failErr
+		}
+		c.mu.Unlock()
+		c.endErr = c.teardown(err)
+		close(c.ended)
+	})
+	c.rr.handOver()
+}
+
 // lendAfter bounds how long a handler run inline keeps the connection
-// unread: between lendAfter and twice that, the other goroutine takes over
-// reading (an RST aborting the call, or a PING, waits that long at most).
+// unread: between lendAfter and twice that, a new reader goroutine takes
+// over reading (an RST aborting the call, another call, or a PING, waits
+// that long at most).
 const lendAfter = time.Millisecond
 
-// lendRun is a handler run inline by one of the two goroutines (each has
-// its own, which its next run reuses).
+// lendRun is a handler run inline by a reader goroutine.
 type lendRun struct {
 	seq  uint64 // lendMu: the run's number
 	lent bool   // lendMu: the reading role passed on during the run
 }
 
-// runInline runs call's handler on the goroutine that holds the reading
-// role, and reports whether this goroutine holds it still: c.lend passes it
-// to the other goroutine if the handler runs too long. A lent handler may
-// still run while the next call's handler starts and is lent in turn (its
-// call was aborted, or its goroutine waits for a CPU), so each run keeps
-// its own lent flag. c.lend is not reset per call: that put a timer ahead
-// of a netpoller asleep with a later one, and woke it (a thread) at every
+// runInline runs call's handler on the reader goroutine, and reports
+// whether this goroutine still reads: c.lend starts a new reader goroutine
+// if the handler runs too long. A small call then passes between no
+// goroutines on the server at all: each hand-off wakes a goroutine, and
+// with an idle P a thread (futex), which measured here cost as much as the
+// rest of the call. c.lend is not reset per call: that put a timer ahead of
+// a netpoller asleep with a later one, and woke it (a thread) at every
 // call. It stays armed while inline handlers keep coming, and lends when
 // the run it saw last time still runs (lendRole).
 func (c *serverConn) runInline(call *serverCall, r *lendRun) bool {
@@ -238,7 +351,11 @@ func (c *serverConn) lendRole() {
 	default:
 		c.lendCur.lent, c.lendCur = true, nil
 		c.lendArmed = false
-		c.turn <- struct{}{}
+		c.handlers.Add(1)
+		go func() {
+			defer c.handlers.Done()
+			c.readLoop()
+		}()
 	}
 }
 
@@ -246,11 +363,21 @@ func (c *serverConn) lendRole() {
 // returns the error ServeConn reports.
 func (c *serverConn) teardown(err error) error {
 	c.cancel()
-	if cur := c.cur; cur != nil && cur.expect == partStream && cur.stream != nil {
-		cur.stream.end(truncated(io.ErrUnexpectedEOF))
-		cur.expect = partDone
-	} else if cur != nil && cur.expect == partJSON {
-		c.releaseBody(cur)
+	c.hb.stop()
+	c.rr.stop()
+	c.mu.Lock()
+	calls := make([]*serverCall, 0, len(c.calls))
+	for _, call := range c.calls {
+		calls = append(calls, call)
+	}
+	c.mu.Unlock()
+	for _, call := range calls {
+		switch {
+		case call.expect == partStream && call.stream != nil:
+			call.stream.end(truncated(io.ErrUnexpectedEOF))
+		case call.expect == partJSON:
+			c.releaseBody(call)
+		}
 	}
 	switch {
 	case err == errCleanClose:
@@ -278,59 +405,6 @@ func (c *serverConn) teardown(err error) error {
 	}
 	c.mu.Unlock()
 	return err
-}
-
-// readLoop reads frames until a call's handler is due to run (it returns
-// the call) or the connection ends (it returns why).
-func (c *serverConn) readLoop() (*serverCall, error) {
-	for {
-		if c.rd != nil {
-			// Waiting for a frame is unbounded only between requests:
-			// nothing buffered of the next frame, and no request that
-			// still expects frames.
-			c.rd.idle.Store(c.w.fr.r.Buffered() == 0 && (c.cur == nil || c.cur.expect == partDone))
-		}
-		h, err := c.w.fr.readHeader()
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return nil, c.rd.timeoutError()
-		}
-		if err == io.ErrUnexpectedEOF {
-			// Not a vanished peer (that is io.EOF, between frames): the
-			// peer ended its side in the middle of a frame.
-			return nil, protocolErrorf("connection ended in the middle of a frame header")
-		}
-		if err != nil {
-			return nil, err
-		}
-		switch h.Type {
-		case TypeHeader:
-			err = c.onHeader(h)
-		case TypeBody:
-			err = c.onBody(h)
-		case TypeData:
-			err = c.onData(h)
-		case TypeTrailer:
-			err = c.onTrailer(h)
-		case TypeRST:
-			err = c.onRST(h)
-		case TypeClose:
-			err = c.onClose(h)
-		case TypeCloseAck:
-			err = c.onCloseAck()
-		case TypePing:
-			err = c.onPing(h)
-		}
-		if c.rd != nil && errors.Is(err, os.ErrDeadlineExceeded) {
-			err = c.rd.timeoutError()
-		}
-		if err = cutPayload(h, err); err != nil {
-			return nil, err
-		}
-		if call := c.due; call != nil {
-			c.due = nil
-			return call, nil
-		}
-	}
 }
 
 // deadlineReader reads the connection with a read deadline d ahead, except
@@ -377,16 +451,17 @@ func cutPayload(h FrameHeader, err error) error {
 	return err
 }
 
-// goAway asks the client to close the connection once the current call,
-// if any, is done, and once the handshake is: nothing may precede the
-// server's preface.
+// goAway tells the client, with CLOSE, that the connection takes no new
+// calls: the calls in progress finish, and the client closes once they
+// have. Nothing may precede the server's preface: during the handshake it
+// waits for serve.
 func (c *serverConn) goAway() {
 	c.mu.Lock()
 	c.drain = true
 	if !c.goingAway {
 		c.awayWhy = "server is shutting down"
 	}
-	send := c.ready && c.active == nil && !c.goingAway
+	send := c.ready && !c.goingAway
 	c.goingAway = c.goingAway || send
 	c.mu.Unlock()
 	if send {
@@ -394,21 +469,28 @@ func (c *serverConn) goAway() {
 	}
 }
 
-// sendClose sends CLOSE with the last call id served, once; the connection
-// is closed if the client does not acknowledge in time. A second caller
-// returns once the CLOSE is written.
+// sendClose sends CLOSE with the last call id taken, once. Once no call is
+// left, the connection is closed if the client does not acknowledge in
+// time (armCloseTimer). A second caller returns once the CLOSE is written.
 func (c *serverConn) sendClose() { c.closeOnce.Do(c.writeClose) }
 
 func (c *serverConn) writeClose() {
 	c.mu.Lock()
-	last := c.lastIDLocked()
-	c.closeTmr = time.AfterFunc(c.cfg.closeTimeout, c.w.close)
+	last := c.served
+	// Calls the client sends from now on are refused (onHeader): the
+	// CLOSE names the last one taken.
+	c.goingAway = true
 	c.mu.Unlock()
 	c.w.writeFrame(nil, FrameHeader{Type: TypeClose}, binary.BigEndian.AppendUint32(nil, last), false)
+	c.mu.Lock()
+	c.armCloseTimerLocked()
+	c.mu.Unlock()
 }
 
-func (c *serverConn) lastIDLocked() uint32 {
-	// Not c.active: it is nil by the time the connection is idle and
-	// CLOSE goes out.
-	return c.served
+// armCloseTimerLocked bounds the wait for CLOSE_ACK once CLOSE is out and
+// no call is left.
+func (c *serverConn) armCloseTimerLocked() {
+	if c.goingAway && len(c.calls) == 0 && c.closeTmr == nil && !c.over {
+		c.closeTmr = time.AfterFunc(c.cfg.closeTimeout, c.w.close)
+	}
 }

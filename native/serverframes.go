@@ -5,6 +5,7 @@ package native
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -13,19 +14,12 @@ import (
 	"github.com/framegate/framegate/internal/clip"
 )
 
-// payload reads the current frame's payload into the scratch buffer.
+// payload reads the current frame's payload into the role's scratch buffer.
 func (c *serverConn) payload(h FrameHeader) ([]byte, error) {
-	b, err := c.w.fr.readPayload(c.scratch, h.Length)
-	if cap(b) <= 64<<10 {
-		c.scratch = b
-	}
-	return b, err
+	return c.rr.payload(c.w.fr, h.Length)
 }
 
 func (c *serverConn) onHeader(fh FrameHeader) error {
-	if prev := c.cur; prev != nil && (prev.expect != partDone || c.w.isOpen(&prev.resp)) {
-		return protocolErrorf("HEADER for call %d while call %d is in progress", fh.Call, prev.id)
-	}
 	if fh.Call <= c.lastID {
 		return protocolErrorf("HEADER for call %d, not above the previous call %d", fh.Call, c.lastID)
 	}
@@ -33,14 +27,15 @@ func (c *serverConn) onHeader(fh FrameHeader) error {
 	if err != nil {
 		return err
 	}
-	call := &serverCall{id: fh.Call, resp: half{id: fh.Call, open: true}}
+	call := &serverCall{id: fh.Call, resp: half{id: fh.Call, credit: int64(c.w.peer.streamWindow)}}
+	call.resp.open.Store(true)
 	if err := decodeHeader("request header", p, &call.hdr); err != nil {
 		return err
 	}
 	if err := call.hdr.validate(); err != nil {
 		return protocolErrorf("call %d: %v", fh.Call, err)
 	}
-	c.lastID, c.cur = fh.Call, call
+	c.lastID = fh.Call
 	call.halves.Store(2)
 	call.resp.onEnd = func() { c.halfDone(call) }
 	call.ci = &callInfo{endpoint: call.hdr.Method, peer: c.peer, incoming: call.hdr.Metadata, rangeSpec: call.hdr.Range, ifRange: call.hdr.IfRange}
@@ -56,7 +51,11 @@ func (c *serverConn) onHeader(fh FrameHeader) error {
 
 	c.mu.Lock()
 	away, why := c.goingAway, c.awayWhy
-	c.active = call
+	crowded := len(c.calls) >= int(c.w.mine.maxCalls)
+	c.mu.Unlock()
+	busy := crowded && c.liveCalls() >= int(c.w.mine.maxCalls)
+	c.mu.Lock()
+	c.calls[call.id] = call
 	if !away {
 		c.served = call.id // the CLOSE says the calls above it were not processed
 	}
@@ -68,6 +67,8 @@ func (c *serverConn) onHeader(fh FrameHeader) error {
 	case away:
 		c.sendClose() // the client learns of the CLOSE before the refusal
 		reject = &Error{code: CodeUnavailable, msg: why + "; the call was not processed"}
+	case busy:
+		reject = Errorf(CodeResourceExhausted, "too many calls on this connection at once (the limit is %d, announced in the preface)", c.w.mine.maxCalls)
 	case h == nil:
 		reject = Errorf(CodeUnimplemented, "unknown endpoint %s", clip.Quote(call.hdr.Method))
 	case call.hdr.Body != h.request:
@@ -97,18 +98,48 @@ func (c *serverConn) onHeader(fh FrameHeader) error {
 	return nil
 }
 
-// dispatch starts the handler once the request's JSON part is in.
+// dispatch starts the handler once the request's JSON part is in. A handler
+// that answers JSON to a request without a stream runs inline on the reader
+// goroutine (readLoop); any other runs on a goroutine of its own, as does
+// every handler whose request a stream's reader read (it holds the role for
+// its own stream, and goes back to it).
 func (c *serverConn) dispatch(call *serverCall) {
 	if call.expect == partStream {
-		call.stream = newStreamReader(c.w.fr, call.id, nil)
+		call.stream = newStreamReader(c, &c.w, &c.rr, call.id, true, nil)
 	}
 	c.handlers.Add(1)
-	c.due = call // readLoop returns it, to loop
+	if c.holder == nil && call.stream == nil && call.h.response == BodyJSON && c.due == nil {
+		c.due = call // readLoop returns it, to runInline
+		return
+	}
+	go c.run(call)
+}
+
+// liveCalls counts the calls the client still sees in progress: a call
+// whose response was written may stay in c.calls a moment longer (the
+// writer removes it after the write), and the client may already have read
+// the response and sent its next frame. The role's holder calls it.
+func (c *serverConn) liveCalls() int {
+	c.mu.Lock()
+	calls := make([]*serverCall, 0, len(c.calls))
+	for _, call := range c.calls {
+		calls = append(calls, call)
+	}
+	c.mu.Unlock()
+	n := 0
+	for _, call := range calls {
+		if call.expect != partDone || call.resp.isOpen() {
+			n++
+		}
+	}
+	return n
 }
 
 func (c *serverConn) current(fh FrameHeader, want reqPart) (*serverCall, error) {
-	call := c.cur
-	if call == nil || call.id != fh.Call || call.expect != want {
+	c.mu.Lock()
+	call := c.calls[fh.Call]
+	c.mu.Unlock()
+	if call == nil || call.expect != want {
 		return nil, protocolErrorf("unexpected %v frame for call %d", fh.Type, fh.Call)
 	}
 	return call, nil
@@ -155,15 +186,55 @@ func (c *serverConn) onBody(fh FrameHeader) error {
 	return nil
 }
 
-func (c *serverConn) onData(fh FrameHeader) error {
+func (c *serverConn) onData(fh FrameHeader, me *streamReader) error {
 	call, err := c.current(fh, partStream)
 	if err != nil {
 		return err
 	}
-	if call.stream == nil {
+	s := call.stream
+	if s == nil {
+		// A rejected call: its stream is discarded, and its bytes given
+		// back to the connection's window.
+		if err := c.w.received(fh.Length); err != nil {
+			return err
+		}
+		c.w.consumed(int64(fh.Length))
 		return c.w.fr.discard(fh.Length)
 	}
-	return call.stream.deliverData(fh.Length)
+	if s != me {
+		return s.onData(c.w.fr, fh.Length)
+	}
+	live, err := s.accept(fh.Length)
+	if err != nil {
+		return err
+	}
+	if !live {
+		c.w.consumed(int64(fh.Length))
+		return c.w.fr.discard(fh.Length)
+	}
+	c.rr.pend, c.rr.pendN = s, fh.Length
+	return nil
+}
+
+func (c *serverConn) onWindow(fh FrameHeader) error {
+	p, err := c.payload(fh)
+	if err != nil {
+		return err
+	}
+	inc := binary.BigEndian.Uint32(p)
+	if fh.Call == 0 {
+		return c.w.onWindow(nil, 0, inc)
+	}
+	c.mu.Lock()
+	call := c.calls[fh.Call]
+	c.mu.Unlock()
+	if call == nil {
+		if fh.Call > c.lastID {
+			return protocolErrorf("WINDOW_UPDATE for call %d, which was never made", fh.Call)
+		}
+		return nil // for a call that ended meanwhile
+	}
+	return c.w.onWindow(&call.resp, fh.Call, inc)
 }
 
 func (c *serverConn) onTrailer(fh FrameHeader) error {
@@ -200,9 +271,14 @@ func (c *serverConn) onRST(fh FrameHeader) error {
 	if fh.Call == 0 {
 		return &Error{code: CodeUnavailable, msg: fmt.Sprintf("connection reset by the peer: %v: %s", code, msg)}
 	}
-	call := c.cur
-	if call == nil || call.id != fh.Call {
-		return protocolErrorf("RST for call %d, which is not the current call", fh.Call)
+	c.mu.Lock()
+	call := c.calls[fh.Call]
+	c.mu.Unlock()
+	if call == nil {
+		if fh.Call > c.lastID {
+			return protocolErrorf("RST for call %d, which was never made", fh.Call)
+		}
+		return nil // the call ended as the client gave it up
 	}
 	cause := &Error{code: code, msg: "call aborted by the client: " + msg}
 	call.cancel(cause)
@@ -216,10 +292,7 @@ func (c *serverConn) onRST(fh FrameHeader) error {
 		call.expect = partDone
 		c.halfDone(call)
 	}
-	_, err = c.w.writeRST(&call.resp, CodeCanceled, "call aborted by the client")
-	if err != nil {
-		return err
-	}
+	c.w.writeRST(&call.resp, CodeCanceled, "call aborted by the client")
 	return nil
 }
 
@@ -227,8 +300,8 @@ func (c *serverConn) onClose(fh FrameHeader) error {
 	if _, err := c.payload(fh); err != nil {
 		return err
 	}
-	if prev := c.cur; prev != nil && (prev.expect != partDone || c.w.isOpen(&prev.resp)) {
-		return protocolErrorf("CLOSE while call %d is in progress", prev.id)
+	if n := c.liveCalls(); n > 0 {
+		return protocolErrorf("CLOSE while %d calls are in progress", n)
 	}
 	c.w.writeFrame(nil, FrameHeader{Type: TypeCloseAck}, nil, false)
 	return errCleanClose
@@ -244,14 +317,6 @@ func (c *serverConn) onCloseAck() error {
 	return errCleanClose
 }
 
-func (c *serverConn) onPing(fh FrameHeader) error {
-	p, err := c.payload(fh)
-	if err != nil || fh.Flags&FlagAck != 0 {
-		return err
-	}
-	return c.w.writeFrame(nil, FrameHeader{Type: TypePing, Flags: FlagAck}, p, false)
-}
-
 // halfDone is called once per half; the second call completes the call.
 func (c *serverConn) halfDone(call *serverCall) {
 	if call.halves.Add(-1) != 0 {
@@ -259,17 +324,12 @@ func (c *serverConn) halfDone(call *serverCall) {
 	}
 	call.cancel(errCallDone)
 	c.mu.Lock()
-	send := false
-	if c.active == call {
-		c.active = nil
+	delete(c.calls, call.id)
+	if len(c.calls) == 0 {
 		c.idleSince = time.Now()
-		send = c.drain && !c.goingAway
-		c.goingAway = c.goingAway || send
+		c.armCloseTimerLocked()
 	}
 	c.mu.Unlock()
-	if send {
-		c.sendClose()
-	}
 }
 
 var errCallDone = errors.New("native: call complete")

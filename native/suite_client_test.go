@@ -85,16 +85,19 @@ func TestClientAbortTimeout(t *testing.T) {
 		if f := next(t, frames, native.TypeRST); f.h.Call != 1 || native.Code(binary.BigEndian.Uint32(f.p)) != native.CodeCanceled {
 			t.Fatalf("abort sent %v %x, want RST for call 1 with code Canceled", f.h, f.p)
 		}
-		// The server never ends the call: the next call waits for the
-		// abort timeout, then the connection is given up.
+		// The server never ends the call: the next call goes out beside
+		// it, and fails with the connection, given up at the abort timeout.
 		start := time.Now()
 		err := cl.Call(context.Background(), "Svc.Other", nil, nil)
 		wantCode(t, err, native.CodeUnavailable, "did not end aborted call 1 within 3s")
 		if d := time.Since(start); d != 3*time.Second {
 			t.Fatalf("gave up after %v, want the 3s abort timeout", d)
 		}
-		if _, ok := <-frames; ok {
-			t.Fatal("client sent more after giving up the connection")
+		if f := next(t, frames, native.TypeHeader); f.h.Call != 2 {
+			t.Fatalf("sent %v, want the HEADER of call 2", f.h)
+		}
+		if f, ok := <-frames; ok {
+			t.Fatalf("client sent %v after giving up the connection", f.h)
 		}
 	})
 }

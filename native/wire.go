@@ -6,39 +6,81 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/framegate/framegate/internal/bufpool"
 )
 
 // wire is what a client and a server connection share: the transport, the
-// framer and the write side.
+// framer, the write side and the send side of flow control.
 type wire struct {
 	rwc   io.ReadWriteCloser
 	fr    *framer
-	chunk int // DATA payload size we send
+	chunk int      // DATA payload size we send
+	peer  settings // what the peer announced in its preface
+	mine  settings // what this side announced
 
-	wmu  sync.Mutex // serialises writes; guards werr and every half's open flag
-	werr error      // sticky write error
+	wl   writeLock // serialises writes; guards werr and every half's open flag
+	werr error     // sticky write error
+
+	// Control frames queued by writeControl, written by the next holder of
+	// wl as it lets go (unlock).
+	ctrlMu      sync.Mutex
+	ctrl, spare []byte
+	ctrlFrames  int // ctrlMu: frames in ctrl
+	ctrlPending atomic.Bool
+
+	// Send-side flow control: credit is what the peer still takes, of the
+	// connection (here) and of each stream (half.credit).
+	flowMu     sync.Mutex
+	flowCond   sync.Cond // on flowMu: credit arrived, a half ended, or the wire died
+	connCredit int64
+	dead       bool // flowMu: the transport is closed
+	// onStall runs when a sender finds no credit: the owner makes sure
+	// someone reads the peer's frames, its WINDOW_UPDATE among them.
+	onStall func()
+
+	// Receive-side flow control of the connection (streams keep their own).
+	recvMu      sync.Mutex
+	recvUsed    int64 // DATA bytes received and not yet given back
+	recvUnacked int64 // of those, consumed since the last WINDOW_UPDATE
 
 	closeOnce sync.Once
+}
+
+// init sets up w on rwc, before the handshake.
+func (w *wire) init(rwc io.ReadWriteCloser, lim limits) {
+	w.rwc = rwc
+	w.fr = newFramer(rwc, lim)
+	w.flowCond.L = &w.flowMu
 }
 
 // errHalfClosed is returned by writes to a message that already ended
 // (the peer reset the call, or the message was completed).
 var errHalfClosed = errors.New("native: message already ended")
 
-// half is one direction of one call. open is guarded by wire.wmu; onEnd runs
-// once, outside the lock, after the write that ended the half.
+// half is one direction of one call. open turns false once, when the frame
+// that ends the half is written under wire.wl or an RST for it is queued
+// (writeRST): a frame of the half is written only by a holder of wl that
+// saw it open, so none follows its end. onEnd runs once, outside the lock,
+// after the write that ended the half. credit and stopped are guarded by
+// wire.flowMu.
 type half struct {
-	id    uint32
-	open  bool
-	onEnd func()
+	id      uint32
+	open    atomic.Bool
+	onEnd   func()
+	credit  int64 // DATA bytes the peer still takes on this stream
+	stopped bool  // ended: a sender waiting for credit gives up
 }
 
 // ended runs onEnd if this write ended the half.
-func (hf *half) ended(did bool) {
-	if did && hf.onEnd != nil {
+func (hf *half) ended(w *wire, did bool) {
+	if !did {
+		return
+	}
+	w.stopFlow(hf)
+	if hf.onEnd != nil {
 		hf.onEnd()
 	}
 }
@@ -50,29 +92,40 @@ func (hf *half) ended(did bool) {
 func (w *wire) handshake(cfg *config, client bool) error {
 	stop := w.deadline(cfg.handshakeTimeout)
 	defer stop()
-	mine := appendPreface(nil, ProtocolVersion, cfg.lim.maxFramePayload)
+	w.mine = settings{maxFramePayload: cfg.lim.maxFramePayload, maxCalls: cfg.maxCalls, streamWindow: cfg.streamWindow, connWindow: cfg.connWindow}
+	mine := appendPreface(nil, ProtocolVersion, w.mine)
 	var peer [PrefaceLen]byte
 	if client {
 		if _, err := w.rwc.Write(mine); err != nil {
 			return handshakeError(err)
 		}
-		if _, err := io.ReadFull(w.fr.r, peer[:]); err != nil {
-			return handshakeError(err)
-		}
-	} else {
-		if _, err := io.ReadFull(w.fr.r, peer[:]); err != nil {
-			return handshakeError(err)
-		}
+	}
+	// The magic, version and frame limit first, the part version 1 had: a
+	// peer of another version may send a preface of another length, and
+	// gets an error naming both versions.
+	if _, err := io.ReadFull(w.fr.r, peer[:prefaceHead]); err != nil {
+		return handshakeError(err)
+	}
+	headErr := parsePrefaceHead(peer[:])
+	if !client {
 		if _, err := w.rwc.Write(mine); err != nil {
 			return handshakeError(err)
 		}
 	}
-	max, err := parsePreface(peer[:])
+	if headErr != nil {
+		return headErr
+	}
+	if _, err := io.ReadFull(w.fr.r, peer[prefaceHead:]); err != nil {
+		return handshakeError(err)
+	}
+	st, err := parsePreface(peer[:])
 	if err != nil {
 		return err
 	}
-	w.fr.peerMax = max
-	w.chunk = min(cfg.streamChunk, int(max))
+	w.peer = st
+	w.fr.peerMax = st.maxFramePayload
+	w.chunk = min(cfg.streamChunk, int(st.maxFramePayload))
+	w.connCredit = int64(st.connWindow)
 	return nil
 }
 
@@ -98,7 +151,7 @@ func (w *wire) deadline(d time.Duration) (stop func()) {
 	return func() { t.Stop() }
 }
 
-// writeLocked writes b; the caller holds wmu.
+// writeLocked writes b; the caller holds wl.
 func (w *wire) writeLocked(b []byte) error {
 	if w.werr != nil {
 		return w.werr
@@ -111,38 +164,35 @@ func (w *wire) writeLocked(b []byte) error {
 }
 
 // writeFrame writes one frame of a call's half, if the half is still open;
-// end closes the half.
+// end closes the half. A nil half writes a connection frame.
 func (w *wire) writeFrame(hf *half, h FrameHeader, payload []byte, end bool) error {
-	w.wmu.Lock()
-	if hf != nil {
-		if !hf.open {
-			w.wmu.Unlock()
-			return errHalfClosed
-		}
-		if end {
-			hf.open = false
-		}
+	w.wl.lock(true)
+	if hf != nil && !hf.take(end) {
+		w.unlock()
+		return errHalfClosed
 	}
 	w.fr.wbuf = appendFrame(w.fr.wbuf[:0], h, payload)
 	err := w.writeLocked(w.fr.wbuf)
 	w.fr.shrink()
-	w.wmu.Unlock()
+	w.unlock()
 	if hf != nil {
-		hf.ended(end)
+		hf.ended(w, end)
 	}
 	return err
 }
 
-// writeMessage writes a HEADER and, if body is not nil, the JSON body in
-// BODY frames, in one Write. It ends the half unless a stream follows.
-func (w *wire) writeMessage(hf *half, header any, body []byte, hasBody, end bool) error {
-	w.wmu.Lock()
-	if !hf.open {
-		w.wmu.Unlock()
-		return errHalfClosed
+// writeMessage writes a HEADER and, if hasBody, the JSON body in BODY
+// frames, in one Write. It ends the half unless a stream follows. open,
+// if not nil, runs under the write lock first: a client numbers its call
+// there, so that calls go out in the order of their ids.
+func (w *wire) writeMessage(hf *half, header any, body []byte, hasBody, end bool, open func()) error {
+	w.wl.lock(true)
+	if open != nil {
+		open()
 	}
-	if end {
-		hf.open = false
+	if !hf.take(end) {
+		w.unlock()
+		return errHalfClosed
 	}
 	// The header is encoded in place after room for its frame header.
 	b := append(w.fr.wbuf[:0], make([]byte, FrameHeaderLen)...)
@@ -161,32 +211,35 @@ func (w *wire) writeMessage(hf *half, header any, body []byte, hasBody, end bool
 	w.fr.wbuf = b
 	err := w.writeLocked(b)
 	w.fr.shrink()
-	w.wmu.Unlock()
-	hf.ended(end)
+	w.unlock()
+	hf.ended(w, end)
 	return err
 }
 
-// writeRST ends the half with RST if it is open. It reports whether it did.
-func (w *wire) writeRST(hf *half, code Code, msg string) (bool, error) {
-	w.wmu.Lock()
-	if !hf.open {
-		w.wmu.Unlock()
-		return false, nil
+// writeRST ends the half with RST if it is open, and reports whether it
+// did. The RST is a control frame (writeControl): it never waits for the
+// write lock, so the goroutine reading the connection may send it. Frames
+// of the half being written now go before it; none goes after.
+func (w *wire) writeRST(hf *half, code Code, msg string) bool {
+	if !hf.open.CompareAndSwap(true, false) {
+		return false
 	}
-	hf.open = false
-	w.fr.wbuf = appendFrame(w.fr.wbuf[:0], FrameHeader{Type: TypeRST, Call: hf.id}, rstPayload(code, msg))
-	err := w.writeLocked(w.fr.wbuf)
-	w.wmu.Unlock()
-	hf.ended(true)
-	return true, err
+	w.writeControl(FrameHeader{Type: TypeRST, Call: hf.id}, rstPayload(code, msg))
+	hf.ended(w, true)
+	return true
+}
+
+// take reports whether hf is open, and ends it if end; the caller holds
+// the write lock and writes the half's frame.
+func (hf *half) take(end bool) bool {
+	if end {
+		return hf.open.CompareAndSwap(true, false)
+	}
+	return hf.open.Load()
 }
 
 // isOpen reports whether hf is still open.
-func (w *wire) isOpen(hf *half) bool {
-	w.wmu.Lock()
-	defer w.wmu.Unlock()
-	return hf.open
-}
+func (hf *half) isOpen() bool { return hf.open.Load() }
 
 // rstPayload is the RST payload: the code, then the message.
 func rstPayload(code Code, msg string) []byte {
@@ -253,13 +306,34 @@ func (w *wire) writeTrailer(hf *half, srcErr error, trailerMD func() Metadata) e
 	return w.writeFrame(hf, FrameHeader{Type: TypeTrailer, Call: hf.id}, appendTrailer(tb[:0], &t), true)
 }
 
-// writeData writes one DATA frame whose payload follows the header room at
-// the front of buf.
+// writeData writes buf's payload, which follows the header room at the
+// front of buf, as DATA frames of hf, each as large as the peer's credit
+// allows: it waits for credit, and gives up when the half ends.
 func (w *wire) writeData(hf *half, buf []byte) error {
-	putFrameHeader(buf, FrameHeader{Type: TypeData, Length: uint32(len(buf) - FrameHeaderLen), Call: hf.id})
-	w.wmu.Lock()
-	defer w.wmu.Unlock()
-	if !hf.open {
+	for off := FrameHeaderLen; off < len(buf); {
+		n, err := w.takeCredit(hf, len(buf)-off)
+		if err != nil {
+			return err
+		}
+		// The frame header goes just before the payload: for a frame after
+		// the first, over bytes already sent.
+		fb := buf[off-FrameHeaderLen : off+n]
+		putFrameHeader(fb, FrameHeader{Type: TypeData, Length: uint32(n), Call: hf.id})
+		if err := w.writeDataFrame(hf, fb); err != nil {
+			return err
+		}
+		off += n
+	}
+	return nil
+}
+
+// writeDataFrame writes one DATA frame, at the low priority: a HEADER, an
+// RST, a WINDOW_UPDATE or a PING waiting to be written goes first, so a
+// small call waits for at most the DATA frame being written.
+func (w *wire) writeDataFrame(hf *half, buf []byte) error {
+	w.wl.lock(false)
+	defer w.unlock()
+	if !hf.open.Load() {
 		return errHalfClosed
 	}
 	if len(buf) > splitMin {
@@ -299,8 +373,8 @@ func (w *wire) reset(err error) {
 		if dl, ok := w.rwc.(interface{ SetWriteDeadline(time.Time) error }); ok {
 			dl.SetWriteDeadline(time.Now().Add(time.Second))
 		}
-		w.wmu.Lock()
-		defer w.wmu.Unlock()
+		w.wl.lock(true)
+		defer w.unlock()
 		if w.werr == nil {
 			w.fr.wbuf = appendFrame(w.fr.wbuf[:0], FrameHeader{Type: TypeRST}, rstPayload(CodeOf(err), messageOf(err)))
 			w.writeLocked(w.fr.wbuf)
@@ -316,7 +390,14 @@ func (w *wire) reset(err error) {
 	<-done
 }
 
-// close closes the transport once.
+// close closes the transport once, and wakes the senders waiting for
+// credit.
 func (w *wire) close() {
-	w.closeOnce.Do(func() { w.rwc.Close() })
+	w.closeOnce.Do(func() {
+		w.rwc.Close()
+		w.flowMu.Lock()
+		w.dead = true
+		w.flowMu.Unlock()
+		w.flowCond.Broadcast()
+	})
 }

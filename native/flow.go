@@ -1,0 +1,258 @@
+package native
+
+// Flow control and write scheduling: how the calls of one connection share
+// it. A receiver announces in its preface how many DATA bytes it takes
+// ahead of its readers, per stream and per connection; a sender spends that
+// credit and waits for WINDOW_UPDATE frames to get more, so a reader that
+// stops reading stops its own sender, not the connection. Writes take turns
+// through a FIFO lock that lets every frame but DATA go first.
+
+import (
+	"encoding/binary"
+	"sync"
+)
+
+// writeLock serialises writes in FIFO order, with two classes: a waiter of
+// the high class (HEADER, BODY, RST, PING, WINDOW_UPDATE, CLOSE) goes before
+// every waiter of the low one (DATA). A sync.Mutex would let a sender of
+// back-to-back DATA frames take it again and again while another goroutine
+// waits (up to a millisecond before its starvation mode), so a small call
+// could wait behind many frames of a bulk stream.
+type writeLock struct {
+	mu        sync.Mutex
+	held      bool
+	high, low []chan struct{}
+}
+
+func (l *writeLock) lock(high bool) {
+	l.mu.Lock()
+	if !l.held {
+		l.held = true
+		l.mu.Unlock()
+		return
+	}
+	ch := make(chan struct{})
+	if high {
+		l.high = append(l.high, ch)
+	} else {
+		l.low = append(l.low, ch)
+	}
+	l.mu.Unlock()
+	<-ch // unlock hands the lock over: held stays true
+}
+
+// tryLock takes the lock if it is free.
+func (l *writeLock) tryLock() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.held {
+		return false
+	}
+	l.held = true
+	return true
+}
+
+func (l *writeLock) unlock() {
+	l.mu.Lock()
+	var next chan struct{}
+	switch {
+	case len(l.high) > 0:
+		next = l.high[0]
+		l.high[0] = nil
+		l.high = l.high[1:]
+	case len(l.low) > 0:
+		next = l.low[0]
+		l.low[0] = nil
+		l.low = l.low[1:]
+	default:
+		l.held = false
+	}
+	l.mu.Unlock()
+	if next != nil {
+		close(next)
+	}
+}
+
+// takeCredit waits until both hf and the connection have credit, and takes
+// up to want bytes of it. It fails when the half ends (the peer reset the
+// call) or the connection dies.
+func (w *wire) takeCredit(hf *half, want int) (int, error) {
+	w.flowMu.Lock()
+	defer w.flowMu.Unlock()
+	for {
+		switch {
+		case hf.stopped:
+			return 0, errHalfClosed
+		case w.dead:
+			return 0, &Error{code: CodeUnavailable, msg: "connection lost"}
+		case hf.credit > 0 && w.connCredit > 0:
+			n := int(min(int64(want), hf.credit, w.connCredit))
+			hf.credit -= int64(n)
+			w.connCredit -= int64(n)
+			return n, nil
+		}
+		if w.onStall != nil {
+			// Someone must read the peer's WINDOW_UPDATE.
+			w.flowMu.Unlock()
+			w.onStall()
+			w.flowMu.Lock()
+			if hf.credit > 0 && w.connCredit > 0 || hf.stopped || w.dead {
+				continue
+			}
+		}
+		w.flowCond.Wait()
+	}
+}
+
+// stopFlow wakes a sender waiting for hf's credit: the half ended.
+func (w *wire) stopFlow(hf *half) {
+	w.flowMu.Lock()
+	hf.stopped = true
+	w.flowMu.Unlock()
+	w.flowCond.Broadcast()
+}
+
+// onWindow applies a WINDOW_UPDATE the peer sent: for the connection (hf
+// nil) or one half. A window pushed past MaxWindow is a protocol error.
+func (w *wire) onWindow(hf *half, call uint32, inc uint32) error {
+	if inc == 0 || inc > MaxWindow {
+		return protocolErrorf("WINDOW_UPDATE of call %d increments by %d, want 1 to %d", call, inc, MaxWindow)
+	}
+	w.flowMu.Lock()
+	c := &w.connCredit
+	if hf != nil {
+		c = &hf.credit
+	}
+	*c += int64(inc)
+	over := *c > MaxWindow
+	w.flowMu.Unlock()
+	if over {
+		return protocolErrorf("WINDOW_UPDATE of call %d pushes the window past %d", call, MaxWindow)
+	}
+	w.flowCond.Broadcast()
+	return nil
+}
+
+// received accounts n DATA bytes against the connection's window. More
+// than the window is a protocol error: the peer sent without credit.
+func (w *wire) received(n uint32) error {
+	w.recvMu.Lock()
+	defer w.recvMu.Unlock()
+	w.recvUsed += int64(n)
+	if w.recvUsed > int64(w.mine.connWindow) {
+		return protocolErrorf("DATA beyond the connection's flow-control window of %d bytes", w.mine.connWindow)
+	}
+	return nil
+}
+
+// consumed gives n DATA bytes back to the connection's window once their
+// reader took them (or they were discarded): a WINDOW_UPDATE goes out when
+// half the window is due, so the sender never waits while the reader keeps
+// up, at one small frame per half window.
+func (w *wire) consumed(n int64) {
+	if n == 0 {
+		return
+	}
+	w.recvMu.Lock()
+	w.recvUnacked += n
+	var inc int64
+	if w.recvUnacked >= int64(w.mine.connWindow/2) {
+		inc = w.recvUnacked
+		w.recvUnacked = 0
+		w.recvUsed -= inc
+	}
+	w.recvMu.Unlock()
+	if inc > 0 {
+		w.writeWindow(0, inc)
+	}
+}
+
+// writeWindow sends a WINDOW_UPDATE for call (0: the connection).
+func (w *wire) writeWindow(call uint32, inc int64) {
+	var p [4]byte
+	binary.BigEndian.PutUint32(p[:], uint32(inc))
+	w.writeControl(FrameHeader{Type: TypeWindow, Call: call}, p[:])
+}
+
+// writeControl sends a control frame (PING, its answer, WINDOW_UPDATE, RST)
+// without waiting for the write lock: the frame is queued, and written by
+// whoever holds the lock when it lets go, or now if nobody does. The
+// goroutine reading the connection writes such frames, and must never wait
+// for a write: with both sides' readers stuck behind their own writers,
+// each waiting for the other to read, neither would read again.
+//
+// A peer that sends frames calling for answers and reads none of them would
+// grow the queue without end: past maxQueuedControl frames the connection
+// is given up, as x/net/http2 does past 10,000.
+func (w *wire) writeControl(h FrameHeader, payload []byte) {
+	w.ctrlMu.Lock()
+	if w.ctrlFrames >= maxQueuedControl {
+		w.ctrlMu.Unlock()
+		w.close()
+		return
+	}
+	w.ctrl = appendFrame(w.ctrl, h, payload)
+	w.ctrlFrames++
+	w.ctrlPending.Store(true)
+	w.ctrlMu.Unlock()
+	if w.wl.tryLock() {
+		w.unlock()
+	}
+}
+
+// maxQueuedControl bounds the control frames waiting for the write lock.
+const maxQueuedControl = 10000
+
+// unlock lets go of the write lock, writing the queued control frames
+// first; one queued after that is written now if the lock is free (else by
+// its next holder).
+func (w *wire) unlock() {
+	for {
+		if w.ctrlPending.Load() {
+			w.ctrlMu.Lock()
+			b := w.ctrl
+			w.ctrl, w.spare = w.spare[:0], nil
+			w.ctrlFrames = 0
+			w.ctrlPending.Store(false)
+			w.ctrlMu.Unlock()
+			w.writeLocked(b)
+			w.ctrlMu.Lock()
+			if w.spare == nil && cap(b) <= 4<<10 {
+				w.spare = b[:0]
+			}
+			w.ctrlMu.Unlock()
+		}
+		w.wl.unlock()
+		if !w.ctrlPending.Load() || !w.wl.tryLock() {
+			return
+		}
+	}
+}
+
+// recvWindow is the receive side of one stream's flow control. Its fields
+// are guarded by the stream's lock.
+type recvWindow struct {
+	used    int64 // DATA bytes received and not yet given back
+	unacked int64 // of those, consumed since the last WINDOW_UPDATE
+}
+
+// received accounts n bytes of the stream against window.
+func (r *recvWindow) received(n uint32, window uint32, call uint32) error {
+	r.used += int64(n)
+	if r.used > int64(window) {
+		return protocolErrorf("DATA of call %d beyond its flow-control window of %d bytes", call, window)
+	}
+	return nil
+}
+
+// consumed returns the stream credit to give back now, if any: half the
+// window is due.
+func (r *recvWindow) consumed(n int64, window uint32) (inc int64) {
+	r.unacked += n
+	if r.unacked >= int64(window/2) {
+		inc = r.unacked
+		r.unacked = 0
+		r.used -= inc
+	}
+	return inc
+}
