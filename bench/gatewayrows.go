@@ -104,8 +104,7 @@ type gatewaySetup struct {
 	// defaults the gateway sets); client is the gRPC client's settings.
 	server, client grpcSettings
 	// remote puts the native server on loopback TCP, reached through a
-	// pool of connections, one per caller of the unary rows; otherwise it
-	// is in process.
+	// pool of the gateway's default size; otherwise it is in process.
 	remote bool
 	gw     []gateway.Option
 }
@@ -129,7 +128,7 @@ func startGatewayWith(su gatewaySetup) (gs *gatewaySession, err error) {
 		gs.nsrvDone = make(chan error, 1)
 		go func() { gs.nsrvDone <- srv.Serve(nl) }()
 		addr := nl.Addr().String()
-		gs.pool = native.NewPool(func(ctx context.Context) (*native.Client, error) { return native.Dial(ctx, "tcp", addr) }, 17)
+		gs.pool = native.NewPool(func(ctx context.Context) (*native.Client, error) { return native.Dial(ctx, "tcp", addr) }, gateway.DefaultPoolSize)
 		backend = gateway.Remote(gs.pool)
 	}
 	g, err := gateway.New(ctx, backend, su.gw...)

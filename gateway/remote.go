@@ -43,7 +43,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,7 +60,8 @@ type RemoteOptions struct {
 	// Name names the backend in logs and errors (an address; never put
 	// credentials in it).
 	Name string
-	// PoolSize is the most connections kept for calls (default 8).
+	// PoolSize is the most connections kept for calls (default 1: each
+	// connection carries many calls at once).
 	PoolSize int
 	// DialTimeout bounds one dial and the native handshake (default 5s).
 	DialTimeout time.Duration
@@ -82,7 +82,11 @@ type RemoteOptions struct {
 
 // Defaults of RemoteOptions.
 const (
-	DefaultPoolSize      = 8
+	// DefaultPoolSize is one connection: 16 callers through the gateway
+	// to a remote backend over one multiplexed connection made 23.2-23.9k
+	// calls/s, against 19.3-19.4k over up to 17 (make bench,
+	// unary/gateway-remote/16, two rounds each).
+	DefaultPoolSize      = 1
 	DefaultDialTimeout   = 5 * time.Second
 	DefaultProbeInterval = 10 * time.Second
 	DefaultProbeTimeout  = 5 * time.Second
@@ -520,7 +524,12 @@ func (r *RemoteBackend) newClient(ctx context.Context) (*native.Client, error) {
 	w := &watchedConn{ReadWriteCloser: rwc, onEnd: r.Kick}
 	// The handshake has no context: closing the transport ends it.
 	stop := context.AfterFunc(ctx, func() { w.Close() })
-	opts := append(slices.Clip(r.o.ClientOptions), native.WithHandshakeTimeout(r.o.DialTimeout))
+	// A server's windows, not a client's: the gateway reads a backend's
+	// stream as fast as its own client takes it, and what a slow client
+	// leaves unread stays in the gateway (ClientOptions may say otherwise).
+	opts := append([]native.Option{native.WithStreamWindow(native.DefaultStreamWindow), native.WithConnWindow(native.DefaultConnWindow)},
+		r.o.ClientOptions...)
+	opts = append(opts, native.WithHandshakeTimeout(r.o.DialTimeout))
 	c, err := native.NewClient(w, opts...)
 	if !stop() {
 		if c != nil {

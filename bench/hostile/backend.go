@@ -67,8 +67,8 @@ func (b *fakeBackend) close() {
 	b.wg.Wait()
 }
 
-// serve runs one connection: one call at a time, answered when its request
-// has ended.
+// serve runs one connection: each call is answered when its request has
+// ended, in the order the requests end.
 func (b *fakeBackend) serve(c net.Conn) {
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	peerMax, err := readPreface(c)
@@ -78,7 +78,8 @@ func (b *fakeBackend) serve(c net.Conn) {
 	if _, err := c.Write(preface()); err != nil {
 		return
 	}
-	var method, body string
+	type call struct{ method, body string }
+	calls := map[uint32]call{}
 	for {
 		c.SetDeadline(time.Time{})
 		f, err := readFrame(c, maxPayload)
@@ -92,16 +93,17 @@ func (b *fakeBackend) serve(c net.Conn) {
 			if json.Unmarshal(f.payload, &h) != nil {
 				return
 			}
-			method, body = h.Method, h.Body
-			done = body == "none" || body == ""
+			calls[f.call] = call{h.Method, h.Body}
+			done = h.Body == "none" || h.Body == ""
 		case typeBody:
-			done = f.flags&flagEnd != 0 && !strings.Contains(body, "stream")
+			done = f.flags&flagEnd != 0 && !strings.Contains(calls[f.call].body, "stream")
 		case typeTrailer:
 			done = true
 		case typeRST:
 			if f.call == 0 {
 				return
 			}
+			delete(calls, f.call)
 			continue // the answer is sent already or never asked for
 		case typePing:
 			if f.flags&flagAck == 0 {
@@ -114,9 +116,10 @@ func (b *fakeBackend) serve(c net.Conn) {
 			return
 		}
 		if done {
-			if err := b.answer(c, f.call, method, peerMax); err != nil {
+			if err := b.answer(c, f.call, calls[f.call].method, peerMax); err != nil {
 				return
 			}
+			delete(calls, f.call)
 		}
 	}
 }

@@ -115,7 +115,7 @@ func openFDs(t *testing.T) int {
 
 // TestWire pins the bytes the attacks send against PROTOCOL.md.
 func TestWire(t *testing.T) {
-	if got, want := preface(), []byte("FGRPC\r\n\x01\x00\x40\x00\x00"); !bytes.Equal(got, want) {
+	if got, want := preface(), []byte("FGRPC\r\n\x02\x00\x40\x00\x00\x00\x00\x01\x00\x00\x40\x00\x00\x01\x00\x00\x00"); !bytes.Equal(got, want) {
 		t.Errorf("preface % x, want % x", got, want)
 	}
 	if got, want := frameHeader(typeBody, flagEnd, 4<<20, 1), []byte{2, 1, 0, 0, 0, 0x40, 0, 0, 0, 0, 0, 1}; !bytes.Equal(got, want) {

@@ -23,6 +23,7 @@ const (
 	typeClose    = 0x6
 	typeCloseAck = 0x7
 	typePing     = 0x8
+	typeWindow   = 0x9
 
 	flagEnd = 0x1 // BODY: last frame of the JSON body
 	flagAck = 0x1 // PING: the reply
@@ -31,12 +32,22 @@ const (
 	// maxPayload is the frame payload limit the harness announces, and the
 	// largest frame the gateway accepts by default.
 	maxPayload = 4 << 20
+	// maxCalls, streamWindow and connWindow are the other settings the
+	// harness announces: a server's defaults.
+	maxCalls     = 256
+	streamWindow = 4 << 20
+	connWindow   = 16 << 20
+	prefaceLen   = 24
 )
 
-// preface is the 12-byte connection preface: magic, version 1, and the
-// largest frame payload this side accepts.
+// preface is the 24-byte connection preface of version 2: magic, version,
+// and this side's settings (payload limit, calls, stream and connection
+// windows).
 func preface() []byte {
-	return binary.BigEndian.AppendUint32([]byte("FGRPC\r\n\x01"), maxPayload)
+	b := binary.BigEndian.AppendUint32([]byte("FGRPC\r\n\x02"), maxPayload)
+	b = binary.BigEndian.AppendUint32(b, maxCalls)
+	b = binary.BigEndian.AppendUint32(b, streamWindow)
+	return binary.BigEndian.AppendUint32(b, connWindow)
 }
 
 // frameHeader is a 12-byte frame header claiming length payload bytes.
@@ -84,12 +95,12 @@ func readFrame(r io.Reader, max uint32) (wireFrame, error) {
 // readPreface reads a peer's preface and returns the frame payload limit it
 // announced.
 func readPreface(r io.Reader) (uint32, error) {
-	var b [12]byte
+	var b [prefaceLen]byte
 	if _, err := io.ReadFull(r, b[:]); err != nil {
 		return 0, err
 	}
-	if string(b[:7]) != "FGRPC\r\n" || b[7] != 1 {
-		return 0, errors.New("not a native version 1 preface")
+	if string(b[:7]) != "FGRPC\r\n" || b[7] != 2 {
+		return 0, errors.New("not a native version 2 preface")
 	}
 	return binary.BigEndian.Uint32(b[8:]), nil
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/framegate/framegate/gateway"
 	"go.uber.org/goleak"
 )
 
@@ -109,7 +110,7 @@ func TestFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.streams != 8 || cfg.streamSize != 2<<20 || cfg.pool != 9 || cfg.out != "load-results.json" {
+	if cfg.streams != 8 || cfg.streamSize != 2<<20 || cfg.pool != gateway.DefaultPoolSize || cfg.out != "load-results.json" {
 		t.Errorf("%+v", cfg)
 	}
 	for _, bad := range [][]string{{"-streams", "0"}, {"-stream-size", "lots"}, {"-duration", "0s"}, {"extra"}} {

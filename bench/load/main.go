@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/framegate/framegate/bench/internal/benchkit"
+	"github.com/framegate/framegate/gateway"
 )
 
 func main() {
@@ -68,7 +69,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&cfg.streams, "streams", 64, "concurrent server streams")
 	fs.Var(&size, "stream-size", "bytes per stream (each stream loops: one transfer after another)")
 	fs.IntVar(&cfg.callers, "callers", 1, "goroutines making unary calls back to back, beside the streams")
-	fs.IntVar(&cfg.pool, "pool", 0, "connections of the remote backend's pool (0: streams + callers, so no call waits for one)")
+	fs.IntVar(&cfg.pool, "pool", 0, "connections of the remote backend's pool (0: the gateway's default)")
 	fs.DurationVar(&cfg.grace, "grace", 30*time.Second, "after -duration, how long calls in flight may take before they fail")
 	fs.StringVar(&cfg.out, "out", "load-results.json", "write the results here as JSON (empty: do not)")
 	fs.StringVar(&cfg.cpuProf, "cpuprofile", "", "write a CPU profile of the whole run to this file")
@@ -92,7 +93,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, errors.New("-pool must not be negative")
 	}
 	if cfg.pool == 0 {
-		cfg.pool = cfg.streams + cfg.callers
+		cfg.pool = gateway.DefaultPoolSize
 	}
 	var err error
 	if cfg.only, err = regexp.Compile(*only); err != nil {

@@ -24,7 +24,7 @@ func TestHelp(t *testing.T) {
 		not  []string
 	}{
 		{[]string{"-h"}, []string{"Usage: gw [serve] [flags]", "Commands:", "Example:", "-grpc-addr address", "GW_GRPC_ADDR, default 127.0.0.1:9090", "GW_SHUTDOWN_TIMEOUT, default 30s", "exec:"}, nil},
-		{[]string{"serve", "-h"}, []string{"Usage: gw [serve] [flags]", "GW_BACKEND", "GW_POOL_SIZE, default 8", "-http-compress   (GW_HTTP_COMPRESS, default true)", "grpcurl -plaintext"}, nil},
+		{[]string{"serve", "-h"}, []string{"Usage: gw [serve] [flags]", "GW_BACKEND", "GW_POOL_SIZE, default 1", "-http-compress   (GW_HTTP_COMPRESS, default true)", "grpcurl -plaintext"}, nil},
 		{[]string{"backend", "-h"}, []string{"Usage: gw backend [flags]", "-stdio", "GW_NATIVE_ADDR", "Example:"}, []string{"extra-endpoint", "EXTRA"}},
 		{[]string{"call", "-h"}, []string{"Usage: gw call [flags] ENDPOINT [JSON]", "-list", "GW_ADDR", "Example:", "Exit status"}, nil},
 		{[]string{"help", "call"}, []string{"Usage: gw call"}, nil},

@@ -40,7 +40,7 @@ with -backend, a remote native server:
                                   "ssh host gw backend -stdio"); each pooled
                                   connection is one process
 The gateway describes the remote server and serves its endpoints, keeps a pool
-of -pool-size connections to it, and when it goes away fails calls at once
+of -pool-size connections to it (each carries many calls at once), and when it goes away fails calls at once
 with UNAVAILABLE and reports NOT_SERVING while it reconnects (with backoff up
 to -reconnect-max), then describes it again.
 
@@ -90,7 +90,7 @@ func runServe(args []string, sio *stdio) int {
 	c.fs.StringVar(&f.nativeAddr, "native-addr", "127.0.0.1:7070", "native protocol listen `address` (host:port or unix:///path) of the embedded demo service; empty for none")
 	c.fs.StringVar(&f.backend, "backend", "", "remote native server `url`: tcp://host:port, tls://host:port, unix:///path or exec:command; empty for the embedded demo service")
 	c.commonFlags(&f.commonFlags)
-	c.fs.IntVar(&f.poolSize, "pool-size", gateway.DefaultPoolSize, "most connections to a remote backend, for concurrent calls")
+	c.fs.IntVar(&f.poolSize, "pool-size", gateway.DefaultPoolSize, "most connections to a remote backend (each carries many calls at once)")
 	c.fs.BoolVar(&f.nativeTLS, "native-tls", false, "use TLS on the native listener too (-tls-cert, -tls-key, -client-ca), and towards a tcp:// backend")
 	c.fs.StringVar(&f.backendCA, "backend-ca", "", "CA certificates `file` (PEM) that verify a TLS backend; the system's roots if empty")
 	c.fs.DurationVar(&f.probeInterval, "probe-interval", gateway.DefaultProbeInterval, "how often a remote backend is described while it is up (it is also checked whenever a connection to it ends)")
