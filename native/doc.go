@@ -74,9 +74,11 @@
 //
 // # Calls
 //
-// Client.Call sends one call and waits for its response. A Client runs one
-// call at a time on its connection; concurrent callers take turns, and Pool
-// keeps several connections for them. LocalClient calls the handlers of a
+// Client.Call sends one call and waits for its response. A Client runs
+// many calls at once on its one connection, up to the most the server
+// accepts (WithMaxConcurrentCalls), each with its own flow-control window;
+// Pool keeps connections to one address and opens another only when all
+// are at their limit. LocalClient calls the handlers of a
 // Server in the same process through the same Caller interface.
 //
 //	err := c.Call(ctx, "Store.List", &ListRequest{}, &resp)            // JSON both ways
