@@ -248,16 +248,7 @@ func (c *Client) onFrame(h FrameHeader, me *streamReader) error {
 			return err
 		}
 		if s := call.stream; s == me {
-			live, err := s.accept(h.Length)
-			if err != nil {
-				return err
-			}
-			if !live {
-				c.w.consumed(int64(h.Length))
-				return c.w.fr.discard(h.Length)
-			}
-			c.rr.pend, c.rr.pendN = s, h.Length
-			return nil
+			return c.rr.ownData(&c.w, s, h.Length)
 		}
 		return call.stream.onData(c.w.fr, h.Length)
 	case TypeTrailer:

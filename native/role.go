@@ -160,3 +160,19 @@ func (r *readRole) settle(fr *framer, me *streamReader) error {
 	r.pend, r.pendN = nil, 0
 	return s.buffer(fr, n)
 }
+
+// ownData takes a DATA frame of n bytes for s, whose consumer holds the
+// role: the payload is left for it to read straight into its buffer (pend),
+// or discarded, its credit given back, if s was given up.
+func (r *readRole) ownData(w *wire, s *streamReader, n uint32) error {
+	live, err := s.accept(n)
+	if err != nil {
+		return err
+	}
+	if !live {
+		w.consumed(int64(n))
+		return w.fr.discard(n)
+	}
+	r.pend, r.pendN = s, n
+	return nil
+}

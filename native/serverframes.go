@@ -204,16 +204,7 @@ func (c *serverConn) onData(fh FrameHeader, me *streamReader) error {
 	if s != me {
 		return s.onData(c.w.fr, fh.Length)
 	}
-	live, err := s.accept(fh.Length)
-	if err != nil {
-		return err
-	}
-	if !live {
-		c.w.consumed(int64(fh.Length))
-		return c.w.fr.discard(fh.Length)
-	}
-	c.rr.pend, c.rr.pendN = s, fh.Length
-	return nil
+	return c.rr.ownData(&c.w, s, fh.Length)
 }
 
 func (c *serverConn) onWindow(fh FrameHeader) error {
