@@ -126,11 +126,7 @@ func TestClaimedLengthCostsNothing(t *testing.T) {
 // stalls (stalled is closed once the client reads inside the payload) until
 // s is closed.
 func claimingServer(s net.Conn, stalled chan<- struct{}) {
-	var pre [native.PrefaceLen]byte
-	if _, err := io.ReadFull(s, pre[:]); err != nil {
-		return
-	}
-	if _, err := s.Write(clientPreface(native.ProtocolVersion)); err != nil {
+	if serverHandshake(s) != nil {
 		return
 	}
 	if skipRequest(s) != nil {

@@ -435,6 +435,7 @@ func (c *Client) complete(call *clientCall, reusable bool) {
 // fail marks the connection broken and ends every call in progress with
 // err. Any goroutine may call it.
 func (c *Client) fail(err error) {
+	err = c.w.failure(err)
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
 		err = &Error{code: CodeUnavailable, msg: "connection lost", err: err}
 	}

@@ -9,6 +9,7 @@ package native
 
 import (
 	"encoding/binary"
+	"fmt"
 	"sync"
 )
 
@@ -188,7 +189,7 @@ func (w *wire) writeControl(h FrameHeader, payload []byte) {
 	w.ctrlMu.Lock()
 	if w.ctrlFrames >= maxQueuedControl {
 		w.ctrlMu.Unlock()
-		w.close()
+		w.abandon(errControlFlood)
 		return
 	}
 	w.ctrl = appendFrame(w.ctrl, h, payload)
@@ -202,6 +203,10 @@ func (w *wire) writeControl(h FrameHeader, payload []byte) {
 
 // maxQueuedControl bounds the control frames waiting for the write lock.
 const maxQueuedControl = 10000
+
+// errControlFlood is why a connection whose control queue overflowed ends.
+var errControlFlood = &Error{code: CodeResourceExhausted, msg: fmt.Sprintf(
+	"connection given up: more than %d control frames (PING answers, WINDOW_UPDATE, RST) waited for the peer to read them", maxQueuedControl)}
 
 // unlock lets go of the write lock, writing the queued control frames
 // first; one queued after that is written now if the lock is free (else by

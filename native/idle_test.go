@@ -165,11 +165,7 @@ func TestPoolRetriesCallCrossingClose(t *testing.T) {
 // whose idle CLOSE crossed it: CLOSE with last call 1, then UNAVAILABLE.
 func crossingServer(s net.Conn) {
 	defer s.Close()
-	var pre [native.PrefaceLen]byte
-	if _, err := io.ReadFull(s, pre[:]); err != nil {
-		return
-	}
-	if _, err := s.Write(clientPreface(native.ProtocolVersion)); err != nil {
+	if serverHandshake(s) != nil {
 		return
 	}
 	for call := uint32(1); ; call++ {

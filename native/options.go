@@ -258,9 +258,11 @@ func WithConnWindow(n int) Option {
 }
 
 // WithHeartbeat sets the heartbeat (default DefaultPingInterval and
-// DefaultPingTimeout): a side that has received no frame for interval sends
+// DefaultPingTimeout): a side that has received nothing for interval sends
 // a PING, and one that then receives nothing for timeout declares the peer
-// dead, failing its calls with UNAVAILABLE. A slow peer that answers PINGs
+// dead, failing its calls with UNAVAILABLE (a handler's context.Cause says
+// so). Silence is sampled once per interval, so the PING goes out after one
+// to two intervals of it. A slow peer that answers PINGs
 // lives. interval 0 turns heartbeats off.
 func WithHeartbeat(interval, timeout time.Duration) Option {
 	return optionFunc(func(c *config) { c.pingInterval, c.pingTimeout = max(interval, 0), max(timeout, time.Millisecond) })

@@ -28,7 +28,7 @@ type Pool struct {
 	orphans int        // dropped connections whose calls have not ended
 	closed0 *sync.Cond // on mu: signalled when closing drops to 0
 
-	dials, waits, failures atomic.Int64
+	dials, waits, failures, retries atomic.Int64
 }
 
 // pooled is one connection of a pool and its calls in progress.
@@ -60,13 +60,16 @@ type PoolStats struct {
 	Dials    int64 // connections dialled so far
 	Waits    int64 // calls that waited for a connection being dialled
 	Failures int64 // dials that failed
+	// Retries counts calls made again on another connection because the
+	// server of the first went away without taking them (CLOSE).
+	Retries int64
 }
 
 // Stats returns the pool's counters.
 func (p *Pool) Stats() PoolStats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	st := PoolStats{Size: p.size, Open: len(p.conns), Dials: p.dials.Load(), Waits: p.waits.Load(), Failures: p.failures.Load()}
+	st := PoolStats{Size: p.size, Open: len(p.conns), Dials: p.dials.Load(), Waits: p.waits.Load(), Failures: p.failures.Load(), Retries: p.retries.Load()}
 	for _, pc := range p.conns {
 		st.Calls += pc.calls
 		if pc.calls == 0 {
@@ -89,6 +92,7 @@ func (p *Pool) Call(ctx context.Context, method string, req, resp any, opts ...C
 		if kind, _, _ := requestParts(req); kind.HasStream() {
 			return err
 		}
+		p.retries.Add(1)
 	}
 }
 

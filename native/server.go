@@ -291,7 +291,7 @@ func (s *Server) Close() error {
 		// Cancel the calls now: a handler that has not read the DATA frame
 		// handed to it holds up the connection's reader, which would
 		// otherwise never see the transport closed.
-		c.cancel()
+		c.cancel(ErrServerClosed)
 	}
 	return nil
 }

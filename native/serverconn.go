@@ -24,8 +24,8 @@ type serverConn struct {
 	rr       readRole
 	hb       heartbeat
 	peer     string
-	ctx      context.Context // cancelled when the connection ends
-	cancel   context.CancelFunc
+	ctx      context.Context // cancelled when the connection ends, with why
+	cancel   context.CancelCauseFunc
 	handlers sync.WaitGroup
 
 	rd *deadlineReader // nil without WithReadTimeout
@@ -103,7 +103,7 @@ func newServerConn(s *Server, rwc io.ReadWriteCloser) *serverConn {
 	if nc, ok := rwc.(net.Conn); ok && nc.RemoteAddr() != nil {
 		c.peer = nc.RemoteAddr().String()
 	}
-	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.ctx, c.cancel = context.WithCancelCause(context.Background())
 	c.idleSince = time.Now()
 	c.lend = time.AfterFunc(time.Hour, c.lendRole)
 	c.lend.Stop()
@@ -114,7 +114,7 @@ func newServerConn(s *Server, rwc io.ReadWriteCloser) *serverConn {
 var errCleanClose = errors.New("closed cleanly")
 
 func (c *serverConn) serve() error {
-	defer c.cancel()
+	defer c.cancel(nil)
 	if err := c.w.handshake(c.cfg, false); err != nil {
 		// Logged before the teardown, as a protocol error after the
 		// handshake is: once the peer sees the connection end, it is logged.
@@ -281,6 +281,7 @@ func (c *serverConn) failFromOutside(err error) {
 // readFailed ends the connection after its role holder's read failed, and
 // gives the role to the reader goroutine, which exits.
 func (c *serverConn) readFailed(err error) {
+	err = c.w.failure(err)
 	if c.rd != nil && errors.Is(err, os.ErrDeadlineExceeded) {
 		err = c.rd.timeoutError()
 	}
@@ -362,7 +363,13 @@ func (c *serverConn) lendRole() {
 // teardown ends the connection after the reading goroutine's err; it
 // returns the error ServeConn reports.
 func (c *serverConn) teardown(err error) error {
-	c.cancel()
+	if errors.Is(err, io.EOF) {
+		err = &Error{code: CodeUnavailable, msg: "connection closed by the peer without the close handshake", err: err}
+	}
+	if err != errCleanClose {
+		c.cancel(err) // a handler still running learns why (context.Cause)
+	}
+	c.cancel(nil)
 	c.hb.stop()
 	c.rr.stop()
 	c.mu.Lock()
@@ -386,11 +393,10 @@ func (c *serverConn) teardown(err error) error {
 	case errors.Is(err, ErrProtocol):
 		c.cfg.logger.Warn("native: closing connection after a protocol error", "peer", c.peer, "err", err)
 		c.w.reset(err)
+	case c.w.cause.Load() != nil:
+		c.cfg.logger.Warn("native: gave the connection up", "peer", c.peer, "err", err)
 	default:
 		c.w.close()
-		if errors.Is(err, io.EOF) {
-			err = &Error{code: CodeUnavailable, msg: "connection closed by the peer without the close handshake", err: err}
-		}
 	}
 	c.lendMu.Lock()
 	c.lend.Stop()

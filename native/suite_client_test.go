@@ -30,12 +30,7 @@ type rawFrame struct {
 func fakeServer(t *testing.T, opts ...native.Option) (*native.Client, net.Conn, <-chan rawFrame) {
 	t.Helper()
 	c, s := net.Pipe()
-	go func() {
-		var p [native.PrefaceLen]byte
-		if _, err := io.ReadFull(s, p[:]); err == nil {
-			s.Write(clientPreface(native.ProtocolVersion))
-		}
-	}()
+	go serverHandshake(s)
 	cl, err := native.NewClient(c, opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -59,6 +54,17 @@ func fakeServer(t *testing.T, opts ...native.Option) (*native.Client, net.Conn, 
 	}()
 	t.Cleanup(func() { cl.Close(); s.Close() })
 	return cl, s, frames
+}
+
+// serverHandshake plays a server's part of the handshake on s: it reads the
+// client's preface and answers with one of this version.
+func serverHandshake(s io.ReadWriter) error {
+	var p [native.PrefaceLen]byte
+	if _, err := io.ReadFull(s, p[:]); err != nil {
+		return err
+	}
+	_, err := s.Write(clientPreface(native.ProtocolVersion))
+	return err
 }
 
 // next returns the next frame the client sent, failing on anything else

@@ -100,49 +100,42 @@ func testShutdownWithStream(t *testing.T, mk factory) {
 
 // TestServeShutdown serves a listener of each kind, then shuts down.
 func TestServeShutdown(t *testing.T) {
-	t.Parallel()
-	for _, tr := range transports {
-		if tr.listen == nil {
-			continue
+	eachListener(t, func(t *testing.T, tr transport) {
+		srv, _ := newServer(t)
+		l, dial := tr.listen(t)
+		serveErr := make(chan error, 1)
+		go func() { serveErr <- srv.Serve(l) }()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		var clients []*native.Client
+		for range 3 {
+			c, err := dial(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			clients = append(clients, c)
+			checkEcho(t, c, len(clients))
 		}
-		t.Run(tr.name, func(t *testing.T) {
-			t.Parallel()
-			srv, _ := newServer(t)
-			l, dial := tr.listen(t)
-			serveErr := make(chan error, 1)
-			go func() { serveErr <- srv.Serve(l) }()
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			var clients []*native.Client
-			for range 3 {
-				c, err := dial(ctx)
-				if err != nil {
-					t.Fatal(err)
-				}
-				clients = append(clients, c)
-				checkEcho(t, c, len(clients))
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Fatalf("Shutdown = %v", err)
+		}
+		if err := waitFor(t, serveErr, 5*time.Second, "Serve"); !errors.Is(err, native.ErrServerClosed) {
+			t.Fatalf("Serve = %v, want ErrServerClosed", err)
+		}
+		for _, c := range clients {
+			wantCode(t, c.Call(ctx, "Echo.Unary", &echoReq{}, nil), native.CodeUnavailable)
+			if err := c.Close(); err != nil {
+				t.Fatalf("Close after going away = %v", err)
 			}
-			if err := srv.Shutdown(ctx); err != nil {
-				t.Fatalf("Shutdown = %v", err)
-			}
-			if err := waitFor(t, serveErr, 5*time.Second, "Serve"); !errors.Is(err, native.ErrServerClosed) {
-				t.Fatalf("Serve = %v, want ErrServerClosed", err)
-			}
-			for _, c := range clients {
-				wantCode(t, c.Call(ctx, "Echo.Unary", &echoReq{}, nil), native.CodeUnavailable)
-				if err := c.Close(); err != nil {
-					t.Fatalf("Close after going away = %v", err)
-				}
-			}
-			if _, err := dial(ctx); err == nil {
-				t.Fatal("dial after Shutdown succeeded")
-			}
-			l2, _ := tr.listen(t)
-			if err := srv.Serve(l2); !errors.Is(err, native.ErrServerClosed) {
-				t.Fatalf("Serve after Shutdown = %v", err)
-			}
-		})
-	}
+		}
+		if _, err := dial(ctx); err == nil {
+			t.Fatal("dial after Shutdown succeeded")
+		}
+		l2, _ := tr.listen(t)
+		if err := srv.Serve(l2); !errors.Is(err, native.ErrServerClosed) {
+			t.Fatalf("Serve after Shutdown = %v", err)
+		}
+	})
 }
 
 // testShutdownForced shuts down with a handler that waits for its ctx

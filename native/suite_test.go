@@ -180,6 +180,21 @@ func localAndPipe(t *testing.T, srv *native.Server) map[string]native.Caller {
 	return map[string]native.Caller{"local": native.NewLocalClient(srv), "pipe": c}
 }
 
+// eachListener runs f for every transport that has a listener, each in a
+// parallel subtest named after it.
+func eachListener(t *testing.T, f func(t *testing.T, tr transport)) {
+	t.Parallel()
+	for _, tr := range transports {
+		if tr.listen == nil {
+			continue
+		}
+		t.Run(tr.name, func(t *testing.T) {
+			t.Parallel()
+			f(t, tr)
+		})
+	}
+}
+
 // transport makes connected pairs of one kind.
 type transport struct {
 	name string

@@ -47,6 +47,9 @@ type wire struct {
 	recvUnacked int64 // of those, consumed since the last WINDOW_UPDATE
 
 	closeOnce sync.Once
+	// cause, if set, is why this side gave the connection up (abandon): the
+	// owner reports it in place of the read error that follows.
+	cause atomic.Pointer[Error]
 }
 
 // init sets up w on rwc, before the handshake.
@@ -388,6 +391,21 @@ func (w *wire) reset(err error) {
 	t.Stop()
 	w.close()
 	<-done
+}
+
+// abandon closes the transport because of err: the owner's reader, failing
+// on the closed transport, reports err instead (failure).
+func (w *wire) abandon(err *Error) {
+	w.cause.CompareAndSwap(nil, err)
+	w.close()
+}
+
+// failure returns err, or why the connection was abandoned if it was.
+func (w *wire) failure(err error) error {
+	if e := w.cause.Load(); e != nil {
+		return e
+	}
+	return err
 }
 
 // close closes the transport once, and wakes the senders waiting for
