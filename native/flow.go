@@ -175,29 +175,52 @@ func (w *wire) writeWindow(call uint32, inc int64) {
 	w.writeControl(FrameHeader{Type: TypeWindow, Call: call}, p[:])
 }
 
-// writeControl sends a control frame (PING, its answer, WINDOW_UPDATE, RST)
-// without waiting for the write lock: the frame is queued, and written by
-// whoever holds the lock when it lets go, or now if nobody does. The
-// goroutine reading the connection writes such frames, and must never wait
-// for a write: with both sides' readers stuck behind their own writers,
-// each waiting for the other to read, neither would read again.
+// writeControl sends a control frame (PING, its answer, WINDOW_UPDATE, RST,
+// CLOSE) without waiting for the write lock, and without writing on the
+// calling goroutine: the frame is queued, and written by whoever holds the
+// lock when it lets go, or by a new goroutine if nobody does. The goroutine
+// reading the connection sends such frames, and must never wait for a
+// write: with both sides' readers writing to each other (a synchronous
+// pipe, or full socket buffers), neither would read again.
 //
 // A peer that sends frames calling for answers and reads none of them would
 // grow the queue without end: past maxQueuedControl frames the connection
 // is given up, as x/net/http2 does past 10,000.
 func (w *wire) writeControl(h FrameHeader, payload []byte) {
+	w.enqueue(func(q []byte) []byte { return appendFrame(q, h, payload) })
+}
+
+// writeRefusal ends hf, a response half nothing was written on, with the
+// response header rh, queued as writeControl queues its frames: the
+// goroutine reading the connection refuses calls this way.
+func (w *wire) writeRefusal(hf *half, rh *responseHeader) {
+	if !hf.open.CompareAndSwap(true, false) {
+		return
+	}
+	w.enqueue(func(q []byte) []byte {
+		start := len(q)
+		q = appendResponseHeader(append(q, make([]byte, FrameHeaderLen)...), rh)
+		putFrameHeader(q[start:], FrameHeader{Type: TypeHeader, Length: uint32(len(q) - start - FrameHeaderLen), Call: hf.id})
+		return q
+	})
+	hf.ended(w, true)
+}
+
+// enqueue appends a frame to the control queue with add, and has it
+// written.
+func (w *wire) enqueue(add func(q []byte) []byte) {
 	w.ctrlMu.Lock()
 	if w.ctrlFrames >= maxQueuedControl {
 		w.ctrlMu.Unlock()
 		w.abandon(errControlFlood)
 		return
 	}
-	w.ctrl = appendFrame(w.ctrl, h, payload)
+	w.ctrl = add(w.ctrl)
 	w.ctrlFrames++
 	w.ctrlPending.Store(true)
 	w.ctrlMu.Unlock()
 	if w.wl.tryLock() {
-		w.unlock()
+		go w.unlock()
 	}
 }
 

@@ -79,12 +79,23 @@ var errHandlerReturned = &Error{code: CodeCanceled, msg: "read from a request st
 
 // respondError ends the response with an error header.
 func (c *serverConn) respondError(call *serverCall, err error) {
+	c.w.writeMessage(&call.resp, errorHeader(call, err), nil, false, true, nil)
+}
+
+// refuse ends the response of a call the reader turns away before its
+// handler runs (writeRefusal): the reader never waits for a write.
+func (c *serverConn) refuse(call *serverCall, err error) {
+	c.w.writeRefusal(&call.resp, errorHeader(call, err))
+}
+
+// errorHeader is the response header ending call with err.
+func errorHeader(call *serverCall, err error) *responseHeader {
 	call.ci.sent = true
-	rh := responseHeader{Code: CodeOf(err), Message: messageOf(err), Body: BodyNone, Metadata: call.ci.header, Trailer: call.ci.trailer}
+	rh := &responseHeader{Code: CodeOf(err), Message: messageOf(err), Body: BodyNone, Metadata: call.ci.header, Trailer: call.ci.trailer}
 	if rh.Code == CodeOK {
 		rh.Code = CodeUnknown
 	}
-	c.w.writeMessage(&call.resp, &rh, nil, false, true, nil)
+	return rh
 }
 
 func closeStream(r io.Reader) {

@@ -475,9 +475,11 @@ func (c *serverConn) goAway() {
 	}
 }
 
-// sendClose sends CLOSE with the last call id taken, once. Once no call is
-// left, the connection is closed if the client does not acknowledge in
-// time (armCloseTimer). A second caller returns once the CLOSE is written.
+// sendClose sends CLOSE with the last call id taken, once, as a control
+// frame (the reader sends it too, and never waits for a write). Once no call
+// is left, the connection is closed if the client does not acknowledge in
+// time (armCloseTimer). A second caller returns once the CLOSE is queued:
+// a refusal queued after it goes out after it.
 func (c *serverConn) sendClose() { c.closeOnce.Do(c.writeClose) }
 
 func (c *serverConn) writeClose() {
@@ -487,7 +489,7 @@ func (c *serverConn) writeClose() {
 	// CLOSE names the last one taken.
 	c.goingAway = true
 	c.mu.Unlock()
-	c.w.writeFrame(nil, FrameHeader{Type: TypeClose}, binary.BigEndian.AppendUint32(nil, last), false)
+	c.w.writeControl(FrameHeader{Type: TypeClose}, binary.BigEndian.AppendUint32(nil, last))
 	c.mu.Lock()
 	c.armCloseTimerLocked()
 	c.mu.Unlock()

@@ -85,7 +85,7 @@ func (c *serverConn) onHeader(fh FrameHeader) error {
 		call.expect = partDone
 	}
 	if reject != nil {
-		c.respondError(call, reject)
+		c.refuse(call, reject)
 	} else {
 		call.h = h
 		if call.expect != partJSON {
@@ -172,10 +172,10 @@ func (c *serverConn) onBody(fh FrameHeader) error {
 		switch {
 		case call.tooBig:
 			call.h = nil
-			c.respondError(call, Errorf(CodeResourceExhausted, "request body of %q exceeds the limit of %d bytes", call.hdr.Method, c.cfg.lim.maxBodySize))
+			c.refuse(call, Errorf(CodeResourceExhausted, "request body of %q exceeds the limit of %d bytes", call.hdr.Method, c.cfg.lim.maxBodySize))
 		case call.overBudget:
 			call.h = nil
-			c.respondError(call, c.overBudgetError(call))
+			c.refuse(call, c.overBudgetError(call))
 		default:
 			c.dispatch(call)
 		}
