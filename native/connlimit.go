@@ -1,6 +1,10 @@
 package native
 
-// The connection limit (WithMaxConns). A server counts the connections it
+// The server's limits on connections (WithMaxConns) and on calls over all
+// of them (WithMaxServerCalls; one connection's calls are bounded by
+// WithMaxConcurrentCalls, announced in the preface). A call past the
+// server's limit is refused at once; its place counts from its HEADER until
+// its response ends. For connections: a server counts the connections it
 // serves, those still in their handshake included, but not those already
 // going away. At the limit, a new connection is admitted by closing the one
 // idle the longest (no call in flight) through the close handshake, as
@@ -33,6 +37,9 @@ const (
 	ConnEvicted
 	// ConnIdleClosed: a connection idle for WithIdleTimeout was closed.
 	ConnIdleClosed
+	// CallRefused: a call was refused at once, because the server ran
+	// WithMaxServerCalls calls.
+	CallRefused
 )
 
 func (k ConnEventKind) String() string {
@@ -43,6 +50,8 @@ func (k ConnEventKind) String() string {
 		return "evicted"
 	case ConnIdleClosed:
 		return "idle_closed"
+	case CallRefused:
+		return "call_refused"
 	}
 	return fmt.Sprintf("ConnEventKind(%d)", uint8(k))
 }
@@ -64,7 +73,7 @@ func (s *Server) observe(ev ConnEvent) {
 // ServerStats are a server's counters at one moment.
 type ServerStats struct {
 	Conns      int   // connections served, those in their handshake and those going away included
-	Calls      int   // connections with a call in flight
+	Calls      int   // calls in flight
 	BodyMemory int64 // bytes of request bodies held (WithMaxBodyMemory)
 }
 
@@ -148,4 +157,25 @@ func (s *Server) refuse(rwc io.ReadWriteCloser, err error) error {
 	s.observe(ConnEvent{Kind: ConnRefused, Peer: peer})
 	rwc.Close()
 	return err
+}
+
+// takeCall counts call against WithMaxServerCalls, and reports whether it
+// fits.
+func (s *Server) takeCall(call *serverCall) bool {
+	if s.cfg.maxServerCalls == 0 {
+		return true
+	}
+	if s.calls.Add(1) > int64(s.cfg.maxServerCalls) {
+		s.calls.Add(-1)
+		return false
+	}
+	call.counted.Store(true)
+	return true
+}
+
+// releaseCall gives back call's place, once.
+func (s *Server) releaseCall(call *serverCall) {
+	if call.counted.CompareAndSwap(true, false) {
+		s.calls.Add(-1)
+	}
 }

@@ -158,3 +158,74 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		}
 	}
 }
+
+// WithMaxServerCalls bounds the calls of all connections together: past it
+// a call is refused at once, on any connection, and reported; a call that
+// ends gives its place back, as does one cut short by its connection's end.
+func TestMaxServerCalls(t *testing.T) {
+	t.Parallel()
+	var events connEvents
+	srv, _ := newServer(t, native.WithMaxServerCalls(2), native.WithConnObserver(events.observe))
+	// A Slow.Wait call with N = i waits for gates[i] or its end.
+	gates := []chan struct{}{make(chan struct{}), make(chan struct{})}
+	started := make(chan struct{}, 4)
+	mustRegister(t, srv, "Slow.Wait", func(ctx context.Context, req *echoReq, resp *echoResp) error {
+		started <- struct{}{}
+		select {
+		case <-gates[req.N]:
+		case <-ctx.Done():
+		}
+		return nil
+	})
+	addr := liveServer(t, srv)
+	dial := func() *native.Client {
+		c, err := native.Dial(context.Background(), "tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	a, b := dial(), dial()
+	held := make(chan error, 2)
+	for _, c := range []*native.Client{a, b} {
+		go func() { held <- c.Call(context.Background(), "Slow.Wait", &echoReq{}, &echoResp{}) }()
+		<-started
+	}
+	for _, c := range []*native.Client{a, b} {
+		err := c.Call(context.Background(), "Echo.Unary", &echoReq{}, &echoResp{})
+		wantCode(t, err, native.CodeResourceExhausted, "too many calls on this server at once (the limit is 2)")
+	}
+	if n := events.count(native.CallRefused); n != 2 {
+		t.Errorf("%d CallRefused events, want 2", n)
+	}
+	if st := srv.Stats(); st.Calls != 2 {
+		t.Errorf("Stats().Calls = %d, want the 2 held", st.Calls)
+	}
+	close(gates[0])
+	for range 2 {
+		if err := <-held; err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkEcho(t, a, 1)
+	checkEcho(t, b, 2)
+
+	// A call cut short by its connection's end gives its place back too.
+	c := dial()
+	cut := make(chan error, 1)
+	go func() { cut <- c.Call(context.Background(), "Slow.Wait", &echoReq{N: 1}, &echoResp{}) }()
+	<-started
+	go func() { held <- a.Call(context.Background(), "Slow.Wait", &echoReq{N: 1}, &echoResp{}) }()
+	<-started
+	wantCode(t, b.Call(context.Background(), "Echo.Unary", &echoReq{}, &echoResp{}), native.CodeResourceExhausted)
+	c.Close() // its call ends the connection's way
+	<-cut
+	waitUntil(t, "the cut call's place is free", func() bool {
+		return b.Call(context.Background(), "Echo.Unary", &echoReq{}, &echoResp{}) == nil
+	})
+	close(gates[1])
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -194,7 +194,7 @@ func (w *wire) writeControl(h FrameHeader, payload []byte) {
 // response header rh, queued as writeControl queues its frames: the
 // goroutine reading the connection refuses calls this way.
 func (w *wire) writeRefusal(hf *half, rh *responseHeader) {
-	if !hf.open.CompareAndSwap(true, false) {
+	if !hf.close() {
 		return
 	}
 	w.enqueue(func(q []byte) []byte {

@@ -25,6 +25,7 @@ type config struct {
 	maxBodyMemory    int64           // server only
 	idleTimeout      time.Duration   // server only
 	maxConns         int             // server only
+	maxServerCalls   int             // server only
 	connObserver     func(ConnEvent) // server only
 	maxCalls         uint32          // concurrent calls per connection this side accepts
 	streamWindow     uint32          // flow-control window per stream this side grants
@@ -64,6 +65,10 @@ const (
 	// DefaultMaxConcurrentCalls is the default most calls a side accepts
 	// at once on one connection (WithMaxConcurrentCalls).
 	DefaultMaxConcurrentCalls = 256
+	// DefaultMaxServerCalls is the default most calls a server runs at once
+	// over all its connections (WithMaxServerCalls): each holds a goroutine
+	// and its buffers, about 10 KiB when idle.
+	DefaultMaxServerCalls = 4096
 	// DefaultStreamWindow is a server's default flow-control window of one
 	// request stream: the DATA bytes it takes before the handler reads
 	// them (WithStreamWindow).
@@ -108,6 +113,7 @@ func newConfig(opts []Option) config {
 		maxBodyMemory:    DefaultMaxBodyMemory,
 		idleTimeout:      DefaultIdleTimeout,
 		maxConns:         DefaultMaxConns,
+		maxServerCalls:   DefaultMaxServerCalls,
 		maxCalls:         DefaultMaxConcurrentCalls,
 		streamWindow:     DefaultStreamWindow,
 		connWindow:       DefaultConnWindow,
@@ -184,8 +190,19 @@ func WithMaxConns(n int) Option {
 	return optionFunc(func(c *config) { c.maxConns = max(n, 0) })
 }
 
+// WithMaxServerCalls sets the most calls a server runs at once over all its
+// connections (default DefaultMaxServerCalls); 0 means no limit. A call past
+// it is refused at once with CodeResourceExhausted, never queued, and
+// reported to the connection observer (CallRefused). With
+// WithMaxConcurrentCalls, which bounds one connection, it keeps one client
+// from taking what all others need.
+func WithMaxServerCalls(n int) Option {
+	return optionFunc(func(c *config) { c.maxServerCalls = max(n, 0) })
+}
+
 // WithConnObserver sets a function a server calls for each connection it
-// refuses, evicts or closes for idleness (ConnEvent), for metrics and logs.
+// refuses, evicts or closes for idleness, and for each call it refuses at
+// its WithMaxServerCalls limit (ConnEvent), for metrics and logs.
 // It is called on the server's goroutines and must not block.
 func WithConnObserver(f func(ConnEvent)) Option {
 	return optionFunc(func(c *config) { c.connObserver = f })

@@ -19,7 +19,8 @@ type Server struct {
 	handlers atomic.Pointer[map[string]*handler] // copy on write
 	schema   atomic.Pointer[schemaCache]
 	describe *handler
-	bodies   bodyBudget // request bodies held by all connections
+	bodies   bodyBudget   // request bodies held by all connections
+	calls    atomic.Int64 // calls counted against WithMaxServerCalls
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}

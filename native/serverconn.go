@@ -87,8 +87,9 @@ type serverCall struct {
 	overBudget bool
 	stream     *streamReader
 
-	resp   half         // response half
-	halves atomic.Int32 // halves not yet ended
+	resp    half         // response half
+	halves  atomic.Int32 // halves not yet ended
+	counted atomic.Bool  // counted against WithMaxServerCalls until it ends
 }
 
 func newServerConn(s *Server, rwc io.ReadWriteCloser) *serverConn {
@@ -141,6 +142,11 @@ func (c *serverConn) serve() error {
 	c.readLoop()
 	<-c.ended
 	c.handlers.Wait()
+	c.mu.Lock()
+	for _, call := range c.calls {
+		c.s.releaseCall(call) // a call the teardown cut short
+	}
+	c.mu.Unlock()
 	return c.endErr
 }
 

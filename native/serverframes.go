@@ -38,6 +38,9 @@ func (c *serverConn) onHeader(fh FrameHeader) error {
 	c.lastID = fh.Call
 	call.halves.Store(2)
 	call.resp.onEnd = func() { c.halfDone(call) }
+	// The client may start another call as soon as it sees this one's
+	// response end: the place is given back before that.
+	call.resp.onClose = func() { c.s.releaseCall(call) }
 	call.ci = &callInfo{endpoint: call.hdr.Method, peer: c.peer, incoming: call.hdr.Metadata, rangeSpec: call.hdr.Range, ifRange: call.hdr.IfRange}
 	ctx, cancel := context.WithCancelCause(c.ctx)
 	if call.hdr.Timeout > 0 {
@@ -75,6 +78,9 @@ func (c *serverConn) onHeader(fh FrameHeader) error {
 		reject = Errorf(CodeInvalidArgument, "endpoint %q takes a %s request, the call sent %s", call.hdr.Method, h.request, call.hdr.Body)
 	case call.hdr.Accept != h.response:
 		reject = Errorf(CodeInvalidArgument, "endpoint %q answers %s, the caller expects %s", call.hdr.Method, h.response, call.hdr.Accept)
+	case !c.s.takeCall(call):
+		reject = Errorf(CodeResourceExhausted, "too many calls on this server at once (the limit is %d)", c.cfg.maxServerCalls)
+		c.s.observe(ConnEvent{Kind: CallRefused, Peer: c.peer})
 	}
 	switch {
 	case call.hdr.Body.HasJSON():

@@ -70,9 +70,12 @@ var errHalfClosed = errors.New("native: message already ended")
 // after the write that ended the half. credit and stopped are guarded by
 // wire.flowMu.
 type half struct {
-	id      uint32
-	open    atomic.Bool
-	onEnd   func()
+	id    uint32
+	open  atomic.Bool
+	onEnd func()
+	// onClose, if set, runs as open turns false, before the frame ending
+	// the half is written: the peer cannot see the end before it runs.
+	onClose func()
 	credit  int64 // DATA bytes the peer still takes on this stream
 	stopped bool  // ended: a sender waiting for credit gives up
 }
@@ -224,7 +227,7 @@ func (w *wire) writeMessage(hf *half, header any, body []byte, hasBody, end bool
 // write lock, so the goroutine reading the connection may send it. Frames
 // of the half being written now go before it; none goes after.
 func (w *wire) writeRST(hf *half, code Code, msg string) bool {
-	if !hf.open.CompareAndSwap(true, false) {
+	if !hf.close() {
 		return false
 	}
 	w.writeControl(FrameHeader{Type: TypeRST, Call: hf.id}, rstPayload(code, msg))
@@ -236,9 +239,20 @@ func (w *wire) writeRST(hf *half, code Code, msg string) bool {
 // the write lock and writes the half's frame.
 func (hf *half) take(end bool) bool {
 	if end {
-		return hf.open.CompareAndSwap(true, false)
+		return hf.close()
 	}
 	return hf.open.Load()
+}
+
+// close turns open false, and reports whether this call did.
+func (hf *half) close() bool {
+	if !hf.open.CompareAndSwap(true, false) {
+		return false
+	}
+	if hf.onClose != nil {
+		hf.onClose()
+	}
+	return true
 }
 
 // isOpen reports whether hf is still open.

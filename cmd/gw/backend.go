@@ -31,15 +31,17 @@ func runBackend(args []string, sio *stdio) int {
 	var addr, extra string
 	var stdioMode bool
 	var readTimeout, idleTimeout time.Duration
-	var maxConns int
+	var maxConns, maxCalls int
 	c.fs.StringVar(&addr, "native-addr", "127.0.0.1:7070", "native protocol listen `address`: host:port or unix:///path")
 	c.fs.BoolVar(&stdioMode, "stdio", false, "serve one connection on stdin and stdout instead of listening")
 	c.commonFlags(&f)
 	nativeReadTimeoutFlag(c, &readTimeout)
 	nativeIdleTimeoutFlag(c, &idleTimeout)
-	c.fs.IntVar(&maxConns, "max-conns", defaultMaxCalls, "most connections (`n`) served at once, each running one call at a time; at the limit the\n"+
-		"one idle the longest is closed (through CLOSE) to admit a new one, which is refused only when\n"+
-		"every connection has a call in flight; 0 for no limit")
+	c.fs.IntVar(&maxConns, "max-conns", defaultMaxCalls, "most connections (`n`) served at once; at the limit the one idle the longest is closed\n"+
+		"(through CLOSE) to admit a new one, which is refused only when every connection has a call in\n"+
+		"flight; 0 for no limit")
+	c.fs.IntVar(&maxCalls, "max-calls", defaultMaxCalls, "most calls in flight (`n`) over all connections (each connection carries up to 256 at once);\n"+
+		"a call over it is refused at once with RESOURCE_EXHAUSTED; 0 for no limit")
 	c.fs.StringVar(&extra, "extra-endpoint", "", "comma-separated endpoint `names` to register as well, each an echo of {\"text\"} (for tests)")
 	c.hide("extra-endpoint")
 	if err := c.parse(args, sio); err != nil {
@@ -67,11 +69,14 @@ func runBackend(args []string, sio *stdio) int {
 		return fail(err)
 	}
 	defer st.Close()
-	if maxConns < 0 {
-		fmt.Fprintf(sio.err, "gw backend: -max-conns %d: want 0 (no limit) or more\nRun 'gw backend -h' for help.\n", maxConns)
-		return 2
+	for name, v := range map[string]int{"max-conns": maxConns, "max-calls": maxCalls} {
+		if v < 0 {
+			fmt.Fprintf(sio.err, "gw backend: -%s %d: want 0 (no limit) or more\nRun 'gw backend -h' for help.\n", name, v)
+			return 2
+		}
 	}
-	srv := native.NewServer(native.WithLogger(logger), native.WithReadTimeout(readTimeout), native.WithIdleTimeout(idleTimeout), native.WithMaxConns(maxConns))
+	srv := native.NewServer(native.WithLogger(logger), native.WithReadTimeout(readTimeout), native.WithIdleTimeout(idleTimeout),
+		native.WithMaxConns(maxConns), native.WithMaxServerCalls(maxCalls))
 	if err := st.Register(srv); err != nil {
 		return fail(err)
 	}

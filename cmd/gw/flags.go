@@ -180,12 +180,13 @@ func (c *command) securityFlags(f *securityFlags) {
 		"scrapes it without one: restrict who can reach the HTTP listener instead)")
 	c.fs.IntVar(&f.maxCalls, "max-calls", defaultMaxCalls, "most calls in flight (`n`) on each listener: gRPC, HTTP, native; 0 for no limit. Health\n"+
 		"checks and gRPC server reflection have a pool of their own (128). A call over it is\n"+
-		"refused at once: RESOURCE_EXHAUSTED, HTTP 429. A native connection runs one call at a time, so the native\n"+
-		"listener serves at most n connections: at the limit the one idle the longest is closed to\n"+
-		"admit a new one; a new one is refused only when every one has a call in flight")
+		"refused at once: RESOURCE_EXHAUSTED, HTTP 429. The native listener also serves at most n\n"+
+		"connections: at the limit the one idle the longest is closed to admit a new one; a new one is\n"+
+		"refused only when every one has a call in flight")
 	c.fs.IntVar(&f.maxConnStreams, "max-conn-streams", defaultMaxConnStreams, "most concurrent streams (`n`) one HTTP/2 connection may open, on the gRPC listener\n"+
-		"and on the HTTP listener's HTTP/2 (a client waits for a free stream above it); keep it below\n"+
-		"-max-calls, so that one connection cannot take every call of a listener")
+		"and on the HTTP listener's HTTP/2, and calls one native connection may run (a client waits\n"+
+		"for a free stream above it); keep it below -max-calls, so that one connection cannot take\n"+
+		"every call of a listener")
 	c.fs.DurationVar(&f.bodyTimeout, "body-timeout", defaultBodyTimeout, "how long a client may send no byte of a request body it has begun, on the HTTP\n"+
 		"listener (408) and the gRPC listener (a stream that sends no request message: DEADLINE_EXCEEDED),\n"+
 		"before the call is ended and its place freed; a slow upload that keeps moving lives (0: no limit)")

@@ -6,10 +6,12 @@ package main
 // and the wiring of the limits and the token check (auth.go) into the
 // three listeners. A call over a limit is refused at once, never queued:
 // RESOURCE_EXHAUSTED on gRPC, 429 with grpc-gateway's status JSON on HTTP.
-// The native listener, whose connections run one call at a time, serves at
-// most -max-calls connections (native.WithMaxConns): at the limit the
-// connection idle the longest is closed to admit a new one, and a new one is
-// closed at once only when every connection has a call in flight.
+// On the native listener -max-calls bounds the calls of all connections
+// (native.WithMaxServerCalls), -max-conn-streams those of one connection
+// (native.WithMaxConcurrentCalls, announced in its preface), and -max-calls
+// the connections too (native.WithMaxConns): at that limit the connection
+// idle the longest is closed to admit a new one, and a new one is closed at
+// once only when every connection has a call in flight.
 
 import (
 	"context"
@@ -194,22 +196,22 @@ func newGuard(f *securityFlags, log *slog.Logger, reg prometheus.Registerer) (*g
 	g.probeL.max = maxProbeCalls
 	g.refusedTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "framegate_gateway_refused_total",
-		Help: "Calls (native: connections) refused before reaching the gateway, by listener and reason: missing_token, invalid_token, limit (-max-calls) or probe_limit (health and reflection).",
+		Help: "Calls refused before reaching the gateway, by listener and reason: missing_token, invalid_token, limit (-max-calls; native: calls and connections) or probe_limit (health and reflection).",
 	}, []string{"listener", "reason"})
 	inFlight := func(name string, n func() float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name:        "framegate_gateway_in_flight",
-			Help:        "Calls in flight on each listener, counted against -max-calls (native: connections, each running one call at a time); grpc_probes: health checks and server reflection, counted apart.",
+			Help:        "Calls in flight on each listener, counted against -max-calls; grpc_probes: health checks and server reflection, counted apart.",
 			ConstLabels: prometheus.Labels{"listener": name},
 		}, n)
 	}
-	nativeConns := func() float64 {
+	nativeCalls := func() float64 {
 		if srv := g.nsrv.Load(); srv != nil {
-			return float64(srv.Stats().Conns)
+			return float64(srv.Stats().Calls)
 		}
 		return 0
 	}
-	if err := registerAll(reg, g.refusedTotal, inFlight("grpc", g.grpcL.inFlight), inFlight("http", g.httpL.inFlight), inFlight("grpc_probes", g.probeL.inFlight), inFlight("native", nativeConns)); err != nil {
+	if err := registerAll(reg, g.refusedTotal, inFlight("grpc", g.grpcL.inFlight), inFlight("http", g.httpL.inFlight), inFlight("grpc_probes", g.probeL.inFlight), inFlight("native", nativeCalls)); err != nil {
 		return nil, err
 	}
 	return g, nil
@@ -321,18 +323,19 @@ func limitCalls(l *callLimiter, next http.Handler, refused func(what, reason str
 }
 
 // newNativeServer returns the embedded store's native server with the
-// native flags' limits, -max-calls as its connection limit, and its
-// refusals counted.
+// native flags' limits, -max-calls as its call and connection limits,
+// -max-conn-streams as its limit per connection, and its refusals counted.
 func (g *guard) newNativeServer(opts ...native.Option) *native.Server {
 	refused := g.refused("native")
 	observe := func(ev native.ConnEvent) {
-		if ev.Kind == native.ConnRefused {
+		if ev.Kind == native.ConnRefused || ev.Kind == native.CallRefused {
 			refused(ev.Peer, "limit")
 			return
 		}
 		g.log.Debug("gw: native connection closed", "peer", ev.Peer, "reason", ev.Kind.String())
 	}
-	opts = append(append(g.f.nativeOptions(), native.WithMaxConns(g.f.maxCalls), native.WithConnObserver(observe)), opts...)
+	opts = append(append(g.f.nativeOptions(), native.WithMaxConns(g.f.maxCalls), native.WithMaxServerCalls(g.f.maxCalls),
+		native.WithMaxConcurrentCalls(g.f.maxConnStreams), native.WithConnObserver(observe)), opts...)
 	srv := native.NewServer(opts...)
 	g.nsrv.Store(srv)
 	return srv

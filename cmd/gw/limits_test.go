@@ -226,10 +226,12 @@ func TestJSONBodyLimit(t *testing.T) {
 	}
 }
 
-// The native listener serves at most -max-calls connections. At the limit,
-// connections without a call in flight make room: a real call gets through
-// while preface-only connections fill the limit. Only when every connection
-// has a call in flight is a new one refused, and counted.
+// The native listener serves at most -max-calls connections, and -max-calls
+// calls over all of them. At the connection limit, connections without a
+// call in flight make room: a real call gets through while preface-only
+// connections fill the limit. Only when every connection has a call in
+// flight is a new one refused, and counted; a call past the limit on a
+// connection already open is refused and counted too.
 func TestNativeConnLimit(t *testing.T) {
 	for _, network := range []string{"tcp", "unix"} {
 		t.Run(network, func(t *testing.T) { testNativeConnLimit(t, network) })
@@ -332,6 +334,14 @@ func testNativeConnLimit(t *testing.T, network string) {
 	}
 	if n := testutilCount(t, reg, "framegate_gateway_refused_total", `listener="native"`, `reason="limit"`); n != 1 {
 		t.Errorf("%v native refusals; want 1", n)
+	}
+	// -max-calls counts calls, not connections: a third call on a
+	// connection that multiplexes is refused at once too, and counted.
+	if err := say(a, "third"); native.CodeOf(err) != native.CodeResourceExhausted || !strings.Contains(err.Error(), "too many calls on this server") {
+		t.Errorf("a call over -max-calls on a busy connection: %v; want RESOURCE_EXHAUSTED", err)
+	}
+	if n := testutilCount(t, reg, "framegate_gateway_refused_total", `listener="native"`, `reason="limit"`); n != 2 {
+		t.Errorf("%v native refusals; want 2", n)
 	}
 	close(release)
 	for range limit {
