@@ -4,11 +4,12 @@ package gateway
 // by a dial function, served through a pool of connections, watched and
 // reconnected.
 //
-// A RemoteBackend keeps two kinds of connections: a pool (native.Pool) for
-// the calls, and one control connection of its own for describing the
-// backend. Describing on a connection of its own means a probe never waits
-// behind long downloads for a pool slot. Loss is noticed three ways, and the
-// first two are immediate:
+// A RemoteBackend keeps a pool (native.Pool) for the calls, and takes one
+// of its connections as the control connection, for describing the backend:
+// connections multiplex, so a probe never waits behind long downloads for a
+// slot, and a backend behind a pipe (exec:) runs one process. The pool
+// dials more only when its connections are busy and its size allows. Loss
+// is noticed three ways, and the first two are immediate:
 //
 //   - any connection's transport ends (a read fails, or it is closed: the
 //     backend process died, its socket was reset, it shut down);
@@ -19,9 +20,10 @@ package gateway
 //     backend.
 //
 // Each of these wakes the supervisor, which describes the backend on the
-// control connection. If that fails it dials a new control connection at
-// once (the backend may merely have dropped one connection); only if that
-// fails too is the backend down: health turns NOT_SERVING and every call
+// control connection. If that fails it takes that connection out of the
+// pool and describes on another, dialled at once if need be (the backend
+// may merely have dropped one connection); only if that fails too is the
+// backend down: health turns NOT_SERVING and every call
 // fails at once with UNAVAILABLE, without dialling, until a reconnect
 // attempt succeeds. Attempts follow an exponential backoff with jitter
 // (MinBackoff doubling up to MaxBackoff, each delay randomised by ±20%). A
@@ -138,7 +140,6 @@ type RemoteBackend struct {
 	cancelStop  context.CancelFunc
 	done        chan struct{} // closed when the supervisor returns
 	stopOnce    sync.Once
-	closers     sync.WaitGroup // closes of dropped control connections
 
 	mu         sync.Mutex
 	g          *Gateway
@@ -186,7 +187,7 @@ func (r *RemoteBackend) Supervise(ctx context.Context, opts ...Option) (*Gateway
 		stop()
 		cancel()
 		if err != nil {
-			c.Close()
+			r.pool.Remove(c)
 			return nil, err
 		}
 		r.setUp(c)
@@ -272,15 +273,9 @@ func (r *RemoteBackend) Stop() {
 func (r *RemoteBackend) Close() error {
 	r.Stop()
 	r.mu.Lock()
-	c := r.control
 	r.control = nil
 	r.mu.Unlock()
-	if c != nil {
-		c.Close()
-	}
-	r.pool.Close()
-	r.closers.Wait()
-	return nil
+	return r.pool.Close()
 }
 
 // loop is the supervisor.
@@ -316,6 +311,13 @@ func (r *RemoteBackend) loop() {
 		}
 		if err := r.probe(); err != nil {
 			r.o.Logger.Debug("gateway: backend probe failed; reconnecting", "backend", r.o.Name, "err", err)
+			// Not on the connection that failed: the pool dials another.
+			r.mu.Lock()
+			c := r.control
+			r.mu.Unlock()
+			if c != nil {
+				r.pool.Remove(c)
+			}
 			r.reconnect()
 		}
 	}
@@ -333,7 +335,7 @@ func (r *RemoteBackend) reconnect() bool {
 	}
 	if err := r.mount(r.stopCtx, s); err != nil {
 		if r.stopCtx.Err() != nil {
-			r.closeLater(c)
+			r.pool.Remove(c)
 			return false
 		}
 		// The backend answers but its endpoints cannot be served: keep
@@ -345,15 +347,16 @@ func (r *RemoteBackend) reconnect() bool {
 	return true
 }
 
-// connectOnce dials a control connection and describes the backend on it.
+// connectOnce takes the pool's connection (dialling it if need be) as the
+// control connection, and describes the backend on it.
 func (r *RemoteBackend) connectOnce(ctx context.Context) (*native.Client, *native.Schema, error) {
-	c, err := r.newClient(ctx)
+	c, err := r.pool.Client(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
 	s, err := r.describe(ctx, c)
 	if err != nil {
-		r.closeLater(c)
+		r.pool.Remove(c)
 		return nil, nil, err
 	}
 	return c, s, nil
@@ -441,8 +444,8 @@ func (r *RemoteBackend) setUp(c *native.Client) {
 	r.down.Store(false)
 	g, endpoints := r.g, r.endpoints
 	r.mu.Unlock()
-	if old != nil {
-		r.closeLater(old)
+	if old != nil && old != c {
+		r.pool.Remove(old)
 	}
 	if wasDown {
 		g.SetServing(true)
@@ -468,7 +471,7 @@ func (r *RemoteBackend) setDown(err error) {
 	g := r.g
 	r.mu.Unlock()
 	if old != nil {
-		r.closeLater(old)
+		r.pool.Remove(old)
 	}
 	if wasUp {
 		g.SetServing(false)
@@ -476,16 +479,6 @@ func (r *RemoteBackend) setDown(err error) {
 	} else {
 		r.o.Logger.Debug("gateway: backend still unavailable", "backend", r.o.Name, "err", err)
 	}
-}
-
-// closeLater closes a dropped connection without holding up the supervisor
-// (a close handshake with a hung backend takes its timeout).
-func (r *RemoteBackend) closeLater(c *native.Client) {
-	r.closers.Add(1)
-	go func() {
-		defer r.closers.Done()
-		c.Close()
-	}()
 }
 
 // unavailable is the error of a call while the backend is down.

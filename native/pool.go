@@ -187,6 +187,31 @@ func (p *Pool) waitDialLocked(ctx context.Context) error {
 	return nil
 }
 
+// Client returns the connection the pool would make a call on now, dialling
+// it if need be, without making one: for work of the caller's own beside
+// the pool's calls (describing the server, probing its health), so that it
+// needs no connection of its own (over a pipe to a process, a second
+// process). Remove takes it out if it turns out broken.
+func (p *Pool) Client(ctx context.Context) (*Client, error) {
+	pc, err := p.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := pc.c
+	p.put(pc)
+	return c, nil
+}
+
+// Remove takes c out of the pool, if it is there: no call starts on it any
+// more, and it is closed once its calls end.
+func (p *Pool) Remove(c *Client) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if i := slices.IndexFunc(p.conns, func(pc *pooled) bool { return pc.c == c }); i >= 0 {
+		p.dropLocked(i)
+	}
+}
+
 // put ends a call on pc. A connection that can take no more calls, or one
 // the pool dropped or is closing, is closed once its last call ends.
 func (p *Pool) put(pc *pooled) {

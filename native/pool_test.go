@@ -71,3 +71,37 @@ func TestPoolCloseDuringCalls(t *testing.T) {
 		t.Errorf("call after Close = %v, want %v", err, native.ErrClosed)
 	}
 }
+
+// Client lends the pool's connection without a call on it: work on it
+// shares the connection with the calls. Removed, it is closed once its
+// calls end, and the pool dials another.
+func TestPoolClientRemove(t *testing.T) {
+	srv, _ := newServer(t)
+	dial, wait := pipeDialer(srv)
+	p := native.NewPool(dial, 1)
+	c, err := p.Client(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkEcho(t, c, 1)
+	checkEcho(t, p, 2)
+	if st := p.Stats(); st.Dials != 1 || st.Open != 1 || st.Calls != 0 {
+		t.Errorf("after a call on the lent connection and one through the pool: %+v, want 1 dial, 1 open, no call", st)
+	}
+	if again, err := p.Client(context.Background()); err != nil || again != c {
+		t.Errorf("Client again = %p, %v; want the same connection %p", again, err, c)
+	}
+	p.Remove(c) // closed, as it has no call in flight
+	waitUntil(t, "the removed connection closed", func() bool {
+		return c.Call(context.Background(), "Echo.Unary", &echoReq{}, &echoResp{}) != nil
+	})
+	checkEcho(t, p, 3)
+	if st := p.Stats(); st.Dials != 2 {
+		t.Errorf("after Remove: %d dials, want 2", st.Dials)
+	}
+	p.Close()
+	if _, err := p.Client(context.Background()); err != native.ErrClosed {
+		t.Errorf("Client of a closed pool: %v, want ErrClosed", err)
+	}
+	wait()
+}

@@ -80,6 +80,7 @@ var (
 	descPoolDials  = prometheus.NewDesc("framegate_backend_pool_dials_total", "Connections the pool dialled.", nil, nil)
 	descPoolFails  = prometheus.NewDesc("framegate_backend_pool_dial_failures_total", "Dials of the pool that failed.", nil, nil)
 	descPoolWaits  = prometheus.NewDesc("framegate_backend_pool_waits_total", "Calls that had to wait for a free connection of the pool.", nil, nil)
+	descPoolRetry  = prometheus.NewDesc("framegate_backend_pool_retries_total", "Calls made again on another connection: the backend went away (CLOSE) without taking them.", nil, nil)
 )
 
 // remoteCollector reads the backend's state and pool counters at each
@@ -87,7 +88,7 @@ var (
 type remoteCollector struct{ rb *gateway.RemoteBackend }
 
 func (c remoteCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descUp, descReconnects, descPoolSize, descPoolConns, descPoolDials, descPoolFails, descPoolWaits} {
+	for _, d := range []*prometheus.Desc{descUp, descReconnects, descPoolSize, descPoolConns, descPoolDials, descPoolFails, descPoolWaits, descPoolRetry} {
 		ch <- d
 	}
 }
@@ -107,4 +108,5 @@ func (c remoteCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descPoolDials, prometheus.CounterValue, float64(ps.Dials))
 	ch <- prometheus.MustNewConstMetric(descPoolFails, prometheus.CounterValue, float64(ps.Failures))
 	ch <- prometheus.MustNewConstMetric(descPoolWaits, prometheus.CounterValue, float64(ps.Waits))
+	ch <- prometheus.MustNewConstMetric(descPoolRetry, prometheus.CounterValue, float64(ps.Retries))
 }

@@ -171,13 +171,15 @@ func grepLines(s, sub string) string {
 }
 
 // A backend run as a command, speaking on its stdin and stdout: one process
-// per pooled connection, all of them gone after the gateway stops.
+// carries the describing, the health probes and every call, concurrent
+// downloads included; killed, it is started again; it is gone after the
+// gateway stops.
 func TestRemoteExecBackend(t *testing.T) {
 	dataDir := t.TempDir()
 	content := randomBytes(2<<20+5, 4)
 	cmdline := gwBin + " backend -stdio -log-format json -data-dir " + dataDir
 	gw := startGW(t, "gw serve", nil, "serve", "-backend", "exec:"+cmdline,
-		"-grpc-addr", "127.0.0.1:0", "-http-addr", "127.0.0.1:0", "-native-addr", "", "-pool-size", "2")
+		"-grpc-addr", "127.0.0.1:0", "-http-addr", "127.0.0.1:0", "-native-addr", "", "-reconnect-max", "200ms")
 	grpcAddr, httpAddr := gw.addr("grpc"), gw.addr("http")
 	waitHealthz(t, httpAddr, 200, 5*time.Second)
 	l := gw.waitLog(5*time.Second, "backend connected", msgIs("gateway: backend connected"))
@@ -200,18 +202,24 @@ func TestRemoteExecBackend(t *testing.T) {
 		}
 	}
 
-	// Killing one backend process breaks only its connection.
+	// One process served it all: the connections multiplex.
 	pids := backendPIDs(gw)
-	if len(pids) < 2 {
-		t.Fatalf("backend processes %v: want the control one and at least one pooled", pids)
+	if len(pids) != 1 {
+		t.Fatalf("backend processes %v: want one for the describing, the probes and the calls", pids)
 	}
-	syscall.Kill(pids[len(pids)-1], syscall.SIGKILL)
-	time.Sleep(50 * time.Millisecond)
+	// Killed, it is started again, and serves.
+	syscall.Kill(pids[0], syscall.SIGKILL)
+	gw.waitLog(5*time.Second, "a new backend process", func(l map[string]any) bool {
+		return l["msg"] == "serving on stdin and stdout" && l["pid"] != float64(pids[0])
+	})
 	d := startDownload(t, grpcAddr, "x/e.bin")
 	if err := d.rest(); err != nil || d.sum() != sha(content) {
-		t.Fatalf("download after a backend process was killed: %v", err)
+		t.Fatalf("download after the backend process was killed: %v", err)
 	}
 	waitHealthz(t, httpAddr, 200, time.Second)
+	if pids := backendPIDs(gw); len(pids) != 2 {
+		t.Errorf("backend processes %v: want the killed one and its successor", pids)
+	}
 
 	gw.signal(syscall.SIGTERM)
 	if code := gw.wait(10 * time.Second); code != 0 {
