@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"time"
@@ -172,6 +171,9 @@ func (c *Client) interrupt() {
 
 func (c *Client) onFrame(h FrameHeader, me *streamReader) error {
 	payload := func() ([]byte, error) { return c.rr.payload(c.w.fr, h.Length) }
+	if ok, err := c.w.onConnFrame(h, payload, c, "server"); ok {
+		return err
+	}
 	switch h.Type {
 	case TypeClose:
 		p, err := payload()
@@ -187,40 +189,12 @@ func (c *Client) onFrame(h FrameHeader, me *streamReader) error {
 			return protocolErrorf("CLOSE_ACK without a CLOSE")
 		}
 		return errCleanClose
-	case TypePing:
-		p, err := payload()
-		if err != nil {
-			return err
-		}
-		return c.hb.onPing(h, p, &c.w)
-	case TypeWindow:
-		p, err := payload()
-		if err != nil {
-			return err
-		}
-		inc := binary.BigEndian.Uint32(p)
-		if h.Call == 0 {
-			return c.w.onWindow(nil, 0, inc)
-		}
-		c.mu.Lock()
-		call := c.calls[h.Call]
-		c.mu.Unlock()
-		if call == nil {
-			if h.Call > c.lastMade.Load() {
-				return protocolErrorf("WINDOW_UPDATE for call %d, which was never made", h.Call)
-			}
-			return nil // for a call that ended meanwhile
-		}
-		return c.w.onWindow(&call.req, h.Call, inc)
 	case TypeRST:
 		p, err := payload()
 		if err != nil {
 			return err
 		}
 		code, msg := parseRST(p)
-		if h.Call == 0 {
-			return &Error{code: CodeUnavailable, msg: fmt.Sprintf("connection reset by the server: %v: %s", code, msg)}
-		}
 		call, err := c.current(h, expectHeader, expectJSON, expectStream)
 		if err != nil {
 			return err
@@ -445,4 +419,15 @@ func (call *clientCall) setMD(dst *Metadata, md Metadata) {
 		*dst = md
 	}
 	call.mu.Unlock()
+}
+
+// sendHalf is the request half of call, if in progress (sendHalves).
+func (c *Client) sendHalf(id uint32) (*half, uint32) {
+	c.mu.Lock()
+	call := c.calls[id]
+	c.mu.Unlock()
+	if call == nil {
+		return nil, c.lastMade.Load()
+	}
+	return &call.req, 0
 }

@@ -3,10 +3,12 @@ package native
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"io"
 	"net"
+	"slices"
 	"testing"
 	"time"
 )
@@ -32,7 +34,10 @@ func fuzzSeeds() [][]byte {
 	call = appendFrame(call, FrameHeader{Type: TypeTrailer, Call: 2}, []byte(`{"code":0}`))
 	call = append(call, hdr(3, requestHeader{Method: "Get", Body: BodyJSON, Accept: BodyStream, Timeout: 1e9})...)
 	call = appendFrame(call, FrameHeader{Type: TypeBody, Flags: FlagEnd, Call: 3}, []byte(`{"n":3}`))
+	call = appendFrame(call, FrameHeader{Type: TypeWindow, Call: 3}, []byte{0, 0, 0x10, 0})
+	call = appendFrame(call, FrameHeader{Type: TypeWindow}, []byte{0, 0x20, 0, 0})
 	call = appendFrame(call, FrameHeader{Type: TypeRST, Call: 3}, rstPayload(CodeCanceled, "stop"))
+	call = appendFrame(call, FrameHeader{Type: TypeWindow, Call: 3}, []byte{0, 0, 0, 1}) // crossed the RST
 	call = appendFrame(call, FrameHeader{Type: TypePing}, []byte("pingpong"))
 	call = appendFrame(call, FrameHeader{Type: TypeClose}, []byte{0, 0, 0, 3})
 	seeds = append(seeds, call)
@@ -154,6 +159,10 @@ func FuzzClientConn(f *testing.F) {
 	f.Add(appendFrame(two, FrameHeader{Type: TypeBody, Flags: FlagEnd, Call: 2}, []byte(`[1]`)))
 	f.Add(append(two, appendFrame(nil, FrameHeader{Type: TypePing}, []byte("12345678"))...))
 	f.Add(resp(1, responseHeader{Code: CodeNotFound, Message: "no", Body: BodyNone}))
+	window := func(id, inc uint32) []byte {
+		return appendFrame(nil, FrameHeader{Type: TypeWindow, Call: id}, binary.BigEndian.AppendUint32(nil, inc))
+	}
+	f.Add(slices.Concat(window(0, 1<<20), window(1, 1<<16), ok, window(1, 1)))
 	f.Add(append(resp(1, responseHeader{Body: BodyStream}), appendFrame(nil, FrameHeader{Type: TypeTrailer, Call: 1}, []byte(`{"code":0}`))...))
 	for _, s := range fuzzSeeds() {
 		f.Add(s)

@@ -84,16 +84,6 @@ func (h *heartbeat) stop() {
 	}
 }
 
-// onPing answers a PING; an answer to ours needs nothing more, its bytes
-// counted already.
-func (h *heartbeat) onPing(fh FrameHeader, p []byte, w *wire) error {
-	if fh.Flags&FlagAck != 0 {
-		return nil
-	}
-	w.writeControl(FrameHeader{Type: TypePing, Flags: FlagAck}, p)
-	return nil
-}
-
 // countingReader counts the bytes read from a transport: the heartbeat's
 // sign of life.
 type countingReader struct {

@@ -244,6 +244,9 @@ func (c *serverConn) noRequestOpen() bool {
 }
 
 func (c *serverConn) onFrame(h FrameHeader, me *streamReader) error {
+	if ok, err := c.w.onConnFrame(h, func() ([]byte, error) { return c.payload(h) }, c, "peer"); ok {
+		return err
+	}
 	switch h.Type {
 	case TypeHeader:
 		return c.onHeader(h)
@@ -259,14 +262,6 @@ func (c *serverConn) onFrame(h FrameHeader, me *streamReader) error {
 		return c.onClose(h)
 	case TypeCloseAck:
 		return c.onCloseAck()
-	case TypePing:
-		p, err := c.rr.payload(c.w.fr, h.Length)
-		if err != nil {
-			return err
-		}
-		return c.hb.onPing(h, p, &c.w)
-	case TypeWindow:
-		return c.onWindow(h)
 	}
 	return protocolErrorf("unexpected %v frame", h.Type)
 }

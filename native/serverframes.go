@@ -5,9 +5,7 @@ package native
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
 	"time"
 
@@ -213,25 +211,15 @@ func (c *serverConn) onData(fh FrameHeader, me *streamReader) error {
 	return c.rr.ownData(&c.w, s, fh.Length)
 }
 
-func (c *serverConn) onWindow(fh FrameHeader) error {
-	p, err := c.payload(fh)
-	if err != nil {
-		return err
-	}
-	inc := binary.BigEndian.Uint32(p)
-	if fh.Call == 0 {
-		return c.w.onWindow(nil, 0, inc)
-	}
+// sendHalf is the response half of call, if in progress (sendHalves).
+func (c *serverConn) sendHalf(id uint32) (*half, uint32) {
 	c.mu.Lock()
-	call := c.calls[fh.Call]
+	call := c.calls[id]
 	c.mu.Unlock()
 	if call == nil {
-		if fh.Call > c.lastID {
-			return protocolErrorf("WINDOW_UPDATE for call %d, which was never made", fh.Call)
-		}
-		return nil // for a call that ended meanwhile
+		return nil, c.lastID
 	}
-	return c.w.onWindow(&call.resp, fh.Call, inc)
+	return &call.resp, 0
 }
 
 func (c *serverConn) onTrailer(fh FrameHeader) error {
@@ -265,17 +253,11 @@ func (c *serverConn) onRST(fh FrameHeader) error {
 		return err
 	}
 	code, msg := parseRST(p)
-	if fh.Call == 0 {
-		return &Error{code: CodeUnavailable, msg: fmt.Sprintf("connection reset by the peer: %v: %s", code, msg)}
-	}
 	c.mu.Lock()
 	call := c.calls[fh.Call]
 	c.mu.Unlock()
 	if call == nil {
-		if fh.Call > c.lastID {
-			return protocolErrorf("RST for call %d, which was never made", fh.Call)
-		}
-		return nil // the call ended as the client gave it up
+		return staleFrame(fh, c.lastID) // or the call ended as the client gave it up
 	}
 	cause := &Error{code: code, msg: "call aborted by the client: " + msg}
 	call.cancel(cause)
