@@ -2,11 +2,15 @@ package native
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"reflect"
 	"strings"
+
+	"github.com/framegate/framegate/internal/clip"
 )
 
 var (
@@ -180,6 +184,51 @@ func checkEndpointName(name string) error {
 		}
 	}
 	return nil
+}
+
+// admit finds the handler of a call to method that sends a request of kind
+// body and accepts a response of kind accept: the checks of every call,
+// remote (onHeader) or local (LocalClient).
+func (s *Server) admit(method string, body, accept BodyKind) (*handler, *Error) {
+	h := s.lookup(method)
+	switch {
+	case h == nil:
+		return nil, Errorf(CodeUnimplemented, "unknown endpoint %s", clip.Quote(method))
+	case body != h.request:
+		return nil, Errorf(CodeInvalidArgument, "endpoint %q takes a %s request, the call sent %s", method, h.request, body)
+	case accept != h.response:
+		return nil, Errorf(CodeInvalidArgument, "endpoint %q answers %s, the caller expects %s", method, h.response, accept)
+	}
+	return h, nil
+}
+
+// decode decodes a request's JSON part into a new request value, if the
+// handler takes one.
+func (h *handler) decode(data []byte) (any, error) {
+	if h.reqType == nil {
+		return nil, nil
+	}
+	req := h.newRequest()
+	return req, decodeRequest(h.name, data, req)
+}
+
+// run runs the handler on inv, logging a panic with the peer. Remote and
+// local calls run their handlers so.
+func (h *handler) run(ctx context.Context, inv *invocation, logger *slog.Logger, peer string) error {
+	err := h.call(ctx, inv)
+	if errors.Is(err, errPanic) {
+		logger.Error("native: handler panicked", "endpoint", h.name, "peer", peer, "err", err)
+	}
+	return err
+}
+
+// encodeResponse is the JSON of inv's response.
+func (h *handler) encodeResponse(inv *invocation) ([]byte, error) {
+	data, err := json.Marshal(inv.resp)
+	if err != nil {
+		return nil, Errorf(CodeInternal, "cannot encode the response of %q: %v", h.name, err)
+	}
+	return data, nil
 }
 
 // invocation is one call of a handler: arguments in, results out.

@@ -3,12 +3,9 @@ package native
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"sync"
-
-	"github.com/framegate/framegate/internal/clip"
 )
 
 // Caller is what Client, Pool and LocalClient have in common: code that
@@ -50,19 +47,14 @@ func (lc *LocalClient) Call(ctx context.Context, method string, req, resp any, o
 	}
 	kind, value, body := requestParts(req)
 	accept, rc, rr := responseKind(resp)
-	h := lc.s.lookup(method)
-	switch {
-	case h == nil:
-		return Errorf(CodeUnimplemented, "unknown endpoint %s", clip.Quote(method))
-	case kind != h.request:
-		return Errorf(CodeInvalidArgument, "endpoint %q takes a %s request, the call sent %s", method, h.request, kind)
-	case accept != h.response:
-		return Errorf(CodeInvalidArgument, "endpoint %q answers %s, the caller expects %s", method, h.response, accept)
+	h, rejected := lc.s.admit(method, kind, accept)
+	if rejected != nil {
+		return rejected
 	}
 	if err := ctx.Err(); err != nil {
 		return contextError(ctx)
 	}
-	var inv invocation
+	inv := invocation{body: body}
 	if h.reqType != nil {
 		data, err := encodeRequestJSON(value)
 		if err != nil {
@@ -71,19 +63,14 @@ func (lc *LocalClient) Call(ctx context.Context, method string, req, resp any, o
 		if int64(len(data)) > lc.s.cfg.lim.maxBodySize {
 			return Errorf(CodeResourceExhausted, "request body of %q exceeds the limit of %d bytes", method, lc.s.cfg.lim.maxBodySize)
 		}
-		inv.req = h.newRequest()
-		if err := decodeRequest(method, data, inv.req); err != nil {
+		if inv.req, err = h.decode(data); err != nil {
 			return err
 		}
 	}
-	inv.body = body
 	hctx, cancel := context.WithCancelCause(ctx)
 	ci := &callInfo{endpoint: method, peer: "local", incoming: o.md.Clone(), rangeSpec: o.rangeSpec, ifRange: o.ifRange}
-	err := h.call(withCallInfo(hctx, ci), &inv)
+	err := h.run(withCallInfo(hctx, ci), &inv, lc.s.cfg.logger, "local")
 	ci.sent = true
-	if errors.Is(err, errPanic) {
-		lc.s.cfg.logger.Error("native: handler panicked", "endpoint", method, "peer", "local", "err", err)
-	}
 	if ctx.Err() != nil {
 		// The caller gave up while the handler ran: whatever it answered,
 		// the call fails as a remote one does, with ctx's error.
@@ -106,9 +93,9 @@ func (lc *LocalClient) Call(ctx context.Context, method string, req, resp any, o
 		if o.trailer != nil {
 			*o.trailer = ci.trailer
 		}
-		data, err := json.Marshal(inv.resp)
+		data, err := h.encodeResponse(&inv)
 		if err != nil {
-			return Errorf(CodeInternal, "cannot encode the response of %q: %v", method, err)
+			return err
 		}
 		if raw, ok := resp.(*json.RawMessage); ok {
 			*raw = data // what json.Unmarshal would copy

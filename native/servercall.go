@@ -4,8 +4,6 @@ package native
 // response.
 
 import (
-	"encoding/json"
-	"errors"
 	"io"
 )
 
@@ -14,26 +12,19 @@ func (c *serverConn) run(call *serverCall) {
 	defer c.handlers.Done()
 	h := call.h
 	var inv invocation
-	var err error
-	if h.reqType != nil {
-		inv.req = h.newRequest()
-		err = decodeRequest(call.hdr.Method, call.body, inv.req)
-		call.body = nil
-	}
-	c.releaseBody(call)
 	if call.stream != nil {
 		inv.body = call.stream
 	}
+	var err error
+	inv.req, err = h.decode(call.body)
+	c.releaseBody(call)
 	if err == nil {
-		err = h.call(call.ctx, &inv)
+		err = h.run(call.ctx, &inv, c.cfg.logger, c.peer)
 	}
 	if call.stream != nil {
 		call.stream.abort(errHandlerReturned)
 	}
 	if err != nil {
-		if errors.Is(err, errPanic) {
-			c.cfg.logger.Error("native: handler panicked", "endpoint", call.hdr.Method, "peer", c.peer, "err", err)
-		}
 		closeStream(inv.stream)
 		c.respondError(call, err)
 		return
@@ -42,9 +33,9 @@ func (c *serverConn) run(call *serverCall) {
 	ci.sent = true
 	rh := responseHeader{Body: h.response, Metadata: ci.header}
 	if h.response == BodyJSON {
-		data, merr := json.Marshal(inv.resp)
+		data, merr := h.encodeResponse(&inv)
 		if merr != nil {
-			c.respondError(call, Errorf(CodeInternal, "cannot encode the response of %q: %v", call.hdr.Method, merr))
+			c.respondError(call, merr)
 			return
 		}
 		rh.Trailer = ci.trailer

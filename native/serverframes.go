@@ -8,8 +8,6 @@ import (
 	"errors"
 	"io"
 	"time"
-
-	"github.com/framegate/framegate/internal/clip"
 )
 
 // payload reads the current frame's payload into the role's scratch buffer.
@@ -63,22 +61,18 @@ func (c *serverConn) onHeader(fh FrameHeader) error {
 	c.mu.Unlock()
 
 	var reject *Error
-	h := c.s.lookup(call.hdr.Method)
+	var h *handler
 	switch {
 	case away:
 		c.sendClose() // the client learns of the CLOSE before the refusal
 		reject = &Error{code: CodeUnavailable, msg: why + "; the call was not processed"}
 	case busy:
 		reject = Errorf(CodeResourceExhausted, "too many calls on this connection at once (the limit is %d, announced in the preface)", c.w.mine.maxCalls)
-	case h == nil:
-		reject = Errorf(CodeUnimplemented, "unknown endpoint %s", clip.Quote(call.hdr.Method))
-	case call.hdr.Body != h.request:
-		reject = Errorf(CodeInvalidArgument, "endpoint %q takes a %s request, the call sent %s", call.hdr.Method, h.request, call.hdr.Body)
-	case call.hdr.Accept != h.response:
-		reject = Errorf(CodeInvalidArgument, "endpoint %q answers %s, the caller expects %s", call.hdr.Method, h.response, call.hdr.Accept)
-	case !c.s.takeCall(call):
-		reject = Errorf(CodeResourceExhausted, "too many calls on this server at once (the limit is %d)", c.cfg.maxServerCalls)
-		c.s.observe(ConnEvent{Kind: CallRefused, Peer: c.peer})
+	default:
+		if h, reject = c.s.admit(call.hdr.Method, call.hdr.Body, call.hdr.Accept); reject == nil && !c.s.takeCall(call) {
+			reject = Errorf(CodeResourceExhausted, "too many calls on this server at once (the limit is %d)", c.cfg.maxServerCalls)
+			c.s.observe(ConnEvent{Kind: CallRefused, Peer: c.peer})
+		}
 	}
 	switch {
 	case call.hdr.Body.HasJSON():
