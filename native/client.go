@@ -233,6 +233,12 @@ func (c *Client) call(ctx context.Context, method string, req, resp any, opts []
 		return err
 	}
 	if ev.err != nil {
+		if ctx.Err() != nil {
+			// The caller gave up, and the answer may be the server's
+			// acknowledgment of the abort (an RST): the call fails with
+			// ctx's error, as a local one does.
+			return contextError(ctx)
+		}
 		return ev.err
 	}
 	if ev.stream != nil {

@@ -45,6 +45,7 @@ func suiteCases() []suiteCase {
 	cs = append(cs, connCases...)
 	cs = append(cs, serverCases...)
 	cs = append(cs, limitCases...)
+	cs = append(cs, turnCases...)
 	return cs
 }
 

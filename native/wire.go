@@ -188,15 +188,23 @@ func (w *wire) writeFrame(hf *half, h FrameHeader, payload []byte, end bool) err
 }
 
 // writeMessage writes a HEADER and, if hasBody, the JSON body in BODY
-// frames, in one Write. It ends the half unless a stream follows. open,
-// if not nil, runs under the write lock first: a client numbers its call
-// there, so that calls go out in the order of their ids.
+// frames. It ends the half unless a stream follows. open, if not nil, runs
+// under the write lock first: a client numbers its call there, so that
+// calls go out in the order of their ids. A body larger than a DATA chunk
+// goes out one chunk per turn of the write lock, so that another call's
+// frames wait for one chunk at most, as beside a stream; the half may be
+// reset between two turns, and the rest is then not sent.
 func (w *wire) writeMessage(hf *half, header any, body []byte, hasBody, end bool, open func()) error {
 	w.wl.lock(true)
 	if open != nil {
 		open()
 	}
-	if !hf.take(end) {
+	turn, rest := body, []byte(nil)
+	if hasBody && len(body) > w.chunk {
+		turn, rest = body[:w.chunk], body[w.chunk:]
+	}
+	did := end && rest == nil
+	if !hf.take(did) {
 		w.unlock()
 		return errHalfClosed
 	}
@@ -212,13 +220,38 @@ func (w *wire) writeMessage(hf *half, header any, body []byte, hasBody, end bool
 	}
 	putFrameHeader(b, FrameHeader{Type: TypeHeader, Length: uint32(len(b) - FrameHeaderLen), Call: hf.id})
 	if hasBody {
-		b = w.fr.appendChunked(b, TypeBody, hf.id, body, FlagEnd)
+		b = w.fr.appendChunked(b, TypeBody, hf.id, turn, bodyFlags(rest))
 	}
+	err := w.writeTurn(b)
+	for err == nil && len(rest) > 0 {
+		turn, rest = rest[:min(len(rest), w.chunk)], rest[min(len(rest), w.chunk):]
+		w.wl.lock(true)
+		if did = end && len(rest) == 0; !hf.take(did) {
+			w.unlock()
+			return errHalfClosed
+		}
+		err = w.writeTurn(w.fr.appendChunked(w.fr.wbuf[:0], TypeBody, hf.id, turn, bodyFlags(rest)))
+	}
+	hf.ended(w, did)
+	return err
+}
+
+// bodyFlags are the flags of the last BODY frame of a turn: END if nothing
+// of the body is left for another.
+func bodyFlags(rest []byte) Flags {
+	if len(rest) == 0 {
+		return FlagEnd
+	}
+	return 0
+}
+
+// writeTurn writes b, the frames of one turn of the write lock, and lets
+// the lock go.
+func (w *wire) writeTurn(b []byte) error {
 	w.fr.wbuf = b
 	err := w.writeLocked(b)
 	w.fr.shrink()
 	w.unlock()
-	hf.ended(w, end)
 	return err
 }
 
