@@ -77,8 +77,9 @@
 // Client.Call sends one call and waits for its response. A Client runs
 // many calls at once on its one connection, up to the most the server
 // accepts (WithMaxConcurrentCalls), each with its own flow-control window;
-// Pool keeps connections to one address and opens another only when all
-// are at their limit. LocalClient calls the handlers of a
+// Pool keeps up to its size of connections to one address: a call takes an
+// idle one, else a new one while the pool has room, else shares the least
+// loaded one. LocalClient calls the handlers of a
 // Server in the same process through the same Caller interface.
 //
 //	err := c.Call(ctx, "Store.List", &ListRequest{}, &resp)            // JSON both ways
@@ -107,8 +108,11 @@
 //
 //	io.ReadWriteCloser   the transport; closed last
 //	  frame layer        frame.go: preface, 12-byte frame headers, limits
-//	  message layer      message.go, conn.go: HEADER [BODY...] [DATA... TRAILER] | RST
-//	  rpc layer          server.go, serverconn.go, client.go, clientread.go: calls, close handshake
+//	  wire layer         wire.go, wireframes.go, flow.go, heartbeat.go, role.go: writes
+//	                     and their turns, flow control, PING, who reads the connection
+//	  message layer      stream.go, header*.go: HEADER [BODY...] [DATA... TRAILER] | RST
+//	  call layer         handler.go, servercall.go, serverframes.go, serverconn.go,
+//	                     client.go, clientread.go, local.go: calls, close handshake
 //
 // Teardown is stack-wise: Client.Close sends CLOSE, the server answers
 // CLOSE_ACK, both sides leave the message layer, then close the transport.
@@ -122,8 +126,13 @@
 // received, never with a length a frame claims; a server bounds the request
 // bodies of all its connections together (WithMaxBodyMemory), the
 // connections it serves (WithMaxConns: at the limit the one idle the longest
-// makes room), and how long a connection may stay idle (WithIdleTimeout) or
-// silent in the middle of a request (WithReadTimeout). A connection the
+// makes room), the calls of all of them (WithMaxServerCalls) and of one
+// (WithMaxConcurrentCalls), the bytes a peer may send ahead of their reader
+// (WithStreamWindow, WithConnWindow), and how long a connection may stay
+// idle (WithIdleTimeout) or silent in the middle of a request
+// (WithReadTimeout). A peer that sends nothing, not even the answer to a
+// PING, is dead after the heartbeat's timeout (WithHeartbeat): its calls
+// fail with UNAVAILABLE, while a slow one that answers lives. A connection the
 // server closes between calls goes through the close handshake; Pool
 // redials, and makes again a call the server refused unprocessed as it
 // closed the connection.
