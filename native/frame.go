@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"slices"
 	"sync/atomic"
 )
 
@@ -300,13 +301,16 @@ func (f *framer) readPayload(buf []byte, n uint32) ([]byte, error) {
 // net/http and grpc-go read bodies.
 func (f *framer) appendPayload(b []byte, n uint32) ([]byte, error) {
 	for n > 0 {
-		p, err := f.arrived(n)
-		if err != nil {
+		if len(b) == cap(b) {
+			// Grow with what arrived: at most twice the bytes read.
+			b = slices.Grow(b, int(min(n, uint32(max(cap(b), readBufferSize)))))
+		}
+		m, err := f.r.Read(b[len(b):min(cap(b), len(b)+int(n))])
+		b = b[:len(b)+m]
+		n -= uint32(m)
+		if err != nil && n > 0 {
 			return b, err
 		}
-		b = append(b, p...)
-		f.r.Discard(len(p))
-		n -= uint32(len(p))
 	}
 	return b, nil
 }

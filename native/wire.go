@@ -321,16 +321,27 @@ func (w *wire) sendStream(hf *half, src io.Reader, trailerMD func() Metadata) (s
 	// before it: a payload at offset 12 makes the source's copy into it
 	// misaligned, and Go's memmove then takes a path measured here at less
 	// than half the speed (bench: native/unix 2.6 vs 5.6 GiB/s).
-	bp := bufpool.Get(payloadOffset + w.chunk)
-	defer bufpool.Put(bp)
-	buf := (*bp)[payloadOffset-FrameHeaderLen:]
+	//
+	// The buffer starts small, and becomes a whole chunk once the source
+	// fills it: a source that waits for its bytes (a watch, a tail, a
+	// stream idle in the middle) holds sendStartSize, not a chunk, while it
+	// waits (bench: mem/idle-stream).
+	size := min(w.chunk, sendStartSize)
+	bp := bufpool.Get(payloadOffset + size)
+	defer func() { bufpool.Put(bp) }()
 	for {
+		buf := (*bp)[payloadOffset-FrameHeaderLen:]
 		n, rerr := src.Read(buf[FrameHeaderLen:])
 		if n > 0 {
 			if err := w.writeData(hf, buf[:FrameHeaderLen+n]); err != nil {
 				return sent, nil, err
 			}
 			sent += int64(n)
+		}
+		if n == size && size < w.chunk {
+			bufpool.Put(bp)
+			size = w.chunk
+			bp = bufpool.Get(payloadOffset + size)
 		}
 		if rerr != nil {
 			if rerr != io.EOF {
@@ -344,6 +355,9 @@ func (w *wire) sendStream(hf *half, src io.Reader, trailerMD func() Metadata) (s
 // payloadOffset is where a DATA payload starts in a send buffer: a cache
 // line in, with the frame header right before it.
 const payloadOffset = 64
+
+// sendStartSize is the first read of a stream's source.
+const sendStartSize = 16 << 10
 
 // writeTrailer ends a stream with a TRAILER carrying srcErr (nil for a
 // complete stream) and the trailer metadata.
