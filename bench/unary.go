@@ -34,8 +34,10 @@ func init() {
 		{"unary/native/1", 1, nativeUnary(false)},
 		{"unary/native-pool/16", 16, nativeUnary(false)},
 		{"unary/native-client/16", 16, nativeUnary(true)},
+		{"unary/native-client/64", 64, nativeUnary(true)},
 		{"unary/netrpc-gob/1", 1, netrpcUnary},
 		{"unary/netrpc-gob/16", 16, netrpcUnary},
+		{"unary/netrpc-gob/64", 64, netrpcUnary},
 		{"unary/grpc/1", 1, grpcUnary},
 		{"unary/grpc/16", 16, grpcUnary},
 		{"unary/tcp-pingpong/1", 1, pingpongUnary},
@@ -44,9 +46,12 @@ func init() {
 		register(contender{name: w.name, unit: "calls/s", order: 500 + i,
 			run: func(r *round) (float64, error) { return w.run(r, w.callers) }})
 	}
-	registerRatio(ratio{name: "unary native/netrpc 1", num: "unary/native/1", den: "unary/netrpc-gob/1", target: atLeast(1)})
+	// Issue 15: one caller at least 1.5x net/rpc, 16 callers on one
+	// connection at least net/rpc's 16 on its one connection.
+	registerRatio(ratio{name: "unary native/netrpc 1", num: "unary/native/1", den: "unary/netrpc-gob/1", target: atLeast(1.5)})
 	registerRatio(ratio{name: "unary native-pool/netrpc 16", num: "unary/native-pool/16", den: "unary/netrpc-gob/16", target: atLeast(1)})
-	registerRatio(ratio{name: "unary native-client/netrpc 16", num: "unary/native-client/16", den: "unary/netrpc-gob/16"})
+	registerRatio(ratio{name: "unary native-client/netrpc 16", num: "unary/native-client/16", den: "unary/netrpc-gob/16", target: atLeast(1)})
+	registerRatio(ratio{name: "unary native-client/netrpc 64", num: "unary/native-client/64", den: "unary/netrpc-gob/64"})
 	// The ceiling of one call at a time per connection: the same bytes
 	// bounced with no framing, encoding or dispatch at all.
 	registerRatio(ratio{name: "unary pingpong/netrpc 16", num: "unary/tcp-pingpong/16", den: "unary/netrpc-gob/16"})
@@ -133,7 +138,7 @@ func checkEcho(got *EchoMsg) error {
 }
 
 // nativeUnary: one Client for one caller; for 16 callers a Pool of 16
-// connections, or (shared) one Client they take turns on.
+// connections, or (shared) one Client whose connection carries them all.
 func nativeUnary(shared bool) func(r *round, callers int) (float64, error) {
 	return func(r *round, callers int) (float64, error) {
 		ns, err := startNative("tcp")

@@ -1,0 +1,248 @@
+package main
+
+// Calls sharing one native connection (issue 15): small calls beside a
+// saturating stream on the same Client, against each alone, and the memory
+// an idle stream and an idle connection hold.
+//
+// The transport is a unix socketpair, the fastest one: the stream saturates
+// it, so whatever the small calls wait for is the connection's own
+// scheduling (a DATA frame at most, with the write lock's turns), not a slow
+// link. The small calls are paced, one per millisecond, as the control
+// calls (a List, a Stat) beside a download are: a caller looping as fast as
+// it can would measure the CPU the two share on this 2-core machine, not the
+// connection.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/framegate/framegate/native"
+)
+
+func init() {
+	register(contender{name: "mux/small-alone", unit: "calls/s", order: 600,
+		run: func(r *round) (float64, error) { return muxSmall(r, false) }})
+	register(contender{name: "mux/small-beside-stream", unit: "calls/s", order: 601,
+		run: func(r *round) (float64, error) { return muxSmall(r, true) }})
+	register(contender{name: "mux/stream-alone", unit: "GiB/s", order: 602, run: muxStreamAlone})
+	register(contender{name: "mem/idle-stream", unit: "KiB", order: 610, run: memIdleStreams})
+	register(contender{name: "mem/idle-conn", unit: "KiB", order: 611, run: memIdleConns})
+	registerRatio(ratio{name: "mux small p99 beside/alone", num: "mux/small-beside-stream p99", den: "mux/small-alone p99", target: atMost(5)})
+	registerRatio(ratio{name: "mux stream beside/alone", num: "mux/small-beside-stream stream", den: "mux/stream-alone", target: atLeast(0.8)})
+}
+
+// smallEvery is the pace of the small calls.
+const smallEvery = time.Millisecond
+
+// muxSmall makes paced small calls on one Client for the round's time, with
+// an endless download running on the same Client if beside; it records
+// their p50 and p99 latency, and the download's GiB/s meanwhile.
+func muxSmall(r *round, beside bool) (float64, error) {
+	ns, err := startNative("unix")
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var streamed atomic.Int64
+	streamDone := make(chan error, 1)
+	if beside {
+		var rc io.ReadCloser
+		if err := ns.client.Call(ctx, "Bench.Stream", &streamRequest{N: 1 << 50}, &rc); err != nil {
+			cancel()
+			return 0, errors.Join(err, ns.close())
+		}
+		go func() { streamDone <- drain(rc, &streamed) }()
+		time.Sleep(100 * time.Millisecond) // the stream at full speed first
+	}
+	d := max(r.cfg.minTime, time.Second)
+	var lats []time.Duration
+	var callErr error
+	s0, t0 := streamed.Load(), time.Now()
+	tick := time.NewTicker(smallEvery)
+	for time.Since(t0) < d {
+		<-tick.C
+		t := time.Now()
+		var resp EchoMsg
+		if callErr = ns.client.Call(ctx, "Bench.Echo", &echoRequest, &resp); callErr == nil {
+			callErr = checkEcho(&resp)
+		}
+		if callErr != nil {
+			break
+		}
+		lats = append(lats, time.Since(t))
+	}
+	tick.Stop()
+	el, moved := time.Since(t0), streamed.Load()-s0
+	cancel() // ends the stream: the call is aborted
+	if beside {
+		if err := <-streamDone; err == nil {
+			callErr = errors.Join(callErr, errors.New("the endless stream ended"))
+		}
+		r.record("stream", "GiB/s", float64(moved)/(1<<30)/el.Seconds())
+	}
+	if err := errors.Join(callErr, ns.close()); err != nil {
+		return 0, err
+	}
+	slices.Sort(lats)
+	r.record("p50", "µs", float64(percentile(lats, 50))/1e3)
+	r.record("p99", "µs", float64(percentile(lats, 99))/1e3)
+	return float64(len(lats)) / el.Seconds(), nil
+}
+
+// drain reads rc until it fails, counting the bytes.
+func drain(rc io.ReadCloser, n *atomic.Int64) error {
+	defer rc.Close()
+	buf := make([]byte, chunk)
+	for {
+		m, err := rc.Read(buf)
+		n.Add(int64(m))
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// muxStreamAlone is the download of muxSmall alone, for as long.
+func muxStreamAlone(r *round) (float64, error) {
+	ns, err := startNative("unix")
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var rc io.ReadCloser
+	if err := ns.client.Call(ctx, "Bench.Stream", &streamRequest{N: 1 << 50}, &rc); err != nil {
+		cancel()
+		return 0, errors.Join(err, ns.close())
+	}
+	var streamed atomic.Int64
+	done := make(chan error, 1)
+	go func() { done <- drain(rc, &streamed) }()
+	time.Sleep(100 * time.Millisecond)
+	s0, t0 := streamed.Load(), time.Now()
+	time.Sleep(max(r.cfg.minTime, time.Second))
+	el, moved := time.Since(t0), streamed.Load()-s0
+	cancel()
+	<-done
+	return float64(moved) / (1 << 30) / el.Seconds(), ns.close()
+}
+
+// idleStreams is how many idle streams memIdleStreams holds on one
+// connection, and idleConns how many connections memIdleConns holds.
+const (
+	idleStreams = 1000
+	idleConns   = 200
+)
+
+// memIdleStreams opens idleStreams calls on one connection whose response
+// streams have begun and then wait (their handlers' readers block), and
+// returns the memory each holds, client and server sides together: heap and
+// goroutine stacks in use, after a GC, against before.
+func memIdleStreams(r *round) (float64, error) {
+	release := make(chan struct{})
+	srv := native.NewServer(native.WithMaxConcurrentCalls(2 * idleStreams))
+	if err := srv.Register("Bench.Idle", func(ctx context.Context, body *io.Reader) error {
+		*body = &blockedReader{first: pattern[:1], release: release, ctx: ctx}
+		return nil
+	}); err != nil {
+		return 0, err
+	}
+	a, b, err := socketPair()
+	if err != nil {
+		return 0, err
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.ServeConn(a) }()
+	c, err := native.NewClient(b, native.WithMaxConcurrentCalls(2*idleStreams))
+	if err != nil {
+		srv.Close()
+		return 0, err
+	}
+	before := memInUse()
+	streams := make([]io.ReadCloser, 0, idleStreams)
+	for range idleStreams {
+		var rc io.ReadCloser
+		if err = c.Call(context.Background(), "Bench.Idle", nil, &rc); err != nil {
+			break
+		}
+		streams = append(streams, rc)
+	}
+	per := float64(memInUse()-before) / float64(max(len(streams), 1)) / 1024
+	close(release)
+	for _, rc := range streams {
+		rc.Close()
+	}
+	err = errors.Join(err, c.Close(), srv.Close())
+	if e := <-served; e != nil && !errors.Is(e, native.ErrServerClosed) {
+		err = errors.Join(err, e)
+	}
+	return per, err
+}
+
+// blockedReader returns first, then blocks until release or ctx ends.
+type blockedReader struct {
+	first   []byte
+	release <-chan struct{}
+	ctx     context.Context
+}
+
+func (b *blockedReader) Read(p []byte) (int, error) {
+	if len(b.first) > 0 {
+		n := copy(p, b.first)
+		b.first = b.first[n:]
+		return n, nil
+	}
+	select {
+	case <-b.release:
+	case <-b.ctx.Done():
+	}
+	return 0, io.EOF
+}
+
+// memIdleConns connects idleConns clients over socketpairs to one server,
+// with no call, and returns the memory each connection holds, both ends
+// together.
+func memIdleConns(r *round) (float64, error) {
+	srv := native.NewServer()
+	var wg sync.WaitGroup
+	before := memInUse()
+	var clients []*native.Client
+	var err error
+	for range idleConns {
+		var a, b net.Conn
+		if a, b, err = socketPair(); err != nil {
+			break
+		}
+		wg.Go(func() { srv.ServeConn(a) })
+		var c *native.Client
+		if c, err = native.NewClient(b); err != nil {
+			break
+		}
+		clients = append(clients, c)
+	}
+	per := float64(memInUse()-before) / float64(max(len(clients), 1)) / 1024
+	for _, c := range clients {
+		err = errors.Join(err, c.Close())
+	}
+	srv.Close()
+	wg.Wait()
+	if len(clients) != idleConns && err == nil {
+		err = fmt.Errorf("%d connections of %d", len(clients), idleConns)
+	}
+	return per, err
+}
+
+// memInUse is the heap and the goroutine stacks in use, after a GC.
+func memInUse() int64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapInuse + ms.StackInuse)
+}
