@@ -67,12 +67,13 @@ func newBackend() (*native.Server, error) {
 // env is one backend behind a gateway whose gRPC and HTTP servers listen on
 // loopback TCP.
 type env struct {
-	kind     string // "inproc" or "remote"
+	kind     string // "inproc", "remote" or "exec"
 	cfg      *config
 	nsrv     *native.Server
 	nserved  chan error             // remote: the backend's Serve
 	apart    *backendApart          // remote: the backend's child process (-clients-apart)
-	rb       *gateway.RemoteBackend // remote only
+	rb       *gateway.RemoteBackend // remote and exec
+	execErr  *lockedBuffer          // exec: the backend's standard error
 	g        *gateway.Gateway
 	gsrv     *grpc.Server
 	hsrv     *http.Server
@@ -136,6 +137,25 @@ func startEnv(kind string, cfg *config) (e *env, err error) {
 		if st := e.rb.Status(); !st.Up {
 			return e, fmt.Errorf("remote backend down after Supervise: %v", st.Err)
 		}
+	case "exec":
+		command, err := execCommand()
+		if err != nil {
+			return e, err
+		}
+		e.execErr = &lockedBuffer{}
+		// As gw serve -backend exec:command builds it.
+		dial := func(ctx context.Context) (io.ReadWriteCloser, error) { return native.DialCommand(command, e.execErr) }
+		e.rb = gateway.NewRemoteBackend(dial, gateway.RemoteOptions{
+			Name:          "exec:" + command,
+			PoolSize:      cfg.pool,
+			ClientOptions: []native.Option{native.WithCloseTimeout(2 * time.Second)},
+		})
+		if e.g, err = e.rb.Supervise(ctx); err != nil {
+			return e, err
+		}
+		if st := e.rb.Status(); !st.Up {
+			return e, fmt.Errorf("exec backend down after Supervise: %v; its stderr: %s", st.Err, e.execErr)
+		}
 	default:
 		return e, fmt.Errorf("unknown backend kind %q", kind)
 	}
@@ -171,6 +191,9 @@ func (e *env) close() error {
 		e.gsrv = nil
 	}
 	if e.rb != nil {
+		if d := e.rb.PoolStats().Dials; e.kind == "exec" && d != 1 {
+			errs = append(errs, fmt.Errorf("exec backend: %d processes started, want 1 (connections multiplex); its stderr: %s", d, e.execErr))
+		}
 		errs = append(errs, e.rb.Close())
 		e.rb = nil
 	}

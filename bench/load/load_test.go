@@ -21,6 +21,9 @@ func TestMain(m *testing.M) {
 	if code, ok := backendChild(os.Stdin, os.Stdout, os.Stderr); ok {
 		os.Exit(code)
 	}
+	if code, ok := execChild(os.Args[1:], os.Stdin, os.Stdout, os.Stderr); ok {
+		os.Exit(code)
+	}
 	goleak.VerifyTestMain(m)
 }
 
@@ -36,7 +39,7 @@ func TestLoad(t *testing.T) {
 			t.Errorf("scenario %+v", s)
 		}
 	}
-	if got, want := strings.Join(names, " "), "grpc/inproc rest/inproc grpc/remote rest/remote"; got != want {
+	if got, want := strings.Join(names, " "), "grpc/inproc rest/inproc grpc/remote rest/remote grpc/exec rest/exec"; got != want {
 		t.Errorf("scenarios %q, want %q", got, want)
 	}
 	if rep.Errors != 0 || !(rep.PeakRSSMiB > 0) {

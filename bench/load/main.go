@@ -41,6 +41,9 @@ func main() {
 	if code, ok := backendChild(os.Stdin, os.Stdout, os.Stderr); ok {
 		os.Exit(code)
 	}
+	if code, ok := execChild(os.Args[1:], os.Stdin, os.Stdout, os.Stderr); ok {
+		os.Exit(code)
+	}
 	os.Exit(loadMain(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -165,7 +168,7 @@ func (s scenario) String() string { return s.protocol + "/" + s.backend }
 // backends and protocols, in run order: each backend is set up once and
 // loaded over each protocol.
 var (
-	backends  = []string{"inproc", "remote"}
+	backends  = []string{"inproc", "remote", "exec"}
 	protocols = []string{"grpc", "rest"}
 )
 
@@ -270,6 +273,9 @@ func printTable(w io.Writer, cfg *config, rep *report) {
 	fmt.Fprintln(w, strings.Repeat("-", 131))
 	for _, s := range rep.Scenarios {
 		client, backend := "(in)", "(in)"
+		if s.Backend == "exec" {
+			backend = "(not read)" // a child of the gateway's pool, over a pipe
+		}
 		if cfg.clientsApart {
 			client = fmt.Sprintf("%.0f MiB", s.ClientPeakRSSMiB)
 			if s.Backend == "remote" {
