@@ -126,16 +126,8 @@ func startEnv(kind string, cfg *config) (e *env, err error) {
 			}
 			return c, nil
 		}
-		e.rb = gateway.NewRemoteBackend(dial, gateway.RemoteOptions{
-			Name:          "tcp://" + addr,
-			PoolSize:      cfg.pool,
-			ClientOptions: []native.Option{native.WithCloseTimeout(2 * time.Second)},
-		})
-		if e.g, err = e.rb.Supervise(ctx); err != nil {
+		if err := e.supervise(ctx, dial, "tcp://"+addr); err != nil {
 			return e, err
-		}
-		if st := e.rb.Status(); !st.Up {
-			return e, fmt.Errorf("remote backend down after Supervise: %v", st.Err)
 		}
 	case "exec":
 		command, err := execCommand()
@@ -145,16 +137,8 @@ func startEnv(kind string, cfg *config) (e *env, err error) {
 		e.execErr = &lockedBuffer{}
 		// As gw serve -backend exec:command builds it.
 		dial := func(ctx context.Context) (io.ReadWriteCloser, error) { return native.DialCommand(command, e.execErr) }
-		e.rb = gateway.NewRemoteBackend(dial, gateway.RemoteOptions{
-			Name:          "exec:" + command,
-			PoolSize:      cfg.pool,
-			ClientOptions: []native.Option{native.WithCloseTimeout(2 * time.Second)},
-		})
-		if e.g, err = e.rb.Supervise(ctx); err != nil {
-			return e, err
-		}
-		if st := e.rb.Status(); !st.Up {
-			return e, fmt.Errorf("exec backend down after Supervise: %v; its stderr: %s", st.Err, e.execErr)
+		if err := e.supervise(ctx, dial, "exec:"+command); err != nil {
+			return e, fmt.Errorf("%w; its stderr: %s", err, e.execErr)
 		}
 	default:
 		return e, fmt.Errorf("unknown backend kind %q", kind)
@@ -174,6 +158,24 @@ func startEnv(kind string, cfg *config) (e *env, err error) {
 	go func() { e.served <- e.gsrv.Serve(gl) }()
 	go func() { e.served <- e.hsrv.Serve(hl) }()
 	return e, nil
+}
+
+// supervise puts the gateway in front of the backend dial reaches, as gw
+// serve -backend does, and checks it is up.
+func (e *env) supervise(ctx context.Context, dial gateway.DialFunc, name string) error {
+	e.rb = gateway.NewRemoteBackend(dial, gateway.RemoteOptions{
+		Name:          name,
+		PoolSize:      e.cfg.pool,
+		ClientOptions: []native.Option{native.WithCloseTimeout(2 * time.Second)},
+	})
+	var err error
+	if e.g, err = e.rb.Supervise(ctx); err != nil {
+		return err
+	}
+	if st := e.rb.Status(); !st.Up {
+		return fmt.Errorf("backend %s down after Supervise: %v", name, st.Err)
+	}
+	return nil
 }
 
 // close stops the gateway's servers, the remote backend's pool and the
