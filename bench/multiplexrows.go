@@ -33,10 +33,12 @@ func init() {
 	register(contender{name: "mux/small-beside-stream", unit: "calls/s", order: 601,
 		run: func(r *round) (float64, error) { return muxSmall(r, true) }})
 	register(contender{name: "mux/stream-alone", unit: "GiB/s", order: 602, run: muxStreamAlone})
+	register(contender{name: "mux/small-beside-upload", unit: "calls/s", order: 603, run: muxSmallBesideUpload})
 	register(contender{name: "mem/idle-stream", unit: "KiB", order: 610, run: memIdleStreams})
 	register(contender{name: "mem/idle-conn", unit: "KiB", order: 611, run: memIdleConns})
 	registerRatio(ratio{name: "mux small p99 beside/alone", num: "mux/small-beside-stream p99", den: "mux/small-alone p99", target: atMost(5)})
 	registerRatio(ratio{name: "mux stream beside/alone", num: "mux/small-beside-stream stream", den: "mux/stream-alone", target: atLeast(0.8)})
+	registerRatio(ratio{name: "mux small p99 beside-upload/alone", num: "mux/small-beside-upload p99", den: "mux/small-alone p99"})
 }
 
 // smallEvery is the pace of the small calls.
@@ -53,6 +55,7 @@ func muxSmall(r *round, beside bool) (float64, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var streamed atomic.Int64
 	streamDone := make(chan error, 1)
+	moved := func() int64 { return 0 }
 	if beside {
 		var rc io.ReadCloser
 		if err := ns.client.Call(ctx, "Bench.Stream", &streamRequest{N: 1 << 50}, &rc); err != nil {
@@ -61,40 +64,84 @@ func muxSmall(r *round, beside bool) (float64, error) {
 		}
 		go func() { streamDone <- drain(rc, &streamed) }()
 		time.Sleep(100 * time.Millisecond) // the stream at full speed first
+		moved = streamed.Load
 	}
+	v, err := pacedCalls(r, ns.client, moved, "stream", beside)
+	cancel() // ends the stream: the call is aborted
+	if beside {
+		if serr := <-streamDone; serr == nil {
+			err = errors.Join(err, errors.New("the endless stream ended"))
+		}
+	}
+	return v, errors.Join(err, ns.close())
+}
+
+// pacedCalls makes a small call every smallEvery on c for the round's time
+// (at least a second), records their p50 and p99 latency and, if record,
+// the GiB/s by which moved grew meanwhile, as the side metric name.
+func pacedCalls(r *round, c *native.Client, moved func() int64, name string, record bool) (float64, error) {
 	d := max(r.cfg.minTime, time.Second)
 	var lats []time.Duration
-	var callErr error
-	s0, t0 := streamed.Load(), time.Now()
+	var err error
+	m0, t0 := moved(), time.Now()
 	tick := time.NewTicker(smallEvery)
 	for time.Since(t0) < d {
 		<-tick.C
 		t := time.Now()
 		var resp EchoMsg
-		if callErr = ns.client.Call(ctx, "Bench.Echo", &echoRequest, &resp); callErr == nil {
-			callErr = checkEcho(&resp)
+		if err = c.Call(context.Background(), "Bench.Echo", &echoRequest, &resp); err == nil {
+			err = checkEcho(&resp)
 		}
-		if callErr != nil {
+		if err != nil {
 			break
 		}
 		lats = append(lats, time.Since(t))
 	}
 	tick.Stop()
-	el, moved := time.Since(t0), streamed.Load()-s0
-	cancel() // ends the stream: the call is aborted
-	if beside {
-		if err := <-streamDone; err == nil {
-			callErr = errors.Join(callErr, errors.New("the endless stream ended"))
-		}
-		r.record("stream", "GiB/s", float64(moved)/(1<<30)/el.Seconds())
-	}
-	if err := errors.Join(callErr, ns.close()); err != nil {
+	el := time.Since(t0)
+	if err != nil {
 		return 0, err
+	}
+	if record {
+		r.record(name, "GiB/s", float64(moved()-m0)/(1<<30)/el.Seconds())
 	}
 	slices.Sort(lats)
 	r.record("p50", "µs", float64(percentile(lats, 50))/1e3)
 	r.record("p99", "µs", float64(percentile(lats, 99))/1e3)
 	return float64(len(lats)) / el.Seconds(), nil
+}
+
+// muxSmallBesideUpload is muxSmall beside an endless upload on the same
+// Client: the server's handler reads the request stream, and the server's
+// reading role passes between it and the other calls' frames.
+func muxSmallBesideUpload(r *round) (float64, error) {
+	ns, err := startNative("unix")
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	up := &countingSource{}
+	uploadDone := make(chan error, 1)
+	go func() {
+		uploadDone <- ns.client.Call(ctx, "Bench.Sink", up, &streamRequest{})
+	}()
+	time.Sleep(100 * time.Millisecond)
+	v, err := pacedCalls(r, ns.client, up.n.Load, "upload", true)
+	cancel()
+	if uerr := <-uploadDone; uerr == nil {
+		err = errors.Join(err, errors.New("the endless upload ended"))
+	}
+	return v, errors.Join(err, ns.close())
+}
+
+// countingSource is an endless request stream of the pattern, counting
+// the bytes taken.
+type countingSource struct{ n atomic.Int64 }
+
+func (c *countingSource) Read(p []byte) (int, error) {
+	n := copy(p, pattern)
+	c.n.Add(int64(n))
+	return n, nil
 }
 
 // drain reads rc until it fails, counting the bytes.

@@ -61,6 +61,11 @@ func newNativeServer(opts ...native.Option) (*native.Server, error) {
 			*resp = *req
 			return nil
 		}, native.Safe()),
+		s.Register("Bench.Sink", func(ctx context.Context, body io.Reader, resp *streamRequest) error {
+			n, err := io.Copy(io.Discard, body)
+			resp.N = n
+			return err
+		}),
 	)
 	return s, err
 }
