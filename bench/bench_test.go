@@ -14,12 +14,7 @@ import (
 // that it works without running the long thing. It checks the shape of the
 // JSON, never a timing.
 func TestQuickRun(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "results.json")
-	var stdout, stderr bytes.Buffer
-	code := benchMain([]string{"-quick", "-only", `^(raw|native|grpc)/unix(/1MiB)?$|^raw/memmove$|^unary/(native|netrpc-gob)/1$`, "-json", path}, &stdout, &stderr)
-	if code != 0 {
-		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
-	}
+	path, stdout := quickRun(t, "-only", `^(raw|native|grpc)/unix(/1MiB)?$|^raw/memmove$|^unary/(native|netrpc-gob)/1$`)
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -39,13 +34,8 @@ func TestQuickRun(t *testing.T) {
 			}
 		}
 	}
-	var rep report
-	if err := json.Unmarshal(b, &rep); err != nil {
-		t.Fatal(err)
-	}
-	rows := map[string]summary{}
+	rep, rows := readReport(t, path)
 	for _, r := range rep.Rows {
-		rows[r.Name] = r
 		if r.Name == "" || r.Unit == "" {
 			t.Errorf("row %+v: empty name or unit", r)
 		}
@@ -78,8 +68,8 @@ func TestQuickRun(t *testing.T) {
 		t.Errorf("meta rounds = %v, want 1", rep.Meta["rounds"])
 	}
 	for _, want := range []string{"Rows (median", "Ratios (computed per round", "native/raw unix", "runtime:"} {
-		if !strings.Contains(stdout.String(), want) {
-			t.Errorf("table lacks %q:\n%s", want, stdout.String())
+		if !strings.Contains(stdout, want) {
+			t.Errorf("table lacks %q:\n%s", want, stdout)
 		}
 	}
 }
@@ -122,4 +112,42 @@ func TestRatiosPerRound(t *testing.T) {
 	if lo, hi := minMax(s.measured()); lo != 0.5 || hi != 4 {
 		t.Errorf("min-max %v-%v, want 0.5-4", lo, hi)
 	}
+}
+
+// quickRun runs the harness in -quick mode with args, and returns the path
+// of its JSON and what it printed.
+func quickRun(t *testing.T, args ...string) (path, stdout string) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), "results.json")
+	var out, stderr bytes.Buffer
+	if code := benchMain(append([]string{"-quick", "-json", path}, args...), &out, &stderr); code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), stderr.String())
+	}
+	return path, out.String()
+}
+
+// quickRows is quickRun's rows by name, and what it printed.
+func quickRows(t *testing.T, args ...string) (map[string]summary, string) {
+	t.Helper()
+	path, stdout := quickRun(t, args...)
+	_, rows := readReport(t, path)
+	return rows, stdout
+}
+
+// readReport reads the JSON report at path, and its rows by name.
+func readReport(t *testing.T, path string) (report, map[string]summary) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]summary{}
+	for _, r := range rep.Rows {
+		rows[r.Name] = r
+	}
+	return rep, rows
 }

@@ -1,10 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -16,25 +12,7 @@ import (
 // themselves. It checks the shape of the results, never a timing.
 func TestGatewayRows(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	path := filepath.Join(t.TempDir(), "results.json")
-	var stdout, stderr bytes.Buffer
-	code := benchMain([]string{"-quick", "-min-bytes", "1MiB", "-json", path,
-		"-only", `^(raw/tcp|grpc/tcp/1MiB(/client-win16M)?|gateway/.*|unary/(grpc|gateway-grpc)/(1|16))$`}, &stdout, &stderr)
-	if code != 0 {
-		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep report
-	if err := json.Unmarshal(b, &rep); err != nil {
-		t.Fatal(err)
-	}
-	rows := map[string]summary{}
-	for _, r := range rep.Rows {
-		rows[r.Name] = r
-	}
+	rows, stdout := quickRows(t, "-min-bytes", "1MiB", "-only", `^(raw/tcp|grpc/tcp/1MiB(/client-win16M)?|gateway/.*|unary/(grpc|gateway-grpc)/(1|16))$`)
 	for _, name := range []string{
 		"gateway/grpc/tcp", "gateway/grpc/tcp cpu", "gateway/rest/tcp",
 		"gateway/grpc/tcp/client-win16M", "grpc/tcp/1MiB/client-win16M",
@@ -53,7 +31,7 @@ func TestGatewayRows(t *testing.T) {
 			t.Errorf("ratio %q: %+v (present %v)", name, r, ok)
 		}
 	}
-	if !strings.Contains(stdout.String(), "gateway-rest/raw tcp") {
-		t.Errorf("table lacks the REST ratio:\n%s", stdout.String())
+	if !strings.Contains(stdout, "gateway-rest/raw tcp") {
+		t.Errorf("table lacks the REST ratio:\n%s", stdout)
 	}
 }
