@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"google.golang.org/grpc"
@@ -74,6 +75,7 @@ type env struct {
 	apart    *backendApart          // remote: the backend's child process (-clients-apart)
 	rb       *gateway.RemoteBackend // remote and exec
 	execErr  *lockedBuffer          // exec: the backend's standard error
+	procs    execProcs              // exec: the backend's processes
 	g        *gateway.Gateway
 	gsrv     *grpc.Server
 	hsrv     *http.Server
@@ -130,15 +132,18 @@ func startEnv(kind string, cfg *config) (e *env, err error) {
 			return e, err
 		}
 	case "exec":
-		command, err := execCommand()
+		target, err := execTarget()
 		if err != nil {
 			return e, err
 		}
 		e.execErr = &lockedBuffer{}
-		// As gw serve -backend exec:command builds it.
-		dial := func(ctx context.Context) (io.ReadWriteCloser, error) { return native.DialCommand(command, e.execErr) }
-		if err := e.supervise(ctx, dial, "exec:"+command); err != nil {
-			return e, fmt.Errorf("%w; its stderr: %s", err, e.execErr)
+		dial, err := execDialer(target, e.execErr, &e.procs)
+		if err != nil {
+			return e, err
+		}
+		exe, _ := os.Executable()
+		if err := e.supervise(ctx, dial, "exec:"+exe); err != nil {
+			return e, fmt.Errorf("%w%s", err, e.childStderr())
 		}
 	default:
 		return e, fmt.Errorf("unknown backend kind %q", kind)
@@ -193,9 +198,6 @@ func (e *env) close() error {
 		e.gsrv = nil
 	}
 	if e.rb != nil {
-		if d := e.rb.PoolStats().Dials; e.kind == "exec" && d != 1 {
-			errs = append(errs, fmt.Errorf("exec backend: %d processes started, want 1 (connections multiplex); its stderr: %s", d, e.execErr))
-		}
 		errs = append(errs, e.rb.Close())
 		e.rb = nil
 	}

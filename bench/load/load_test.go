@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,7 +22,7 @@ func TestMain(m *testing.M) {
 	if code, ok := backendChild(os.Stdin, os.Stdout, os.Stderr); ok {
 		os.Exit(code)
 	}
-	if code, ok := execChild(os.Args[1:], os.Stdin, os.Stdout, os.Stderr); ok {
+	if code, ok := execChild(os.Stdin, os.Stdout, os.Stderr); ok {
 		os.Exit(code)
 	}
 	goleak.VerifyTestMain(m)
@@ -35,7 +36,8 @@ func TestLoad(t *testing.T) {
 	for _, s := range rep.Scenarios {
 		names = append(names, s.Scenario)
 		if s.Errors != 0 || s.StreamsDone == 0 || !(s.StreamMiBps > 0) || s.UnaryCalls == 0 || !(s.UnaryPerSec > 0) ||
-			!(s.StreamP99ms >= s.StreamP50ms && s.StreamP50ms > 0) || !(s.UnaryP99ms >= s.UnaryP50ms && s.UnaryP50ms > 0) || !(s.PeakRSSMiB > 0) || !(s.ClientPeakRSSMiB > 0) || (s.Backend == "remote") != (s.BackendPeakRSSMiB > 0) {
+			!(s.StreamP99ms >= s.StreamP50ms && s.StreamP50ms > 0) || !(s.UnaryP99ms >= s.UnaryP50ms && s.UnaryP50ms > 0) || !(s.PeakRSSMiB > 0) || !(s.ClientPeakRSSMiB > 0) || (s.Backend == "remote") != (s.BackendPeakRSSMiB > 0) ||
+			(s.Backend == "exec") != (s.BackendProcesses == 1) {
 			t.Errorf("scenario %+v", s)
 		}
 	}
@@ -120,5 +122,23 @@ func TestFlags(t *testing.T) {
 		if _, err := parseFlags(bad, &bytes.Buffer{}); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+// TestExecTarget: the exec backend's command line survives /bin/sh for
+// any path, and its stderr is kept to a bound.
+func TestExecTarget(t *testing.T) {
+	for _, s := range []string{"/tmp/load", "/tmp/a b/it's $HOME `x` \\ \"q\""} {
+		out, err := exec.Command("/bin/sh", "-c", "printf %s "+shellQuote(s)).Output()
+		if err != nil || string(out) != s {
+			t.Errorf("%q through sh: %q, %v", s, out, err)
+		}
+	}
+	var b lockedBuffer
+	for range 3 {
+		b.Write(make([]byte, maxChildStderr/2+1))
+	}
+	if b.b.Len() != maxChildStderr || !strings.Contains(b.String(), "more bytes dropped") {
+		t.Errorf("stderr buffer holds %d bytes", b.b.Len())
 	}
 }

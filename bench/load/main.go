@@ -1,12 +1,14 @@
 // Command load puts the gateway under load (issue 7): for a bounded time on
 // loopback, -streams concurrent server streams plus a stream of unary calls
 // through the gateway, over gRPC and over REST, to a backend in this process
-// (gateway.Local) and to a remote one (a native server on a loopback TCP
-// listener, reached through gateway.NewRemoteBackend and its pool). Every
+// (gateway.Local), to a remote one (a native server on a loopback TCP
+// listener, reached through gateway.NewRemoteBackend and its pool) and to
+// an exec one (this executable again, serving its stdin and stdout, as gw
+// serve -backend exec:COMMAND reaches it; execchild.go). Every
 // streamed byte is compared with the known content and every unary answer
 // with its request; anything else counts as an error.
 //
-//	go run ./bench/load                       # make load: 4 scenarios of 20s
+//	go run ./bench/load                       # make load: 6 scenarios of 20s
 //	go run ./bench/load -duration 5s -only rest
 //
 // It prints a table (stream throughput, unary calls/s, p50/p99 of unary
@@ -41,7 +43,7 @@ func main() {
 	if code, ok := backendChild(os.Stdin, os.Stdout, os.Stderr); ok {
 		os.Exit(code)
 	}
-	if code, ok := execChild(os.Args[1:], os.Stdin, os.Stdout, os.Stderr); ok {
+	if code, ok := execChild(os.Stdin, os.Stdout, os.Stderr); ok {
 		os.Exit(code)
 	}
 	os.Exit(loadMain(os.Args[1:], os.Stdout, os.Stderr))
@@ -196,7 +198,7 @@ func run(cfg *config, progress io.Writer) (*report, error) {
 				s, cfg.streams, benchkit.SizeName(cfg.streamSize), cfg.callers, cfg.duration)
 			res, err := runScenario(e, s, cfg)
 			if err != nil {
-				return rep, errors.Join(fmt.Errorf("%s: %w", s, err), e.close())
+				return rep, errors.Join(fmt.Errorf("%s: %w%s", s, err, e.childStderr()), e.close())
 			}
 			rep.add(res)
 			fmt.Fprintf(progress, "load: %-12s %.0f MiB/s, %d streams, %.0f calls/s, %d errors",
@@ -204,9 +206,20 @@ func run(cfg *config, progress io.Writer) (*report, error) {
 			if e.rb != nil {
 				fmt.Fprintf(progress, ", pool: %d dials, %d waits", res.PoolDials, res.PoolWaits)
 			}
+			if res.BackendProcesses > 0 {
+				fmt.Fprintf(progress, ", %d backend process(es) so far, %d lost", res.BackendProcesses, res.BackendLost)
+			}
 			fmt.Fprintln(progress)
 			for _, m := range res.ErrorSamples {
 				fmt.Fprintf(progress, "load: %-12s error: %s\n", s, m)
+			}
+			if err := e.checkProcesses(); err != nil {
+				return rep, errors.Join(fmt.Errorf("%s: %w", s, err), e.close())
+			}
+			if res.Errors > 0 {
+				if m := e.childStderr(); m != "" {
+					fmt.Fprintf(progress, "load: %-12s backend%s\n", s, m)
+				}
 			}
 		}
 		if err := e.close(); err != nil {

@@ -47,8 +47,15 @@ type result struct {
 	// apart.
 	BackendPeakRSSMiB float64 `json:"backend_peak_rss_mib,omitempty"`
 
-	PoolWaits int64 `json:"pool_waits,omitempty"` // remote: calls that waited for a connection
-	PoolDials int64 `json:"pool_dials,omitempty"`
+	PoolWaits int64 `json:"pool_waits,omitempty"` // remote and exec: calls that waited for a connection
+	PoolDials int64 `json:"pool_dials,omitempty"` // remote and exec: connections dialled in the timed part
+	// BackendProcesses is, for exec, how many backend processes the pool
+	// started (one per successful dial) from the backend's start to this
+	// scenario's end, warm-ups and earlier scenarios included: 1 unless
+	// one was lost (BackendLost: its connection ended before the gateway
+	// closed it) and replaced, or -pool > 1.
+	BackendProcesses int64 `json:"backend_processes,omitempty"`
+	BackendLost      int64 `json:"backend_processes_lost,omitempty"`
 }
 
 // errorLog counts errors and keeps the first few messages.
@@ -117,6 +124,9 @@ func runScenario(e *env, s scenario, cfg *config) (result, error) {
 	if e.rb != nil {
 		ps := e.rb.PoolStats()
 		res.PoolWaits, res.PoolDials = ps.Waits-pool0.waits, ps.Dials-pool0.dials
+		if e.kind == "exec" {
+			res.BackendProcesses, res.BackendLost = e.procs.started.Load(), e.procs.lost.Load()
+		}
 	}
 
 	el := time.Duration(d.Elapsed)
