@@ -80,8 +80,7 @@ type clientCall struct {
 	// Response, owned by the reader goroutine. stream is written under mu,
 	// so other goroutines read it under mu (streamOf).
 	part   respPart
-	body   []byte
-	tooBig bool
+	body   jsonBody
 	stream *streamReader
 	// want is the stream's announced length (-1: none).
 	want int64
@@ -429,7 +428,7 @@ func (c *Client) complete(call *clientCall, reusable bool) {
 	reusable = reusable && c.unusableLocked() == nil
 	c.mu.Unlock()
 	if ack {
-		c.w.writeFrame(nil, FrameHeader{Type: TypeCloseAck}, nil, false)
+		c.w.ackClose()
 		c.w.close()
 	}
 	if call.onDone != nil {

@@ -181,14 +181,6 @@ func (c *Client) onFrame(h FrameHeader, me *streamReader) error {
 			return err
 		}
 		return c.onGoAway(binary.BigEndian.Uint32(p))
-	case TypeCloseAck:
-		c.mu.Lock()
-		closing := c.closing
-		c.mu.Unlock()
-		if !closing {
-			return protocolErrorf("CLOSE_ACK without a CLOSE")
-		}
-		return errCleanClose
 	case TypeRST:
 		p, err := payload()
 		if err != nil {
@@ -329,26 +321,17 @@ func (c *Client) onHeader(call *clientCall, p []byte) error {
 }
 
 func (c *Client) onBody(call *clientCall, h FrameHeader) error {
-	if call.tooBig || int64(len(call.body))+int64(h.Length) > c.cfg.lim.maxBodySize {
-		call.tooBig, call.body = true, nil
-		if err := c.w.fr.discard(h.Length); err != nil {
-			return err
-		}
-	} else {
-		// Grown as the bytes arrive, never by the length claimed.
-		var err error
-		if call.body, err = c.w.fr.appendPayload(call.body, h.Length); err != nil {
-			return err
-		}
+	if err := call.body.read(c.w.fr, h.Length, c.cfg.lim.maxBodySize, nil); err != nil {
+		return err
 	}
 	if h.Flags&FlagEnd == 0 {
 		return nil
 	}
-	ev := clientEvent{body: call.body}
-	if call.tooBig {
-		ev = clientEvent{err: Errorf(CodeResourceExhausted, "response body of %q exceeds the limit of %d bytes", call.method, c.cfg.lim.maxBodySize)}
+	ev := clientEvent{body: call.body.buf}
+	if err := call.body.failure("response", call.method, c.cfg.lim.maxBodySize, nil); err != nil {
+		ev = clientEvent{err: err}
 	}
-	call.body = nil
+	call.body = jsonBody{}
 	c.respEnd(call)
 	c.deliver(call, ev)
 	return nil
@@ -399,7 +382,7 @@ func (c *Client) onGoAway(last uint32) error {
 		return nil // our CLOSE crossed the server's; its CLOSE_ACK follows
 	}
 	if idle {
-		c.w.writeFrame(nil, FrameHeader{Type: TypeCloseAck}, nil, false)
+		c.w.ackClose()
 		c.w.close()
 	}
 	return nil
@@ -421,7 +404,14 @@ func (call *clientCall) setMD(dst *Metadata, md Metadata) {
 	call.mu.Unlock()
 }
 
-// sendHalf is the request half of call, if in progress (sendHalves).
+// sentClose reports whether the client sent CLOSE (wireOwner).
+func (c *Client) sentClose() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closing
+}
+
+// sendHalf is the request half of call, if in progress (wireOwner).
 func (c *Client) sendHalf(id uint32) (*half, uint32) {
 	c.mu.Lock()
 	call := c.calls[id]

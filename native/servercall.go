@@ -16,8 +16,8 @@ func (c *serverConn) run(call *serverCall) {
 		inv.body = call.stream
 	}
 	var err error
-	inv.req, err = h.decode(call.body)
-	c.releaseBody(call)
+	inv.req, err = h.decode(call.body.buf)
+	call.body.release(&c.s.bodies)
 	if err == nil {
 		err = h.run(call.ctx, &inv, c.cfg.logger, c.peer)
 	}

@@ -80,12 +80,9 @@ type serverCall struct {
 	ci     *callInfo
 
 	// Request half, owned by the role's holder.
-	expect     reqPart
-	body       []byte
-	held       int64 // the body's bytes taken from the server's budget
-	tooBig     bool
-	overBudget bool
-	stream     *streamReader
+	expect reqPart
+	body   jsonBody
+	stream *streamReader
 
 	resp    half         // response half
 	halves  atomic.Int32 // halves not yet ended
@@ -260,8 +257,6 @@ func (c *serverConn) onFrame(h FrameHeader, me *streamReader) error {
 		return c.onRST(h)
 	case TypeClose:
 		return c.onClose(h)
-	case TypeCloseAck:
-		return c.onCloseAck()
 	}
 	return protocolErrorf("unexpected %v frame", h.Type)
 }
@@ -384,7 +379,7 @@ func (c *serverConn) teardown(err error) error {
 		case call.expect == partStream && call.stream != nil:
 			call.stream.end(truncated(io.ErrUnexpectedEOF))
 		case call.expect == partJSON:
-			c.releaseBody(call)
+			call.body.release(&c.s.bodies)
 		}
 	}
 	switch {

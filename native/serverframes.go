@@ -148,15 +148,11 @@ func (c *serverConn) onBody(fh FrameHeader) error {
 	if err != nil {
 		return err
 	}
-	if !call.tooBig && int64(len(call.body))+int64(fh.Length) > c.cfg.lim.maxBodySize {
-		call.tooBig = true
-		c.releaseBody(call)
-	}
-	if call.h == nil || call.tooBig || call.overBudget {
+	if call.h == nil {
 		if err := c.w.fr.discard(fh.Length); err != nil {
 			return err
 		}
-	} else if err := c.readBody(call, fh.Length); err != nil {
+	} else if err := call.body.read(c.w.fr, fh.Length, c.cfg.lim.maxBodySize, &c.s.bodies); err != nil {
 		return err
 	}
 	if fh.Flags&FlagEnd == 0 {
@@ -167,14 +163,10 @@ func (c *serverConn) onBody(fh FrameHeader) error {
 		call.expect = partStream
 	}
 	if call.h != nil {
-		switch {
-		case call.tooBig:
+		if err := call.body.failure("request", call.hdr.Method, c.cfg.lim.maxBodySize, &c.s.bodies); err != nil {
 			call.h = nil
-			c.refuse(call, Errorf(CodeResourceExhausted, "request body of %q exceeds the limit of %d bytes", call.hdr.Method, c.cfg.lim.maxBodySize))
-		case call.overBudget:
-			call.h = nil
-			c.refuse(call, c.overBudgetError(call))
-		default:
+			c.refuse(call, err)
+		} else {
 			c.dispatch(call)
 		}
 	}
@@ -205,7 +197,7 @@ func (c *serverConn) onData(fh FrameHeader, me *streamReader) error {
 	return c.rr.ownData(&c.w, s, fh.Length)
 }
 
-// sendHalf is the response half of call, if in progress (sendHalves).
+// sendHalf is the response half of call, if in progress (wireOwner).
 func (c *serverConn) sendHalf(id uint32) (*half, uint32) {
 	c.mu.Lock()
 	call := c.calls[id]
@@ -260,7 +252,7 @@ func (c *serverConn) onRST(fh FrameHeader) error {
 			call.stream.end(cause)
 		}
 		if call.expect == partJSON {
-			c.releaseBody(call)
+			call.body.release(&c.s.bodies)
 		}
 		call.expect = partDone
 		c.halfDone(call)
@@ -276,18 +268,15 @@ func (c *serverConn) onClose(fh FrameHeader) error {
 	if n := c.liveCalls(); n > 0 {
 		return protocolErrorf("CLOSE while %d calls are in progress", n)
 	}
-	c.w.writeFrame(nil, FrameHeader{Type: TypeCloseAck}, nil, false)
+	c.w.ackClose()
 	return errCleanClose
 }
 
-func (c *serverConn) onCloseAck() error {
+// sentClose reports whether the server went away (wireOwner).
+func (c *serverConn) sentClose() bool {
 	c.mu.Lock()
-	away := c.goingAway
-	c.mu.Unlock()
-	if !away {
-		return protocolErrorf("CLOSE_ACK without a CLOSE")
-	}
-	return errCleanClose
+	defer c.mu.Unlock()
+	return c.goingAway
 }
 
 // halfDone is called once per half; the second call completes the call.
