@@ -1,8 +1,7 @@
 package main
 
 // Calls sharing one native connection (issue 15): small calls beside a
-// saturating stream on the same Client, against each alone, and the memory
-// an idle stream and an idle connection hold.
+// saturating stream on the same Client, against each alone.
 //
 // The transport is a unix socketpair, the fastest one: the stream saturates
 // it, so whatever the small calls wait for is the connection's own
@@ -15,12 +14,8 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
-	"net"
-	"runtime"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,8 +29,6 @@ func init() {
 		run: func(r *round) (float64, error) { return muxSmall(r, true) }})
 	register(contender{name: "mux/stream-alone", unit: "GiB/s", order: 602, run: muxStreamAlone})
 	register(contender{name: "mux/small-beside-upload", unit: "calls/s", order: 603, run: muxSmallBesideUpload})
-	register(contender{name: "mem/idle-stream", unit: "KiB", order: 610, run: memIdleStreams})
-	register(contender{name: "mem/idle-conn", unit: "KiB", order: 611, run: memIdleConns})
 	registerRatio(ratio{name: "mux small p99 beside/alone", num: "mux/small-beside-stream p99", den: "mux/small-alone p99", target: atMost(5)})
 	registerRatio(ratio{name: "mux stream beside/alone", num: "mux/small-beside-stream stream", den: "mux/stream-alone", target: atLeast(0.8)})
 	registerRatio(ratio{name: "mux small p99 beside-upload/alone", num: "mux/small-beside-upload p99", den: "mux/small-alone p99"})
@@ -179,117 +172,4 @@ func muxStreamAlone(r *round) (float64, error) {
 	cancel()
 	<-done
 	return float64(moved) / (1 << 30) / el.Seconds(), ns.close()
-}
-
-// idleStreams is how many idle streams memIdleStreams holds on one
-// connection, and idleConns how many connections memIdleConns holds.
-const (
-	idleStreams = 1000
-	idleConns   = 200
-)
-
-// memIdleStreams opens idleStreams calls on one connection whose response
-// streams have begun and then wait (their handlers' readers block), and
-// returns the memory each holds, client and server sides together: heap and
-// goroutine stacks in use, after a GC, against before.
-func memIdleStreams(r *round) (float64, error) {
-	release := make(chan struct{})
-	srv := native.NewServer(native.WithMaxConcurrentCalls(2 * idleStreams))
-	if err := srv.Register("Bench.Idle", func(ctx context.Context, body *io.Reader) error {
-		*body = &blockedReader{first: pattern[:1], release: release, ctx: ctx}
-		return nil
-	}); err != nil {
-		return 0, err
-	}
-	a, b, err := socketPair()
-	if err != nil {
-		return 0, err
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.ServeConn(a) }()
-	c, err := native.NewClient(b, native.WithMaxConcurrentCalls(2*idleStreams))
-	if err != nil {
-		srv.Close()
-		return 0, err
-	}
-	before := memInUse()
-	streams := make([]io.ReadCloser, 0, idleStreams)
-	for range idleStreams {
-		var rc io.ReadCloser
-		if err = c.Call(context.Background(), "Bench.Idle", nil, &rc); err != nil {
-			break
-		}
-		streams = append(streams, rc)
-	}
-	per := float64(memInUse()-before) / float64(max(len(streams), 1)) / 1024
-	close(release)
-	for _, rc := range streams {
-		rc.Close()
-	}
-	err = errors.Join(err, c.Close(), srv.Close())
-	if e := <-served; e != nil && !errors.Is(e, native.ErrServerClosed) {
-		err = errors.Join(err, e)
-	}
-	return per, err
-}
-
-// blockedReader returns first, then blocks until release or ctx ends.
-type blockedReader struct {
-	first   []byte
-	release <-chan struct{}
-	ctx     context.Context
-}
-
-func (b *blockedReader) Read(p []byte) (int, error) {
-	if len(b.first) > 0 {
-		n := copy(p, b.first)
-		b.first = b.first[n:]
-		return n, nil
-	}
-	select {
-	case <-b.release:
-	case <-b.ctx.Done():
-	}
-	return 0, io.EOF
-}
-
-// memIdleConns connects idleConns clients over socketpairs to one server,
-// with no call, and returns the memory each connection holds, both ends
-// together.
-func memIdleConns(r *round) (float64, error) {
-	srv := native.NewServer()
-	var wg sync.WaitGroup
-	before := memInUse()
-	var clients []*native.Client
-	var err error
-	for range idleConns {
-		var a, b net.Conn
-		if a, b, err = socketPair(); err != nil {
-			break
-		}
-		wg.Go(func() { srv.ServeConn(a) })
-		var c *native.Client
-		if c, err = native.NewClient(b); err != nil {
-			break
-		}
-		clients = append(clients, c)
-	}
-	per := float64(memInUse()-before) / float64(max(len(clients), 1)) / 1024
-	for _, c := range clients {
-		err = errors.Join(err, c.Close())
-	}
-	srv.Close()
-	wg.Wait()
-	if len(clients) != idleConns && err == nil {
-		err = fmt.Errorf("%d connections of %d", len(clients), idleConns)
-	}
-	return per, err
-}
-
-// memInUse is the heap and the goroutine stacks in use, after a GC.
-func memInUse() int64 {
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return int64(ms.HeapInuse + ms.StackInuse)
 }

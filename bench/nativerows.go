@@ -78,14 +78,21 @@ type nativeSession struct {
 	served chan error
 }
 
-// startNative connects a client to a new server over transport: "unix" (a
-// socketpair, ServeConn), "tcp" (a loopback listener, Serve and Dial) or
-// "pipe" (net.Pipe, ServeConn).
+// startNative connects a client to a new server with the benchmark's
+// endpoints over transport: "unix" (a socketpair, ServeConn), "tcp" (a
+// loopback listener, Serve and Dial) or "pipe" (net.Pipe, ServeConn).
 func startNative(transport string) (*nativeSession, error) {
 	srv, err := newNativeServer()
 	if err != nil {
 		return nil, err
 	}
+	return startNativeOn(srv, transport)
+}
+
+// startNativeOn connects a client with opts to srv over transport, as
+// startNative.
+func startNativeOn(srv *native.Server, transport string, opts ...native.Option) (*nativeSession, error) {
+	var err error
 	ns := &nativeSession{srv: srv, served: make(chan error, 1)}
 	var cconn net.Conn
 	switch transport {
@@ -109,7 +116,7 @@ func startNative(transport string) (*nativeSession, error) {
 		go func() { ns.served <- srv.Serve(l) }()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		ns.client, err = native.Dial(ctx, "tcp", ns.addr)
+		ns.client, err = native.Dial(ctx, "tcp", ns.addr, opts...)
 		if err != nil {
 			srv.Close()
 			return nil, err
@@ -118,7 +125,7 @@ func startNative(transport string) (*nativeSession, error) {
 	default:
 		return nil, fmt.Errorf("unknown transport %q", transport)
 	}
-	ns.client, err = native.NewClient(cconn)
+	ns.client, err = native.NewClient(cconn, opts...)
 	if err != nil {
 		srv.Close()
 		return nil, err
