@@ -39,6 +39,10 @@ func (c *serverConn) run(call *serverCall) {
 			return
 		}
 		rh.Trailer = ci.trailer
+		if c.batchable(call, len(data)) {
+			c.w.queueResponse(&call.resp, &rh, data, true, false)
+			return
+		}
 		c.w.writeMessage(&call.resp, &rh, data, true, true, nil)
 		return
 	}

@@ -177,10 +177,7 @@ func (w *wire) writeFrame(hf *half, h FrameHeader, payload []byte, end bool) err
 		w.unlock()
 		return errHalfClosed
 	}
-	w.fr.wbuf = appendFrame(w.fr.wbuf[:0], h, payload)
-	err := w.writeLocked(w.fr.wbuf)
-	w.fr.shrink()
-	w.unlock()
+	err := w.writeTurn(appendFrame(w.fr.wbuf[:0], h, payload))
 	if hf != nil {
 		hf.ended(w, end)
 	}
@@ -195,33 +192,36 @@ func (w *wire) writeFrame(hf *half, h FrameHeader, payload []byte, end bool) err
 // frames wait for one chunk at most, as beside a stream; the half may be
 // reset between two turns, and the rest is then not sent.
 func (w *wire) writeMessage(hf *half, header any, body []byte, hasBody, end bool, open func()) error {
-	w.wl.lock(true)
-	if open != nil {
-		open()
-	}
 	turn, rest := body, []byte(nil)
 	if hasBody && len(body) > w.chunk {
 		turn, rest = body[:w.chunk], body[w.chunk:]
 	}
 	did := end && rest == nil
+	locked := false
+	if open != nil && did {
+		if locked = w.wl.tryLock(); !locked {
+			if queued, err := w.queueRequest(hf, header, body, hasBody, open); queued {
+				return err
+			}
+		}
+	}
+	if !locked {
+		w.wl.lock(true)
+	}
+	b := w.fr.wbuf[:0]
+	if open != nil {
+		// The call is numbered as the queue is taken: the requests
+		// queued meanwhile (queueRequest) have lower ids, and go first.
+		w.ctrlMu.Lock()
+		open()
+		b = w.appendQueuedLocked(b)
+		w.ctrlMu.Unlock()
+	}
 	if !hf.take(did) {
-		w.unlock()
+		w.writeTurn(b)
 		return errHalfClosed
 	}
-	// The header is encoded in place after room for its frame header.
-	b := append(w.fr.wbuf[:0], make([]byte, FrameHeaderLen)...)
-	switch h := header.(type) {
-	case *requestHeader:
-		b = appendRequestHeader(b, h)
-	case *responseHeader:
-		b = appendResponseHeader(b, h)
-	default:
-		panic(fmt.Sprintf("native: writeMessage of %T", header))
-	}
-	putFrameHeader(b, FrameHeader{Type: TypeHeader, Length: uint32(len(b) - FrameHeaderLen), Call: hf.id})
-	if hasBody {
-		b = w.fr.appendChunked(b, TypeBody, hf.id, turn, bodyFlags(rest))
-	}
+	b = w.appendMessage(b, hf, header, turn, hasBody, bodyFlags(rest))
 	err := w.writeTurn(b)
 	for err == nil && len(rest) > 0 {
 		turn, rest = rest[:min(len(rest), w.chunk)], rest[min(len(rest), w.chunk):]
@@ -245,11 +245,37 @@ func bodyFlags(rest []byte) Flags {
 	return 0
 }
 
-// writeTurn writes b, the frames of one turn of the write lock, and lets
+// appendMessage appends hf's HEADER frame and, if hasBody, body in BODY
+// frames, the last with flags.
+func (w *wire) appendMessage(b []byte, hf *half, header any, body []byte, hasBody bool, flags Flags) []byte {
+	// The header is encoded in place after room for its frame header.
+	start := len(b)
+	b = append(b, make([]byte, FrameHeaderLen)...)
+	switch h := header.(type) {
+	case *requestHeader:
+		b = appendRequestHeader(b, h)
+	case *responseHeader:
+		b = appendResponseHeader(b, h)
+	default:
+		panic(fmt.Sprintf("native: message header of %T", header))
+	}
+	putFrameHeader(b[start:], FrameHeader{Type: TypeHeader, Length: uint32(len(b) - start - FrameHeaderLen), Call: hf.id})
+	if hasBody {
+		b = w.fr.appendChunked(b, TypeBody, hf.id, body, flags)
+	}
+	return b
+}
+
+// writeTurn writes b, the frames of one turn of the write lock, built in
+// w.fr.wbuf, and the queued frames after them in the same write, and lets
 // the lock go.
 func (w *wire) writeTurn(b []byte) error {
+	b = w.appendQueued(b)
 	w.fr.wbuf = b
-	err := w.writeLocked(b)
+	var err error
+	if len(b) > 0 {
+		err = w.writeLocked(b)
+	}
 	w.fr.shrink()
 	w.unlock()
 	return err
