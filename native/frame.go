@@ -281,6 +281,17 @@ func (f *framer) readFrom(r io.Reader) {
 	f.r = bufio.NewReaderSize(countingReader{r, &f.inBytes}, readBufferSize)
 }
 
+// frameBuffered reports whether a whole frame has arrived in the read
+// buffer: reading it will not wait for the transport.
+func (f *framer) frameBuffered() bool {
+	n := f.r.Buffered()
+	if n < FrameHeaderLen {
+		return false
+	}
+	h, _ := f.r.Peek(FrameHeaderLen)
+	return n-FrameHeaderLen >= int(binary.BigEndian.Uint32(h[4:8]))
+}
+
 // readHeader reads and validates the next frame header.
 func (f *framer) readHeader() (FrameHeader, error) {
 	if _, err := io.ReadFull(f.r, f.rhdr[:]); err != nil {
