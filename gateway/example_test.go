@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/framegate/framegate/gateway"
 	"github.com/framegate/framegate/native"
@@ -76,4 +79,58 @@ func ExampleHostCheck() {
 	// 10.0.0.7:8080 200
 	// files.example 200
 	// evil.example 403
+}
+
+// A gateway in front of a native server in another process: it owns the
+// RemoteBackend, supervises it (reconnecting, following its endpoints) and
+// reports its state as gRPC health. Drain turns health to NOT_SERVING for
+// good before a shutdown; Close closes the backend's connections.
+func ExampleNewRemoteBackend() {
+	srv := native.NewServer()
+	srv.Register("Notes.Get", func(req *Note, resp *Note) error {
+		*resp = Note{Name: req.Name, Text: "a remote note called " + req.Name}
+		return nil
+	}, native.Safe())
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	go srv.Serve(l)
+	defer srv.Close()
+
+	dial := func(ctx context.Context) (io.ReadWriteCloser, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", l.Addr().String())
+	}
+	rb := gateway.NewRemoteBackend(dial, gateway.RemoteOptions{Name: l.Addr().String()})
+	g, err := gateway.New(context.Background(), rb)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer g.Close()
+	ts := httptest.NewServer(g.HTTPHandler())
+	defer ts.Close()
+
+	resp, err := http.Get(ts.URL + "/native.Notes/Get?name=a")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	var out Note
+	json.NewDecoder(resp.Body).Decode(&out)
+	resp.Body.Close()
+	fmt.Println(resp.StatusCode, out.Text)
+
+	health := func() string {
+		r, err := g.Health().Check(context.Background(), &healthpb.HealthCheckRequest{})
+		if err != nil {
+			return err.Error()
+		}
+		return r.Status.String()
+	}
+	fmt.Println(health())
+	g.Drain()
+	fmt.Println(health())
+	// Output:
+	// 200 a remote note called a
+	// SERVING
+	// NOT_SERVING
 }

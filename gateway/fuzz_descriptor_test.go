@@ -58,7 +58,7 @@ func FuzzSchemaDescriptors(f *testing.F) {
 		if err != nil {
 			t.Fatalf("newGateway with the package the builder accepted: %v", err)
 		}
-		if err := g.Mount(&s); err != nil {
+		if err := g.mount(context.Background(), &s); err != nil {
 			t.Fatalf("Mount of a schema the builder accepted: %v", err)
 		}
 		doc, err := g.OpenAPI()

@@ -22,6 +22,7 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"io"
 	"sync"
 	"sync/atomic"
 
@@ -42,7 +43,7 @@ type Gateway struct {
 	refused atomic.Pointer[SchemaChangeError] // schemachange.go
 
 	refreshMu sync.Mutex // serialises Refresh: describe and mount as one step
-	mu        sync.Mutex // serialises Mount and SetServing
+	mu        sync.Mutex // serialises mount and setServing
 	serving   bool
 	services  []string // names with a health status
 }
@@ -50,10 +51,22 @@ type Gateway struct {
 // New describes backend and returns a gateway serving its endpoints. It fails
 // if the backend cannot be described or its types cannot be mapped to
 // protobuf (the error names the endpoint and field).
+//
+// A RemoteBackend is supervised by the gateway from then on: ctx bounds
+// its first connection only, and if it cannot be reached now the gateway
+// starts with no endpoints and NOT_SERVING, and gets them when the backend
+// comes up (supervisor.go). The gateway owns the backend: Drain stops the
+// supervision, Close closes its connections.
 func New(ctx context.Context, backend Backend, opts ...Option) (*Gateway, error) {
 	g, err := newGateway(backend, opts)
 	if err != nil {
 		return nil, err
+	}
+	if sb, ok := backend.(supervisedBackend); ok {
+		if err := sb.supervise(ctx, g); err != nil {
+			return nil, err
+		}
+		return g, nil
 	}
 	if err := g.Refresh(ctx); err != nil {
 		return nil, err
@@ -61,7 +74,37 @@ func New(ctx context.Context, backend Backend, opts ...Option) (*Gateway, error)
 	return g, nil
 }
 
-// newGateway returns a gateway that serves nothing yet: Mount gives it its
+// supervisedBackend is a backend that watches itself and keeps the
+// endpoints and health of the gateway serving it (RemoteBackend): New
+// starts it, Drain stops it.
+type supervisedBackend interface {
+	Backend
+	supervise(ctx context.Context, g *Gateway) error
+	stop()
+}
+
+// Drain turns every health status to NOT_SERVING for good, for a server
+// about to shut down: the backend's supervisor is stopped first, so that a
+// reconnect cannot turn it back to SERVING. Calls still go to the backend.
+func (g *Gateway) Drain() {
+	if sb, ok := g.backend.(supervisedBackend); ok {
+		sb.stop()
+	}
+	g.setServing(false)
+}
+
+// Close drains the gateway and closes the backend's connections, if it
+// has any of its own (a RemoteBackend: idle ones now, those with a call in
+// progress when it completes).
+func (g *Gateway) Close() error {
+	g.Drain()
+	if c, ok := g.backend.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}
+
+// newGateway returns a gateway that serves nothing yet: mount gives it its
 // endpoints.
 func newGateway(backend Backend, opts []Option) (*Gateway, error) {
 	g := &Gateway{backend: backend, cfg: newConfig(opts), health: health.NewServer(), serving: true}
@@ -86,19 +129,15 @@ func (g *Gateway) Refresh(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("gateway: describe the backend: %w", err)
 	}
-	return g.MountContext(ctx, s)
+	return g.mount(ctx, s)
 }
 
-// Mount serves the endpoints of s, replacing what was served. It is
-// MountContext without a context.
-func (g *Gateway) Mount(s *native.Schema) error { return g.MountContext(context.Background(), s) }
-
-// MountContext serves the endpoints of s, replacing what was served. It
-// fails, and the gateway keeps serving what it had, when s is past the
-// gateway's SchemaLimits or cannot be mapped to protobuf, when ctx is done
-// before the descriptors are built, or, with a *SchemaChangeError, when s
-// changes the number or type of a field already served (schemachange.go).
-func (g *Gateway) MountContext(ctx context.Context, s *native.Schema) error {
+// mount serves the endpoints of s, replacing what was served. It fails,
+// and the gateway keeps serving what it had, when s is past the gateway's
+// SchemaLimits or cannot be mapped to protobuf, when ctx is done before the
+// descriptors are built, or, with a *SchemaChangeError, when s changes the
+// number or type of a field already served (schemachange.go).
+func (g *Gateway) mount(ctx context.Context, s *native.Schema) error {
 	set, err := buildProtoSet(ctx, s, g.cfg.pkg, g.cfg.limits)
 	if err != nil {
 		return err
@@ -128,9 +167,9 @@ func (g *Gateway) MountContext(ctx context.Context, s *native.Schema) error {
 	return nil
 }
 
-// SetServing sets the health of every service and of the whole server:
+// setServing sets the health of every service and of the whole server:
 // NOT_SERVING while the backend is unreachable, SERVING otherwise.
-func (g *Gateway) SetServing(ok bool) {
+func (g *Gateway) setServing(ok bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.serving = ok

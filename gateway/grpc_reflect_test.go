@@ -41,11 +41,11 @@ func TestGRPCHealth(t *testing.T) {
 		}
 		_, err := hc.Check(context.Background(), &healthpb.HealthCheckRequest{Service: "native.Nope"})
 		wantCode(t, err, codes.NotFound, "")
-		e.gw.SetServing(false)
+		e.gw.setServing(false)
 		for _, s := range append([]string{""}, fixtureServices...) {
 			check(s, healthpb.HealthCheckResponse_NOT_SERVING)
 		}
-		e.gw.SetServing(true)
+		e.gw.setServing(true)
 		check("native.Values", healthpb.HealthCheckResponse_SERVING)
 	})
 }

@@ -35,7 +35,7 @@ func (g *Gateway) OpenAPI() ([]byte, error) {
 var openAPIBuilds atomic.Int64
 
 // openAPI returns the OpenAPI document of the set, built on first use and
-// kept with the set: a Mount swaps in a new set, and with it a new
+// kept with the set: a mount swaps in a new set, and with it a new
 // document. The result is shared: do not modify it.
 func (set *protoSet) openAPI() ([]byte, error) {
 	set.openapiOnce.Do(func() { set.openapi, set.openapiErr = buildOpenAPI(set) })

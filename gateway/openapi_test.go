@@ -174,7 +174,7 @@ func TestOpenAPIWideQuery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := g.Mount(s); err != nil {
+	if err := g.mount(context.Background(), s); err != nil {
 		t.Fatal(err)
 	}
 	b, err := g.OpenAPI()

@@ -88,7 +88,7 @@ func WithCallObserver(f func(CallEvent)) Option {
 
 // WithSchemaChangeObserver sets a function called each time the gateway
 // refuses a new schema because it would change the number or type of a
-// field already served (Mount returns the same error), for metrics and
+// field already served (Refresh returns the same error), for metrics and
 // alerts.
 func WithSchemaChangeObserver(f func(*SchemaChangeError)) Option {
 	return optionFunc(func(c *config) { c.onSchemaChange = f })

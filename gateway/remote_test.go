@@ -192,7 +192,7 @@ func TestRemoteSupervisorReconnects(t *testing.T) {
 	s := startRT(t, "")
 	rb := NewRemoteBackend(tcpDial(s.addr), fastOptions(s.addr))
 	defer rb.Close()
-	g, err := rb.Supervise(ctx)
+	g, err := New(ctx, rb)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +263,7 @@ func TestRemoteStartsDown(t *testing.T) {
 	l.Close()
 	rb := NewRemoteBackend(tcpDial(addr), fastOptions(addr))
 	defer rb.Close()
-	g, err := rb.Supervise(context.Background())
+	g, err := New(context.Background(), rb)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +300,7 @@ func TestRemoteStreamBrokenMidway(t *testing.T) {
 	dial, live := countingDial(s.addr)
 	rb := NewRemoteBackend(dial, fastOptions(s.addr))
 	defer rb.Close()
-	if _, err := rb.Supervise(context.Background()); err != nil {
+	if _, err := New(context.Background(), rb); err != nil {
 		t.Fatal(err)
 	}
 	// native.Pool drops the broken connection from the reader goroutine
@@ -336,7 +336,7 @@ func TestRemoteProbeSeesNewEndpoints(t *testing.T) {
 	o.ProbeInterval = 20 * time.Millisecond
 	rb := NewRemoteBackend(tcpDial(s.addr), o)
 	defer rb.Close()
-	g, err := rb.Supervise(context.Background())
+	g, err := New(context.Background(), rb)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -388,12 +388,12 @@ func TestRemoteHungBackend(t *testing.T) {
 	rb := NewRemoteBackend(tcpDial(l.Addr().String()), o)
 	defer rb.Close()
 	start := time.Now()
-	g, err := rb.Supervise(context.Background())
+	g, err := New(context.Background(), rb)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("Supervise took %v against a hung backend", d)
+		t.Errorf("New took %v against a hung backend", d)
 	}
 	if rb.Status().Up || servingStatus(t, g) != healthpb.HealthCheckResponse_NOT_SERVING {
 		t.Fatalf("a hung backend is up: %+v", rb.Status())
@@ -405,7 +405,7 @@ func TestRemotePoolConcurrency(t *testing.T) {
 	s := startRT(t, "")
 	rb := NewRemoteBackend(tcpDial(s.addr), fastOptions(s.addr))
 	defer rb.Close()
-	if _, err := rb.Supervise(context.Background()); err != nil {
+	if _, err := New(context.Background(), rb); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
@@ -439,24 +439,23 @@ func TestRemotePoolConcurrency(t *testing.T) {
 	}
 }
 
-// After Stop, the supervisor no longer touches health: a server shutting
+// After Drain, the supervisor no longer touches health: a server shutting
 // down keeps NOT_SERVING even if the backend comes back.
 func TestRemoteStop(t *testing.T) {
 	checkLeaks(t)
 	s := startRT(t, "")
 	rb := NewRemoteBackend(tcpDial(s.addr), fastOptions(s.addr))
 	defer rb.Close()
-	g, err := rb.Supervise(context.Background())
+	g, err := New(context.Background(), rb)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rb.Stop()
-	g.SetServing(false)
+	g.Drain()
 	s.stop()
 	startRT(t, s.addr)
 	time.Sleep(100 * time.Millisecond)
 	if st := servingStatus(t, g); st != healthpb.HealthCheckResponse_NOT_SERVING {
-		t.Fatalf("health after Stop %v", st)
+		t.Fatalf("health after Drain %v", st)
 	}
 	// Calls still go to the pool.
 	if err := echo(context.Background(), rb, "after stop"); err != nil {

@@ -9,7 +9,7 @@ package gateway
 // or when a RemoteBackend reconnects or probes) that changes, for a message
 // it already serves, the number or the type of a field it already serves,
 // or gives a served number to another field. It keeps serving the old
-// schema, returns a *SchemaChangeError from Mount and Refresh, logs each
+// schema, returns a *SchemaChangeError from Refresh, logs each
 // change at ERROR on the WithLogger logger, and calls the
 // WithSchemaChangeObserver function (a metric). Added fields, added
 // messages and removed fields are accepted: they cannot make a client
@@ -53,7 +53,7 @@ func (c SchemaChange) String() string {
 	return s
 }
 
-// SchemaChangeError is the error of a Mount or Refresh refused because the
+// SchemaChangeError is the error of a Refresh (or a reconnect) refused because the
 // new schema changes fields the gateway serves.
 type SchemaChangeError struct {
 	Changes []SchemaChange
@@ -191,6 +191,6 @@ func (g *Gateway) refuseChangesLocked(set *protoSet) error {
 	return err
 }
 
-// RefusedSchema returns the error of the last schema Mount refused because
+// RefusedSchema returns the error of the last schema the gateway refused because
 // it changed served fields, or nil if the last schema offered was mounted.
 func (g *Gateway) RefusedSchema() *SchemaChangeError { return g.refused.Load() }

@@ -290,11 +290,11 @@ func TestRemoteRefusesRenumberedField(t *testing.T) {
 	o.ProbeInterval = 20 * time.Millisecond
 	rb := NewRemoteBackend(tcpDial(addr), o)
 	defer rb.Close()
-	g, err := rb.Supervise(context.Background())
+	g, err := New(context.Background(), rb)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rb.Stop()
+	defer rb.stop()
 	if n := servedNumber(t, g, "size"); n != 2 {
 		t.Fatalf("size served as %d, want 2", n)
 	}

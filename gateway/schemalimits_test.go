@@ -143,11 +143,11 @@ func TestSchemaPastLimitsRefused(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := g.Mount(nestedListSchema(1)); err != nil {
+			if err := g.mount(context.Background(), nestedListSchema(1)); err != nil {
 				t.Fatal(err)
 			}
 			before := g.set.Load()
-			err = g.Mount(tc.s)
+			err = g.mount(context.Background(), tc.s)
 			if !errors.Is(err, ErrSchemaLimit) || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "gateway: ") {
 				t.Fatalf("Mount = %v, want an ErrSchemaLimit naming %q", err, tc.want)
 			}
@@ -210,7 +210,7 @@ func TestRefreshStopsWhenCancelled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := g.Mount(nestedListSchema(1)); err != nil {
+	if err := g.mount(context.Background(), nestedListSchema(1)); err != nil {
 		t.Fatal(err)
 	}
 	before := g.set.Load()
@@ -246,7 +246,7 @@ func TestRemoteStopWhileSchemaKeepsChanging(t *testing.T) {
 	o.ProbeInterval = time.Millisecond
 	rb := NewRemoteBackend(tcpDial(s.addr), o)
 	defer rb.Close()
-	g, err := rb.Supervise(context.Background())
+	g, err := New(context.Background(), rb)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +278,7 @@ func TestRemoteStopWhileSchemaKeepsChanging(t *testing.T) {
 	})
 	stopped := make(chan struct{})
 	go func() {
-		rb.Stop()
+		rb.stop()
 		close(stopped)
 	}()
 	select {
@@ -330,7 +330,7 @@ func BenchmarkGetSchemaWide(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := g.Mount(wideSchema(10_000)); err != nil {
+	if err := g.mount(context.Background(), wideSchema(10_000)); err != nil {
 		b.Fatal(err)
 	}
 	a := &apiServer{g: g}
@@ -361,7 +361,7 @@ func TestGetSchemaBuiltOncePerSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	const endpoints = 1000
-	if err := g.Mount(wideSchema(endpoints)); err != nil {
+	if err := g.mount(context.Background(), wideSchema(endpoints)); err != nil {
 		t.Fatal(err)
 	}
 	a := &apiServer{g: g}

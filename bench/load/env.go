@@ -174,11 +174,11 @@ func (e *env) supervise(ctx context.Context, dial gateway.DialFunc, name string)
 		ClientOptions: []native.Option{native.WithCloseTimeout(2 * time.Second)},
 	})
 	var err error
-	if e.g, err = e.rb.Supervise(ctx); err != nil {
+	if e.g, err = gateway.New(ctx, e.rb); err != nil {
 		return err
 	}
 	if st := e.rb.Status(); !st.Up {
-		return fmt.Errorf("backend %s down after Supervise: %v", name, st.Err)
+		return fmt.Errorf("backend %s down after its first connection: %v", name, st.Err)
 	}
 	return nil
 }

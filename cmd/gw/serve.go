@@ -378,7 +378,7 @@ func (s *server) startRemote(ctx context.Context, sio *stdio, opts []gateway.Opt
 	})
 	ctx, cancel := context.WithTimeout(ctx, gateway.DefaultDialTimeout)
 	defer cancel()
-	s.g, err = s.rb.Supervise(ctx, opts...)
+	s.g, err = gateway.New(ctx, s.rb, opts...)
 	if err != nil {
 		return err
 	}

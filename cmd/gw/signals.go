@@ -54,10 +54,7 @@ func startupContext(sigs <-chan os.Signal) (ctx context.Context, end func() os.S
 func (s *server) shutdown(sigs <-chan os.Signal) {
 	start := time.Now()
 	s.draining.Store(true)
-	if s.rb != nil {
-		s.rb.Stop() // no reconnect may turn health back to SERVING
-	}
-	s.g.SetServing(false)
+	s.g.Drain() // NOT_SERVING, and no reconnect may turn it back
 	ctx, cancel := context.WithTimeout(context.Background(), s.f.shutdownTimeout)
 	defer cancel()
 	done := make(chan struct{})
