@@ -28,8 +28,9 @@ type apiServer struct {
 }
 
 // endpointOf describes m for the API.
-func endpointOf(m *method) *gatewayv1.Endpoint {
+func (g *Gateway) endpointOf(m *method) *gatewayv1.Endpoint {
 	return &gatewayv1.Endpoint{
+		Backend:         g.backendOf(m.endpoint.Name),
 		Name:            m.endpoint.Name,
 		GrpcMethod:      m.fullMethod,
 		HttpPath:        m.fullMethod,
@@ -40,6 +41,15 @@ func endpointOf(m *method) *gatewayv1.Endpoint {
 		ClientStreaming: m.clientStreaming,
 		ServerStreaming: m.serverStreaming,
 	}
+}
+
+// backendOf names the backend that serves endpoint, when the gateway has
+// several (a Router); "" otherwise.
+func (g *Gateway) backendOf(endpoint string) string {
+	if r, ok := g.backend.(*Router); ok {
+		return r.BackendOf(endpoint)
+	}
+	return ""
 }
 
 // sortedMethods returns the methods of set sorted by endpoint name.
@@ -70,7 +80,7 @@ func (a *apiServer) ListEndpoints(context.Context, *gatewayv1.ListEndpointsReque
 	set := a.g.set.Load()
 	resp := &gatewayv1.ListEndpointsResponse{}
 	for _, m := range sortedMethods(set) {
-		resp.Endpoints = append(resp.Endpoints, endpointOf(m))
+		resp.Endpoints = append(resp.Endpoints, a.g.endpointOf(m))
 	}
 	return resp, nil
 }
@@ -89,7 +99,7 @@ func (a *apiServer) GetSchema(_ context.Context, req *gatewayv1.GetSchemaRequest
 		return nil, status.Errorf(codes.Internal, "gateway: schema of %q: %v", req.GetName(), err)
 	}
 	return &gatewayv1.GetSchemaResponse{
-		Endpoint:    endpointOf(m),
+		Endpoint:    a.g.endpointOf(m),
 		Descriptors: set.fileSet,
 		Schema:      schema,
 	}, nil

@@ -46,6 +46,9 @@ type Gateway struct {
 	mu        sync.Mutex // serialises mount and setServing
 	serving   bool
 	services  []string // names with a health status
+	// healthOf, if set (by a Router), says whether the backend of a
+	// service is up: the service is SERVING only then.
+	healthOf func(service string) bool
 }
 
 // New describes backend and returns a gateway serving its endpoints. It fails
@@ -55,8 +58,10 @@ type Gateway struct {
 // A RemoteBackend is supervised by the gateway from then on: ctx bounds
 // its first connection only, and if it cannot be reached now the gateway
 // starts with no endpoints and NOT_SERVING, and gets them when the backend
-// comes up (supervisor.go). The gateway owns the backend: Drain stops the
-// supervision, Close closes its connections.
+// comes up (supervisor.go). A Router's backends are started the same way,
+// each on its own. The gateway owns the backend: Drain stops the
+// supervision, Close closes its connections. If New fails, the backend is
+// not supervised, and the caller closes it.
 func New(ctx context.Context, backend Backend, opts ...Option) (*Gateway, error) {
 	g, err := newGateway(backend, opts)
 	if err != nil {
@@ -75,12 +80,22 @@ func New(ctx context.Context, backend Backend, opts ...Option) (*Gateway, error)
 }
 
 // supervisedBackend is a backend that watches itself and keeps the
-// endpoints and health of the gateway serving it (RemoteBackend): New
-// starts it, Drain stops it.
+// endpoints and health of its owner, the gateway serving it or the Router
+// it is part of (RemoteBackend, Router): New starts it, Drain stops it.
 type supervisedBackend interface {
 	Backend
-	supervise(ctx context.Context, g *Gateway) error
+	supervise(ctx context.Context, owner backendOwner) error
 	stop()
+}
+
+// backendOwner is what a supervised backend reports to: a Gateway, or its
+// place in a Router.
+type backendOwner interface {
+	// mount serves s as the backend's endpoints; it fails, and what was
+	// served stays, when they cannot be served.
+	mount(ctx context.Context, s *native.Schema) error
+	// setServing records whether the backend is up.
+	setServing(ok bool)
 }
 
 // Drain turns every health status to NOT_SERVING for good, for a server
@@ -125,6 +140,9 @@ func (g *Gateway) Refresh(ctx context.Context) error {
 	// their two descriptions last.
 	g.refreshMu.Lock()
 	defer g.refreshMu.Unlock()
+	if r, ok := g.backend.(*Router); ok {
+		return r.refresh(ctx)
+	}
 	s, err := g.backend.Schema(ctx)
 	if err != nil {
 		return fmt.Errorf("gateway: describe the backend: %w", err)
@@ -183,8 +201,19 @@ func (g *Gateway) setHealthLocked() {
 	}
 	g.health.SetServingStatus("", st)
 	for _, n := range g.services {
+		if st == healthpb.HealthCheckResponse_SERVING && g.healthOf != nil && !g.healthOf(n) {
+			g.health.SetServingStatus(n, healthpb.HealthCheckResponse_NOT_SERVING)
+			continue
+		}
 		g.health.SetServingStatus(n, st)
 	}
+}
+
+// setHealthOf sets the per-service health of a Router's backends.
+func (g *Gateway) setHealthOf(up func(service string) bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.healthOf = up
 }
 
 // Health returns the gateway's health server (grpc.health.v1), for

@@ -107,7 +107,7 @@ type RemoteBackend struct {
 	stopOnce    sync.Once
 
 	mu         sync.Mutex
-	g          *Gateway
+	owner      backendOwner // the gateway serving it, or its place in a Router
 	control    *native.Client
 	lastErr    error     // why the backend is down
 	since      time.Time // when the current state began

@@ -48,16 +48,17 @@ import (
 )
 
 // supervise connects to the backend (ctx bounds this first attempt), mounts
-// its endpoints on g, and supervises the backend until stop: g.New calls
-// it, once. If the backend cannot be reached now, g starts with no
-// endpoints and NOT_SERVING, and gets them when the backend comes up. It
-// fails only if the backend's types cannot be mapped to protobuf.
-func (r *RemoteBackend) supervise(ctx context.Context, g *Gateway) error {
+// its endpoints on owner, and supervises the backend until stop: New calls
+// it, once, directly or through a Router. If the backend cannot be reached
+// now, owner gets no endpoints and NOT_SERVING, and gets them when the
+// backend comes up. It fails only if the backend's types cannot be mapped
+// to protobuf.
+func (r *RemoteBackend) supervise(ctx context.Context, owner backendOwner) error {
 	if !r.supervised.CompareAndSwap(false, true) {
-		return errors.New("gateway: a RemoteBackend serves one gateway")
+		return errors.New("gateway: a RemoteBackend serves one gateway, once")
 	}
 	r.mu.Lock()
-	r.g = g
+	r.owner = owner
 	r.since = time.Now()
 	r.mu.Unlock()
 	ctx, cancel := context.WithCancel(ctx)
@@ -75,7 +76,7 @@ func (r *RemoteBackend) supervise(ctx context.Context, g *Gateway) error {
 	} else {
 		stop()
 		cancel()
-		if err := g.mount(context.Background(), &native.Schema{Protocol: native.ProtocolVersion, Messages: map[string]*native.Message{}}); err != nil {
+		if err := owner.mount(context.Background(), &native.Schema{Protocol: native.ProtocolVersion, Messages: map[string]*native.Message{}}); err != nil {
 			return err
 		}
 		r.setDown(err)
@@ -222,7 +223,7 @@ func (r *RemoteBackend) mount(ctx context.Context, s *native.Schema) error {
 	r.mu.Lock()
 	same := r.schemaJSON != nil && bytes.Equal(b, r.schemaJSON)
 	first := r.schemaJSON == nil
-	g := r.g
+	g := r.owner
 	r.mu.Unlock()
 	if same {
 		return nil
@@ -263,7 +264,7 @@ func (r *RemoteBackend) setUp(c *native.Client) {
 	r.everUp = true
 	r.lastErr = nil
 	r.down.Store(false)
-	g, endpoints := r.g, r.endpoints
+	g, endpoints := r.owner, r.endpoints
 	r.mu.Unlock()
 	if old != nil && old != c {
 		r.pool.Remove(old)
@@ -289,7 +290,7 @@ func (r *RemoteBackend) setDown(err error) {
 	old := r.control
 	r.control = nil
 	r.down.Store(true)
-	g := r.g
+	g := r.owner
 	r.mu.Unlock()
 	if old != nil {
 		r.pool.Remove(old)

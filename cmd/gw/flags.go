@@ -168,6 +168,20 @@ func (l *listFlag) Set(s string) error {
 	return nil
 }
 
+// repeatFlag collects the values of a flag given several times, each as
+// given (an exec: command line may hold commas); empty values are
+// dropped.
+type repeatFlag []string
+
+func (l *repeatFlag) String() string { return strings.Join(*l, " ") }
+
+func (l *repeatFlag) Set(s string) error {
+	if s != "" {
+		*l = append(*l, s)
+	}
+	return nil
+}
+
 func (c *command) securityFlags(f *securityFlags) {
 	c.fs.StringVar(&f.authTokenFile, "auth-token-file", "", "require a bearer token: the `file` holds the valid tokens, one per line (blank lines, lines\n"+
 		"that begin with # and surrounding whitespace ignored), each at least 16 bytes; a file the\n"+

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -17,13 +18,20 @@ func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case s.draining.Load():
 		reason = "shutting down"
-	case s.rb != nil && !s.rb.Status().Up:
-		st := s.rb.Status()
-		reason = "backend unavailable"
-		if st.Err != nil {
-			reason += ": " + errMessage(st.Err)
+	case len(s.rbs) > 0 && s.allBackendsDown():
+		var why []string
+		for _, nr := range s.rbs {
+			st := nr.rb.Status()
+			w := ""
+			if len(s.rbs) > 1 {
+				w = nr.name + ": "
+			}
+			if st.Err != nil {
+				w += errMessage(st.Err) + " "
+			}
+			why = append(why, w+fmt.Sprintf("(since %s)", st.Since.UTC().Format(time.RFC3339)))
 		}
-		reason += fmt.Sprintf(" (since %s)", st.Since.UTC().Format(time.RFC3339))
+		reason = "backend unavailable: " + strings.Join(why, "; ")
 	default:
 		resp, err := s.g.Health().Check(r.Context(), &healthpb.HealthCheckRequest{})
 		if err != nil {
@@ -38,4 +46,16 @@ func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fmt.Fprintln(w, "SERVING")
+}
+
+// allBackendsDown reports whether no remote backend is up: the gateway
+// serves nothing then. While one of several is up, it serves that one's
+// services, and the others' fail with UNAVAILABLE.
+func (s *server) allBackendsDown() bool {
+	for _, nr := range s.rbs {
+		if nr.rb.Status().Up {
+			return false
+		}
+	}
+	return true
 }

@@ -66,26 +66,26 @@ func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
 
-// registerRemote adds the remote backend's metrics: its state and its
-// connection pool.
-func (m *metrics) registerRemote(rb *gateway.RemoteBackend) {
-	m.reg.MustRegister(remoteCollector{rb})
+// registerRemote adds the remote backends' metrics: the state and the
+// connection pool of each, labelled with its name (its -backend target).
+func (m *metrics) registerRemote(rbs []namedRemote) {
+	m.reg.MustRegister(remoteCollector{rbs})
 }
 
 var (
-	descUp         = prometheus.NewDesc("framegate_backend_up", "1 while the remote backend is reachable, 0 while calls fail with UNAVAILABLE.", nil, nil)
-	descReconnects = prometheus.NewDesc("framegate_backend_reconnects_total", "Times the remote backend came back after being down.", nil, nil)
-	descPoolSize   = prometheus.NewDesc("framegate_backend_pool_size", "The most connections the pool to the remote backend keeps (-pool-size).", nil, nil)
-	descPoolConns  = prometheus.NewDesc("framegate_backend_pool_connections", "Connections of the pool to the remote backend, by state: open (all) or idle (without a call).", []string{"state"}, nil)
-	descPoolDials  = prometheus.NewDesc("framegate_backend_pool_dials_total", "Connections the pool dialled.", nil, nil)
-	descPoolFails  = prometheus.NewDesc("framegate_backend_pool_dial_failures_total", "Dials of the pool that failed.", nil, nil)
-	descPoolWaits  = prometheus.NewDesc("framegate_backend_pool_waits_total", "Calls that had to wait for a free connection of the pool.", nil, nil)
-	descPoolRetry  = prometheus.NewDesc("framegate_backend_pool_retries_total", "Calls made again on another connection: the backend went away (CLOSE) without taking them.", nil, nil)
+	descUp         = prometheus.NewDesc("framegate_backend_up", "1 while the remote backend is reachable, 0 while calls fail with UNAVAILABLE.", []string{"backend"}, nil)
+	descReconnects = prometheus.NewDesc("framegate_backend_reconnects_total", "Times the remote backend came back after being down.", []string{"backend"}, nil)
+	descPoolSize   = prometheus.NewDesc("framegate_backend_pool_size", "The most connections the pool to the remote backend keeps (-pool-size).", []string{"backend"}, nil)
+	descPoolConns  = prometheus.NewDesc("framegate_backend_pool_connections", "Connections of the pool to the remote backend, by state: open (all) or idle (without a call).", []string{"backend", "state"}, nil)
+	descPoolDials  = prometheus.NewDesc("framegate_backend_pool_dials_total", "Connections the pool dialled.", []string{"backend"}, nil)
+	descPoolFails  = prometheus.NewDesc("framegate_backend_pool_dial_failures_total", "Dials of the pool that failed.", []string{"backend"}, nil)
+	descPoolWaits  = prometheus.NewDesc("framegate_backend_pool_waits_total", "Calls that had to wait for a free connection of the pool.", []string{"backend"}, nil)
+	descPoolRetry  = prometheus.NewDesc("framegate_backend_pool_retries_total", "Calls made again on another connection: the backend went away (CLOSE) without taking them.", []string{"backend"}, nil)
 )
 
 // remoteCollector reads the backend's state and pool counters at each
 // scrape.
-type remoteCollector struct{ rb *gateway.RemoteBackend }
+type remoteCollector struct{ rbs []namedRemote }
 
 func (c remoteCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descUp, descReconnects, descPoolSize, descPoolConns, descPoolDials, descPoolFails, descPoolWaits, descPoolRetry} {
@@ -94,19 +94,20 @@ func (c remoteCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c remoteCollector) Collect(ch chan<- prometheus.Metric) {
-	st := c.rb.Status()
-	up := 0.0
-	if st.Up {
-		up = 1
+	for _, nr := range c.rbs {
+		st, ps, b := nr.rb.Status(), nr.rb.PoolStats(), nr.name
+		up := 0.0
+		if st.Up {
+			up = 1
+		}
+		ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, up, b)
+		ch <- prometheus.MustNewConstMetric(descReconnects, prometheus.CounterValue, float64(st.Reconnects), b)
+		ch <- prometheus.MustNewConstMetric(descPoolSize, prometheus.GaugeValue, float64(ps.Size), b)
+		ch <- prometheus.MustNewConstMetric(descPoolConns, prometheus.GaugeValue, float64(ps.Open), b, "open")
+		ch <- prometheus.MustNewConstMetric(descPoolConns, prometheus.GaugeValue, float64(ps.Idle), b, "idle")
+		ch <- prometheus.MustNewConstMetric(descPoolDials, prometheus.CounterValue, float64(ps.Dials), b)
+		ch <- prometheus.MustNewConstMetric(descPoolFails, prometheus.CounterValue, float64(ps.Failures), b)
+		ch <- prometheus.MustNewConstMetric(descPoolWaits, prometheus.CounterValue, float64(ps.Waits), b)
+		ch <- prometheus.MustNewConstMetric(descPoolRetry, prometheus.CounterValue, float64(ps.Retries), b)
 	}
-	ps := c.rb.PoolStats()
-	ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, up)
-	ch <- prometheus.MustNewConstMetric(descReconnects, prometheus.CounterValue, float64(st.Reconnects))
-	ch <- prometheus.MustNewConstMetric(descPoolSize, prometheus.GaugeValue, float64(ps.Size))
-	ch <- prometheus.MustNewConstMetric(descPoolConns, prometheus.GaugeValue, float64(ps.Open), "open")
-	ch <- prometheus.MustNewConstMetric(descPoolConns, prometheus.GaugeValue, float64(ps.Idle), "idle")
-	ch <- prometheus.MustNewConstMetric(descPoolDials, prometheus.CounterValue, float64(ps.Dials))
-	ch <- prometheus.MustNewConstMetric(descPoolFails, prometheus.CounterValue, float64(ps.Failures))
-	ch <- prometheus.MustNewConstMetric(descPoolWaits, prometheus.CounterValue, float64(ps.Waits))
-	ch <- prometheus.MustNewConstMetric(descPoolRetry, prometheus.CounterValue, float64(ps.Retries))
 }

@@ -83,7 +83,8 @@ func TestRemoteTCPBackend(t *testing.T) {
 		t.Logf("a call while the backend is down failed in %v (grpcurl process included)", took)
 	}
 	code, m := httpGet(t, "http://"+httpAddr+"/metrics")
-	if code != 200 || metricValue(m, "framegate_backend_up") != 0 || metricValue(m, `framegate_gateway_calls_total{code="Unavailable",endpoint="Store.Read",protocol="grpc"}`) != 1 {
+	lbl := `{backend="tcp://` + nativeAddr + `"}`
+	if code != 200 || metricValue(m, "framegate_backend_up"+lbl) != 0 || metricValue(m, `framegate_gateway_calls_total{code="Unavailable",endpoint="Store.Read",protocol="grpc"}`) != 1 {
 		t.Errorf("metrics while down:\n%s", grepLines(m, "framegate_"))
 	}
 
@@ -109,7 +110,7 @@ func TestRemoteTCPBackend(t *testing.T) {
 		t.Fatalf("download after the return: %v, %d bytes, sha %s", err, d.n, d.sum())
 	}
 	_, m = httpGet(t, "http://"+httpAddr+"/metrics")
-	if metricValue(m, "framegate_backend_up") != 1 || metricValue(m, "framegate_backend_reconnects_total") != 1 || metricValue(m, "framegate_backend_pool_size") != 4 {
+	if metricValue(m, "framegate_backend_up"+lbl) != 1 || metricValue(m, "framegate_backend_reconnects_total"+lbl) != 1 || metricValue(m, "framegate_backend_pool_size"+lbl) != 4 {
 		t.Errorf("metrics after the return:\n%s", grepLines(m, "framegate_backend"))
 	}
 

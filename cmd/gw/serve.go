@@ -44,6 +44,14 @@ of -pool-size connections to it (each carries many calls at once), and when it g
 with UNAVAILABLE and reports NOT_SERVING while it reconnects (with backoff up
 to -reconnect-max), then describes it again.
 
+-backend may be given several times, once per backend: each serves its own
+services, and every call goes to the backend serving its service. A service
+two backends serve is an error naming both, unless -backend-precedence lets
+the first given serve it. The health of each gRPC service is its backend's;
+the server's (and /healthz) is SERVING while any backend is up. GET
+/v1/endpoints names the backend of each endpoint; the framegate_backend_*
+metrics have a backend label.
+
 Each call is logged in one line (endpoint, protocol, code, duration, bytes).
 On SIGINT or SIGTERM the gateway stops accepting calls, lets those in flight
 finish for up to -shutdown-timeout, cancels the rest and exits 0; a second
@@ -64,6 +72,7 @@ const serveExample = `  gw serve -data-dir /tmp/store &
   gw backend -native-addr 127.0.0.1:7071 &
   gw serve -backend tcp://127.0.0.1:7071 -native-addr ''
   gw serve -backend 'exec:ssh files.example.com gw backend -stdio'
+  gw serve -backend tcp://127.0.0.1:7071 -backend unix:///run/notes.sock
 
   head -c 32 /dev/urandom | base64 > tokens && gw serve -auth-token-file tokens &
   grpcurl -plaintext -H "authorization: Bearer $(head -n 1 tokens)" localhost:9090 list`
@@ -72,7 +81,8 @@ type serveFlags struct {
 	commonFlags
 	grpcAddr, httpAddr, nativeAddr string
 	httpCompress                   bool
-	backend                        string
+	backends                       repeatFlag
+	backendPrecedence              bool
 	poolSize                       int
 	nativeTLS                      bool
 	backendCA                      string
@@ -88,7 +98,9 @@ func runServe(args []string, sio *stdio) int {
 	c.fs.BoolVar(&f.httpCompress, "http-compress", true, "compress the REST front door's JSON answers with gzip or zstd for clients that ask\n"+
 		"(Accept-Encoding); byte streams (downloads) are sent as they are. -http-compress=false to turn it off")
 	c.fs.StringVar(&f.nativeAddr, "native-addr", "127.0.0.1:7070", "native protocol listen `address` (host:port or unix:///path) of the embedded demo service; empty for none")
-	c.fs.StringVar(&f.backend, "backend", "", "remote native server `url`: tcp://host:port, tls://host:port, unix:///path or exec:command; empty for the embedded demo service")
+	c.fs.Var(&f.backends, "backend", "remote native server `url`: tcp://host:port, tls://host:port, unix:///path or exec:command; once per backend\n"+
+		"(each serves its own services); none for the embedded demo service")
+	c.fs.BoolVar(&f.backendPrecedence, "backend-precedence", false, "when two -backend serve one service, the first given serves it (default: refuse, naming both)")
 	c.commonFlags(&f.commonFlags)
 	c.fs.IntVar(&f.poolSize, "pool-size", gateway.DefaultPoolSize, "most connections to a remote backend (each carries many calls at once)")
 	c.fs.BoolVar(&f.nativeTLS, "native-tls", false, "use TLS on the native listener too (-tls-cert, -tls-key, -client-ca), and towards a tcp:// backend")
@@ -159,8 +171,8 @@ type server struct {
 	guard *guard // the token check and the limits
 
 	g    *gateway.Gateway
-	rb   *gateway.RemoteBackend // nil for the embedded backend
-	nsrv *native.Server         // the embedded backend
+	rbs  []namedRemote  // the remote backends; none for the embedded one
+	nsrv *native.Server // the embedded backend
 	st   *store.Store
 
 	grpcSrv  *grpc.Server
@@ -200,7 +212,7 @@ func (s *server) start(ctx context.Context, sio *stdio, nativeAddrGiven bool) er
 		}),
 		gateway.WithSchemaChangeObserver(func(*gateway.SchemaChangeError) { s.m.schemaRefused.Inc() }),
 	}
-	if f.backend == "" {
+	if len(f.backends) == 0 {
 		if err := s.startEmbedded(ctx, opts); err != nil {
 			return err
 		}
@@ -347,27 +359,62 @@ func (s *server) startEmbedded(ctx context.Context, opts []gateway.Option) error
 	return nil
 }
 
+// namedRemote is a remote backend and its name: its target, as given.
+type namedRemote struct {
+	name string
+	rb   *gateway.RemoteBackend
+}
+
 func (s *server) startRemote(ctx context.Context, sio *stdio, opts []gateway.Option) error {
 	f := &s.f
-	t, err := native.ParseTarget(f.backend)
+	if f.poolSize < 1 {
+		return fmt.Errorf("-pool-size %d: want at least 1", f.poolSize)
+	}
+	var named []gateway.NamedBackend
+	for _, target := range f.backends {
+		rb, name, err := s.remoteBackend(target, sio)
+		if err != nil {
+			return err
+		}
+		s.rbs = append(s.rbs, namedRemote{name, rb})
+		named = append(named, gateway.NamedBackend{Name: name, Backend: rb})
+	}
+	var backend gateway.Backend = s.rbs[0].rb
+	if len(named) > 1 {
+		r, err := gateway.NewRouter(named, gateway.RouterOptions{Precedence: f.backendPrecedence, Logger: s.log})
+		if err != nil {
+			return fmt.Errorf("-backend: %w", err)
+		}
+		backend = r
+	}
+	ctx, cancel := context.WithTimeout(ctx, gateway.DefaultDialTimeout)
+	defer cancel()
+	var err error
+	if s.g, err = gateway.New(ctx, backend, opts...); err != nil {
+		return err
+	}
+	s.m.registerRemote(s.rbs)
+	return nil
+}
+
+// remoteBackend builds the backend of one -backend target.
+func (s *server) remoteBackend(target string, sio *stdio) (*gateway.RemoteBackend, string, error) {
+	f := &s.f
+	t, err := native.ParseTarget(target)
 	if err != nil {
-		return fmt.Errorf("-backend %w", err)
+		return nil, "", fmt.Errorf("-backend %w", err)
 	}
 	var cliTLS *tls.Config
 	if t.Scheme == "tls" || (t.Scheme == "tcp" && f.nativeTLS) {
 		if cliTLS, err = clientTLS(f.backendCA, f.tlsCert, f.tlsKey, t.Host()); err != nil {
-			return err
+			return nil, "", err
 		}
 	}
-	stderr := childStderr(sio)
-	dial, err := t.Dialer(native.DialOptions{TLS: cliTLS, Stderr: stderr})
+	dial, err := t.Dialer(native.DialOptions{TLS: cliTLS, Stderr: childStderr(sio)})
 	if err != nil {
-		return err
+		return nil, "", err
 	}
-	if f.poolSize < 1 {
-		return fmt.Errorf("-pool-size %d: want at least 1", f.poolSize)
-	}
-	s.rb = gateway.NewRemoteBackend(dial, gateway.RemoteOptions{
+	rb := gateway.NewRemoteBackend(dial, gateway.RemoteOptions{
 		Name:          t.String(),
 		PoolSize:      f.poolSize,
 		ProbeInterval: f.probeInterval,
@@ -376,20 +423,13 @@ func (s *server) startRemote(ctx context.Context, sio *stdio, opts []gateway.Opt
 		// A hung backend must not hold up a shutdown for long.
 		ClientOptions: []native.Option{native.WithLogger(s.log), native.WithCloseTimeout(2 * time.Second)},
 	})
-	ctx, cancel := context.WithTimeout(ctx, gateway.DefaultDialTimeout)
-	defer cancel()
-	s.g, err = gateway.New(ctx, s.rb, opts...)
-	if err != nil {
-		return err
-	}
-	s.m.registerRemote(s.rb)
-	return nil
+	return rb, t.String(), nil
 }
 
 // closeBackend releases the backend after a failed start or a shutdown.
 func (s *server) closeBackend() {
-	if s.rb != nil {
-		s.rb.Close()
+	for _, nr := range s.rbs {
+		nr.rb.Close()
 	}
 	if s.st != nil {
 		s.st.Close()

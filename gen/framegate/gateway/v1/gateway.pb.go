@@ -57,8 +57,11 @@ type Endpoint struct {
 	// Whether the gRPC method streams responses: true when response_kind
 	// carries a stream.
 	ServerStreaming bool `protobuf:"varint,9,opt,name=server_streaming,json=serverStreaming,proto3" json:"server_streaming,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The name of the backend that serves it, when the gateway fronts
+	// several (gw serve -backend given more than once); empty with one.
+	Backend       string `protobuf:"bytes,10,opt,name=backend,proto3" json:"backend,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Endpoint) Reset() {
@@ -152,6 +155,13 @@ func (x *Endpoint) GetServerStreaming() bool {
 		return x.ServerStreaming
 	}
 	return false
+}
+
+func (x *Endpoint) GetBackend() string {
+	if x != nil {
+		return x.Backend
+	}
+	return ""
 }
 
 // ListEndpointsRequest is the request of ListEndpoints. It has no fields:
@@ -359,7 +369,7 @@ var File_framegate_gateway_v1_gateway_proto protoreflect.FileDescriptor
 
 const file_framegate_gateway_v1_gateway_proto_rawDesc = "" +
 	"\n" +
-	"\"framegate/gateway/v1/gateway.proto\x12\x14framegate.gateway.v1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/descriptor.proto\x1a\x1cgoogle/protobuf/struct.proto\"\xc2\x02\n" +
+	"\"framegate/gateway/v1/gateway.proto\x12\x14framegate.gateway.v1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/descriptor.proto\x1a\x1cgoogle/protobuf/struct.proto\"\xdc\x02\n" +
 	"\bEndpoint\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
 	"\vgrpc_method\x18\x02 \x01(\tR\n" +
@@ -370,7 +380,9 @@ const file_framegate_gateway_v1_gateway_proto_rawDesc = "" +
 	"\frequest_type\x18\x06 \x01(\tR\vrequestType\x12#\n" +
 	"\rresponse_type\x18\a \x01(\tR\fresponseType\x12)\n" +
 	"\x10client_streaming\x18\b \x01(\bR\x0fclientStreaming\x12)\n" +
-	"\x10server_streaming\x18\t \x01(\bR\x0fserverStreaming\"\x16\n" +
+	"\x10server_streaming\x18\t \x01(\bR\x0fserverStreaming\x12\x18\n" +
+	"\abackend\x18\n" +
+	" \x01(\tR\abackend\"\x16\n" +
 	"\x14ListEndpointsRequest\"U\n" +
 	"\x15ListEndpointsResponse\x12<\n" +
 	"\tendpoints\x18\x01 \x03(\v2\x1e.framegate.gateway.v1.EndpointR\tendpoints\"&\n" +
