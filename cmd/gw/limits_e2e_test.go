@@ -130,8 +130,11 @@ func TestMaxCalls(t *testing.T) {
 		}
 		idle.Close()
 
-		// One with a call in flight does not.
-		held, err := native.Dial(ctx, "tcp", nativeAddr)
+		// One with a call in flight does not. Its windows (1 MiB) and the
+		// socket buffers hold far less than the 16 MiB file: the download
+		// cannot end, and its call leave the count, before the test reads
+		// it.
+		held, err := native.Dial(ctx, "tcp", nativeAddr, native.WithStreamWindow(1<<20), native.WithConnWindow(1<<20))
 		if err != nil {
 			t.Fatal(err)
 		}
