@@ -7,6 +7,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -194,7 +195,19 @@ func (r *RemoteBackend) unavailable() error {
 	if err != nil {
 		why = errorMessage(err)
 	}
-	return native.Errorf(native.CodeUnavailable, "backend %s unavailable: %s", r.o.Name, why)
+	return native.NewError(native.CodeUnavailable, &notSentError{fmt.Sprintf("backend %s unavailable: %s", r.o.Name, why)})
+}
+
+// notSentError is the error of a call failed before anything of it was
+// sent: another replica may take it (ReplicaSet).
+type notSentError struct{ msg string }
+
+func (e *notSentError) Error() string { return e.msg }
+
+// notSent reports whether err failed a call before it was sent.
+func notSent(err error) bool {
+	var ns *notSentError
+	return errors.As(err, &ns)
 }
 
 // errorMessage is err's message without the "native: Code:" prefix.

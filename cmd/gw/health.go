@@ -18,18 +18,19 @@ func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case s.draining.Load():
 		reason = "shutting down"
-	case len(s.rbs) > 0 && s.allBackendsDown():
+	case len(s.backends) > 0 && s.allBackendsDown():
 		var why []string
-		for _, nr := range s.rbs {
-			st := nr.rb.Status()
-			w := ""
-			if len(s.rbs) > 1 {
-				w = nr.name + ": "
+		for _, b := range s.backends {
+			for _, r := range b.replicas() {
+				w := ""
+				if len(s.backends) > 1 || r.name != b.name {
+					w = r.name + ": "
+				}
+				if r.status.Err != nil {
+					w += errMessage(r.status.Err) + " "
+				}
+				why = append(why, w+fmt.Sprintf("(since %s)", r.status.Since.UTC().Format(time.RFC3339)))
 			}
-			if st.Err != nil {
-				w += errMessage(st.Err) + " "
-			}
-			why = append(why, w+fmt.Sprintf("(since %s)", st.Since.UTC().Format(time.RFC3339)))
 		}
 		reason = "backend unavailable: " + strings.Join(why, "; ")
 	default:
@@ -48,12 +49,12 @@ func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintln(w, "SERVING")
 }
 
-// allBackendsDown reports whether no remote backend is up: the gateway
-// serves nothing then. While one of several is up, it serves that one's
-// services, and the others' fail with UNAVAILABLE.
+// allBackendsDown reports whether no process of any remote backend takes
+// calls: the gateway serves nothing then. While one of several is up, it
+// serves that one's services, and the others' fail with UNAVAILABLE.
 func (s *server) allBackendsDown() bool {
-	for _, nr := range s.rbs {
-		if nr.rb.Status().Up {
+	for _, b := range s.backends {
+		if b.up() {
 			return false
 		}
 	}

@@ -67,25 +67,26 @@ func (m *metrics) handler() http.Handler {
 }
 
 // registerRemote adds the remote backends' metrics: the state and the
-// connection pool of each, labelled with its name (its -backend target).
-func (m *metrics) registerRemote(rbs []namedRemote) {
-	m.reg.MustRegister(remoteCollector{rbs})
+// connection pool of each process, labelled with its backend (the -backend
+// value) and its replica (its address; the backend's for one process).
+func (m *metrics) registerRemote(backends []*remoteEntry) {
+	m.reg.MustRegister(remoteCollector{backends})
 }
 
 var (
-	descUp         = prometheus.NewDesc("framegate_backend_up", "1 while the remote backend is reachable, 0 while calls fail with UNAVAILABLE.", []string{"backend"}, nil)
-	descReconnects = prometheus.NewDesc("framegate_backend_reconnects_total", "Times the remote backend came back after being down.", []string{"backend"}, nil)
-	descPoolSize   = prometheus.NewDesc("framegate_backend_pool_size", "The most connections the pool to the remote backend keeps (-pool-size).", []string{"backend"}, nil)
-	descPoolConns  = prometheus.NewDesc("framegate_backend_pool_connections", "Connections of the pool to the remote backend, by state: open (all) or idle (without a call).", []string{"backend", "state"}, nil)
-	descPoolDials  = prometheus.NewDesc("framegate_backend_pool_dials_total", "Connections the pool dialled.", []string{"backend"}, nil)
-	descPoolFails  = prometheus.NewDesc("framegate_backend_pool_dial_failures_total", "Dials of the pool that failed.", []string{"backend"}, nil)
-	descPoolWaits  = prometheus.NewDesc("framegate_backend_pool_waits_total", "Calls that had to wait for a free connection of the pool.", []string{"backend"}, nil)
-	descPoolRetry  = prometheus.NewDesc("framegate_backend_pool_retries_total", "Calls made again on another connection: the backend went away (CLOSE) without taking them.", []string{"backend"}, nil)
+	descUp         = prometheus.NewDesc("framegate_backend_up", "1 while the process takes calls (reachable, and for a replica, with the schema served), 0 while not: its calls fail with UNAVAILABLE or go to other replicas.", []string{"backend", "replica"}, nil)
+	descReconnects = prometheus.NewDesc("framegate_backend_reconnects_total", "Times the remote backend came back after being down.", []string{"backend", "replica"}, nil)
+	descPoolSize   = prometheus.NewDesc("framegate_backend_pool_size", "The most connections the pool to the remote backend keeps (-pool-size).", []string{"backend", "replica"}, nil)
+	descPoolConns  = prometheus.NewDesc("framegate_backend_pool_connections", "Connections of the pool to the remote backend, by state: open (all) or idle (without a call).", []string{"backend", "replica", "state"}, nil)
+	descPoolDials  = prometheus.NewDesc("framegate_backend_pool_dials_total", "Connections the pool dialled.", []string{"backend", "replica"}, nil)
+	descPoolFails  = prometheus.NewDesc("framegate_backend_pool_dial_failures_total", "Dials of the pool that failed.", []string{"backend", "replica"}, nil)
+	descPoolWaits  = prometheus.NewDesc("framegate_backend_pool_waits_total", "Calls that had to wait for a free connection of the pool.", []string{"backend", "replica"}, nil)
+	descPoolRetry  = prometheus.NewDesc("framegate_backend_pool_retries_total", "Calls made again on another connection: the backend went away (CLOSE) without taking them.", []string{"backend", "replica"}, nil)
 )
 
 // remoteCollector reads the backend's state and pool counters at each
 // scrape.
-type remoteCollector struct{ rbs []namedRemote }
+type remoteCollector struct{ backends []*remoteEntry }
 
 func (c remoteCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descUp, descReconnects, descPoolSize, descPoolConns, descPoolDials, descPoolFails, descPoolWaits, descPoolRetry} {
@@ -94,20 +95,22 @@ func (c remoteCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c remoteCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, nr := range c.rbs {
-		st, ps, b := nr.rb.Status(), nr.rb.PoolStats(), nr.name
-		up := 0.0
-		if st.Up {
-			up = 1
+	for _, b := range c.backends {
+		for _, r := range b.replicas() {
+			st, ps, l := r.status, r.pool, []string{b.name, r.name}
+			up := 0.0
+			if r.up {
+				up = 1
+			}
+			ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, up, l...)
+			ch <- prometheus.MustNewConstMetric(descReconnects, prometheus.CounterValue, float64(st.Reconnects), l...)
+			ch <- prometheus.MustNewConstMetric(descPoolSize, prometheus.GaugeValue, float64(ps.Size), l...)
+			ch <- prometheus.MustNewConstMetric(descPoolConns, prometheus.GaugeValue, float64(ps.Open), append(l, "open")...)
+			ch <- prometheus.MustNewConstMetric(descPoolConns, prometheus.GaugeValue, float64(ps.Idle), append(l, "idle")...)
+			ch <- prometheus.MustNewConstMetric(descPoolDials, prometheus.CounterValue, float64(ps.Dials), l...)
+			ch <- prometheus.MustNewConstMetric(descPoolFails, prometheus.CounterValue, float64(ps.Failures), l...)
+			ch <- prometheus.MustNewConstMetric(descPoolWaits, prometheus.CounterValue, float64(ps.Waits), l...)
+			ch <- prometheus.MustNewConstMetric(descPoolRetry, prometheus.CounterValue, float64(ps.Retries), l...)
 		}
-		ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, up, b)
-		ch <- prometheus.MustNewConstMetric(descReconnects, prometheus.CounterValue, float64(st.Reconnects), b)
-		ch <- prometheus.MustNewConstMetric(descPoolSize, prometheus.GaugeValue, float64(ps.Size), b)
-		ch <- prometheus.MustNewConstMetric(descPoolConns, prometheus.GaugeValue, float64(ps.Open), b, "open")
-		ch <- prometheus.MustNewConstMetric(descPoolConns, prometheus.GaugeValue, float64(ps.Idle), b, "idle")
-		ch <- prometheus.MustNewConstMetric(descPoolDials, prometheus.CounterValue, float64(ps.Dials), b)
-		ch <- prometheus.MustNewConstMetric(descPoolFails, prometheus.CounterValue, float64(ps.Failures), b)
-		ch <- prometheus.MustNewConstMetric(descPoolWaits, prometheus.CounterValue, float64(ps.Waits), b)
-		ch <- prometheus.MustNewConstMetric(descPoolRetry, prometheus.CounterValue, float64(ps.Retries), b)
 	}
 }

@@ -54,7 +54,7 @@ func TestServeTwoBackends(t *testing.T) {
 		t.Errorf("Extra/Echo while its backend is down: %s", out)
 	}
 	_, m := httpGet(t, "http://"+httpAddr+"/metrics")
-	if metricValue(m, `framegate_backend_up{backend="`+bName+`"}`) != 0 || metricValue(m, `framegate_backend_up{backend="`+a+`"}`) != 1 {
+	if metricValue(m, `framegate_backend_up{backend="`+bName+`",replica="`+bName+`"}`) != 0 || metricValue(m, `framegate_backend_up{backend="`+a+`",replica="`+a+`"}`) != 1 {
 		t.Errorf("metrics:\n%s", grepLines(m, "framegate_backend_up"))
 	}
 }

@@ -83,7 +83,7 @@ func TestRemoteTCPBackend(t *testing.T) {
 		t.Logf("a call while the backend is down failed in %v (grpcurl process included)", took)
 	}
 	code, m := httpGet(t, "http://"+httpAddr+"/metrics")
-	lbl := `{backend="tcp://` + nativeAddr + `"}`
+	lbl := `{backend="tcp://` + nativeAddr + `",replica="tcp://` + nativeAddr + `"}`
 	if code != 200 || metricValue(m, "framegate_backend_up"+lbl) != 0 || metricValue(m, `framegate_gateway_calls_total{code="Unavailable",endpoint="Store.Read",protocol="grpc"}`) != 1 {
 		t.Errorf("metrics while down:\n%s", grepLines(m, "framegate_"))
 	}

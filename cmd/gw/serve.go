@@ -32,6 +32,13 @@ The native server is the embedded demo file store (rooted at -data-dir),
 which also listens on -native-addr for native clients such as gw call, or,
 with -backend, a remote native server:
   tcp://host:port, unix:///path   a native server listening there
+  URL,URL,...                     replicas of one backend (tcp, tls or unix):
+                                  each call goes to the one of two drawn with
+                                  fewer calls in progress; one that fails is
+                                  left out, and retried with backoff
+  dns:///name:port                the replicas are the addresses name resolves
+                                  to (a headless Service), resolved again
+                                  every -resolve-interval
   tls://host:port                 the same over TLS (-backend-ca verifies it;
                                   -tls-cert and -tls-key are presented as the
                                   client certificate, if set)
@@ -87,6 +94,7 @@ type serveFlags struct {
 	nativeTLS                      bool
 	backendCA                      string
 	probeInterval, reconnectMax    time.Duration
+	resolveInterval                time.Duration
 	securityFlags
 }
 
@@ -106,6 +114,7 @@ func runServe(args []string, sio *stdio) int {
 	c.fs.BoolVar(&f.nativeTLS, "native-tls", false, "use TLS on the native listener too (-tls-cert, -tls-key, -client-ca), and towards a tcp:// backend")
 	c.fs.StringVar(&f.backendCA, "backend-ca", "", "CA certificates `file` (PEM) that verify a TLS backend; the system's roots if empty")
 	c.fs.DurationVar(&f.probeInterval, "probe-interval", gateway.DefaultProbeInterval, "how often a remote backend is described while it is up (it is also checked whenever a connection to it ends)")
+	c.fs.DurationVar(&f.resolveInterval, "resolve-interval", gateway.DefaultResolveInterval, "how often a -backend dns:///name:port is resolved again (its addresses are its replicas)")
 	c.fs.DurationVar(&f.reconnectMax, "reconnect-max", gateway.DefaultMaxBackoff, "longest wait between attempts to reconnect to a remote backend (the first waits 100ms, then doubling)")
 	c.securityFlags(&f.securityFlags)
 	if err := c.parse(args, sio); err != nil {
@@ -170,10 +179,10 @@ type server struct {
 	m     *metrics
 	guard *guard // the token check and the limits
 
-	g    *gateway.Gateway
-	rbs  []namedRemote  // the remote backends; none for the embedded one
-	nsrv *native.Server // the embedded backend
-	st   *store.Store
+	g        *gateway.Gateway
+	backends []*remoteEntry // the -backend values; none for the embedded backend
+	nsrv     *native.Server // the embedded backend
+	st       *store.Store
 
 	grpcSrv  *grpc.Server
 	httpSrv  *http.Server
@@ -359,77 +368,10 @@ func (s *server) startEmbedded(ctx context.Context, opts []gateway.Option) error
 	return nil
 }
 
-// namedRemote is a remote backend and its name: its target, as given.
-type namedRemote struct {
-	name string
-	rb   *gateway.RemoteBackend
-}
-
-func (s *server) startRemote(ctx context.Context, sio *stdio, opts []gateway.Option) error {
-	f := &s.f
-	if f.poolSize < 1 {
-		return fmt.Errorf("-pool-size %d: want at least 1", f.poolSize)
-	}
-	var named []gateway.NamedBackend
-	for _, target := range f.backends {
-		rb, name, err := s.remoteBackend(target, sio)
-		if err != nil {
-			return err
-		}
-		s.rbs = append(s.rbs, namedRemote{name, rb})
-		named = append(named, gateway.NamedBackend{Name: name, Backend: rb})
-	}
-	var backend gateway.Backend = s.rbs[0].rb
-	if len(named) > 1 {
-		r, err := gateway.NewRouter(named, gateway.RouterOptions{Precedence: f.backendPrecedence, Logger: s.log})
-		if err != nil {
-			return fmt.Errorf("-backend: %w", err)
-		}
-		backend = r
-	}
-	ctx, cancel := context.WithTimeout(ctx, gateway.DefaultDialTimeout)
-	defer cancel()
-	var err error
-	if s.g, err = gateway.New(ctx, backend, opts...); err != nil {
-		return err
-	}
-	s.m.registerRemote(s.rbs)
-	return nil
-}
-
-// remoteBackend builds the backend of one -backend target.
-func (s *server) remoteBackend(target string, sio *stdio) (*gateway.RemoteBackend, string, error) {
-	f := &s.f
-	t, err := native.ParseTarget(target)
-	if err != nil {
-		return nil, "", fmt.Errorf("-backend %w", err)
-	}
-	var cliTLS *tls.Config
-	if t.Scheme == "tls" || (t.Scheme == "tcp" && f.nativeTLS) {
-		if cliTLS, err = clientTLS(f.backendCA, f.tlsCert, f.tlsKey, t.Host()); err != nil {
-			return nil, "", err
-		}
-	}
-	dial, err := t.Dialer(native.DialOptions{TLS: cliTLS, Stderr: childStderr(sio)})
-	if err != nil {
-		return nil, "", err
-	}
-	rb := gateway.NewRemoteBackend(dial, gateway.RemoteOptions{
-		Name:          t.String(),
-		PoolSize:      f.poolSize,
-		ProbeInterval: f.probeInterval,
-		MaxBackoff:    f.reconnectMax,
-		Logger:        s.log,
-		// A hung backend must not hold up a shutdown for long.
-		ClientOptions: []native.Option{native.WithLogger(s.log), native.WithCloseTimeout(2 * time.Second)},
-	})
-	return rb, t.String(), nil
-}
-
 // closeBackend releases the backend after a failed start or a shutdown.
 func (s *server) closeBackend() {
-	for _, nr := range s.rbs {
-		nr.rb.Close()
+	for _, b := range s.backends {
+		b.close()
 	}
 	if s.st != nil {
 		s.st.Close()
