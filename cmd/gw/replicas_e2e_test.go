@@ -127,3 +127,25 @@ func TestServeReplicasUnderLoad(t *testing.T) {
 		t.Errorf("only %d calls: not much of a load", len(results))
 	}
 }
+
+// -backend dns:///localhost:PORT: the replicas are the addresses localhost
+// resolves to (127.0.0.1, and ::1 where it resolves to it too, where
+// nothing listens: that replica stays down and takes no calls).
+func TestServeDNSReplicas(t *testing.T) {
+	_, addr := startBackend(t, "127.0.0.1:0", t.TempDir())
+	_, port, _ := strings.Cut(addr, ":")
+	value := "dns:///localhost:" + port
+	gw := startGW(t, "gw serve", nil, "serve", "-backend", value, "-resolve-interval", "100ms",
+		"-grpc-addr", "127.0.0.1:0", "-http-addr", "127.0.0.1:0", "-native-addr", "")
+	httpAddr := gw.addr("http")
+	waitHealthz(t, httpAddr, 200, 5*time.Second)
+	for range 20 {
+		if code, body := httpGet(t, "http://"+httpAddr+"/native.Store/Stat?name=missing"); code != http.StatusNotFound {
+			t.Fatalf("a call through the resolved replicas: %d %s", code, body)
+		}
+	}
+	_, m := httpGet(t, "http://"+httpAddr+"/metrics")
+	if metricValue(m, `framegate_backend_up{backend="`+value+`",replica="tcp://127.0.0.1:`+port+`"}`) != 1 {
+		t.Errorf("metrics:\n%s", grepLines(m, "framegate_backend_up"))
+	}
+}
