@@ -173,8 +173,15 @@ lint: ## gofmt and go vet
 	$(GO) vet ./...
 
 .PHONY: test
-test: check-generate lint-proto lint vuln ## Everything CI checks: generated code, proto lint, gofmt, vet, govulncheck, tests with -race
+test: check-generate lint-proto lint vuln test-deploy ## Everything CI checks: generated code, proto lint, gofmt, vet, govulncheck, deploy manifests, tests with -race
 	$(GO) test -race -count=1 -timeout 15m $(TEST_FLAGS)
+
+# deploy/ is a Go module of its own (the Kubernetes API types stay out of
+# ./go.mod): its tests decode deploy/kubernetes strictly and check the
+# manifests and the Dockerfile against each other and against gw's flags.
+.PHONY: test-deploy
+test-deploy: ## Check the Kubernetes manifests and the Dockerfile offline (deploy/)
+	cd deploy && $(GO) test ./...
 
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME each (default 30s)

@@ -21,7 +21,11 @@ func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
 	case len(s.backends) > 0 && s.allBackendsDown():
 		var why []string
 		for _, b := range s.backends {
-			for _, r := range b.replicas() {
+			reps := b.replicas()
+			if len(reps) == 0 {
+				why = append(why, b.name+": no replica (its name resolved to no address yet)")
+			}
+			for _, r := range reps {
 				w := ""
 				if len(s.backends) > 1 || r.name != b.name {
 					w = r.name + ": "

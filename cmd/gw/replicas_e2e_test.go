@@ -149,3 +149,14 @@ func TestServeDNSReplicas(t *testing.T) {
 		t.Errorf("metrics:\n%s", grepLines(m, "framegate_backend_up"))
 	}
 }
+
+// A dns:/// name that resolves to nothing yet (a Service not created yet):
+// the gateway starts, NOT_SERVING, and /healthz says why.
+func TestServeDNSUnresolved(t *testing.T) {
+	gw := startGW(t, "gw serve", nil, "serve", "-backend", "dns:///framegate-none.invalid:7070",
+		"-grpc-addr", "127.0.0.1:0", "-http-addr", "127.0.0.1:0", "-native-addr", "")
+	code, body := httpGet(t, "http://"+gw.addr("http")+"/healthz")
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "dns:///framegate-none.invalid:7070: no replica") {
+		t.Errorf("/healthz: %d %q", code, body)
+	}
+}
