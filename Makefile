@@ -215,14 +215,14 @@ bench-go: ## Run native's go test benchmarks (MB/s, allocs/MiB) and the gateway 
 
 # `make load` runs ./bench/load: for -duration (default 20s) per scenario,
 # 64 streams plus unary calls through the gateway, gRPC and REST, to an
-# in-process backend, a remote one over TCP and one behind a pipe to a process
-# (exec); it fails on any error, and if the exec backend needed more than one
-# process. LOADFLAGS
+# in-process backend, a remote one over TCP, one behind a pipe to a process
+# (exec) and one of three replicas (it reports the calls each took); it fails
+# on any error, and if the exec backend needed more than one process. LOADFLAGS
 # passes flags, e.g. make load LOADFLAGS='-duration 5s -only rest'
 LOADFLAGS ?=
 
 .PHONY: load
-load: ## Load the gateway: 64 streams + unary, gRPC and REST, in-process, remote and exec (writes load-results.json)
+load: ## Load the gateway: 64 streams + unary, gRPC and REST, in-process, remote, exec and 3 replicas (writes load-results.json)
 	$(GO) run ./bench/load $(LOADFLAGS)
 
 # `make hostile` runs ./bench/hostile (issue 13): it builds gw and the pinned

@@ -98,6 +98,7 @@ type replica struct {
 	name     string
 	rb       *RemoteBackend
 	inflight atomic.Int64
+	calls    atomic.Int64 // made on it, for the spread
 	// set.mu:
 	up     bool
 	schema *native.Schema
@@ -146,6 +147,7 @@ func (s *ReplicaSet) Call(ctx context.Context, method string, req, resp any, opt
 			return s.unavailable(tried)
 		}
 		rp.inflight.Add(1)
+		rp.calls.Add(1)
 		err := rp.rb.Call(ctx, method, req, resp, opts...)
 		rp.inflight.Add(-1)
 		if err == nil || !notSent(err) {
@@ -238,9 +240,12 @@ type ReplicaStatus struct {
 	// Up: reachable and described. Serving: up, with the schema the set
 	// serves, so it takes calls.
 	Up, Serving bool
-	InFlight    int64
-	Remote      RemoteStatus
-	Pool        native.PoolStats
+	// InFlight is the calls in progress on it now, Calls those made on it
+	// so far (a call refused before it was sent, and made again on another
+	// replica, counts on both).
+	InFlight, Calls int64
+	Remote          RemoteStatus
+	Pool            native.PoolStats
 }
 
 // Replicas returns the state of each replica, by name.
@@ -254,7 +259,7 @@ func (s *ReplicaSet) Replicas() []ReplicaStatus {
 		s.mu.Lock()
 		up, same := r.up, served != nil && bytes.Equal(r.sJSON, served)
 		s.mu.Unlock()
-		out = append(out, ReplicaStatus{Name: r.name, Up: up, Serving: up && same, InFlight: r.inflight.Load(), Remote: r.rb.Status(), Pool: r.rb.PoolStats()})
+		out = append(out, ReplicaStatus{Name: r.name, Up: up, Serving: up && same, InFlight: r.inflight.Load(), Calls: r.calls.Load(), Remote: r.rb.Status(), Pool: r.rb.PoolStats()})
 	}
 	return out
 }

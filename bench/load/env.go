@@ -74,6 +74,8 @@ type env struct {
 	nserved  chan error             // remote: the backend's Serve
 	apart    *backendApart          // remote: the backend's child process (-clients-apart)
 	rb       *gateway.RemoteBackend // remote and exec
+	rs       *gateway.ReplicaSet    // replicas
+	rsrvs    []*replicaServer       // replicas: the backend's processes
 	execErr  *lockedBuffer          // exec: the backend's standard error
 	procs    execProcs              // exec: the backend's processes
 	g        *gateway.Gateway
@@ -145,6 +147,10 @@ func startEnv(kind string, cfg *config) (e *env, err error) {
 		if err := e.supervise(ctx, dial, "exec:"+exe); err != nil {
 			return e, fmt.Errorf("%w%s", err, e.childStderr())
 		}
+	case "replicas":
+		if err := e.startReplicas(ctx); err != nil {
+			return e, err
+		}
 	default:
 		return e, fmt.Errorf("unknown backend kind %q", kind)
 	}
@@ -201,6 +207,14 @@ func (e *env) close() error {
 		errs = append(errs, e.rb.Close())
 		e.rb = nil
 	}
+	if e.rs != nil {
+		errs = append(errs, e.rs.Close())
+		e.rs = nil
+	}
+	for _, r := range e.rsrvs {
+		errs = append(errs, r.stop())
+	}
+	e.rsrvs = nil
 	if e.apart != nil {
 		errs = append(errs, e.apart.stop())
 		e.apart = nil

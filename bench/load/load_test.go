@@ -37,11 +37,11 @@ func TestLoad(t *testing.T) {
 		names = append(names, s.Scenario)
 		if s.Errors != 0 || s.StreamsDone == 0 || !(s.StreamMiBps > 0) || s.UnaryCalls == 0 || !(s.UnaryPerSec > 0) ||
 			!(s.StreamP99ms >= s.StreamP50ms && s.StreamP50ms > 0) || !(s.UnaryP99ms >= s.UnaryP50ms && s.UnaryP50ms > 0) || !(s.PeakRSSMiB > 0) || !(s.ClientPeakRSSMiB > 0) || (s.Backend == "remote") != (s.BackendPeakRSSMiB > 0) ||
-			(s.Backend == "exec") != (s.BackendProcesses == 1) {
+			(s.Backend == "exec") != (s.BackendProcesses == 1) || (s.Backend == "replicas") != spread(s.ReplicaCalls) {
 			t.Errorf("scenario %+v", s)
 		}
 	}
-	if got, want := strings.Join(names, " "), "grpc/inproc rest/inproc grpc/remote rest/remote grpc/exec rest/exec"; got != want {
+	if got, want := strings.Join(names, " "), "grpc/inproc rest/inproc grpc/remote rest/remote grpc/exec rest/exec grpc/replicas rest/replicas"; got != want {
 		t.Errorf("scenarios %q, want %q", got, want)
 	}
 	if rep.Errors != 0 || !(rep.PeakRSSMiB > 0) {
@@ -52,6 +52,19 @@ func TestLoad(t *testing.T) {
 			t.Errorf("table lacks %q:\n%s", want, stdout)
 		}
 	}
+}
+
+// spread reports whether every replica took calls.
+func spread(calls []int64) bool {
+	if len(calls) != replicaCount {
+		return false
+	}
+	for _, n := range calls {
+		if n <= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // TestLoadOneProcess: with -clients-apart=false the clients run in this

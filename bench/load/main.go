@@ -4,11 +4,12 @@
 // (gateway.Local), to a remote one (a native server on a loopback TCP
 // listener, reached through gateway.NewRemoteBackend and its pool) and to
 // an exec one (this executable again, serving its stdin and stdout, as gw
-// serve -backend exec:COMMAND reaches it; execchild.go). Every
+// serve -backend exec:COMMAND reaches it; execchild.go) and to three
+// replicas behind a gateway.ReplicaSet (replicas.go). Every
 // streamed byte is compared with the known content and every unary answer
 // with its request; anything else counts as an error.
 //
-//	go run ./bench/load                       # make load: 6 scenarios of 20s
+//	go run ./bench/load                       # make load: 8 scenarios of 20s
 //	go run ./bench/load -duration 5s -only rest
 //
 // It prints a table (stream throughput, unary calls/s, p50/p99 of unary
@@ -170,7 +171,7 @@ func (s scenario) String() string { return s.protocol + "/" + s.backend }
 // backends and protocols, in run order: each backend is set up once and
 // loaded over each protocol.
 var (
-	backends  = []string{"inproc", "remote", "exec"}
+	backends  = []string{"inproc", "remote", "exec", "replicas"}
 	protocols = []string{"grpc", "rest"}
 )
 
@@ -205,6 +206,9 @@ func run(cfg *config, progress io.Writer) (*report, error) {
 				s, res.StreamMiBps, res.StreamsDone, res.UnaryPerSec, res.Errors)
 			if e.rb != nil {
 				fmt.Fprintf(progress, ", pool: %d dials, %d waits", res.PoolDials, res.PoolWaits)
+			}
+			if len(res.ReplicaCalls) > 0 {
+				fmt.Fprintf(progress, ", calls per replica %v", res.ReplicaCalls)
 			}
 			if res.BackendProcesses > 0 {
 				fmt.Fprintf(progress, ", %d backend process(es) so far, %d lost", res.BackendProcesses, res.BackendLost)

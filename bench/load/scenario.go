@@ -55,7 +55,10 @@ type result struct {
 	// one was lost (BackendLost: its connection ended before the gateway
 	// closed it) and replaced, or -pool > 1.
 	BackendProcesses int64 `json:"backend_processes,omitempty"`
-	BackendLost      int64 `json:"backend_processes_lost,omitempty"`
+	// ReplicaCalls is, for replicas, the calls each replica took in the
+	// timed part: the spread of the balancing.
+	ReplicaCalls []int64 `json:"replica_calls,omitempty"`
+	BackendLost  int64   `json:"backend_processes_lost,omitempty"`
 }
 
 // errorLog counts errors and keeps the first few messages.
@@ -84,6 +87,7 @@ func (l *errorLog) add(what string, err error) {
 func runScenario(e *env, s scenario, cfg *config) (result, error) {
 	res := result{Scenario: s.String(), Protocol: s.protocol, Backend: s.backend, Streams: cfg.streams, StreamBytes: cfg.streamSize}
 	var pool0 struct{ waits, dials int64 }
+	var calls0 []int64 // per replica
 	var apartErr error // of resetting a remote backend's peak RSS
 	// start is called once the clients are warmed up, just before the
 	// timed part.
@@ -92,6 +96,7 @@ func runScenario(e *env, s scenario, cfg *config) (result, error) {
 			ps := e.rb.PoolStats()
 			pool0.waits, pool0.dials = ps.Waits, ps.Dials
 		}
+		calls0 = e.replicaCalls()
 		resetPeakRSS()
 		if e.apart != nil {
 			if err := e.apart.resetPeak(); err != nil {
@@ -119,6 +124,11 @@ func runScenario(e *env, s scenario, cfg *config) (result, error) {
 		}
 		if res.BackendPeakRSSMiB, err = e.apart.peak(); err != nil {
 			return res, err
+		}
+	}
+	for i, n := range e.replicaCalls() {
+		if i < len(calls0) {
+			res.ReplicaCalls = append(res.ReplicaCalls, n-calls0[i])
 		}
 	}
 	if e.rb != nil {
