@@ -32,6 +32,14 @@ The native server is the embedded demo file store (rooted at -data-dir),
 which also listens on -native-addr for native clients such as gw call, or,
 with -backend, a remote native server:
   tcp://host:port, unix:///path   a native server listening there
+  tls://host:port                 the same over TLS (-backend-ca verifies it;
+                                  -tls-cert and -tls-key are presented as the
+                                  client certificate, if set)
+  exec:COMMAND LINE               the native protocol over the stdin and stdout
+                                  of COMMAND LINE, run by /bin/sh -c (like
+                                  "ssh host gw backend -stdio"); one process
+                                  carries every call (calls multiplex), one
+                                  more per pooled connection with -pool-size
   URL,URL,...                     replicas of one backend (tcp, tls or unix):
                                   each call goes to the one of two drawn with
                                   fewer calls in progress; one that fails is
@@ -39,13 +47,6 @@ with -backend, a remote native server:
   dns:///name:port                the replicas are the addresses name resolves
                                   to (a headless Service), resolved again
                                   every -resolve-interval
-  tls://host:port                 the same over TLS (-backend-ca verifies it;
-                                  -tls-cert and -tls-key are presented as the
-                                  client certificate, if set)
-  exec:COMMAND LINE               the native protocol over the stdin and stdout
-                                  of COMMAND LINE, run by /bin/sh -c (like
-                                  "ssh host gw backend -stdio"); each pooled
-                                  connection is one process
 The gateway describes the remote server and serves its endpoints, keeps a pool
 of -pool-size connections to it (each carries many calls at once), and when it goes away fails calls at once
 with UNAVAILABLE and reports NOT_SERVING while it reconnects (with backoff up
