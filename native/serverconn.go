@@ -370,13 +370,18 @@ func (c *serverConn) lendRole() {
 		c.lendSeen = c.lendCur.seq // see whether it still runs next time
 		c.lend.Reset(lendAfter)
 	default:
-		c.w.flushQueued() // the responses batched before this run
 		c.lendCur.lent, c.lendCur = true, nil
 		c.lendArmed = false
-		c.handlers.Add(1)
+		c.handlers.Add(2)
 		go func() {
 			defer c.handlers.Done()
 			c.readLoop()
+		}()
+		// The answers batched before the long run: written by a goroutine
+		// of their own, never under lendMu (a write may wait for the peer).
+		go func() {
+			defer c.handlers.Done()
+			c.w.flushQueued()
 		}()
 	}
 }
