@@ -77,9 +77,10 @@ type ReplicaSet struct {
 
 	mu         sync.Mutex
 	owner      backendOwner
-	replicas   []*replica // sorted by name
-	served     []byte     // JSON of the schema served; nil: none yet
-	servedUp   bool       // what the owner was told last (healthSet)
+	replicas   []*replica     // sorted by name
+	served     []byte         // JSON of the schema served; nil: none yet
+	servedS    *native.Schema // the schema served
+	servedUp   bool           // what the owner was told last (healthSet)
 	healthSet  bool
 	supervised bool
 
@@ -215,11 +216,9 @@ func (s *ReplicaSet) unavailable(tried []*replica) error {
 // supervised, the first replica's that answers.
 func (s *ReplicaSet) Schema(ctx context.Context) (*native.Schema, error) {
 	s.mu.Lock()
-	if s.served != nil {
-		var sc native.Schema
-		err := json.Unmarshal(s.served, &sc)
+	if sc := s.servedS; sc != nil {
 		s.mu.Unlock()
-		return &sc, err
+		return sc, nil
 	}
 	rs := slices.Clone(s.replicas)
 	s.mu.Unlock()
@@ -251,15 +250,14 @@ type ReplicaStatus struct {
 // Replicas returns the state of each replica, by name.
 func (s *ReplicaSet) Replicas() []ReplicaStatus {
 	s.mu.Lock()
+	out := make([]ReplicaStatus, len(s.replicas))
 	rs := slices.Clone(s.replicas)
-	served := s.served
+	for i, r := range rs {
+		out[i] = ReplicaStatus{Name: r.name, Up: r.up, Serving: r.up && s.served != nil && bytes.Equal(r.sJSON, s.served)}
+	}
 	s.mu.Unlock()
-	out := make([]ReplicaStatus, 0, len(rs))
-	for _, r := range rs {
-		s.mu.Lock()
-		up, same := r.up, served != nil && bytes.Equal(r.sJSON, served)
-		s.mu.Unlock()
-		out = append(out, ReplicaStatus{Name: r.name, Up: up, Serving: up && same, InFlight: r.inflight.Load(), Calls: r.calls.Load(), Remote: r.rb.Status(), Pool: r.rb.PoolStats()})
+	for i, r := range rs {
+		out[i].InFlight, out[i].Calls, out[i].Remote, out[i].Pool = r.inflight.Load(), r.calls.Load(), r.rb.Status(), r.rb.PoolStats()
 	}
 	return out
 }
@@ -427,7 +425,7 @@ func (s *ReplicaSet) reconcileLocked(ctx context.Context) error {
 		return nil
 	}
 	count := map[string]int{}
-	var best []byte
+	var best *replica // one describing the schema most up replicas describe
 	for _, r := range s.replicas {
 		if !r.up || r.sJSON == nil {
 			continue
@@ -435,24 +433,20 @@ func (s *ReplicaSet) reconcileLocked(ctx context.Context) error {
 		k := string(r.sJSON)
 		count[k]++
 		switch {
-		case best == nil, count[k] > count[string(best)]:
-			best = r.sJSON
-		case count[k] == count[string(best)] && bytes.Equal(r.sJSON, s.served):
-			best = r.sJSON
+		case best == nil, count[k] > count[string(best.sJSON)]:
+			best = r
+		case count[k] == count[string(best.sJSON)] && bytes.Equal(r.sJSON, s.served):
+			best = r
 		}
 	}
 	var err error
 	switch {
-	case best != nil && !bytes.Equal(best, s.served):
-		var sc native.Schema
-		if err = json.Unmarshal(best, &sc); err == nil {
-			err = s.owner.mount(ctx, &sc)
-		}
-		if err == nil {
+	case best != nil && !bytes.Equal(best.sJSON, s.served):
+		if err = s.owner.mount(ctx, best.schema); err == nil {
 			if s.served != nil {
-				s.o.Logger.Info("gateway: the replicas' schema changed; calls go to the replicas of the new one", "backend", s.o.Name, "replicas", count[string(best)])
+				s.o.Logger.Info("gateway: the replicas' schema changed; calls go to the replicas of the new one", "backend", s.o.Name, "replicas", count[string(best.sJSON)])
 			}
-			s.served = best
+			s.served, s.servedS = best.sJSON, best.schema
 		} else if ctx.Err() == nil {
 			s.o.Logger.Error("gateway: cannot serve the schema most replicas describe; keeping the one served", "backend", s.o.Name, "err", err)
 		}
@@ -461,6 +455,7 @@ func (s *ReplicaSet) reconcileLocked(ctx context.Context) error {
 		empty := &native.Schema{Protocol: native.ProtocolVersion, Messages: map[string]*native.Message{}}
 		if err = s.owner.mount(ctx, empty); err == nil {
 			s.served, _ = json.Marshal(empty)
+			s.servedS = empty
 		}
 	}
 	var eligible []*replica

@@ -372,17 +372,21 @@ func (c *serverConn) lendRole() {
 	default:
 		c.lendCur.lent, c.lendCur = true, nil
 		c.lendArmed = false
-		c.handlers.Add(2)
+		c.handlers.Add(1)
 		go func() {
 			defer c.handlers.Done()
 			c.readLoop()
 		}()
-		// The answers batched before the long run: written by a goroutine
-		// of their own, never under lendMu (a write may wait for the peer).
-		go func() {
-			defer c.handlers.Done()
-			c.w.flushQueued()
-		}()
+		if c.w.ctrlPending.Load() {
+			// The answers batched before the long run: written by a
+			// goroutine of their own, never under lendMu (a write may
+			// wait for the peer).
+			c.handlers.Add(1)
+			go func() {
+				defer c.handlers.Done()
+				c.w.flushQueued()
+			}()
+		}
 	}
 }
 
