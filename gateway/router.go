@@ -15,9 +15,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/framegate/framegate/internal/clip"
 	"github.com/framegate/framegate/native"
@@ -50,16 +53,27 @@ type Router struct {
 	route atomic.Pointer[map[string]*routerPart] // endpoint -> backend
 	up    atomic.Pointer[map[string]bool]        // proto service (short name) -> its backend is up
 
-	mu    sync.Mutex // serialises merges and health; guards the parts' state
+	mu    sync.Mutex // serialises merges and health; guards parts and their state
 	owner backendOwner
+
+	updateMu  sync.Mutex     // serialises Updates
+	retire    sync.WaitGroup // the removed backends waiting for their calls to end
+	closed    chan struct{}  // closed by Close
+	closeOnce sync.Once
 }
 
 // routerPart is one backend of a Router.
 type routerPart struct {
-	r        *Router
-	i        int
-	name     string
-	b        Backend
+	r    *Router
+	name string
+	b    Backend
+	// inflight counts the calls routed to it; removed is set when an
+	// Update takes it out of the routing table (see Call and Update).
+	inflight atomic.Int64
+	removed  atomic.Bool
+	// r.mu:
+	i        int            // its place in r.parts
+	pending  bool           // added by an Update not yet applied: not merged
 	schema   *native.Schema // described last; nil: never
 	up       bool
 	services []string // proto service names it serves
@@ -75,18 +89,11 @@ func NewRouter(backends []NamedBackend, o RouterOptions) (*Router, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	r := &Router{o: o}
-	seen := map[string]bool{}
+	if err := checkBackends(backends); err != nil {
+		return nil, err
+	}
+	r := &Router{o: o, closed: make(chan struct{})}
 	for i, nb := range backends {
-		switch {
-		case nb.Name == "":
-			return nil, fmt.Errorf("gateway: backend %d has no name", i+1)
-		case seen[nb.Name]:
-			return nil, fmt.Errorf("gateway: two backends are named %s", clip.Quote(nb.Name))
-		case nb.Backend == nil:
-			return nil, fmt.Errorf("gateway: backend %s is nil", clip.Quote(nb.Name))
-		}
-		seen[nb.Name] = true
 		r.parts = append(r.parts, &routerPart{r: r, i: i, name: nb.Name, b: nb.Backend})
 	}
 	empty := map[string]*routerPart{}
@@ -95,25 +102,62 @@ func NewRouter(backends []NamedBackend, o RouterOptions) (*Router, error) {
 	return r, nil
 }
 
+// checkBackends checks the names of a router's backends: unique and not
+// empty.
+func checkBackends(backends []NamedBackend) error {
+	if len(backends) == 0 {
+		return errors.New("gateway: a router needs at least one backend")
+	}
+	seen := map[string]bool{}
+	for i, nb := range backends {
+		switch {
+		case nb.Name == "":
+			return fmt.Errorf("gateway: backend %d has no name", i+1)
+		case seen[nb.Name]:
+			return fmt.Errorf("gateway: two backends are named %s", clip.Quote(nb.Name))
+		case nb.Backend == nil:
+			return fmt.Errorf("gateway: backend %s is nil", clip.Quote(nb.Name))
+		}
+		seen[nb.Name] = true
+	}
+	return nil
+}
+
 // Call makes the call on the backend that serves method.
 func (r *Router) Call(ctx context.Context, method string, req, resp any, opts ...native.CallOption) error {
-	p := (*r.route.Load())[method]
-	if p == nil {
-		return native.Errorf(native.CodeUnimplemented, "gateway: no backend serves endpoint %s", clip.Quote(method))
+	for {
+		p := (*r.route.Load())[method]
+		if p == nil {
+			return native.Errorf(native.CodeUnimplemented, "gateway: no backend serves endpoint %s", clip.Quote(method))
+		}
+		// Counted before removed is read: an Update that removes p sets
+		// removed after it stores the new table, then waits for inflight
+		// to reach zero, so either it waits for this call or this call
+		// sees removed and reads the new table.
+		p.inflight.Add(1)
+		if p.removed.Load() {
+			p.inflight.Add(-1)
+			continue
+		}
+		err := p.b.Call(ctx, method, req, resp, opts...)
+		p.inflight.Add(-1)
+		return err
 	}
-	return p.b.Call(ctx, method, req, resp, opts...)
 }
 
 // Schema describes every backend and returns their merged schema. A
 // backend that cannot be described counts with the schema it was last
 // described with; it fails if none can be.
 func (r *Router) Schema(ctx context.Context) (*native.Schema, error) {
-	schemas, err := r.describe(ctx)
+	parts, schemas, err := r.describe(ctx)
 	if err != nil {
 		return nil, err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if !slices.Equal(parts, r.parts) {
+		return nil, errBackendsChanged
+	}
 	m, err := r.mergeLocked(schemas)
 	if err != nil {
 		return nil, err
@@ -123,11 +167,14 @@ func (r *Router) Schema(ctx context.Context) (*native.Schema, error) {
 
 // describe describes every backend, in parallel: a backend that fails
 // keeps its last schema (an error if it has none and none answered).
-func (r *Router) describe(ctx context.Context) ([]*native.Schema, error) {
-	out := make([]*native.Schema, len(r.parts))
-	errs := make([]error, len(r.parts))
+func (r *Router) describe(ctx context.Context) ([]*routerPart, []*native.Schema, error) {
+	r.mu.Lock()
+	parts := slices.Clone(r.parts)
+	r.mu.Unlock()
+	out := make([]*native.Schema, len(parts))
+	errs := make([]error, len(parts))
 	var wg sync.WaitGroup
-	for i, p := range r.parts {
+	for i, p := range parts {
 		wg.Go(func() {
 			s, err := p.b.Schema(ctx)
 			if err != nil {
@@ -140,7 +187,7 @@ func (r *Router) describe(ctx context.Context) ([]*native.Schema, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	answered := 0
-	for i, p := range r.parts {
+	for i, p := range parts {
 		if out[i] == nil {
 			out[i] = p.schema
 		} else {
@@ -148,25 +195,32 @@ func (r *Router) describe(ctx context.Context) ([]*native.Schema, error) {
 		}
 	}
 	if answered == 0 {
-		return nil, errors.Join(errs...)
+		return nil, nil, errors.Join(errs...)
 	}
 	for _, err := range errs {
 		if err != nil {
 			r.o.Logger.Warn("gateway: cannot describe a backend; keeping its endpoints", "err", err)
 		}
 	}
-	return out, nil
+	return parts, out, nil
 }
+
+// errBackendsChanged is the error of a describe that an Update
+// overtook: its schemas are of backends no longer served.
+var errBackendsChanged = native.Errorf(native.CodeUnavailable, "gateway: the backends changed while they were described")
 
 // refresh describes every backend again and serves the merge
 // (Gateway.Refresh).
 func (r *Router) refresh(ctx context.Context) error {
-	schemas, err := r.describe(ctx)
+	parts, schemas, err := r.describe(ctx)
 	if err != nil {
 		return err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if !slices.Equal(parts, r.parts) {
+		return errBackendsChanged
+	}
 	old := make([]*native.Schema, len(r.parts))
 	for i, p := range r.parts {
 		old[i], p.schema = p.schema, schemas[i]
@@ -249,41 +303,40 @@ func (r *Router) supervise(ctx context.Context, owner backendOwner) error {
 	if g, ok := owner.(*Gateway); ok {
 		g.setHealthOf(r.serviceUp)
 	}
-	for _, p := range r.parts {
-		if sb, ok := p.b.(supervisedBackend); ok {
-			if err := sb.supervise(ctx, p); err != nil {
-				r.stop()
-				return fmt.Errorf("backend %s: %w", p.name, err)
-			}
-			continue
-		}
-		s, err := p.b.Schema(ctx)
-		if err != nil {
-			r.stop()
-			return fmt.Errorf("gateway: describe backend %s: %w", p.name, err)
-		}
-		if err := p.mount(ctx, s); err != nil {
+	r.mu.Lock()
+	parts := slices.Clone(r.parts)
+	r.mu.Unlock()
+	for _, p := range parts {
+		if err := r.start(ctx, p); err != nil {
 			r.stop()
 			return err
 		}
-		p.setServing(true)
 	}
 	return nil
 }
 
 // stop stops the supervision of every backend.
 func (r *Router) stop() {
-	for _, p := range r.parts {
+	r.mu.Lock()
+	parts := slices.Clone(r.parts)
+	r.mu.Unlock()
+	for _, p := range parts {
 		if sb, ok := p.b.(supervisedBackend); ok {
 			sb.stop()
 		}
 	}
 }
 
-// Close closes the backends that have connections of their own.
+// Close closes the backends that have connections of their own, those an
+// Update removed too, without waiting for their calls to end.
 func (r *Router) Close() error {
+	r.closeOnce.Do(func() { close(r.closed) })
+	r.retire.Wait()
+	r.mu.Lock()
+	parts := slices.Clone(r.parts)
+	r.mu.Unlock()
 	var errs []error
-	for _, p := range r.parts {
+	for _, p := range parts {
 		if c, ok := p.b.(io.Closer); ok {
 			errs = append(errs, c.Close())
 		}
@@ -307,6 +360,9 @@ func (p *routerPart) mount(ctx context.Context, s *native.Schema) error {
 	defer r.mu.Unlock()
 	old := p.schema
 	p.schema = s
+	if p.pending || p.removed.Load() {
+		return nil // merged when the Update applies; or no longer served
+	}
 	return r.remountLocked(ctx, func() { p.schema = old })
 }
 
@@ -333,7 +389,9 @@ func (p *routerPart) setServing(ok bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	p.up = ok
-	r.healthLocked()
+	if !p.pending && !p.removed.Load() {
+		r.healthLocked()
+	}
 }
 
 // healthLocked has the owner recompute health: each service is up while
@@ -349,4 +407,145 @@ func (r *Router) healthLocked() {
 	}
 	r.up.Store(&up)
 	r.owner.setServing(anyUp)
+}
+
+// Update replaces the router's backends, for a reload, without dropping a
+// call: a backend given that the router has (the same Backend value) is
+// kept as it is, running; a new one is started and described within ctx;
+// then the merge of all their schemas is mounted and becomes the routing
+// table. A backend left out gets no more calls, and is stopped and closed
+// (if it is an io.Closer) once its calls in flight have ended.
+//
+// If a new backend cannot be started, or the merge cannot be served (two
+// backends serve one service without o.Precedence, or a served field would
+// change its number or type), nothing changes: the new backends are
+// closed and the error is returned. o.Logger nil keeps the router's.
+func (r *Router) Update(ctx context.Context, backends []NamedBackend, o RouterOptions) error {
+	if err := checkBackends(backends); err != nil {
+		return err
+	}
+	r.updateMu.Lock()
+	defer r.updateMu.Unlock()
+	r.mu.Lock()
+	if r.owner == nil {
+		r.mu.Unlock()
+		return errors.New("gateway: Update of a router no gateway serves")
+	}
+	have := map[Backend]*routerPart{}
+	for _, p := range r.parts {
+		have[p.b] = p
+	}
+	parts := make([]*routerPart, len(backends))
+	var added []*routerPart
+	for i, nb := range backends {
+		if p := have[nb.Backend]; p != nil {
+			parts[i] = p
+			delete(have, nb.Backend)
+			continue
+		}
+		p := &routerPart{r: r, name: nb.Name, b: nb.Backend, pending: true}
+		parts[i] = p
+		added = append(added, p)
+	}
+	r.mu.Unlock()
+
+	discard := func() {
+		for _, p := range added {
+			p.removed.Store(true)
+			if sb, ok := p.b.(supervisedBackend); ok {
+				sb.stop()
+			}
+			if c, ok := p.b.(io.Closer); ok {
+				c.Close()
+			}
+		}
+	}
+	for _, p := range added {
+		if err := r.start(ctx, p); err != nil {
+			discard()
+			return err
+		}
+	}
+
+	r.mu.Lock()
+	oldParts, oldOpts := r.parts, r.o
+	r.parts = parts
+	if o.Logger == nil {
+		o.Logger = r.o.Logger
+	}
+	r.o = o
+	for i, p := range parts {
+		p.i = i
+	}
+	m, err := r.mergeLocked(nil)
+	if err == nil {
+		err = r.owner.mount(ctx, m.schema)
+	}
+	if err != nil {
+		r.parts, r.o = oldParts, oldOpts
+		for i, p := range oldParts {
+			p.i = i
+		}
+		r.mu.Unlock()
+		discard()
+		return err
+	}
+	for _, p := range added {
+		p.pending = false
+	}
+	r.applyLocked(m)
+	gone := slices.Collect(maps.Values(have))
+	for _, p := range gone {
+		p.removed.Store(true) // after the new table is stored: see Call
+	}
+	r.healthLocked()
+	r.mu.Unlock()
+
+	for _, p := range gone {
+		r.o.Logger.Info("gateway: backend removed; closing it once its calls end", "backend", p.name)
+		if sb, ok := p.b.(supervisedBackend); ok {
+			sb.stop()
+		}
+		r.retire.Go(func() {
+			// Calls have deadlines of their own; Close cuts the wait
+			// short.
+			t := time.NewTicker(10 * time.Millisecond)
+			defer t.Stop()
+		wait:
+			for p.inflight.Load() > 0 {
+				select {
+				case <-t.C:
+				case <-r.closed:
+					break wait
+				}
+			}
+			if c, ok := p.b.(io.Closer); ok {
+				c.Close()
+			}
+		})
+	}
+	for _, p := range added {
+		r.o.Logger.Info("gateway: backend added", "backend", p.name)
+	}
+	return nil
+}
+
+// start starts one backend: a supervised one reports to its part from
+// then on, any other is described now.
+func (r *Router) start(ctx context.Context, p *routerPart) error {
+	if sb, ok := p.b.(supervisedBackend); ok {
+		if err := sb.supervise(ctx, p); err != nil {
+			return fmt.Errorf("backend %s: %w", p.name, err)
+		}
+		return nil
+	}
+	s, err := p.b.Schema(ctx)
+	if err != nil {
+		return fmt.Errorf("gateway: describe backend %s: %w", p.name, err)
+	}
+	if err := p.mount(ctx, s); err != nil {
+		return err
+	}
+	p.setServing(true)
+	return nil
 }
