@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
@@ -36,10 +37,17 @@ var (
 	errInvalidToken = status.Error(codes.Unauthenticated, "gw: invalid bearer token")
 )
 
-// tokenAuth checks bearer tokens against the digests of the valid ones.
+// tokenAuth checks bearer tokens against the digests of the valid ones,
+// which a reload replaces (replace) while calls are checked.
 type tokenAuth struct {
-	digests [][sha256.Size]byte
+	digests atomic.Pointer[[][sha256.Size]byte]
 }
+
+// count is the number of valid tokens.
+func (a *tokenAuth) count() int { return len(*a.digests.Load()) }
+
+// replace makes b's tokens the valid ones.
+func (a *tokenAuth) replace(b *tokenAuth) { a.digests.Store(b.digests.Load()) }
 
 // minTokenLen is the shortest token a token file may hold: 16 bytes, far
 // below the 44 characters of the base64 of 32 random bytes.
@@ -79,7 +87,7 @@ func loadTokens(file string, log *slog.Logger) (*tokenAuth, error) {
 }
 
 func parseTokens(data []byte) (*tokenAuth, error) {
-	a := &tokenAuth{}
+	var digests [][sha256.Size]byte
 	for i, line := range bytes.Split(data, []byte("\n")) {
 		tok := bytes.TrimSpace(line)
 		if len(tok) == 0 || tok[0] == '#' {
@@ -95,11 +103,13 @@ func parseTokens(data []byte) (*tokenAuth, error) {
 		if len(tok) < minTokenLen {
 			return nil, fmt.Errorf("line %d: a token of %d bytes is too short: want at least %d (head -c 32 /dev/urandom | base64 makes one)", i+1, len(tok), minTokenLen)
 		}
-		a.digests = append(a.digests, sha256.Sum256(tok))
+		digests = append(digests, sha256.Sum256(tok))
 	}
-	if len(a.digests) == 0 {
+	if len(digests) == 0 {
 		return nil, fmt.Errorf("no token in the file (one per line)")
 	}
+	a := &tokenAuth{}
+	a.digests.Store(&digests)
 	return a, nil
 }
 
@@ -120,8 +130,8 @@ func (a *tokenAuth) check(values []string) error {
 	}
 	d := sha256.Sum256([]byte(tok))
 	ok := 0
-	for i := range a.digests {
-		ok |= subtle.ConstantTimeCompare(d[:], a.digests[i][:])
+	for _, v := range *a.digests.Load() {
+		ok |= subtle.ConstantTimeCompare(d[:], v[:])
 	}
 	if ok != 1 {
 		return errInvalidToken

@@ -65,7 +65,14 @@ func testSecurityFlags(t *testing.T, args ...string) securityFlags {
 // writeTokens writes a token file and returns its name.
 func writeTokens(t *testing.T, content string) string {
 	t.Helper()
-	f := filepath.Join(t.TempDir(), "tokens")
+	return writeTemp(t, "tokens", content)
+}
+
+// writeTemp writes a file of its owner only in a new directory and
+// returns its path.
+func writeTemp(t *testing.T, name, content string) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), name)
 	if err := os.WriteFile(f, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -217,8 +224,8 @@ func TestParseTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(a.digests) != 2 {
-		t.Fatalf("%d tokens; want 2", len(a.digests))
+	if a.count() != 2 {
+		t.Fatalf("%d tokens; want 2", a.count())
 	}
 	for _, tc := range []struct{ content, want string }{
 		{"", "no token in the file"},
@@ -238,7 +245,7 @@ func TestParseTokens(t *testing.T) {
 			t.Errorf("the error %q shows the token", err)
 		}
 	}
-	if a, err := parseTokens([]byte("# revoked: " + testToken2 + "\n#" + testToken2 + "\n" + testToken + "\n")); err != nil || len(a.digests) != 1 || a.check([]string{"Bearer #" + testToken2}) == nil {
+	if a, err := parseTokens([]byte("# revoked: " + testToken2 + "\n#" + testToken2 + "\n" + testToken + "\n")); err != nil || a.count() != 1 || a.check([]string{"Bearer #" + testToken2}) == nil {
 		t.Errorf("comments must not be tokens: %v", err)
 	}
 	empty := writeTokens(t, "\n")

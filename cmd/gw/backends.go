@@ -13,6 +13,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,9 +23,10 @@ import (
 
 // remoteEntry is one -backend value.
 type remoteEntry struct {
-	name string                 // the value, as given
-	rb   *gateway.RemoteBackend // one process
-	rs   *gateway.ReplicaSet    // or replicas
+	value string                 // the value, as given
+	name  string                 // its name: the value, or the target it parses to
+	rb    *gateway.RemoteBackend // one process
+	rs    *gateway.ReplicaSet    // or replicas
 }
 
 // backend is the entry as a gateway.Backend.
@@ -74,41 +76,72 @@ func (e *remoteEntry) close() {
 	}
 }
 
-func (s *server) startRemote(ctx context.Context, sio *stdio, opts []gateway.Option) error {
-	f := &s.f
-	if f.poolSize < 1 {
-		return fmt.Errorf("-pool-size %d: want at least 1", f.poolSize)
+// entries returns the remote backends served now.
+func (s *server) entries() []*remoteEntry {
+	if p := s.backends.Load(); p != nil {
+		return *p
 	}
-	var named []gateway.NamedBackend
-	for _, value := range f.backends {
-		e, err := s.remoteEntry(value, sio)
-		if err != nil {
-			return err
-		}
-		s.backends = append(s.backends, e)
-		named = append(named, gateway.NamedBackend{Name: e.name, Backend: e.backend()})
-	}
-	backend := named[0].Backend
-	if len(named) > 1 {
-		r, err := gateway.NewRouter(named, gateway.RouterOptions{Precedence: f.backendPrecedence, Logger: s.log})
-		if err != nil {
-			return fmt.Errorf("-backend: %w", err)
-		}
-		backend = r
-	}
-	ctx, cancel := context.WithTimeout(ctx, gateway.DefaultDialTimeout)
-	defer cancel()
-	var err error
-	if s.g, err = gateway.New(ctx, backend, opts...); err != nil {
-		return err
-	}
-	s.m.registerRemote(s.backends)
 	return nil
 }
 
-// remoteEntry builds the backend of one -backend value.
-func (s *server) remoteEntry(value string, sio *stdio) (*remoteEntry, error) {
+// startRemote serves the -backend values through a gateway.Router, which
+// a reload updates.
+func (s *server) startRemote(ctx context.Context, sio *stdio, opts []gateway.Option) error {
 	f := &s.f
+	entries, err := s.remoteEntries(f, nil, sio)
+	if err != nil {
+		return err
+	}
+	s.backends.Store(&entries)
+	if s.router, err = gateway.NewRouter(named(entries), gateway.RouterOptions{Precedence: f.backendPrecedence, Logger: s.log}); err != nil {
+		return fmt.Errorf("-backend: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, gateway.DefaultDialTimeout)
+	defer cancel()
+	if s.g, err = gateway.New(ctx, s.router, opts...); err != nil {
+		return err
+	}
+	s.m.registerRemote(s.entries)
+	return nil
+}
+
+// remoteEntries builds the backends of f's -backend values; an entry of
+// keep with the same value is taken as it is (a reload that does not
+// change the backend's settings).
+func (s *server) remoteEntries(f *serveFlags, keep []*remoteEntry, sio *stdio) ([]*remoteEntry, error) {
+	if f.poolSize < 1 {
+		return nil, fmt.Errorf("-pool-size %d: want at least 1", f.poolSize)
+	}
+	var out, built []*remoteEntry
+	for _, value := range f.backends {
+		if i := slices.IndexFunc(keep, func(e *remoteEntry) bool { return e.value == value }); i >= 0 {
+			out = append(out, keep[i])
+			continue
+		}
+		e, err := s.remoteEntry(f, value, sio)
+		if err != nil {
+			for _, e := range built {
+				e.close()
+			}
+			return nil, err
+		}
+		e.value = value
+		out, built = append(out, e), append(built, e)
+	}
+	return out, nil
+}
+
+// named is the entries as a Router's backends.
+func named(entries []*remoteEntry) []gateway.NamedBackend {
+	out := make([]gateway.NamedBackend, len(entries))
+	for i, e := range entries {
+		out[i] = gateway.NamedBackend{Name: e.name, Backend: e.backend()}
+	}
+	return out
+}
+
+// remoteEntry builds the backend of one -backend value of f.
+func (s *server) remoteEntry(f *serveFlags, value string, sio *stdio) (*remoteEntry, error) {
 	remote := gateway.RemoteOptions{
 		PoolSize:      f.poolSize,
 		ProbeInterval: f.probeInterval,
@@ -118,12 +151,12 @@ func (s *server) remoteEntry(value string, sio *stdio) (*remoteEntry, error) {
 		ClientOptions: []native.Option{native.WithLogger(s.log), native.WithCloseTimeout(2 * time.Second)},
 	}
 	if hostPort, ok := strings.CutPrefix(value, "dns:///"); ok {
-		return s.dnsReplicas(value, hostPort, remote)
+		return s.dnsReplicas(f, value, hostPort, remote)
 	}
 	if !strings.HasPrefix(value, "exec:") && strings.Contains(value, ",") {
 		var reps []gateway.Replica
 		for _, target := range strings.Split(value, ",") {
-			rep, err := s.replica(strings.TrimSpace(target), sio)
+			rep, err := replica(f, strings.TrimSpace(target), sio)
 			if err != nil {
 				return nil, err
 			}
@@ -131,7 +164,7 @@ func (s *server) remoteEntry(value string, sio *stdio) (*remoteEntry, error) {
 		}
 		return &remoteEntry{name: value, rs: gateway.NewReplicaSet(reps, gateway.ReplicaOptions{Name: value, Remote: remote, Logger: s.log})}, nil
 	}
-	rep, err := s.replica(value, sio)
+	rep, err := replica(f, value, sio)
 	if err != nil {
 		return nil, err
 	}
@@ -139,9 +172,8 @@ func (s *server) remoteEntry(value string, sio *stdio) (*remoteEntry, error) {
 	return &remoteEntry{name: rep.Name, rb: gateway.NewRemoteBackend(rep.Dial, remote)}, nil
 }
 
-// replica parses one target into a replica.
-func (s *server) replica(target string, sio *stdio) (gateway.Replica, error) {
-	f := &s.f
+// replica parses one target of f's -backend into a replica.
+func replica(f *serveFlags, target string, sio *stdio) (gateway.Replica, error) {
 	t, err := native.ParseTarget(target)
 	if err != nil {
 		return gateway.Replica{}, fmt.Errorf("-backend %w", err)
@@ -162,11 +194,10 @@ func (s *server) replica(target string, sio *stdio) (gateway.Replica, error) {
 // dnsReplicas is the backend of dns:///name:port: a replica per address
 // the name resolves to (TCP, TLS with -native-tls verified for name),
 // resolved again every -resolve-interval.
-func (s *server) dnsReplicas(value, hostPort string, remote gateway.RemoteOptions) (*remoteEntry, error) {
-	f := &s.f
-	host, port, err := net.SplitHostPort(hostPort)
-	if err != nil || host == "" || port == "" {
-		return nil, fmt.Errorf("-backend %q: want dns:///name:port", value)
+func (s *server) dnsReplicas(f *serveFlags, value, hostPort string, remote gateway.RemoteOptions) (*remoteEntry, error) {
+	host, port, err := dnsTarget(value, hostPort)
+	if err != nil {
+		return nil, err
 	}
 	var cliTLS *tls.Config
 	if f.nativeTLS {
@@ -201,4 +232,35 @@ func (s *server) dnsReplicas(value, hostPort string, remote gateway.RemoteOption
 	rs := gateway.NewReplicaSet(reps, gateway.ReplicaOptions{Name: value, Remote: remote, Logger: s.log,
 		Resolve: resolve, ResolveInterval: f.resolveInterval})
 	return &remoteEntry{name: value, rs: rs}, nil
+}
+
+// dnsTarget splits the name:port of a -backend dns:///name:port value.
+func dnsTarget(value, hostPort string) (host, port string, err error) {
+	host, port, err = net.SplitHostPort(hostPort)
+	if err != nil || host == "" || port == "" {
+		return "", "", fmt.Errorf("-backend %q: want dns:///name:port", value)
+	}
+	return host, port, nil
+}
+
+// checkBackend checks a -backend value of f without building its
+// backend: its targets parse, and the files their TLS needs load.
+func checkBackend(f *serveFlags, value string) error {
+	if hostPort, ok := strings.CutPrefix(value, "dns:///"); ok {
+		host, _, err := dnsTarget(value, hostPort)
+		if err == nil && f.nativeTLS {
+			_, err = clientTLS(f.backendCA, f.tlsCert, f.tlsKey, host)
+		}
+		return err
+	}
+	targets := []string{value}
+	if !strings.HasPrefix(value, "exec:") {
+		targets = strings.Split(value, ",")
+	}
+	for _, t := range targets {
+		if _, err := replica(f, strings.TrimSpace(t), &stdio{}); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -18,16 +18,17 @@ func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case s.draining.Load():
 		reason = "shutting down"
-	case len(s.backends) > 0 && s.allBackendsDown():
+	case len(s.entries()) > 0 && s.allBackendsDown():
+		entries := s.entries()
 		var why []string
-		for _, b := range s.backends {
+		for _, b := range entries {
 			reps := b.replicas()
 			if len(reps) == 0 {
 				why = append(why, b.name+": no replica (its name resolved to no address yet)")
 			}
 			for _, r := range reps {
 				w := ""
-				if len(s.backends) > 1 || r.name != b.name {
+				if len(entries) > 1 || r.name != b.name {
 					w = r.name + ": "
 				}
 				if r.status.Err != nil {
@@ -57,7 +58,7 @@ func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
 // calls: the gateway serves nothing then. While one of several is up, it
 // serves that one's services, and the others' fail with UNAVAILABLE.
 func (s *server) allBackendsDown() bool {
-	for _, b := range s.backends {
+	for _, b := range s.entries() {
 		if b.up() {
 			return false
 		}

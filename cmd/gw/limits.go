@@ -125,12 +125,12 @@ func (f *securityFlags) nativeOptions() []native.Option {
 // callLimiter counts the calls in flight on one listener and refuses those
 // over max (0: no limit).
 type callLimiter struct {
-	max int64
+	max atomic.Int64 // a reload may change it
 	n   atomic.Int64
 }
 
 func (l *callLimiter) acquire() bool {
-	if l.n.Add(1) > l.max && l.max > 0 {
+	if max := l.max.Load(); l.n.Add(1) > max && max > 0 {
 		l.n.Add(-1)
 		return false
 	}
@@ -171,6 +171,7 @@ type guard struct {
 	grpcL, httpL callLimiter
 	probeL       callLimiter                   // health and reflection on the gRPC listener
 	nsrv         atomic.Pointer[native.Server] // the native listener's server (newNativeServer)
+	authMetrics  atomic.Bool                   // -auth-metrics
 	refusedTotal *prometheus.CounterVec
 	log          *slog.Logger
 }
@@ -188,12 +189,10 @@ func newGuard(f *securityFlags, log *slog.Logger, reg prometheus.Registerer) (*g
 			return nil, err
 		}
 		g.auth = a
-		log.Info("gw: bearer tokens required", "tokens", len(a.digests), "metrics_need_token", f.authMetrics)
+		log.Info("gw: bearer tokens required", "tokens", a.count(), "metrics_need_token", f.authMetrics)
 	}
-	for _, l := range []*callLimiter{&g.grpcL, &g.httpL} {
-		l.max = int64(f.maxCalls)
-	}
-	g.probeL.max = maxProbeCalls
+	g.setLimits(f)
+	g.probeL.max.Store(maxProbeCalls)
 	g.refusedTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "framegate_gateway_refused_total",
 		Help: "Calls refused before reaching the gateway, by listener and reason: missing_token, invalid_token, limit (-max-calls; native: calls and connections) or probe_limit (health and reflection).",
@@ -215,6 +214,16 @@ func newGuard(f *securityFlags, log *slog.Logger, reg prometheus.Registerer) (*g
 		return nil, err
 	}
 	return g, nil
+}
+
+// setLimits applies the limits a reload may change: -max-calls of the
+// gRPC and HTTP listeners (the embedded store's native server keeps the
+// one it started with), and -auth-metrics.
+func (g *guard) setLimits(f *securityFlags) {
+	for _, l := range []*callLimiter{&g.grpcL, &g.httpL} {
+		l.max.Store(int64(f.maxCalls))
+	}
+	g.authMetrics.Store(f.authMetrics)
 }
 
 func registerAll(reg prometheus.Registerer, cs ...prometheus.Collector) error {
@@ -256,9 +265,9 @@ func (g *guard) grpcOptions() []grpc.ServerOption {
 		if !lim.acquire() {
 			refused(method, reason)
 			if reason == "probe_limit" {
-				return nil, status.Errorf(codes.ResourceExhausted, "gw: too many health checks and reflection streams in flight (%d)", lim.max)
+				return nil, status.Errorf(codes.ResourceExhausted, "gw: too many health checks and reflection streams in flight (%d)", lim.max.Load())
 			}
-			return nil, errTooManyCalls(lim.max)
+			return nil, errTooManyCalls(lim.max.Load())
 		}
 		return lim.release, nil
 	}
@@ -303,10 +312,17 @@ func (g *guard) rest(next http.Handler) http.Handler {
 
 // metrics wraps GET /metrics: with -auth-metrics it needs the token too.
 func (g *guard) metrics(next http.Handler) http.Handler {
-	if g.auth != nil && g.f.authMetrics {
-		return g.auth.requireToken(next, g.refused("http"))
+	if g.auth == nil {
+		return next
 	}
-	return next
+	withToken := g.auth.requireToken(next, g.refused("http"))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if g.authMetrics.Load() {
+			withToken.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // limitCalls refuses an HTTP request over l's limit with 429.
@@ -314,7 +330,7 @@ func limitCalls(l *callLimiter, next http.Handler, refused func(what, reason str
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !l.acquire() {
 			refused(r.URL.Path, "limit")
-			writeStatus(w, r, errTooManyCalls(l.max))
+			writeStatus(w, r, errTooManyCalls(l.max.Load()))
 			return
 		}
 		defer l.release()

@@ -19,18 +19,36 @@ import (
 
 // newLogger returns a slog logger writing text or JSON lines to w.
 func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("-log-level %q: want debug, info, warn or error", level)
+	l, _, err := newLevelLogger(w, level, format)
+	return l, err
+}
+
+// newLevelLogger is newLogger with the level it logs at, which a reload
+// may change.
+func newLevelLogger(w io.Writer, level, format string) (*slog.Logger, *slog.LevelVar, error) {
+	lv, err := parseLevel(level)
+	if err != nil {
+		return nil, nil, err
 	}
-	opts := &slog.HandlerOptions{Level: lv}
+	v := new(slog.LevelVar)
+	v.Set(lv)
+	opts := &slog.HandlerOptions{Level: v}
 	switch strings.ToLower(format) {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		return slog.New(slog.NewTextHandler(w, opts)), v, nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		return slog.New(slog.NewJSONHandler(w, opts)), v, nil
 	}
-	return nil, fmt.Errorf("-log-format %q: want text or json", format)
+	return nil, nil, fmt.Errorf("-log-format %q: want text or json", format)
+}
+
+// parseLevel parses -log-level.
+func parseLevel(level string) (slog.Level, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return 0, fmt.Errorf("-log-level %q: want debug, info, warn or error", level)
+	}
+	return lv, nil
 }
 
 // logCall writes the one line per call: never the request, its metadata or

@@ -8,6 +8,7 @@
 //	gw backend   a native-only server of the demo file store
 //	gw call      a native command-line client
 //	gw schema    the served descriptors, for buf breaking
+//	gw config    checks a configuration file of gw serve
 //
 // `gw COMMAND -h` describes each, with an example. Every flag can also be
 // given as an environment variable: -grpc-addr is GW_GRPC_ADDR; a flag on
@@ -53,6 +54,7 @@ Commands:
   gw backend   run a native-only server of the demo file store
   gw call      call a native endpoint from the command line
   gw schema    write the served descriptors (FileDescriptorSet or .proto)
+  gw config    check a configuration file (gw config check FILE)
   gw help CMD  describe a command (as gw CMD -h does)
 `
 
@@ -72,6 +74,8 @@ func run(args []string, sio *stdio) int {
 		return runCall(args, sio)
 	case "schema":
 		return runSchema(args, sio)
+	case "config":
+		return runConfig(args, sio)
 	case "help":
 		if len(args) == 0 {
 			fmt.Fprint(sio.out, overview)

@@ -21,6 +21,9 @@ type metrics struct {
 	// schemaRefused counts backend schemas refused for changing served
 	// fields (gateway.WithSchemaChangeObserver).
 	schemaRefused prometheus.Counter
+	// reloads counts configuration reloads, by result: applied or
+	// refused (reload.go).
+	reloads *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -43,8 +46,12 @@ func newMetrics() *metrics {
 			Name: "framegate_gateway_schema_changes_refused_total",
 			Help: "Backend schemas the gateway refused because they change the number or type of a field it serves (it keeps serving the old schema until restarted).",
 		}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "framegate_gateway_config_reloads_total",
+			Help: "Configuration reloads (SIGHUP, or a change of the -config file or a file it names), by result: applied, or refused (the configuration before keeps serving).",
+		}, []string{"result"}),
 	}
-	m.reg.MustRegister(m.calls, m.duration, m.bytes, m.schemaRefused,
+	m.reg.MustRegister(m.calls, m.duration, m.bytes, m.schemaRefused, m.reloads,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -69,7 +76,7 @@ func (m *metrics) handler() http.Handler {
 // registerRemote adds the remote backends' metrics: the state and the
 // connection pool of each process, labelled with its backend (the -backend
 // value) and its replica (its address; the backend's for one process).
-func (m *metrics) registerRemote(backends []*remoteEntry) {
+func (m *metrics) registerRemote(backends func() []*remoteEntry) {
 	m.reg.MustRegister(remoteCollector{backends})
 }
 
@@ -86,7 +93,7 @@ var (
 
 // remoteCollector reads the backend's state and pool counters at each
 // scrape.
-type remoteCollector struct{ backends []*remoteEntry }
+type remoteCollector struct{ backends func() []*remoteEntry } // those served now
 
 func (c remoteCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descUp, descReconnects, descPoolSize, descPoolConns, descPoolDials, descPoolFails, descPoolWaits, descPoolRetry} {
@@ -95,7 +102,7 @@ func (c remoteCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c remoteCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, b := range c.backends {
+	for _, b := range c.backends() {
 		for _, r := range b.replicas() {
 			st, ps, l := r.status, r.pool, []string{b.name, r.name}
 			up := 0.0

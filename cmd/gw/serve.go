@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -66,6 +67,19 @@ finish for up to -shutdown-timeout, cancels the rest and exits 0; a second
 signal cancels them at once. The address 0 picks a free port; the listening
 addresses are logged.
 
+-config FILE reads the flags from a YAML file: its keys are the flags'
+names (backend, cors-origin and allowed-host take a list); the command line
+and the environment win over it; gw config check FILE checks one. On SIGHUP,
+and when the file or a file it names (certificates, keys, CAs, tokens)
+changes, gw serve loads its configuration again and applies it without
+dropping a call: the TLS certificate, key and client CAs, the tokens,
+-auth-metrics, -max-calls (gRPC and HTTP), -log-level, -shutdown-timeout and
+the backends (-backend and their settings: a backend left as it was keeps
+its connections, one removed is closed once its calls end). A change of
+anything else (an address, TLS or tokens turned on or off) takes a restart:
+such a configuration is refused, as is one that fails to load, with a log
+line, and the one loaded before keeps serving.
+
 With -auth-token-file every call but the health checks needs a bearer token
 (GET /metrics too with -auth-metrics). The native listener has no token: it
 is protected only by -native-tls with -client-ca (mutual TLS), or by binding
@@ -87,6 +101,8 @@ const serveExample = `  gw serve -data-dir /tmp/store &
 
 type serveFlags struct {
 	commonFlags
+	configFile                     string
+	reloadInterval                 time.Duration
 	grpcAddr, httpAddr, nativeAddr string
 	httpCompress                   bool
 	backends                       repeatFlag
@@ -99,9 +115,14 @@ type serveFlags struct {
 	securityFlags
 }
 
-func runServe(args []string, sio *stdio) int {
+// newServeCommand defines gw serve's flags into f.
+func newServeCommand(f *serveFlags) *command {
 	c := newCommand("serve", "gw [serve] [flags]", overview+"\n"+serveAbout, serveExample)
-	var f serveFlags
+	c.fs.StringVar(&f.configFile, "config", "", "configuration `file` (YAML): keys are these flags' names, values as on the command line\n"+
+		"(a list for backend, cors-origin, allowed-host); the command line and the environment win over it.\n"+
+		"Read again on SIGHUP and when it, or a file it names, changes (see above)")
+	c.fs.DurationVar(&f.reloadInterval, "reload-interval", 5*time.Second, "how often the -config file and the files it names (certificates, tokens) are\n"+
+		"checked for a change, which reloads them (0: only on SIGHUP)")
 	c.fs.StringVar(&f.grpcAddr, "grpc-addr", "127.0.0.1:9090", "gRPC listen `address` (host:port)")
 	c.fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:8080", "HTTP listen `address`: REST, /healthz and /metrics")
 	c.fs.BoolVar(&f.httpCompress, "http-compress", true, "compress the REST front door's JSON answers with gzip or zstd for clients that ask\n"+
@@ -118,33 +139,39 @@ func runServe(args []string, sio *stdio) int {
 	c.fs.DurationVar(&f.resolveInterval, "resolve-interval", gateway.DefaultResolveInterval, "how often a -backend dns:///name:port is resolved again (its addresses are its replicas)")
 	c.fs.DurationVar(&f.reconnectMax, "reconnect-max", gateway.DefaultMaxBackoff, "longest wait between attempts to reconnect to a remote backend (the first waits 100ms, then doubling)")
 	c.securityFlags(&f.securityFlags)
-	if err := c.parse(args, sio); err != nil {
-		return exitCode(err)
-	}
-	if c.fs.NArg() > 0 {
-		fmt.Fprintf(sio.err, "gw serve: unexpected arguments %q\nRun 'gw serve -h' for help.\n", c.fs.Args())
+	return c
+}
+
+func runServe(args []string, sio *stdio) int {
+	fp, c, err := parseServe(args, sio)
+	if err != nil {
+		if err == errHelp || err == errUsage {
+			return exitCode(err)
+		}
+		fmt.Fprintf(sio.err, "gw serve: %v\n", err)
 		return 2
 	}
-	logger, err := newLogger(sio.err, f.logLevel, f.logFormat)
+	f := *fp
+	logger, level, err := newLevelLogger(sio.err, f.logLevel, f.logFormat)
 	if err != nil {
 		fmt.Fprintf(sio.err, "gw serve: %v\n", err)
 		return 2
 	}
 	setGRPCLogger(logger)
 	nativeAddrGiven := false
-	c.fs.Visit(func(fl *flag.Flag) {
+	c.fs.Visit(func(fl *flag.Flag) { // the command line, the environment and the file
 		if fl.Name == "native-addr" {
 			nativeAddrGiven = true
 		}
 	})
-	if _, ok := sio.env(envName("native-addr")); ok {
-		nativeAddrGiven = true
-	}
-	s := &server{f: f, log: logger, m: newMetrics()}
+	s := &server{f: f, log: logger, level: level, m: newMetrics(), args: args, sio: sio, live: fp, liveCmd: c}
+	s.shutdownTimeout.Store(int64(f.shutdownTimeout))
 	s.baseCtx, s.cancelBase = context.WithCancel(context.Background())
 	defer s.cancelBase()
 	sigs, stop := notifySignals()
 	defer stop()
+	hup, stopHUP := notifyHUP()
+	defer stopHUP()
 	startCtx, endStart := startupContext(sigs)
 	err = s.start(startCtx, sio, nativeAddrGiven)
 	sig := endStart()
@@ -158,6 +185,12 @@ func runServe(args []string, sio *stdio) int {
 		return 1
 	}
 	code := 0
+	stopWatch := make(chan struct{})
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		s.watch(hup, stopWatch)
+	}()
 	if sig == nil { // else it came as the startup ended
 		select {
 		case sig = <-sigs:
@@ -167,23 +200,36 @@ func runServe(args []string, sio *stdio) int {
 		}
 	}
 	if sig != nil {
-		logger.Info("shutting down", "signal", sig.String(), "timeout", f.shutdownTimeout)
+		logger.Info("shutting down", "signal", sig.String(), "timeout", time.Duration(s.shutdownTimeout.Load()))
 	}
+	close(stopWatch)
+	<-watched // a reload in progress ends before the shutdown
 	s.shutdown(sigs)
 	return code
 }
 
 // server is one gw serve process.
 type server struct {
-	f     serveFlags
+	f     serveFlags // the configuration started with (live: the one loaded last)
 	log   *slog.Logger
+	level *slog.LevelVar // of log
 	m     *metrics
-	guard *guard // the token check and the limits
+	guard *guard       // the token check and the limits
+	tls   *tlsReloader // nil: no TLS
+
+	args []string // the command line, read again by a reload
+	sio  *stdio
 
 	g        *gateway.Gateway
-	backends []*remoteEntry // the -backend values; none for the embedded backend
-	nsrv     *native.Server // the embedded backend
+	router   *gateway.Router                // of the remote backends
+	backends atomic.Pointer[[]*remoteEntry] // the -backend values; none for the embedded backend
+	nsrv     *native.Server                 // the embedded backend
 	st       *store.Store
+	// The configuration loaded last (reload.go), guarded by reloadMu.
+	reloadMu        sync.Mutex
+	live            *serveFlags
+	liveCmd         *command
+	shutdownTimeout atomic.Int64 // -shutdown-timeout loaded last
 
 	grpcSrv  *grpc.Server
 	httpSrv  *http.Server
@@ -206,6 +252,9 @@ func (s *server) start(ctx context.Context, sio *stdio, nativeAddrGiven bool) er
 	}
 	if f.nativeTLS && srvTLS == nil {
 		return errors.New("-native-tls needs -tls-cert and -tls-key")
+	}
+	if srvTLS != nil {
+		s.tls = newTLSReloader(srvTLS)
 	}
 	if s.guard, err = newGuard(&f.securityFlags, s.log, s.m.reg); err != nil {
 		return err
@@ -248,7 +297,7 @@ func (s *server) start(ctx context.Context, sio *stdio, nativeAddrGiven bool) er
 	if s.nsrv != nil && f.nativeAddr != "" {
 		var nativeTLS *tls.Config
 		if f.nativeTLS {
-			nativeTLS = srvTLS
+			nativeTLS = s.tls.listener()
 		}
 		if s.nativeL, err = listen(f.nativeAddr, nativeTLS); err != nil {
 			grpcL.Close()
@@ -259,8 +308,10 @@ func (s *server) start(ctx context.Context, sio *stdio, nativeAddrGiven bool) er
 	s.warnUnprotected(grpcL, httpL, srvTLS != nil)
 
 	var gopts []grpc.ServerOption
-	if srvTLS != nil {
-		gopts = append(gopts, grpc.Creds(credentials.NewTLS(srvTLS)))
+	var httpTLS *tls.Config
+	if s.tls != nil {
+		gopts = append(gopts, grpc.Creds(credentials.NewTLS(s.tls.listener())))
+		httpTLS = s.tls.listener("h2", "http/1.1")
 	}
 	gopts = append(gopts, s.guard.grpcOptions()...)
 	s.grpcSrv = s.g.NewGRPCServer(gopts...)
@@ -281,7 +332,7 @@ func (s *server) start(ctx context.Context, sio *stdio, nativeAddrGiven bool) er
 		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: f.maxConnStreams},
 		BaseContext:       func(net.Listener) context.Context { return s.baseCtx },
 		ErrorLog:          slog.NewLogLogger(s.log.With("component", "http").Handler(), slog.LevelDebug),
-		TLSConfig:         srvTLS,
+		TLSConfig:         httpTLS,
 	}
 
 	s.log.Info("listening", "listener", "grpc", "addr", addrString(grpcL), "tls", srvTLS != nil)
@@ -371,7 +422,10 @@ func (s *server) startEmbedded(ctx context.Context, opts []gateway.Option) error
 
 // closeBackend releases the backend after a failed start or a shutdown.
 func (s *server) closeBackend() {
-	for _, b := range s.backends {
+	if s.router != nil {
+		s.router.Close() // the entries of a reload that removed some too
+	}
+	for _, b := range s.entries() {
 		b.close()
 	}
 	if s.st != nil {

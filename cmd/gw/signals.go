@@ -19,6 +19,14 @@ func notifySignals() (sigs <-chan os.Signal, stop func()) {
 	return ch, func() { signal.Stop(ch) }
 }
 
+// notifyHUP delivers SIGHUP, which reloads the configuration (reload.go),
+// instead of ending the process.
+func notifyHUP() (hup <-chan os.Signal, stop func()) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGHUP)
+	return ch, func() { signal.Stop(ch) }
+}
+
 // startupContext returns a context that the first signal on sigs cancels,
 // for the work of starting up (describing a backend, building its
 // descriptors). end stops watching sigs and returns the signal that
@@ -55,7 +63,7 @@ func (s *server) shutdown(sigs <-chan os.Signal) {
 	start := time.Now()
 	s.draining.Store(true)
 	s.g.Drain() // NOT_SERVING, and no reconnect may turn it back
-	ctx, cancel := context.WithTimeout(context.Background(), s.f.shutdownTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(s.shutdownTimeout.Load()))
 	defer cancel()
 	done := make(chan struct{})
 	defer close(done)

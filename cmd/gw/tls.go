@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"os"
+	"sync/atomic"
 )
 
 // serverTLS returns the TLS configuration of a listener: nil without a
@@ -70,4 +71,34 @@ func loadCAs(file string) (*x509.CertPool, error) {
 		return nil, fmt.Errorf("CA certificates: no PEM certificate in %s", file)
 	}
 	return pool, nil
+}
+
+// tlsReloader is the TLS configuration of gw serve's listeners, which a
+// reload replaces: each handshake takes the configuration loaded last
+// (certificate, key and client CAs), with the listener's ALPN protocols.
+type tlsReloader struct {
+	cur atomic.Pointer[tls.Config]
+}
+
+func newTLSReloader(cfg *tls.Config) *tlsReloader {
+	r := &tlsReloader{}
+	r.cur.Store(cfg)
+	return r
+}
+
+// replace makes cfg the configuration of the handshakes from now on.
+func (r *tlsReloader) replace(cfg *tls.Config) { r.cur.Store(cfg) }
+
+// listener returns the configuration of a listener that negotiates
+// nextProtos (none: the server's own, as grpc-go's credentials add "h2").
+func (r *tlsReloader) listener(nextProtos ...string) *tls.Config {
+	return &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		NextProtos: nextProtos,
+		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			c := r.cur.Load().Clone()
+			c.NextProtos = nextProtos
+			return c, nil
+		},
+	}
 }
