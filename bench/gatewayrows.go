@@ -84,7 +84,7 @@ type gatewaySession struct {
 	nsrvDone chan error     // the native server's Serve, when remote
 	gsrv     *grpc.Server
 	hsrv     *http.Server
-	served   chan error // one per server
+	served   chan error // one per serving goroutine (goServe)
 	cc       *grpc.ClientConn
 	hc       *http.Client
 	httpBase string // http://127.0.0.1:port
@@ -107,6 +107,8 @@ type gatewaySetup struct {
 	// pool of the gateway's default size; otherwise it is in process.
 	remote bool
 	gw     []gateway.Option
+	// onePort serves gRPC and REST on one listener (oneportrows.go).
+	onePort onePortMode
 }
 
 // startGatewayWith is startGateway as set up by su.
@@ -116,7 +118,7 @@ func startGatewayWith(su gatewaySetup) (gs *gatewaySession, err error) {
 	if err != nil {
 		return nil, err
 	}
-	gs = &gatewaySession{srv: srv, served: make(chan error, 2)}
+	gs = &gatewaySession{srv: srv}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	backend := gateway.Local(srv)
@@ -135,29 +137,22 @@ func startGatewayWith(su gatewaySetup) (gs *gatewaySession, err error) {
 	if err != nil {
 		return nil, errors.Join(err, gs.closeBackend())
 	}
-	gl, err := listenTCP()
-	if err != nil {
-		return nil, errors.Join(err, gs.closeBackend())
-	}
-	hl, err := listenTCP()
-	if err != nil {
-		gl.Close()
-		return nil, errors.Join(err, gs.closeBackend())
-	}
 	gs.gsrv = g.NewGRPCServer(su.server.serverOptions()...)
-	gs.hsrv = &http.Server{Handler: g.HTTPHandler(), ReadHeaderTimeout: 10 * time.Second}
-	go func() { gs.served <- gs.gsrv.Serve(gl) }()
-	go func() { gs.served <- gs.hsrv.Serve(hl) }()
+	grpcAddr, httpAddr, err := gs.serveGateway(su.onePort, g.HTTPHandler())
+	if err != nil {
+		gs.gsrv = nil
+		return nil, errors.Join(err, gs.closeBackend())
+	}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, gs.close())
 		}
 	}()
-	gs.httpBase = "http://" + hl.Addr().String()
+	gs.httpBase = "http://" + httpAddr
 	gs.hc = &http.Client{Transport: &http.Transport{
 		Proxy: nil, DisableCompression: true, MaxIdleConnsPerHost: 64, IdleConnTimeout: time.Minute,
 	}}
-	if gs.cc, err = grpc.NewClient("passthrough:///"+gl.Addr().String(), su.client.dialOptions()...); err != nil {
+	if gs.cc, err = grpc.NewClient("passthrough:///"+grpcAddr, su.client.dialOptions()...); err != nil {
 		return nil, err
 	}
 	sd, err := reflectService(ctx, gs.cc, gatewayService)
@@ -185,7 +180,7 @@ func (gs *gatewaySession) close() error {
 	if gs.gsrv != nil {
 		gs.gsrv.Stop()
 		errs = append(errs, gs.hsrv.Close())
-		for range 2 {
+		for range cap(gs.served) {
 			if err := <-gs.served; err != nil && !errors.Is(err, grpc.ErrServerStopped) && !errors.Is(err, http.ErrServerClosed) {
 				errs = append(errs, fmt.Errorf("serve: %w", err))
 			}
@@ -389,7 +384,14 @@ func gatewayRESTRange(r *round) (float64, error) {
 // the client (which this row used before) cost the gateway side about a
 // tenth of the machine's CPU in this 2-core run.
 func gatewayUnary(r *round, callers int, remote bool) (float64, error) {
-	gs, err := startGatewayWith(gatewaySetup{server: grpcDefaults, client: grpcDefaults, remote: remote})
+	return gatewayUnaryWith(r, callers, gatewaySetup{remote: remote})
+}
+
+// gatewayUnaryWith is gatewayUnary with the gateway set up by su, whose
+// gRPC settings are grpcDefaults on both ends.
+func gatewayUnaryWith(r *round, callers int, su gatewaySetup) (float64, error) {
+	su.server, su.client = grpcDefaults, grpcDefaults
+	gs, err := startGatewayWith(su)
 	if err != nil {
 		return 0, err
 	}

@@ -242,16 +242,20 @@ func (w challengeWriter) WriteHeader(code int) {
 }
 
 // warnUnprotected warns, when tokens are required, about a listener where
-// they would not protect much: a gRPC or HTTP listener reachable from the
+// they would not protect much: a gRPC or HTTP listener (faces; nil ones
+// are skipped) reachable from the
 // network without TLS (the tokens cross it in clear text), and a native
 // listener reachable from the network without client certificates (it
 // takes no token at all).
-func (s *server) warnUnprotected(grpcL, httpL net.Listener, withTLS bool) {
+func (s *server) warnUnprotected(withTLS bool, faces ...net.Listener) {
 	if s.guard.auth == nil {
 		return
 	}
-	if !withTLS && (!localListener(grpcL) || !localListener(httpL)) {
-		s.log.Warn("gw: bearer tokens without TLS: they cross the network in clear text; set -tls-cert and -tls-key")
+	for _, l := range faces {
+		if !withTLS && l != nil && !localListener(l) {
+			s.log.Warn("gw: bearer tokens without TLS: they cross the network in clear text; set -tls-cert and -tls-key")
+			break
+		}
 	}
 	if s.nativeL != nil && !localListener(s.nativeL) && !(s.f.nativeTLS && s.f.clientCA != "") {
 		s.log.Warn("gw: the native listener takes no bearer token: protect it with -native-tls and -client-ca, bind it to a loopback address or a unix socket, or set -native-addr ''",

@@ -12,27 +12,41 @@ import (
 )
 
 // command is one subcommand's flags and help. Every flag not given on the
-// command line is read from the environment variable envName(flag), if it
-// is set (even to ""): the command line wins over the environment, which
-// wins over the default.
+// command line is read from the environment variable envName(flag) (or
+// the one set by env), if it is set (even to ""): the command line wins
+// over the environment, which wins over the default.
 type command struct {
 	fs      *flag.FlagSet
 	usage   string // "gw serve [flags]"
 	about   string // what it does
 	example string
-	hidden  map[string]bool // flags left out of the help and the environment
+	hidden  map[string]bool   // flags left out of the help and the environment
+	envVars map[string]string // flags read from another variable than envName's
 }
 
 func newCommand(name, usage, about, example string) *command {
 	fs := flag.NewFlagSet("gw "+name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
-	return &command{fs: fs, usage: usage, about: about, example: example, hidden: map[string]bool{}}
+	return &command{fs: fs, usage: usage, about: about, example: example, hidden: map[string]bool{}, envVars: map[string]string{}}
 }
 
 // envName is the environment variable of a flag: -grpc-addr is GW_GRPC_ADDR.
 func envName(flagName string) string {
 	return "GW_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// env makes a flag read the environment variable name instead of
+// envName's: gw serve -addr is GW_SERVE_ADDR, because GW_ADDR is the
+// address gw call and gw schema connect to.
+func (c *command) env(flagName, name string) { c.envVars[flagName] = name }
+
+// envOf is the environment variable of a flag of c.
+func (c *command) envOf(flagName string) string {
+	if v, ok := c.envVars[flagName]; ok {
+		return v
+	}
+	return envName(flagName)
 }
 
 // hide leaves a flag (for tests) out of the help and the environment.
@@ -78,12 +92,12 @@ func (c *command) fromEnv(lookup func(string) (string, bool)) error {
 		if err != nil || given[f.Name] || c.hidden[f.Name] || lookup == nil {
 			return
 		}
-		v, ok := lookup(envName(f.Name))
+		v, ok := lookup(c.envOf(f.Name))
 		if !ok {
 			return
 		}
 		if e := c.fs.Set(f.Name, v); e != nil {
-			err = fmt.Errorf("invalid value %q for %s (-%s): %v", v, envName(f.Name), f.Name, e)
+			err = fmt.Errorf("invalid value %q for %s (-%s): %v", v, c.envOf(f.Name), f.Name, e)
 		}
 	})
 	return err
@@ -104,7 +118,7 @@ func (c *command) printHelp(w io.Writer) {
 		if kind != "" {
 			line += " " + kind
 		}
-		meta := envName(f.Name)
+		meta := c.envOf(f.Name)
 		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "0s" {
 			meta += ", default " + f.DefValue
 		}

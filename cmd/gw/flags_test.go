@@ -63,6 +63,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"call", "-list", "Store.List"}, nil, "-list takes no arguments"},
 		{[]string{"call", "-addr", "ftp://x:1", "Store.List"}, nil, "unknown scheme"},
 		{[]string{"backend", "x"}, nil, "unexpected arguments"},
+		{[]string{"serve", "-addr", ":0", "-grpc-addr", ":0"}, nil, "-addr serves gRPC and HTTP on one listener: it cannot go with -grpc-addr (or GW_GRPC_ADDR)"},
+		{[]string{"serve", "-addr", ":0"}, map[string]string{"GW_HTTP_ADDR": ":0"}, "it cannot go with -http-addr (or GW_HTTP_ADDR)"},
+		{[]string{"serve", "-grpc-addr", ":0"}, map[string]string{"GW_SERVE_ADDR": ":0"}, "it cannot go with -grpc-addr"},
 	} {
 		code, _, errOut := runInProcess(tc.args, tc.env)
 		if code != 2 || !strings.Contains(errOut, tc.want) {
@@ -88,13 +91,20 @@ func TestFlagsFromEnvironment(t *testing.T) {
 	c.fs.BoolVar(&nativeTLS, "native-tls", false, "")
 	c.fs.StringVar(&hidden, "extra-endpoint", "", "")
 	c.hide("extra-endpoint")
+	var addr string
+	c.fs.StringVar(&addr, "addr", "", "")
+	c.env("addr", "GW_SERVE_ADDR") // GW_ADDR is gw call's
 	env := map[string]string{
+		"GW_ADDR": "tcp://127.0.0.1:7070", "GW_SERVE_ADDR": "from-its-env",
 		"GW_GRPC_ADDR": "from-env", "GW_HTTP_ADDR": "from-env", "GW_NATIVE_ADDR": "",
 		"GW_POOL_SIZE": "3", "GW_SHUTDOWN_TIMEOUT": "5s", "GW_NATIVE_TLS": "true", "GW_EXTRA_ENDPOINT": "X.Y",
 	}
 	sio := &stdio{env: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
 	if err := c.parse([]string{"-http-addr", "from-flag"}, sio); err != nil {
 		t.Fatal(err)
+	}
+	if addr != "from-its-env" {
+		t.Errorf("-addr %q; want GW_SERVE_ADDR's", addr)
 	}
 	if grpcAddr != "from-env" || httpAddr != "from-flag" || nativeAddr != "" || pool != 3 || timeout != 5*time.Second || !nativeTLS || hidden != "" {
 		t.Errorf("got grpc %q http %q native %q pool %d timeout %v tls %v hidden %q", grpcAddr, httpAddr, nativeAddr, pool, timeout, nativeTLS, hidden)

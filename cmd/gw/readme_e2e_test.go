@@ -56,7 +56,7 @@ func TestREADME(t *testing.T) {
 		"8080": port(t, gw.addr("http")),
 		"7070": port(t, gw.addr("native")),
 	}
-	for _, p := range []string{"7071", "9091", "8081", "9092", "8082", "9093", "8083"} {
+	for _, p := range []string{"7071", "9091", "8081", "9092", "8082", "9093", "8083", "8084"} {
 		ports[p] = freePort(t)
 	}
 	rewrite := func(s string) string {
@@ -106,6 +106,7 @@ func TestREADME(t *testing.T) {
 			`{"name":"t.txt","size":18,"sha256":"`, `"name": "t.txt"`, `{"entries":[{"name":"t.txt","size":18,`,
 			`{"code":16,"message":"gw: missing bearer token","details":[]} 401`,
 		},
+		"gw serve -addr": {"{}\n", `{"entries":[]}`, "SERVING\nHTTP/2\n"},
 		"package main": {
 			"wrote from-go.txt: 30 bytes, sha256 ", "written by a native Go client\n", "InvalidArgument\n",
 		},

@@ -29,6 +29,14 @@ grpc.health.v1) on -grpc-addr, and as REST at the same path on -http-addr,
 beside GET /healthz (200, or 503 with the reason) and GET /metrics
 (Prometheus).
 
+With -addr, one listener serves all of it instead of -grpc-addr and
+-http-addr, as a Kubernetes Service port or an ingress expects: gRPC over
+HTTP/2 (h2c in plaintext, ALPN h2 with TLS), REST over HTTP/1.1 or HTTP/2,
+told apart per request by the Content-Type application/grpc. A gRPC call
+costs more there (net/http's HTTP/2 server instead of grpc-go's: 2-3x the
+time of a small unary call here); -max-calls keeps a pool for gRPC calls
+and one for HTTP requests on it.
+
 The native server is the embedded demo file store (rooted at -data-dir),
 which also listens on -native-addr for native clients such as gw call, or,
 with -backend, a remote native server:
@@ -95,6 +103,7 @@ const serveExample = `  gw serve -data-dir /tmp/store &
   gw serve -backend tcp://127.0.0.1:7071 -native-addr ''
   gw serve -backend 'exec:ssh files.example.com gw backend -stdio'
   gw serve -backend tcp://127.0.0.1:7071 -backend unix:///run/notes.sock
+  gw serve -addr :8080 -tls-cert cert.pem -tls-key key.pem   # one port
 
   head -c 32 /dev/urandom | base64 > tokens && gw serve -auth-token-file tokens &
   grpcurl -plaintext -H "authorization: Bearer $(head -n 1 tokens)" localhost:9090 list`
@@ -104,6 +113,7 @@ type serveFlags struct {
 	configFile                     string
 	reloadInterval                 time.Duration
 	grpcAddr, httpAddr, nativeAddr string
+	addr                           string // both faces on one listener (oneport.go)
 	httpCompress                   bool
 	backends                       repeatFlag
 	backendPrecedence              bool
@@ -125,6 +135,9 @@ func newServeCommand(f *serveFlags) *command {
 		"checked for a change, which reloads them (0: only on SIGHUP)")
 	c.fs.StringVar(&f.grpcAddr, "grpc-addr", "127.0.0.1:9090", "gRPC listen `address` (host:port)")
 	c.fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:8080", "HTTP listen `address`: REST, /healthz and /metrics")
+	c.fs.StringVar(&f.addr, "addr", "", "one listen `address` for gRPC (HTTP/2: h2c, or TLS with ALPN h2) and HTTP alike, instead of\n"+
+		"-grpc-addr and -http-addr (not with them); gRPC calls cost more on it than on -grpc-addr")
+	c.env("addr", "GW_SERVE_ADDR")
 	c.fs.BoolVar(&f.httpCompress, "http-compress", true, "compress the REST front door's JSON answers with gzip or zstd for clients that ask\n"+
 		"(Accept-Encoding); byte streams (downloads) are sent as they are. -http-compress=false to turn it off")
 	c.fs.StringVar(&f.nativeAddr, "native-addr", "127.0.0.1:7070", "native protocol listen `address` (host:port or unix:///path) of the embedded demo service; empty for none")
@@ -152,6 +165,10 @@ func runServe(args []string, sio *stdio) int {
 		return 2
 	}
 	f := *fp
+	if err := checkAddrFlags(c, &f); err != nil {
+		fmt.Fprintf(sio.err, "gw serve: %v\nRun 'gw serve -h' for help.\n", err)
+		return 2
+	}
 	logger, level, err := newLevelLogger(sio.err, f.logLevel, f.logFormat)
 	if err != nil {
 		fmt.Fprintf(sio.err, "gw serve: %v\n", err)
@@ -234,6 +251,7 @@ type server struct {
 	grpcSrv  *grpc.Server
 	httpSrv  *http.Server
 	nativeL  net.Listener
+	onePort  bool // grpcSrv is served by httpSrv (-addr)
 	errc     chan error
 	draining atomic.Bool
 
@@ -285,14 +303,9 @@ func (s *server) start(ctx context.Context, sio *stdio, nativeAddrGiven bool) er
 	}
 
 	s.errc = make(chan error, 3)
-	grpcL, err := listen(f.grpcAddr, nil)
+	grpcL, httpL, err := s.listenFaces()
 	if err != nil {
-		return fmt.Errorf("gRPC listener: %w", err)
-	}
-	httpL, err := listen(f.httpAddr, nil)
-	if err != nil {
-		grpcL.Close()
-		return fmt.Errorf("HTTP listener: %w", err)
+		return err
 	}
 	if s.nsrv != nil && f.nativeAddr != "" {
 		var nativeTLS *tls.Config
@@ -300,12 +313,11 @@ func (s *server) start(ctx context.Context, sio *stdio, nativeAddrGiven bool) er
 			nativeTLS = s.tls.listener()
 		}
 		if s.nativeL, err = listen(f.nativeAddr, nativeTLS); err != nil {
-			grpcL.Close()
-			httpL.Close()
+			closeFaces(grpcL, httpL)
 			return fmt.Errorf("native listener: %w", err)
 		}
 	}
-	s.warnUnprotected(grpcL, httpL, srvTLS != nil)
+	s.warnUnprotected(srvTLS != nil, grpcL, httpL)
 
 	var gopts []grpc.ServerOption
 	var httpTLS *tls.Config
@@ -322,7 +334,7 @@ func (s *server) start(ctx context.Context, sio *stdio, nativeAddrGiven bool) er
 	var handler http.Handler = mux
 	if f.authTokenFile == "" {
 		// Without a token, the Host header keeps other sites' pages out.
-		handler = gateway.HostCheck(mux, append(f.allowedHosts, listenHost(f.httpAddr))...)
+		handler = gateway.HostCheck(mux, append(f.allowedHosts, listenHost(f.restAddr()))...)
 	}
 	s.httpSrv = &http.Server{
 		Handler:           handler,
@@ -335,19 +347,9 @@ func (s *server) start(ctx context.Context, sio *stdio, nativeAddrGiven bool) er
 		TLSConfig:         httpTLS,
 	}
 
-	s.log.Info("listening", "listener", "grpc", "addr", addrString(grpcL), "tls", srvTLS != nil)
-	s.log.Info("listening", "listener", "http", "addr", addrString(httpL), "tls", srvTLS != nil)
+	s.serveFaces(grpcL, httpL, srvTLS)
 	if s.nativeL != nil {
 		s.log.Info("listening", "listener", "native", "addr", addrString(s.nativeL), "tls", f.nativeTLS)
-	}
-	s.serve(func() error { return s.grpcSrv.Serve(grpcL) })
-	s.serve(func() error {
-		if srvTLS != nil {
-			return s.httpSrv.ServeTLS(httpL, "", "")
-		}
-		return s.httpSrv.Serve(httpL)
-	})
-	if s.nativeL != nil {
 		s.serve(func() error { return s.nsrv.Serve(s.nativeL) })
 	}
 	return nil

@@ -9,15 +9,35 @@ import (
 	"time"
 )
 
+// listenMode is a way gw serve listens for gRPC and HTTP: its flags, and
+// the listeners it logs (gRPC on the first).
+type listenMode struct {
+	name  string
+	args  []string
+	faces []string
+}
+
+var (
+	separateFaces = listenMode{"separate", []string{"-grpc-addr", "127.0.0.1:0", "-http-addr", "127.0.0.1:0"}, []string{"grpc", "http"}}
+	oneFace       = listenMode{"oneport", []string{"-addr", "127.0.0.1:0"}, []string{oneListener}}
+	listenModes   = []listenMode{separateFaces, oneFace}
+)
+
 // startWithFile starts gw serve (embedded store) with a file of n bytes.
 func startWithFile(t *testing.T, n int, args ...string) (*proc, []byte) {
+	t.Helper()
+	return startWithFileOn(t, separateFaces, n, args...)
+}
+
+// startWithFileOn is startWithFile listening as mode says.
+func startWithFileOn(t *testing.T, mode listenMode, n int, args ...string) (*proc, []byte) {
 	t.Helper()
 	dataDir := t.TempDir()
 	content := randomBytes(n, 5)
 	if err := os.WriteFile(filepath.Join(dataDir, "f.bin"), content, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	args = append([]string{"serve", "-grpc-addr", "127.0.0.1:0", "-http-addr", "127.0.0.1:0", "-native-addr", "127.0.0.1:0", "-data-dir", dataDir}, args...)
+	args = append(append(append([]string{"serve"}, mode.args...), "-native-addr", "127.0.0.1:0", "-data-dir", dataDir), args...)
 	return startGW(t, "gw serve", nil, args...), content
 }
 
@@ -36,17 +56,28 @@ func refused(addr string, d time.Duration) bool {
 }
 
 // SIGTERM while a download runs: the gateway stops accepting connections,
-// the download completes, and gw exits 0.
+// the download completes, and gw exits 0. With -addr the gRPC call is a
+// request of the http.Server (ServeHTTP), which must drain it: grpc-go's
+// GracefulStop would cut it.
 func TestShutdownLetsStreamFinish(t *testing.T) {
-	gw, content := startWithFile(t, 16<<20, "-shutdown-timeout", "20s")
-	grpcAddr, httpAddr, nativeAddr := gw.addr("grpc"), gw.addr("http"), gw.addr("native")
-	d := startDownload(t, grpcAddr, "f.bin")
+	for _, mode := range listenModes {
+		t.Run(mode.name, func(t *testing.T) { testShutdownLetsStreamFinish(t, mode) })
+	}
+}
+
+func testShutdownLetsStreamFinish(t *testing.T, mode listenMode) {
+	gw, content := startWithFileOn(t, mode, 16<<20, "-shutdown-timeout", "20s")
+	var addrs []string
+	for _, f := range append(mode.faces, "native") {
+		addrs = append(addrs, gw.addr(f))
+	}
+	d := startDownload(t, addrs[0], "f.bin")
 	if err := d.next(); err != nil {
 		t.Fatal(err)
 	}
 	gw.signal(syscall.SIGTERM)
 	gw.waitLog(5*time.Second, "the shutting down line", msgIs("shutting down"))
-	for _, a := range []string{grpcAddr, httpAddr, nativeAddr} {
+	for _, a := range addrs {
 		if !refused(a, 2*time.Second) {
 			t.Errorf("%s still accepts connections during the shutdown", a)
 		}
@@ -70,8 +101,14 @@ func TestShutdownLetsStreamFinish(t *testing.T) {
 // -shutdown-timeout the call is cancelled (the client sees an error, not a
 // short file with status OK) and gw exits 0.
 func TestShutdownTimeoutCancelsStream(t *testing.T) {
-	gw, content := startWithFile(t, 16<<20, "-shutdown-timeout", "300ms")
-	d := startDownload(t, gw.addr("grpc"), "f.bin")
+	for _, mode := range listenModes {
+		t.Run(mode.name, func(t *testing.T) { testShutdownTimeoutCancelsStream(t, mode) })
+	}
+}
+
+func testShutdownTimeoutCancelsStream(t *testing.T, mode listenMode) {
+	gw, content := startWithFileOn(t, mode, 16<<20, "-shutdown-timeout", "300ms")
+	d := startDownload(t, gw.addr(mode.faces[0]), "f.bin")
 	if err := d.next(); err != nil {
 		t.Fatal(err)
 	}

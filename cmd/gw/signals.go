@@ -77,7 +77,14 @@ func (s *server) shutdown(sigs <-chan os.Signal) {
 	}()
 	var forced atomic.Bool
 	var wg sync.WaitGroup
+	httpStopped := make(chan struct{})
 	wg.Go(func() {
+		if s.onePort {
+			// The gRPC calls are the http.Server's requests
+			// (ServeHTTP): it drains them, and GracefulStop would
+			// cancel them at once.
+			<-httpStopped
+		}
 		stopped := make(chan struct{})
 		go func() {
 			s.grpcSrv.GracefulStop()
@@ -92,6 +99,7 @@ func (s *server) shutdown(sigs <-chan os.Signal) {
 		}
 	})
 	wg.Go(func() {
+		defer close(httpStopped)
 		if err := s.httpSrv.Shutdown(ctx); err != nil {
 			forced.Store(true)
 			s.cancelBase()
