@@ -216,13 +216,18 @@ bench-go: ## Run native's go test benchmarks (MB/s, allocs/MiB) and the gateway 
 # `make load` runs ./bench/load: for -duration (default 20s) per scenario,
 # 64 streams plus unary calls through the gateway, gRPC and REST, to an
 # in-process backend, a remote one over TCP, one behind a pipe to a process
-# (exec) and one of three replicas (it reports the calls each took); it fails
-# on any error, and if the exec backend needed more than one process. LOADFLAGS
-# passes flags, e.g. make load LOADFLAGS='-duration 5s -only rest'
+# (exec) and one of three replica processes (it reports the calls each took),
+# then the replicas again with one killed (SIGKILL) a quarter of the way
+# through and restarted at half way (it reports the calls before the kill,
+# between the kill and the ejection and after it, and which failed, loudly
+# or not). It fails on any error (in replicas-kill: any silent failure, any
+# failure of a call begun after the ejection), and if the exec backend
+# needed more than one process. LOADFLAGS passes flags, e.g.
+# make load LOADFLAGS='-duration 5s -only rest'
 LOADFLAGS ?=
 
 .PHONY: load
-load: ## Load the gateway: 64 streams + unary, gRPC and REST, in-process, remote, exec and 3 replicas (writes load-results.json)
+load: ## Load the gateway: 64 streams + unary, gRPC and REST, in-process, remote, exec, 3 replicas, 3 with one killed (writes load-results.json)
 	$(GO) run ./bench/load $(LOADFLAGS)
 
 # `make hostile` runs ./bench/hostile (issue 13): it builds gw and the pinned

@@ -5,9 +5,10 @@ package gateway
 // supervisor: a replica that cannot be reached or described is down, gets
 // no calls, and is retried with backoff; calls in flight on a replica that
 // dies fail with UNAVAILABLE (a cut stream is an error, never a short
-// success). Each call goes to the one of two replicas drawn at random that
-// has fewer calls in progress (power of two choices); a call refused by a
-// replica seen down before anything of it was sent goes to another.
+// success). Each call goes to the replica with the fewest calls in
+// progress (least outstanding; see balancer for the measurement); a call
+// refused by a replica seen down before anything of it was sent goes to
+// another.
 //
 // The replicas may be a fixed list, or re-resolved periodically (Resolve:
 // the addresses of a DNS name, as a Kubernetes headless Service gives):
@@ -85,6 +86,8 @@ type ReplicaSet struct {
 	supervised bool
 
 	eligible atomic.Pointer[[]*replica] // up, with the served schema
+	balance  balancer                   // how pick chooses (a knob for the benchmark)
+	rr       atomic.Uint64              // roundRobin's counter
 
 	stopCh   chan struct{}
 	stopOnce sync.Once
@@ -158,8 +161,36 @@ func (s *ReplicaSet) Call(ctx context.Context, method string, req, resp any, opt
 	}
 }
 
-// pick draws two eligible replicas not in tried and returns the one with
-// fewer calls in progress; nil if none is left.
+// balancer is how a ReplicaSet chooses the replica of a call. The default
+// is leastOutstanding. BenchmarkReplicaBalance (three replicas serving 4
+// calls at once each, callers back to back; medians of 10 interleaved
+// rounds on 2 shared cores) measured it ahead of power of two choices on
+// every median of calls/s, level on p99 within the spread: one replica 5x
+// slower, 24 callers: 5.46k calls/s (4.49-6.15k) against 5.04k
+// (3.38-5.86k), p99 17.7 ms against 18.9, 11.7% of the calls on the slow
+// replica against 12.5%; 6 callers: 3.10k against 2.81k, 11.3% against
+// 15.3%; equal replicas: 7.66k against 7.41k, p99 6.2 against 7.5 ms.
+// Round robin, blind to the slow replica, made 2.08k calls/s with a p99 of
+// 41 ms. The calls in progress compared are this set's own, read as the
+// call is placed: the herding that power of two choices avoids (many
+// balancers acting on one stale view) does not arise, and a scan of a few
+// replicas costs nothing beside a call. The knob stays unexported: no
+// measured case favours another policy.
+type balancer int
+
+const (
+	// leastOutstanding: the replica with the fewest calls in progress,
+	// scanning all (ties to the first from a random start).
+	leastOutstanding balancer = iota
+	// powerOfTwo: of two replicas drawn at random, the one with fewer
+	// calls in progress.
+	powerOfTwo
+	// roundRobin: each replica in turn, whatever its calls in progress.
+	roundRobin
+)
+
+// pick returns an eligible replica not in tried, chosen by s.balance; nil
+// if none is left.
 func (s *ReplicaSet) pick(tried []*replica) *replica {
 	all := *s.eligible.Load()
 	cands := all
@@ -177,15 +208,31 @@ func (s *ReplicaSet) pick(tried []*replica) *replica {
 	case 1:
 		return cands[0]
 	}
-	i := rand.IntN(len(cands))
-	j := rand.IntN(len(cands) - 1)
-	if j >= i {
-		j++
+	switch s.balance {
+	case powerOfTwo:
+		i := rand.IntN(len(cands))
+		j := rand.IntN(len(cands) - 1)
+		if j >= i {
+			j++
+		}
+		if cands[j].inflight.Load() < cands[i].inflight.Load() {
+			return cands[j]
+		}
+		return cands[i]
+	case roundRobin:
+		return cands[(s.rr.Add(1)-1)%uint64(len(cands))]
 	}
-	if cands[j].inflight.Load() < cands[i].inflight.Load() {
-		return cands[j]
+	// leastOutstanding
+	start := rand.IntN(len(cands))
+	best := cands[start]
+	bestN := best.inflight.Load()
+	for k := 1; k < len(cands); k++ {
+		r := cands[(start+k)%len(cands)]
+		if n := r.inflight.Load(); n < bestN {
+			best, bestN = r, n
+		}
 	}
-	return cands[i]
+	return best
 }
 
 // unavailable is the error of a call no replica could take.

@@ -341,3 +341,33 @@ func countServing(rs *ReplicaSet) int {
 	}
 	return n
 }
+
+// The default balancing: the replica with the fewest calls in progress,
+// ties spread, and never one already tried.
+func TestReplicaSetPicksLeastOutstanding(t *testing.T) {
+	s := NewReplicaSet(nil, ReplicaOptions{})
+	rs := []*replica{{name: "a"}, {name: "b"}, {name: "c"}}
+	s.eligible.Store(&rs)
+	rs[0].inflight.Store(3)
+	rs[1].inflight.Store(1)
+	rs[2].inflight.Store(2)
+	for range 50 {
+		if r := s.pick(nil); r != rs[1] {
+			t.Fatalf("picked %s, want b (fewest calls in progress)", r.name)
+		}
+		if r := s.pick([]*replica{rs[1]}); r != rs[2] {
+			t.Fatalf("with b tried, picked %s, want c", r.name)
+		}
+	}
+	rs[1].inflight.Store(2)
+	got := map[string]int{}
+	for range 300 {
+		got[s.pick(nil).name]++
+	}
+	if got["a"] != 0 || got["b"] < 50 || got["c"] < 50 {
+		t.Errorf("with b and c tied: %v", got)
+	}
+	if r := s.pick(rs); r != nil {
+		t.Errorf("with all tried, picked %s", r.name)
+	}
+}

@@ -1,11 +1,13 @@
 package main
 
 // A remote scenario's backend runs in a child process too, when the
-// clients do (-clients-apart): a remote backend is another process in
-// production, and in this one its send buffers and handlers would count
-// in the gateway's peak RSS. The child is this executable again, told by
-// the environment variable backendChildEnv; it serves the load backend on
-// a loopback TCP listener, writes the address, then answers lines on
+// clients do (-clients-apart), and each replica of the replicas backends
+// always does: a remote backend is another process in production, and in
+// this one its send buffers and handlers would count in the gateway's peak
+// RSS; a replica is killed mid-run (replicakill.go). The child is this
+// executable again, told by the environment variable backendChildEnv,
+// whose value is the address to listen on; it serves the load backend on
+// that loopback TCP listener, writes the address, then answers lines on
 // stdin: "reset" resets its peak RSS, "peak" writes it (MiB). It shuts
 // down when stdin closes.
 
@@ -19,13 +21,15 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/framegate/framegate/bench/internal/benchkit"
 	"github.com/framegate/framegate/native"
 )
 
-// backendChildEnv marks the backend's child process.
+// backendChildEnv marks the backend's child process, and says where it
+// listens.
 const backendChildEnv = "FRAMEGATE_LOAD_BACKEND"
 
 // backendApart is the parent's handle on a backend child.
@@ -37,14 +41,15 @@ type backendApart struct {
 	addr   string
 }
 
-// startBackendApart starts a backend child and waits for its address.
-func startBackendApart() (*backendApart, error) {
+// startBackendApart starts a backend child listening on addr
+// (127.0.0.1:0: a port of its choice) and waits for its address.
+func startBackendApart(addr string) (*backendApart, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
 	b := &backendApart{cmd: exec.Command(exe)}
-	b.cmd.Env = append(os.Environ(), backendChildEnv+"=1")
+	b.cmd.Env = append(os.Environ(), backendChildEnv+"="+addr)
 	b.cmd.Stderr = &b.stderr
 	if b.in, err = b.cmd.StdinPipe(); err != nil {
 		return nil, err
@@ -83,6 +88,20 @@ func (b *backendApart) peak() (float64, error) {
 	return mib, nil
 }
 
+// kill kills the child with SIGKILL, as a replica that crashes dies, and
+// waits for it.
+func (b *backendApart) kill() error {
+	if err := b.cmd.Process.Kill(); err != nil {
+		return err
+	}
+	b.in.Close()
+	err := b.cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); ok && ee.Sys().(syscall.WaitStatus).Signal() == syscall.SIGKILL {
+		return nil
+	}
+	return errors.Join(fmt.Errorf("backend process: after SIGKILL: %w", err), childErr("backend process", b.stderr.String()))
+}
+
 // stop shuts the child down and waits for it; its error is the child's.
 func (b *backendApart) stop() error {
 	b.in.Close()
@@ -93,22 +112,23 @@ func (b *backendApart) stop() error {
 // backendChild is the child's side: if backendChildEnv is set, it serves
 // the backend and returns the exit code and true.
 func backendChild(stdin io.Reader, stdout, stderr io.Writer) (int, bool) {
-	if _, ok := os.LookupEnv(backendChildEnv); !ok {
+	addr, ok := os.LookupEnv(backendChildEnv)
+	if !ok {
 		return 0, false
 	}
-	if err := runBackendChild(stdin, stdout); err != nil {
+	if err := runBackendChild(addr, stdin, stdout); err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1, true
 	}
 	return 0, true
 }
 
-func runBackendChild(stdin io.Reader, stdout io.Writer) error {
+func runBackendChild(addr string, stdin io.Reader, stdout io.Writer) error {
 	s, err := newBackend()
 	if err != nil {
 		return err
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}

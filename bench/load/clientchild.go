@@ -34,6 +34,7 @@ type clientJob struct {
 	Callers    int           `json:"callers"`
 	Duration   time.Duration `json:"duration"`
 	Grace      time.Duration `json:"grace"`
+	Timeline   bool          `json:"timeline"`
 }
 
 // driveApart runs the clients of protocol in a child process, calling
@@ -44,7 +45,7 @@ func driveApart(e *env, protocol string, cfg *config, start func()) (driven, err
 		return driven{}, err
 	}
 	job, err := json.Marshal(clientJob{Protocol: protocol, GRPCAddr: e.grpcAddr, HTTPBase: e.httpBase, Streams: cfg.streams,
-		StreamSize: cfg.streamSize, Callers: cfg.callers, Duration: cfg.duration, Grace: cfg.grace})
+		StreamSize: cfg.streamSize, Callers: cfg.callers, Duration: cfg.duration, Grace: cfg.grace, Timeline: cfg.timeline})
 	if err != nil {
 		return driven{}, err
 	}
@@ -114,7 +115,7 @@ func runClientJob(v string, stdin io.Reader, stdout io.Writer) error {
 	if err := json.Unmarshal([]byte(v), &job); err != nil {
 		return fmt.Errorf("%s: %w", clientChildEnv, err)
 	}
-	cfg := &config{streams: job.Streams, streamSize: job.StreamSize, callers: job.Callers, duration: job.Duration, grace: job.Grace}
+	cfg := &config{streams: job.Streams, streamSize: job.StreamSize, callers: job.Callers, duration: job.Duration, grace: job.Grace, timeline: job.Timeline}
 	c, err := warmClient(&env{cfg: cfg, grpcAddr: job.GRPCAddr, httpBase: job.HTTPBase}, job.Protocol, cfg)
 	if err != nil {
 		return err

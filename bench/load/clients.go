@@ -43,10 +43,30 @@ func newClient(ctx context.Context, e *env, protocol string) (client, error) {
 	return nil, fmt.Errorf("unknown protocol %q", protocol)
 }
 
+// silentError is a failure the protocol did not report: the call ended
+// as a success (gRPC status OK, HTTP 200 with a whole body) but its
+// content was wrong or short, or data arrived wrong. A client without the
+// load's checks would take it for a good answer. Every other failure is
+// loud: a gRPC status, an HTTP error status, a body the HTTP client found
+// cut (curl exits non-zero).
+type silentError struct{ error }
+
+func (e silentError) Unwrap() error { return e.error }
+
+// silentf is a silentError.
+func silentf(format string, args ...any) error { return silentError{fmt.Errorf(format, args...)} }
+
+// isSilent reports whether err is a silent failure.
+func isSilent(err error) bool {
+	var s silentError
+	return errors.As(err, &s)
+}
+
 // verifier checks that what is written to it is pattern from off on.
 type verifier struct {
 	pos int   // in pattern
 	n   int64 // bytes checked
+	bad error // the first difference (a silentError)
 }
 
 func newVerifier(off int64) *verifier { return &verifier{pos: int(off % chunk)} }
@@ -59,7 +79,8 @@ func (v *verifier) Write(p []byte) (int, error) {
 			for q[i] == pattern[v.pos+i] {
 				i++
 			}
-			return 0, fmt.Errorf("content differs at byte %d", v.n+int64(len(p)-len(q)+i))
+			v.bad = silentf("content differs at byte %d", v.n+int64(len(p)-len(q)+i))
+			return 0, v.bad
 		}
 		v.pos = (v.pos + m) % len(pattern)
 		q = q[m:]
@@ -70,7 +91,7 @@ func (v *verifier) Write(p []byte) (int, error) {
 
 func (v *verifier) done(want int64) error {
 	if v.n != want {
-		return fmt.Errorf("stream carried %d bytes, want %d", v.n, want)
+		return silentf("stream carried %d bytes, want %d", v.n, want)
 	}
 	return nil
 }
@@ -78,7 +99,7 @@ func (v *verifier) done(want int64) error {
 // checkEcho compares an answer with its request.
 func checkEcho(req, got *EchoMsg) error {
 	if got.ID != req.ID || got.Name != req.Name || !slices.Equal(got.Tags, req.Tags) || got.Size != req.Size || got.Owner != req.Owner {
-		return fmt.Errorf("echo of %+v answered %+v", *req, *got)
+		return silentf("echo of %+v answered %+v", *req, *got)
 	}
 	return nil
 }
@@ -197,11 +218,13 @@ func (c *grpcClient) stream(ctx context.Context, n, off int64) error {
 		m.contentType = ""
 		if err := st.RecvMsg(&m); err == io.EOF {
 			break
+		} else if v.bad != nil {
+			return v.bad // grpc-go wraps the codec's error in a status
 		} else if err != nil {
 			return err
 		}
 		if first && m.contentType != "application/octet-stream" {
-			return fmt.Errorf("first chunk has content type %q", m.contentType)
+			return silentf("first chunk has content type %q", m.contentType)
 		}
 	}
 	return v.done(n)
@@ -263,7 +286,7 @@ func (c *restClient) stream(ctx context.Context, n, off int64) error {
 		return fmt.Errorf("GET Stream: %s: %s", resp.Status, b)
 	}
 	if ct := resp.Header.Get("Content-Type"); ct != "application/octet-stream" {
-		return fmt.Errorf("GET Stream: content type %q", ct)
+		return silentf("GET Stream: content type %q", ct)
 	}
 	v := newVerifier(off)
 	buf := make([]byte, restBuf)
@@ -271,7 +294,8 @@ func (c *restClient) stream(ctx context.Context, n, off int64) error {
 		return err
 	}
 	if st := resp.Trailer.Get("Grpc-Status"); st != "0" {
-		return fmt.Errorf("GET Stream: trailer Grpc-Status %q, want 0", st)
+		// The body ended whole: curl would exit 0.
+		return silentf("GET Stream: trailer Grpc-Status %q, want 0", st)
 	}
 	return v.done(n)
 }
@@ -300,7 +324,7 @@ func (c *restClient) echo(ctx context.Context, e *EchoMsg) error {
 	}
 	var got EchoMsg
 	if err := json.Unmarshal(body, &got); err != nil {
-		return fmt.Errorf("POST Echo: %w: %q", err, body)
+		return silentf("POST Echo: %w: %q", err, body)
 	}
 	return checkEcho(e, &got)
 }

@@ -68,14 +68,14 @@ func newBackend() (*native.Server, error) {
 // env is one backend behind a gateway whose gRPC and HTTP servers listen on
 // loopback TCP.
 type env struct {
-	kind     string // "inproc", "remote" or "exec"
+	kind     string // "inproc", "remote", "exec", "replicas" or "replicas-kill"
 	cfg      *config
 	nsrv     *native.Server
 	nserved  chan error             // remote: the backend's Serve
 	apart    *backendApart          // remote: the backend's child process (-clients-apart)
 	rb       *gateway.RemoteBackend // remote and exec
 	rs       *gateway.ReplicaSet    // replicas
-	rsrvs    []*replicaServer       // replicas: the backend's processes
+	rprocs   []*backendApart        // replicas: the backend's processes
 	execErr  *lockedBuffer          // exec: the backend's standard error
 	procs    execProcs              // exec: the backend's processes
 	g        *gateway.Gateway
@@ -108,7 +108,7 @@ func startEnv(kind string, cfg *config) (e *env, err error) {
 	case "remote":
 		var addr string
 		if cfg.clientsApart {
-			if e.apart, err = startBackendApart(); err != nil {
+			if e.apart, err = startBackendApart("127.0.0.1:0"); err != nil {
 				return e, err
 			}
 			addr = e.apart.addr
@@ -147,7 +147,7 @@ func startEnv(kind string, cfg *config) (e *env, err error) {
 		if err := e.supervise(ctx, dial, "exec:"+exe); err != nil {
 			return e, fmt.Errorf("%w%s", err, e.childStderr())
 		}
-	case "replicas":
+	case "replicas", "replicas-kill":
 		if err := e.startReplicas(ctx); err != nil {
 			return e, err
 		}
@@ -211,10 +211,10 @@ func (e *env) close() error {
 		errs = append(errs, e.rs.Close())
 		e.rs = nil
 	}
-	for _, r := range e.rsrvs {
-		errs = append(errs, r.stop())
+	for _, p := range e.rprocs {
+		errs = append(errs, p.stop())
 	}
-	e.rsrvs = nil
+	e.rprocs = nil
 	if e.apart != nil {
 		errs = append(errs, e.apart.stop())
 		e.apart = nil

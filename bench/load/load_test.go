@@ -3,11 +3,15 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/framegate/framegate/gateway"
 	"go.uber.org/goleak"
@@ -29,27 +33,58 @@ func TestMain(m *testing.M) {
 }
 
 // TestLoad runs every scenario briefly with a few small streams: no
-// errors, and some throughput in each. It never checks a rate.
+// errors, and some throughput in each; with a replica killed, failures
+// only among the calls on it before the ejection, and loud, calls after
+// the ejection on the others. It never checks a rate.
 func TestLoad(t *testing.T) {
 	rep, stdout := runLoad(t, "-duration", "300ms", "-streams", "4", "-stream-size", "300KiB", "-callers", "2")
 	var names []string
 	for _, s := range rep.Scenarios {
 		names = append(names, s.Scenario)
-		if s.Errors != 0 || s.StreamsDone == 0 || !(s.StreamMiBps > 0) || s.UnaryCalls == 0 || !(s.UnaryPerSec > 0) ||
-			!(s.StreamP99ms >= s.StreamP50ms && s.StreamP50ms > 0) || !(s.UnaryP99ms >= s.UnaryP50ms && s.UnaryP50ms > 0) || !(s.PeakRSSMiB > 0) || !(s.ClientPeakRSSMiB > 0) || (s.Backend == "remote") != (s.BackendPeakRSSMiB > 0) ||
-			(s.Backend == "exec") != (s.BackendProcesses == 1) || (s.Backend == "replicas") != spread(s.ReplicaCalls) {
+		replicas := strings.HasPrefix(s.Backend, "replicas")
+		if s.Errors != 0 || s.SilentErrors != 0 || s.StreamsDone == 0 || !(s.StreamMiBps > 0) || s.UnaryCalls == 0 || !(s.UnaryPerSec > 0) ||
+			!(s.StreamP99ms >= s.StreamP50ms && s.StreamP50ms > 0) || !(s.UnaryP99ms >= s.UnaryP50ms && s.UnaryP50ms > 0) || !(s.PeakRSSMiB > 0) || !(s.ClientPeakRSSMiB > 0) || (s.Backend == "remote" || replicas) != (s.BackendPeakRSSMiB > 0) ||
+			(s.Backend == "exec") != (s.BackendProcesses == 1) || replicas != spread(s.ReplicaCalls) || (s.Backend == "replicas-kill") != (s.Kill != nil) {
 			t.Errorf("scenario %+v", s)
 		}
+		if s.Kill != nil {
+			checkKill(t, s.Scenario, s.Kill)
+		}
 	}
-	if got, want := strings.Join(names, " "), "grpc/inproc rest/inproc grpc/remote rest/remote grpc/exec rest/exec grpc/replicas rest/replicas"; got != want {
+	if got, want := strings.Join(names, " "), "grpc/inproc rest/inproc grpc/remote rest/remote grpc/exec rest/exec grpc/replicas rest/replicas grpc/replicas-kill rest/replicas-kill"; got != want {
 		t.Errorf("scenarios %q, want %q", got, want)
 	}
 	if rep.Errors != 0 || !(rep.PeakRSSMiB > 0) {
 		t.Errorf("report: %d errors, peak RSS %v", rep.Errors, rep.PeakRSSMiB)
 	}
-	for _, want := range []string{"stream MiB/s", "rest/remote", "no errors"} {
+	for _, want := range []string{"stream MiB/s", "rest/remote", "rest/replicas-kill: killed tcp://", "after the ejection:", "no errors"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("table lacks %q:\n%s", want, stdout)
+		}
+	}
+}
+
+// checkKill checks the report of a replica killed in scenario: seen
+// ejected; no call failed silently, none begun after the ejection failed,
+// and after it the killed replica took none while the others took some.
+func checkKill(t *testing.T, scenario string, k *killReport) {
+	t.Helper()
+	failedSilently := k.BeforeKill.FailedSilent + k.KillToEject.FailedSilent + k.AfterEject.FailedSilent
+	if !(k.EjectMs >= 0 && k.KillS > 0) || failedSilently != 0 || k.AfterEject.FailedLoud != 0 || k.AfterEject.OK == 0 ||
+		k.Expected != k.BeforeKill.FailedLoud+k.KillToEject.FailedLoud || len(k.Spread) < 3 || len(k.Replicas) != replicaCount {
+		t.Errorf("%s: kill report %+v", scenario, k)
+		return
+	}
+	victim := slices.Index(k.Replicas, k.Replica)
+	if victim < 0 {
+		t.Fatalf("%s: killed replica %s not among %q", scenario, k.Replica, k.Replicas)
+	}
+	// A call that picked the replica just before the ejection may be
+	// counted on it just after.
+	ejected := k.Spread[2]
+	for i, n := range ejected.Calls {
+		if (i == victim && n > 2) || (i != victim && n == 0) {
+			t.Errorf("%s: while ejected, replica %d of %q (killed: %d) took %d calls: %+v", scenario, i, k.Replicas, victim, n, k.Spread)
 		}
 	}
 }
@@ -153,5 +188,46 @@ func TestExecTarget(t *testing.T) {
 	}
 	if b.b.Len() != maxChildStderr || !strings.Contains(b.String(), "more bytes dropped") {
 		t.Errorf("stderr buffer holds %d bytes", b.b.Len())
+	}
+}
+
+// TestKillReport: the calls of a kill scenario are placed by when they
+// began; only loud failures of calls in flight at the kill or begun
+// before the ejection are expected, every other failure stays an error.
+func TestKillReport(t *testing.T) {
+	base := time.Unix(1000, 0)
+	s := func(d float64) time.Duration { return time.Duration(d * float64(time.Second)) }
+	k := &killRun{name: "b", killAt: base.Add(s(1)), ejectAt: base.Add(s(1.002)), restartAt: base.Add(s(2)), readmitAt: base.Add(s(3)),
+		snaps: map[string][]int64{"start": {0, 0, 0}, "kill": {10, 10, 10}, "eject": {11, 12, 10}, "readmit": {50, 52, 10}, "end": {90, 92, 30}}}
+	d := &driven{
+		StartUnix: base.UnixNano(),
+		OKStarts:  []time.Duration{s(0.5), s(0.9), s(1.001), s(1.5), s(2.5), s(3.5)},
+		Failures: []failedCall{
+			{Start: s(0.99), End: s(1.0005), Err: "in flight at the kill"},     // expected
+			{Start: s(1.001), End: s(1.003), Err: "begun before the ejection"}, // expected
+			{Start: s(0.2), End: s(0.3), Err: "ended before the kill"},
+			{Start: s(0.99), End: s(1.001), Silent: true, Err: "short stream"},
+			{Start: s(1.5), End: s(1.6), Err: "after the ejection"},
+		},
+		Errors: 5,
+	}
+	r := k.report(d, []string{"a", "b", "c"})
+	want := killReport{Replica: "b", Replicas: []string{"a", "b", "c"}, KillS: 1, RestartS: 2, ReadmitS: 3,
+		BeforeKill: phaseCalls{OK: 2, FailedLoud: 2, FailedSilent: 1}, KillToEject: phaseCalls{OK: 1, FailedLoud: 1}, AfterEject: phaseCalls{OK: 3, FailedLoud: 1},
+		Expected: 2, ExpectedSamples: []string{"in flight at the kill", "begun before the ejection"},
+		Spread: []phaseSpread{{"before the kill", []int64{10, 10, 10}}, {"kill to ejection", []int64{1, 2, 0}}, {"ejected", []int64{39, 40, 0}}, {"readmitted", []int64{40, 40, 20}}}}
+	got := *r
+	if math.Abs(got.EjectMs-2) > 1e-6 {
+		t.Errorf("ejected %vms after the kill, want 2", got.EjectMs)
+	}
+	got.EjectMs = 0
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("report\n%+v\nwant\n%+v", got, want)
+	}
+	if d.Errors != 3 || len(d.ErrorSamples) != 3 {
+		t.Errorf("%d errors left (%q), want the 3 unexpected", d.Errors, d.ErrorSamples)
+	}
+	if sum := r.summary(); !strings.Contains(sum, "killed one is #2") || !strings.Contains(sum, "readmitted at 3.00s") {
+		t.Errorf("summary:\n%s", sum)
 	}
 }

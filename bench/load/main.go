@@ -4,12 +4,15 @@
 // (gateway.Local), to a remote one (a native server on a loopback TCP
 // listener, reached through gateway.NewRemoteBackend and its pool) and to
 // an exec one (this executable again, serving its stdin and stdout, as gw
-// serve -backend exec:COMMAND reaches it; execchild.go) and to three
-// replicas behind a gateway.ReplicaSet (replicas.go). Every
-// streamed byte is compared with the known content and every unary answer
-// with its request; anything else counts as an error.
+// serve -backend exec:COMMAND reaches it; execchild.go), to three
+// replica processes behind a gateway.ReplicaSet (replicas.go), and to the
+// same with one replica killed a quarter of the way through and restarted
+// (replicakill.go). Every streamed byte is compared with the known content
+// and every unary answer with its request; anything else counts as an
+// error, except, in replicas-kill, calls that were on the killed replica
+// or began before the gateway ejected it, and failed loudly.
 //
-//	go run ./bench/load                       # make load: 8 scenarios of 20s
+//	go run ./bench/load                       # make load: 10 scenarios of 20s
 //	go run ./bench/load -duration 5s -only rest
 //
 // It prints a table (stream throughput, unary calls/s, p50/p99 of unary
@@ -63,6 +66,9 @@ type config struct {
 	memProf    string
 	// clientsApart runs the clients in a child process (clientchild.go).
 	clientsApart bool
+	// timeline has the clients record when each call began
+	// (replicas-kill's scenarios set it).
+	timeline bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -80,7 +86,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&cfg.out, "out", "load-results.json", "write the results here as JSON (empty: do not)")
 	fs.StringVar(&cfg.cpuProf, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	fs.StringVar(&cfg.memProf, "memprofile", "", "write a heap profile to this file halfway through the first scenario (use with -only)")
-	fs.BoolVar(&cfg.clientsApart, "clients-apart", true, "run the clients, and a remote scenario's backend, in child processes, so that peak RSS is the gateway's (false: all in one process, as before)")
+	fs.BoolVar(&cfg.clientsApart, "clients-apart", true, "run the clients, and a remote scenario's backend, in child processes, so that peak RSS is the gateway's (false: all in one process, as before; replicas always run in processes of their own)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -171,7 +177,7 @@ func (s scenario) String() string { return s.protocol + "/" + s.backend }
 // backends and protocols, in run order: each backend is set up once and
 // loaded over each protocol.
 var (
-	backends  = []string{"inproc", "remote", "exec", "replicas"}
+	backends  = []string{"inproc", "remote", "exec", "replicas", "replicas-kill"}
 	protocols = []string{"grpc", "rest"}
 )
 
@@ -195,14 +201,14 @@ func run(cfg *config, progress io.Writer) (*report, error) {
 			return rep, fmt.Errorf("%s backend: %w", b, err)
 		}
 		for _, s := range sel {
-			fmt.Fprintf(progress, "load: %-12s %d streams of %s and %d unary caller(s) for %v ...\n",
+			fmt.Fprintf(progress, "load: %-18s %d streams of %s and %d unary caller(s) for %v ...\n",
 				s, cfg.streams, benchkit.SizeName(cfg.streamSize), cfg.callers, cfg.duration)
 			res, err := runScenario(e, s, cfg)
 			if err != nil {
 				return rep, errors.Join(fmt.Errorf("%s: %w%s", s, err, e.childStderr()), e.close())
 			}
 			rep.add(res)
-			fmt.Fprintf(progress, "load: %-12s %.0f MiB/s, %d streams, %.0f calls/s, %d errors",
+			fmt.Fprintf(progress, "load: %-18s %.0f MiB/s, %d streams, %.0f calls/s, %d errors",
 				s, res.StreamMiBps, res.StreamsDone, res.UnaryPerSec, res.Errors)
 			if e.rb != nil {
 				fmt.Fprintf(progress, ", pool: %d dials, %d waits", res.PoolDials, res.PoolWaits)
@@ -214,15 +220,18 @@ func run(cfg *config, progress io.Writer) (*report, error) {
 				fmt.Fprintf(progress, ", %d backend process(es) so far, %d lost", res.BackendProcesses, res.BackendLost)
 			}
 			fmt.Fprintln(progress)
+			if res.Kill != nil {
+				fmt.Fprintf(progress, "load: %-18s %s\n", s, strings.ReplaceAll(res.Kill.summary(), "\n", "\nload: "+strings.Repeat(" ", 19)))
+			}
 			for _, m := range res.ErrorSamples {
-				fmt.Fprintf(progress, "load: %-12s error: %s\n", s, m)
+				fmt.Fprintf(progress, "load: %-18s error: %s\n", s, m)
 			}
 			if err := e.checkProcesses(); err != nil {
 				return rep, errors.Join(fmt.Errorf("%s: %w", s, err), e.close())
 			}
 			if res.Errors > 0 {
 				if m := e.childStderr(); m != "" {
-					fmt.Fprintf(progress, "load: %-12s backend%s\n", s, m)
+					fmt.Fprintf(progress, "load: %-18s backend%s\n", s, m)
 				}
 			}
 		}
@@ -263,7 +272,7 @@ func meta(cfg *config) map[string]any {
 // peakRSSMeaning says what a scenario's peak RSS counts.
 func peakRSSMeaning(cfg *config) string {
 	if cfg.clientsApart {
-		return "VmHWM of this process (the gateway, with an in-process backend; the clients and a remote backend ran in child processes, whose VmHWM are client_peak_rss_mib and backend_peak_rss_mib), reset before each scenario"
+		return "VmHWM of this process (the gateway, with an in-process backend; the clients, a remote backend and the replicas ran in child processes, whose VmHWM are client_peak_rss_mib and backend_peak_rss_mib, the largest replica's), reset before each scenario"
 	}
 	return "VmHWM of this process (clients, gateway and backend), reset before each scenario"
 }
@@ -285,9 +294,9 @@ func (r *report) add(res result) {
 func printTable(w io.Writer, cfg *config, rep *report) {
 	fmt.Fprintf(w, "framegate load: %s %s/%s, %v CPUs, %s per scenario, %d streams of %s, %d unary caller(s), remote pool %d\n",
 		rep.Meta["go"], runtime.GOOS, runtime.GOARCH, rep.Meta["cpus"], cfg.duration, cfg.streams, benchkit.SizeName(cfg.streamSize), cfg.callers, cfg.pool)
-	const f = "%-12s %12s %8s %10s %10s %10s %10s %10s %7s %9s %10s %11s\n"
+	const f = "%-18s %12s %8s %10s %10s %10s %10s %10s %7s %9s %10s %11s\n"
 	fmt.Fprintf(w, f, "scenario", "stream MiB/s", "streams", "stream p50", "stream p99", "unary/s", "unary p50", "unary p99", "errors", "peak RSS", "client RSS", "backend RSS")
-	fmt.Fprintln(w, strings.Repeat("-", 131))
+	fmt.Fprintln(w, strings.Repeat("-", 137))
 	for _, s := range rep.Scenarios {
 		client, backend := "(in)", "(in)"
 		if s.Backend == "exec" {
@@ -299,9 +308,17 @@ func printTable(w io.Writer, cfg *config, rep *report) {
 				backend = fmt.Sprintf("%.0f MiB", s.BackendPeakRSSMiB)
 			}
 		}
+		if strings.HasPrefix(s.Backend, "replicas") {
+			backend = fmt.Sprintf("%.0f MiB", s.BackendPeakRSSMiB) // the largest replica's
+		}
 		fmt.Fprintf(w, f, s.Scenario, fmt.Sprintf("%.0f", s.StreamMiBps), strconv.FormatInt(s.StreamsDone, 10),
 			fmtMs(s.StreamP50ms), fmtMs(s.StreamP99ms), fmt.Sprintf("%.0f", s.UnaryPerSec),
 			fmtMs(s.UnaryP50ms), fmtMs(s.UnaryP99ms), strconv.FormatInt(s.Errors, 10), fmt.Sprintf("%.0f MiB", s.PeakRSSMiB), client, backend)
+	}
+	for _, s := range rep.Scenarios {
+		if s.Kill != nil {
+			fmt.Fprintf(w, "%s: %s\n", s.Scenario, s.Kill.summary())
+		}
 	}
 	verdict := "no errors"
 	if rep.Errors > 0 {
@@ -309,7 +326,7 @@ func printTable(w io.Writer, cfg *config, rep *report) {
 	}
 	what := "whole process: clients, gateway and backend"
 	if cfg.clientsApart {
-		what = "the gateway's process, with an in-process backend; the clients and a remote backend ran in child processes"
+		what = "the gateway's process, with an in-process backend; the clients, a remote backend and the replicas ran in child processes"
 	}
 	fmt.Fprintf(w, "%s; peak RSS %.0f MiB (%s)\n", verdict, rep.PeakRSSMiB, what)
 }

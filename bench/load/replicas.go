@@ -1,10 +1,11 @@
 package main
 
-// The replicas backend: three native servers of the load's backend, each on
-// a loopback TCP listener, behind one gateway.ReplicaSet, as gw serve
-// -backend tcp://a,tcp://b,tcp://c reaches them. The report gives the
-// calls each replica took: the spread of the balancing (power of two
-// choices on calls in progress).
+// The replicas backends: three processes serving the load's backend
+// (backendchild.go), each on a loopback TCP listener, behind one
+// gateway.ReplicaSet, as gw serve -backend tcp://a,tcp://b,tcp://c reaches
+// them. The report gives the calls each replica took: the spread of the
+// balancing. "replicas-kill" is the same with one replica killed mid-run
+// and restarted (replicakill.go).
 
 import (
 	"context"
@@ -18,44 +19,22 @@ import (
 	"github.com/framegate/framegate/native"
 )
 
-// replicaCount is how many replicas the replicas backend runs.
+// replicaCount is how many replicas the replicas backends run.
 const replicaCount = 3
 
-// replicaServer is one replica: a native server on a listener.
-type replicaServer struct {
-	srv    *native.Server
-	addr   string
-	served chan error
-}
-
-func (r *replicaServer) stop() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	err := r.srv.Shutdown(ctx)
-	if serr := <-r.served; serr != nil && !errors.Is(serr, native.ErrServerClosed) {
-		err = errors.Join(err, fmt.Errorf("replica %s: serve: %w", r.addr, serr))
-	}
-	return err
-}
-
-// startReplicas starts the replicas and a gateway over them.
+// startReplicas starts the replicas' processes and a gateway over them.
 func (e *env) startReplicas(ctx context.Context) error {
 	var reps []gateway.Replica
 	for range replicaCount {
-		srv, err := newBackend()
+		p, err := startBackendApart("127.0.0.1:0")
 		if err != nil {
 			return err
 		}
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return err
-		}
-		r := &replicaServer{srv: srv, addr: l.Addr().String(), served: make(chan error, 1)}
-		go func() { r.served <- srv.Serve(l) }()
-		e.rsrvs = append(e.rsrvs, r)
-		reps = append(reps, gateway.Replica{Name: "tcp://" + r.addr, Dial: func(ctx context.Context) (io.ReadWriteCloser, error) {
+		e.rprocs = append(e.rprocs, p)
+		addr := p.addr
+		reps = append(reps, gateway.Replica{Name: "tcp://" + addr, Dial: func(ctx context.Context) (io.ReadWriteCloser, error) {
 			var d net.Dialer
-			c, err := d.DialContext(ctx, "tcp", r.addr)
+			c, err := d.DialContext(ctx, "tcp", addr)
 			if err != nil {
 				return nil, native.NewError(native.CodeUnavailable, err)
 			}
@@ -87,4 +66,48 @@ func (e *env) replicaCalls() []int64 {
 		out = append(out, st.Calls)
 	}
 	return out
+}
+
+// replicasServing waits until every replica takes calls (one killed in
+// the scenario before may still be waiting for its next reconnect
+// attempt), for at most d.
+func (e *env) replicasServing(d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for {
+		var down []string
+		for _, st := range e.rs.Replicas() {
+			if !st.Serving {
+				down = append(down, st.Name)
+			}
+		}
+		if len(down) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("replicas %q not serving after %v", down, d)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// resetReplicasPeak resets the replicas' peak RSS.
+func (e *env) resetReplicasPeak() error {
+	var errs []error
+	for _, p := range e.rprocs {
+		errs = append(errs, p.resetPeak())
+	}
+	return errors.Join(errs...)
+}
+
+// replicasPeak is the largest peak RSS of the replicas' processes, in MiB.
+func (e *env) replicasPeak() (float64, error) {
+	var peak float64
+	for _, p := range e.rprocs {
+		mib, err := p.peak()
+		if err != nil {
+			return 0, err
+		}
+		peak = max(peak, mib)
+	}
+	return peak, nil
 }

@@ -37,6 +37,12 @@ type result struct {
 
 	Errors       int64    `json:"errors"`
 	ErrorSamples []string `json:"error_samples,omitempty"` // the first few
+	// SilentErrors is the failed calls that ended as a success with wrong
+	// or short content (silentError); counted in Errors too.
+	SilentErrors int64 `json:"silent_errors"`
+	// Kill is, for replicas-kill, what happened around the replica killed
+	// mid-run; Errors then leaves out the failures it expects.
+	Kill *killReport `json:"kill,omitempty"`
 	// PeakRSSMiB is the peak RSS of this process: the gateway's, with an
 	// in-process backend's, and the clients' and a remote backend's too
 	// unless they ran apart.
@@ -44,7 +50,7 @@ type result struct {
 	// ClientPeakRSSMiB is the clients' process's, when they ran apart.
 	ClientPeakRSSMiB float64 `json:"client_peak_rss_mib,omitempty"`
 	// BackendPeakRSSMiB is a remote backend's process's, when it ran
-	// apart.
+	// apart, and the largest of the replicas' processes'.
 	BackendPeakRSSMiB float64 `json:"backend_peak_rss_mib,omitempty"`
 
 	PoolWaits int64 `json:"pool_waits,omitempty"` // remote and exec: calls that waited for a connection
@@ -61,19 +67,45 @@ type result struct {
 	BackendLost  int64   `json:"backend_processes_lost,omitempty"`
 }
 
-// errorLog counts errors and keeps the first few messages.
+// errorLog counts errors and keeps the first few messages, and with a
+// timeline every failed call.
 type errorLog struct {
-	n       atomic.Int64
-	mu      sync.Mutex
-	samples []string
+	n, silent atomic.Int64
+	start     time.Time
+	timeline  bool
+	mu        sync.Mutex
+	samples   []string
+	failures  []failedCall
 }
 
-func (l *errorLog) add(what string, err error) {
+// failedCall is a call that failed, in a timeline.
+type failedCall struct {
+	Start  time.Duration `json:"start"` // after the start of the timed part
+	End    time.Duration `json:"end"`
+	Silent bool          `json:"silent,omitempty"` // a silentError
+	Err    string        `json:"err"`              // at most maxFailureMessage bytes
+}
+
+// maxFailureMessage bounds a failedCall's message.
+const maxFailureMessage = 300
+
+func (l *errorLog) add(what string, began time.Time, err error) {
 	l.n.Add(1)
+	silent := isSilent(err)
+	if silent {
+		l.silent.Add(1)
+	}
+	msg := what + ": " + err.Error()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.samples) < 5 {
-		l.samples = append(l.samples, what+": "+err.Error())
+		l.samples = append(l.samples, msg)
+	}
+	if l.timeline {
+		if len(msg) > maxFailureMessage {
+			msg = msg[:maxFailureMessage] + "..."
+		}
+		l.failures = append(l.failures, failedCall{Start: began.Sub(l.start), End: time.Since(l.start), Silent: silent, Err: msg})
 	}
 }
 
@@ -85,10 +117,21 @@ func (l *errorLog) add(what string, err error) {
 // does a remote backend (backendchild.go), so that this process's peak RSS
 // is the gateway's alone (with an in-process backend's).
 func runScenario(e *env, s scenario, cfg *config) (result, error) {
+	c := *cfg
+	c.timeline = e.kind == "replicas-kill"
+	cfg = &c
 	res := result{Scenario: s.String(), Protocol: s.protocol, Backend: s.backend, Streams: cfg.streams, StreamBytes: cfg.streamSize}
 	var pool0 struct{ waits, dials int64 }
 	var calls0 []int64 // per replica
 	var apartErr error // of resetting a remote backend's peak RSS
+	var kill *killRun  // replicas-kill
+	if e.kind == "replicas-kill" {
+		// The replica killed in the scenario before may still wait for
+		// its next reconnect attempt (up to 5s apart).
+		if err := e.replicasServing(15 * time.Second); err != nil {
+			return res, err
+		}
+	}
 	// start is called once the clients are warmed up, just before the
 	// timed part.
 	start := func() {
@@ -103,6 +146,12 @@ func runScenario(e *env, s scenario, cfg *config) (result, error) {
 				apartErr = err
 			}
 		}
+		if err := e.resetReplicasPeak(); err != nil {
+			apartErr = err
+		}
+		if e.kind == "replicas-kill" {
+			kill = startKill(e, cfg.duration)
+		}
 	}
 	var d driven
 	var err error
@@ -113,16 +162,24 @@ func runScenario(e *env, s scenario, cfg *config) (result, error) {
 		d, err = driveHere(e, s.protocol, cfg, start)
 	}
 	if err != nil {
+		if kill != nil {
+			kill.halt()
+		}
 		return res, err
 	}
 	if peak, err := benchkit.VmHWM(); err == nil {
 		res.PeakRSSMiB = peak
 	}
+	if apartErr != nil {
+		return res, apartErr
+	}
 	if e.apart != nil {
-		if apartErr != nil {
-			return res, apartErr
-		}
 		if res.BackendPeakRSSMiB, err = e.apart.peak(); err != nil {
+			return res, err
+		}
+	}
+	if e.rprocs != nil {
+		if res.BackendPeakRSSMiB, err = e.replicasPeak(); err != nil {
 			return res, err
 		}
 	}
@@ -153,7 +210,12 @@ func runScenario(e *env, s scenario, cfg *config) (result, error) {
 		res.UnaryPerSec = float64(len(ul)) / d.Seconds()
 	}
 	res.UnaryP50ms, res.UnaryP99ms = ms(percentile(ul, 50)), ms(percentile(ul, 99))
-	res.Errors = d.Errors
+	if kill != nil {
+		if res.Kill, err = kill.finish(&d); err != nil {
+			return res, err
+		}
+	}
+	res.Errors, res.SilentErrors = d.Errors, d.Silent
 	res.ErrorSamples = d.ErrorSamples
 	if res.StreamsDone == 0 {
 		res.Errors++
@@ -175,8 +237,15 @@ type driven struct {
 	UnaryLats    []time.Duration `json:"unary_lats"`  // of each verified call
 	UnaryEnd     time.Duration   `json:"unary_end"`   // after the start, when the last caller stopped
 	Errors       int64           `json:"errors"`
+	Silent       int64           `json:"silent"` // of Errors, silentErrors
 	ErrorSamples []string        `json:"error_samples,omitempty"`
 	PeakRSSMiB   float64         `json:"peak_rss_mib"` // of the child, when apart
+	// With a timeline (cfg.timeline): when the timed part began (Unix
+	// nanoseconds), when each verified call began (after that), and every
+	// failed call.
+	StartUnix int64           `json:"start_unix,omitempty"`
+	OKStarts  []time.Duration `json:"ok_starts,omitempty"`
+	Failures  []failedCall    `json:"failures,omitempty"`
 }
 
 // driveHere makes a client of protocol for e's gateway in this process,
@@ -213,15 +282,21 @@ func warmClient(e *env, protocol string, cfg *config) (client, error) {
 func drive(c client, cfg *config) driven {
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.duration+cfg.grace)
 	defer cancel()
-	var errs errorLog
 	var bytesDone atomic.Int64
 	streamDurs := make([][]time.Duration, cfg.streams)
 	unaryLats := make([][]time.Duration, cfg.callers)
-	var unaryEnd atomic.Int64 // ns after start when the last caller stopped
+	okStarts := make([][]time.Duration, cfg.streams+cfg.callers) // with a timeline
+	var unaryEnd atomic.Int64                                    // ns after start when the last caller stopped
 	var seq atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
+	errs := errorLog{start: start, timeline: cfg.timeline}
 	deadline := start.Add(cfg.duration)
+	ok := func(i int, began time.Time) {
+		if cfg.timeline {
+			okStarts[i] = append(okStarts[i], began.Sub(start))
+		}
+	}
 	for i := range cfg.streams {
 		wg.Go(func() {
 			var durs []time.Duration
@@ -229,11 +304,12 @@ func drive(c client, cfg *config) driven {
 				off := rand.Int64N(chunk)
 				t := time.Now()
 				if err := c.stream(ctx, cfg.streamSize, off); err != nil {
-					errs.add(fmt.Sprintf("stream (off %d)", off), err)
+					errs.add(fmt.Sprintf("stream (off %d)", off), t, err)
 					time.Sleep(10 * time.Millisecond) // no spinning on a broken gateway
 					continue
 				}
 				durs = append(durs, time.Since(t))
+				ok(i, t)
 				bytesDone.Add(cfg.streamSize)
 			}
 			streamDurs[i] = durs
@@ -246,11 +322,12 @@ func drive(c client, cfg *config) driven {
 				req := &EchoMsg{ID: seq.Add(1), Name: "reports/2026/q3-summary.pdf", Tags: []string{"finance", "quarterly"}, Size: 1048576, Owner: "alice"}
 				t := time.Now()
 				if err := c.echo(ctx, req); err != nil {
-					errs.add(fmt.Sprintf("echo %d", req.ID), err)
+					errs.add(fmt.Sprintf("echo %d", req.ID), t, err)
 					time.Sleep(10 * time.Millisecond)
 					continue
 				}
 				lats = append(lats, time.Since(t))
+				ok(cfg.streams+i, t)
 			}
 			unaryLats[i] = lats
 			end := int64(time.Since(start))
@@ -266,7 +343,10 @@ func drive(c client, cfg *config) driven {
 	d := driven{
 		Elapsed: time.Since(start), StreamBytes: bytesDone.Load(),
 		StreamDurs: slices.Concat(streamDurs...), UnaryLats: slices.Concat(unaryLats...),
-		UnaryEnd: time.Duration(unaryEnd.Load()), Errors: errs.n.Load(), ErrorSamples: errs.samples,
+		UnaryEnd: time.Duration(unaryEnd.Load()), Errors: errs.n.Load(), Silent: errs.silent.Load(), ErrorSamples: errs.samples,
+	}
+	if cfg.timeline {
+		d.StartUnix, d.OKStarts, d.Failures = start.UnixNano(), slices.Concat(okStarts...), errs.failures
 	}
 	if peak, err := benchkit.VmHWM(); err == nil {
 		d.PeakRSSMiB = peak
