@@ -50,9 +50,9 @@ with -backend, a remote native server:
                                   carries every call (calls multiplex), one
                                   more per pooled connection with -pool-size
   URL,URL,...                     replicas of one backend (tcp, tls or unix):
-                                  each call goes to the one of two drawn with
-                                  fewer calls in progress; one that fails is
-                                  left out, and retried with backoff
+                                  each call goes to the one with the fewest
+                                  calls in progress; one that fails is left
+                                  out, and retried with backoff
   dns:///name:port                the replicas are the addresses name resolves
                                   to (a headless Service), resolved again
                                   every -resolve-interval
