@@ -56,7 +56,7 @@ func TestREADME(t *testing.T) {
 		"8080": port(t, gw.addr("http")),
 		"7070": port(t, gw.addr("native")),
 	}
-	for _, p := range []string{"7071", "9091", "8081", "9092", "8082", "9093", "8083", "8084"} {
+	for _, p := range []string{"7071", "9091", "8081", "9092", "8082", "9093", "8083", "8084", "9094", "8085"} {
 		ports[p] = freePort(t)
 	}
 	rewrite := func(s string) string {
@@ -107,6 +107,7 @@ func TestREADME(t *testing.T) {
 			`{"code":16,"message":"gw: missing bearer token","details":[]} 401`,
 		},
 		"gw serve -addr": {"{}\n", `{"entries":[]}`, "SERVING\nHTTP/2\n"},
+		"gw config check": {"gw.yaml: ok\n", `framegate_gateway_config_reloads_total{result="applied"} 1`},
 		"package main": {
 			"wrote from-go.txt: 30 bytes, sha256 ", "written by a native Go client\n", "InvalidArgument\n",
 		},
