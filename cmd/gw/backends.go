@@ -115,7 +115,7 @@ func (s *server) remoteEntry(value string, sio *stdio) (*remoteEntry, error) {
 		MaxBackoff:    f.reconnectMax,
 		Logger:        s.log,
 		// A hung backend must not hold up a shutdown for long.
-		ClientOptions: []native.Option{native.WithLogger(s.log), native.WithCloseTimeout(2 * time.Second)},
+		ClientOptions: append(s.tr.nativeOptions(), native.WithLogger(s.log), native.WithCloseTimeout(2*time.Second)),
 	}
 	if hostPort, ok := strings.CutPrefix(value, "dns:///"); ok {
 		return s.dnsReplicas(value, hostPort, remote)
