@@ -19,20 +19,16 @@ import (
 	"strings"
 	"time"
 
-	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
-	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc/filters"
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
-	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"google.golang.org/grpc"
 
 	"github.com/framegate/framegate/gateway"
+	internaltracing "github.com/framegate/framegate/internal/tracing"
 	"github.com/framegate/framegate/native"
-	"github.com/framegate/framegate/native/nativeotel"
 )
 
 // traceFlags are the tracing flags of gw serve and gw backend.
@@ -50,12 +46,12 @@ func (c *command) traceFlags(f *traceFlags) {
 		"follows its caller's decision")
 }
 
-// tracing is a process's tracer provider; a nil *tracing is tracing off,
-// and its methods add nothing.
+// tracing is a process's tracer provider and its instrumentation
+// (internal/tracing); a nil *tracing is tracing off, and its methods add
+// nothing.
 type tracing struct {
-	tp   *sdktrace.TracerProvider
-	prop propagation.TextMapPropagator
-	hook native.CallHook
+	tp *sdktrace.TracerProvider
+	in *internaltracing.Tracing
 }
 
 // startTracing starts tracing if f asks for it: nil, nil otherwise.
@@ -84,13 +80,9 @@ func startTracing(f *traceFlags, service string, edge bool, log *slog.Logger) (*
 	// The exporter's errors (a collector that is down) are logged, not
 	// printed by OpenTelemetry's default handler.
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Warn("tracing", "err", err) }))
-	t := &tracing{
-		tp: sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res),
-			sdktrace.WithSampler(traceSampler(f.sampleRatio, edge))),
-		// The W3C trace context only: a caller's baggage is not passed on.
-		prop: propagation.TraceContext{},
-	}
-	t.hook = nativeotel.NewHook(nativeotel.WithTracerProvider(t.tp), nativeotel.WithPropagator(t.prop))
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res),
+		sdktrace.WithSampler(internaltracing.Sampler(f.sampleRatio, edge)))
+	t := &tracing{tp: tp, in: internaltracing.New(tp)}
 	log.Info("tracing", "otlp_endpoint", endpoint, "sample_ratio", f.sampleRatio)
 	return t, nil
 }
@@ -108,54 +100,25 @@ func otlpTracesURL(s string) (string, error) {
 	return u.String(), nil
 }
 
-// traceSampler records ratio of the traces by their id. At the edge a
-// caller's sampled flag does not decide: a client cannot make the gateway
-// record every call it sends. A span whose parent is in this process
-// follows the parent, so that a trace is recorded whole.
-func traceSampler(ratio float64, edge bool) sdktrace.Sampler {
-	byID := sdktrace.TraceIDRatioBased(ratio)
-	if !edge {
-		return sdktrace.ParentBased(byID)
-	}
-	return sdktrace.ParentBased(byID, sdktrace.WithRemoteParentSampled(byID), sdktrace.WithRemoteParentNotSampled(byID))
-}
-
-// grpcOptions are the gRPC server's options: a span per call, health
-// checks left out (probes would fill the traces).
-func (t *tracing) grpcOptions() []grpc.ServerOption {
+// instr is the instrumentation, nil when off.
+func (t *tracing) instr() *internaltracing.Tracing {
 	if t == nil {
 		return nil
 	}
-	return []grpc.ServerOption{grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(t.tp),
-		otelgrpc.WithPropagators(t.prop), otelgrpc.WithFilter(filters.Not(filters.HealthCheck()))))}
+	return t.in
 }
 
-// restHandler runs each request of the REST front door in a span named
-// after its method and, for a path the gateway serves, its path ("POST
-// /native.Store/List"): any other path a client sends stays out of the
-// name.
+// grpcOptions are the gRPC server's: a span per call.
+func (t *tracing) grpcOptions() []grpc.ServerOption { return t.instr().GRPCServerOptions() }
+
+// restHandler runs each request of g's REST front door h in a span.
 func (t *tracing) restHandler(h http.Handler, g *gateway.Gateway) http.Handler {
-	if t == nil {
-		return h
-	}
-	name := func(_ string, r *http.Request) string {
-		if _, ok := g.EndpointOf(r.URL.Path); ok {
-			return r.Method + " " + r.URL.Path
-		}
-		return r.Method
-	}
-	return otelhttp.NewHandler(h, "rest", otelhttp.WithTracerProvider(t.tp), otelhttp.WithPropagators(t.prop),
-		otelhttp.WithSpanNameFormatter(name))
+	return t.instr().RESTHandler(h, g)
 }
 
-// nativeOptions are the options of native clients and servers: the trace
-// context crosses the native hop, and a server runs each call in a span.
-func (t *tracing) nativeOptions() []native.Option {
-	if t == nil {
-		return nil
-	}
-	return []native.Option{native.WithCallHook(t.hook)}
-}
+// nativeOptions are the native clients' and servers' options: the trace
+// context crosses the native hop.
+func (t *tracing) nativeOptions() []native.Option { return t.instr().NativeOptions() }
 
 // shutdown sends the spans still buffered, for up to 5 seconds.
 func (t *tracing) shutdown(log *slog.Logger) {
