@@ -19,7 +19,8 @@ func (c *serverConn) run(call *serverCall) {
 }
 
 // respond runs call's handler with ctx and writes its response; it returns
-// the call's outcome: nil, or the error the caller sees.
+// the call's outcome: nil, the error the caller sees, or the one that
+// stopped the writing of the response.
 func (c *serverConn) respond(ctx context.Context, call *serverCall) error {
 	h := call.h
 	var inv invocation
