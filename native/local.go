@@ -58,13 +58,7 @@ func (lc *LocalClient) Call(ctx context.Context, method string, req, resp any, o
 	ci := &callInfo{endpoint: method, peer: "local", incoming: o.md.Clone(), rangeSpec: o.rangeSpec, ifRange: o.ifRange}
 	hctx, end := lc.s.cfg.startServerCall(withCallInfo(hctx, ci))
 	var ls *localStream // a stream handed over ends the call itself
-	if end != nil {
-		defer func() {
-			if ls == nil {
-				end(err)
-			}
-		}()
-	}
+	defer endLocalCall(end, &ls, &err)
 	inv := invocation{body: body}
 	if h.reqType != nil {
 		data, err := encodeRequestJSON(value)
@@ -140,15 +134,25 @@ func (lc *LocalClient) Call(ctx context.Context, method string, req, resp any, o
 	if o.head {
 		src = eofReader{}
 	}
-	ls = &localStream{src: src, orig: inv.stream, cancel: cancel, ci: ci, trailer: o.trailer, end: end}
-	ls.stop = context.AfterFunc(ctx, func() { ls.abort(contextError(ctx)) })
+	st := &localStream{src: src, orig: inv.stream, cancel: cancel, ci: ci, trailer: o.trailer, end: end}
+	st.stop = context.AfterFunc(ctx, func() { st.abort(contextError(ctx)) })
+	ls = st
 	switch {
 	case rc != nil:
-		*rc = ls
+		*rc = st
 	case rr != nil:
-		*rr = ls
+		*rr = st
 	}
 	return nil
+}
+
+// endLocalCall ends a call for the server's CallHook (end, nil without
+// one), unless a stream handed over (*ls) ends it. A function of its own,
+// not a closure: one would move ls and err to the heap on every call.
+func endLocalCall(end func(error), ls **localStream, err *error) {
+	if end != nil && *ls == nil {
+		end(*err)
+	}
 }
 
 // localStream hands a handler's response stream to a local caller with the
