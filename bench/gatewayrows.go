@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"google.golang.org/genproto/googleapis/api/httpbody"
 	"google.golang.org/grpc"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
@@ -53,14 +54,20 @@ import (
 func init() {
 	register(contender{name: "gateway/grpc/tcp", unit: "GiB/s", order: 230, run: gatewayGRPCStream})
 	register(contender{name: "gateway/grpc/tcp/client-win16M", unit: "GiB/s", order: 233,
-		run: func(r *round) (float64, error) { return gatewayGRPCStreamWith(r, grpcBest, grpcClientWin) }})
+		run: func(r *round) (float64, error) {
+			return gatewayGRPCStreamWith(r, gatewaySetup{server: grpcBest, client: grpcClientWin})
+		}})
 	register(contender{name: "gateway/rest/tcp", unit: "GiB/s", order: 231, run: gatewayRESTStream})
 	register(contender{name: "gateway/rest/range", unit: "calls/s", order: 232, run: gatewayRESTRange})
 	for i, callers := range []int{1, 16} {
 		register(contender{name: fmt.Sprintf("unary/gateway-grpc/%d", callers), unit: "calls/s", order: 510 + i,
-			run: func(r *round) (float64, error) { return gatewayUnary(r, callers, false) }})
+			run: func(r *round) (float64, error) {
+				return gatewayUnary(r, callers, gatewaySetup{server: grpcDefaults, client: grpcDefaults})
+			}})
 		register(contender{name: fmt.Sprintf("unary/gateway-remote/%d", callers), unit: "calls/s", order: 512 + i,
-			run: func(r *round) (float64, error) { return gatewayUnary(r, callers, true) }})
+			run: func(r *round) (float64, error) {
+				return gatewayUnary(r, callers, gatewaySetup{server: grpcDefaults, client: grpcDefaults, remote: true})
+			}})
 		registerRatio(ratio{name: fmt.Sprintf("unary gateway-remote/grpc %d", callers), num: fmt.Sprintf("unary/gateway-remote/%d", callers), den: fmt.Sprintf("unary/grpc/%d", callers)})
 		registerRatio(ratio{name: fmt.Sprintf("unary gateway-remote/grpc-proxy %d", callers), num: fmt.Sprintf("unary/gateway-remote/%d", callers), den: fmt.Sprintf("unary/grpc-proxy/%d", callers)})
 	}
@@ -87,7 +94,9 @@ type gatewaySession struct {
 	served   chan error // one per serving goroutine (goServe)
 	cc       *grpc.ClientConn
 	hc       *http.Client
-	httpBase string // http://127.0.0.1:port
+	httpBase string                   // http://127.0.0.1:port
+	tp       *sdktrace.TracerProvider // when traced
+	spans    *droppedSpans            // tp's exporter
 
 	stream, echo protoreflect.MethodDescriptor
 }
@@ -109,16 +118,20 @@ type gatewaySetup struct {
 	gw     []gateway.Option
 	// onePort serves gRPC and REST on one listener (oneportrows.go).
 	onePort onePortMode
+	// traced instruments the servers and the native hop as gw
+	// -otlp-endpoint does (tracerows.go).
+	traced bool
 }
 
 // startGatewayWith is startGateway as set up by su.
 func startGatewayWith(su gatewaySetup) (gs *gatewaySession, err error) {
 	remote := su.remote
-	srv, err := newNativeServer()
+	tp, tr, spans := benchTracing(su.traced)
+	srv, err := newNativeServer(tr.NativeOptions()...)
 	if err != nil {
 		return nil, err
 	}
-	gs = &gatewaySession{srv: srv}
+	gs = &gatewaySession{srv: srv, tp: tp, spans: spans}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	backend := gateway.Local(srv)
@@ -130,15 +143,17 @@ func startGatewayWith(su gatewaySetup) (gs *gatewaySession, err error) {
 		gs.nsrvDone = make(chan error, 1)
 		go func() { gs.nsrvDone <- srv.Serve(nl) }()
 		addr := nl.Addr().String()
-		gs.pool = native.NewPool(func(ctx context.Context) (*native.Client, error) { return native.Dial(ctx, "tcp", addr) }, gateway.DefaultPoolSize)
+		gs.pool = native.NewPool(func(ctx context.Context) (*native.Client, error) {
+			return native.Dial(ctx, "tcp", addr, tr.NativeOptions()...)
+		}, gateway.DefaultPoolSize)
 		backend = gateway.Remote(gs.pool)
 	}
 	g, err := gateway.New(ctx, backend, su.gw...)
 	if err != nil {
 		return nil, errors.Join(err, gs.closeBackend())
 	}
-	gs.gsrv = g.NewGRPCServer(su.server.serverOptions()...)
-	grpcAddr, httpAddr, err := gs.serveGateway(su.onePort, g.HTTPHandler())
+	gs.gsrv = g.NewGRPCServer(append(su.server.serverOptions(), tr.GRPCServerOptions()...)...)
+	grpcAddr, httpAddr, err := gs.serveGateway(su.onePort, tr.RESTHandler(g.HTTPHandler(), g))
 	if err != nil {
 		gs.gsrv = nil
 		return nil, errors.Join(err, gs.closeBackend())
@@ -201,6 +216,9 @@ func (gs *gatewaySession) closeBackend() error {
 		if err := <-gs.nsrvDone; err != nil && !errors.Is(err, native.ErrServerClosed) {
 			errs = append(errs, fmt.Errorf("native serve: %w", err))
 		}
+	}
+	if gs.tp != nil {
+		errs = append(errs, gs.tp.Shutdown(context.Background()))
 	}
 	return errors.Join(errs...)
 }
@@ -309,13 +327,12 @@ func (gs *gatewaySession) restGet(n int64, buf []byte) error {
 }
 
 func gatewayGRPCStream(r *round) (float64, error) {
-	return gatewayGRPCStreamWith(r, grpcBest, grpcBest)
+	return gatewayGRPCStreamWith(r, gatewaySetup{server: grpcBest, client: grpcBest})
 }
 
-// gatewayGRPCStreamWith is gateway/grpc/tcp with the gateway's server given
-// server's options (beside its own defaults) and the client client's.
-func gatewayGRPCStreamWith(r *round, server, client grpcSettings) (float64, error) {
-	gs, err := startGatewayWith(gatewaySetup{server: server, client: client})
+// gatewayGRPCStreamWith is gateway/grpc/tcp as set up by su.
+func gatewayGRPCStreamWith(r *round, su gatewaySetup) (float64, error) {
+	gs, err := startGatewayWith(su)
 	if err != nil {
 		return 0, err
 	}
@@ -324,7 +341,12 @@ func gatewayGRPCStreamWith(r *round, server, client grpcSettings) (float64, erro
 }
 
 func gatewayRESTStream(r *round) (float64, error) {
-	gs, err := startGateway(grpcBest)
+	return gatewayRESTStreamWith(r, gatewaySetup{server: grpcBest, client: grpcBest})
+}
+
+// gatewayRESTStreamWith is gateway/rest/tcp as set up by su.
+func gatewayRESTStreamWith(r *round, su gatewaySetup) (float64, error) {
+	gs, err := startGatewayWith(su)
 	if err != nil {
 		return 0, err
 	}
@@ -383,14 +405,7 @@ func gatewayRESTRange(r *round) (float64, error) {
 // client spends on its StringValue of the same size, while dynamicpb on
 // the client (which this row used before) cost the gateway side about a
 // tenth of the machine's CPU in this 2-core run.
-func gatewayUnary(r *round, callers int, remote bool) (float64, error) {
-	return gatewayUnaryWith(r, callers, gatewaySetup{remote: remote})
-}
-
-// gatewayUnaryWith is gatewayUnary with the gateway set up by su, whose
-// gRPC settings are grpcDefaults on both ends.
-func gatewayUnaryWith(r *round, callers int, su gatewaySetup) (float64, error) {
-	su.server, su.client = grpcDefaults, grpcDefaults
+func gatewayUnary(r *round, callers int, su gatewaySetup) (float64, error) {
 	gs, err := startGatewayWith(su)
 	if err != nil {
 		return 0, err

@@ -48,7 +48,9 @@ func init() {
 		}{{"gateway-oneport", onePortHTTP}, {"gateway-sniff", onePortSniff}} {
 			name := fmt.Sprintf("unary/%s/%d", m.name, callers)
 			register(contender{name: name, unit: "calls/s", order: 516 + 2*j + i,
-				run: func(r *round) (float64, error) { return gatewayUnaryWith(r, callers, gatewaySetup{onePort: m.mode}) }})
+				run: func(r *round) (float64, error) {
+					return gatewayUnary(r, callers, gatewaySetup{server: grpcDefaults, client: grpcDefaults, onePort: m.mode})
+				}})
 			registerRatio(ratio{name: fmt.Sprintf("unary %s/gateway-grpc %d", m.name, callers), num: name, den: fmt.Sprintf("unary/gateway-grpc/%d", callers)})
 		}
 	}

@@ -43,6 +43,16 @@ func (g *Gateway) endpointOf(m *method) *gatewayv1.Endpoint {
 	}
 }
 
+// EndpointOf returns the native endpoint that a gRPC method or REST path
+// ("/native.Store/List") reaches now, and whether one does: for logs and
+// span names that must not take any path a client sends.
+func (g *Gateway) EndpointOf(path string) (string, bool) {
+	if m := g.set.Load().lookup(path); m != nil {
+		return m.endpoint.Name, true
+	}
+	return "", false
+}
+
 // backendOf names the backend that serves endpoint, when the gateway has
 // several (a Router); "" otherwise.
 func (g *Gateway) backendOf(endpoint string) string {

@@ -17,6 +17,15 @@
 // pass (jsonwire.go), both driven by the codec tables (codec.go). Uploads
 // and REST requests go through dynamicpb messages (decode.go, encode.go),
 // the path FuzzTranscodeDiff holds the direct one to.
+//
+// The package depends on no tracing library. To trace calls through it,
+// give NewGRPCServer otelgrpc's stats handler, wrap HTTPHandler in
+// otelhttp, and give the native clients (RemoteOptions.ClientOptions) and
+// servers nativeotel's hook (native.WithCallHook), which sends the trace
+// context of the gateway's span over the native hop in place of any a
+// client sent through the metadata allowlist; the hook writes it after
+// the allowlist, so an allowlist without traceparent does not stop it.
+// gw -otlp-endpoint does exactly this.
 package gateway
 
 import (

@@ -473,9 +473,9 @@ func serveNative(t testing.TB, srv *native.Server) string {
 	return l.Addr().String()
 }
 
-func dialPool(addr string) *native.Pool {
+func dialPool(addr string, opts ...native.Option) *native.Pool {
 	return native.NewPool(func(ctx context.Context) (*native.Client, error) {
-		return native.Dial(ctx, "tcp", addr)
+		return native.Dial(ctx, "tcp", addr, opts...)
 	}, 8)
 }
 

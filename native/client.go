@@ -184,6 +184,12 @@ func (c *Client) call(ctx context.Context, method string, req, resp any, opts []
 	for _, o := range opts {
 		o.applyCall(&call.opts)
 	}
+	if h := c.cfg.hook; h != nil {
+		if call.opts.md == nil {
+			call.opts.md = Metadata{}
+		}
+		h.ClientCall(ctx, method, call.opts.md)
+	}
 	hdr := requestHeader{Method: method, Body: kind, Accept: accept, Metadata: call.opts.md,
 		Range: call.opts.rangeSpec, IfRange: call.opts.ifRange, Head: call.opts.head}
 	select {

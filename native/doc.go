@@ -137,6 +137,18 @@
 // redials, and makes again a call the server refused unprocessed as it
 // closed the connection.
 //
+// # Tracing
+//
+// A trace context crosses the native hop in the request metadata.
+// WithCallHook installs a CallHook on a Client, whose hook writes the
+// caller's trace context into each call's metadata, and on a Server, whose
+// hook reads it, starts the call's span and ends it when the response has
+// been written. The package itself depends on no tracing library; package
+// nativeotel is the hook for OpenTelemetry (W3C trace context):
+//
+//	srv := native.NewServer(native.WithCallHook(nativeotel.NewHook()))
+//	c, err := native.Dial(ctx, "tcp", addr, native.WithCallHook(nativeotel.NewHook()))
+//
 // # Logging
 //
 // The package logs nothing unless given a logger with WithLogger; it then

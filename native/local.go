@@ -40,7 +40,7 @@ func (lc *LocalClient) Close() error { return nil }
 // handler runs in the caller's goroutine; a response stream is read from
 // the handler's reader directly, and closing it cancels the handler's
 // context and closes the handler's reader if it is an io.Closer.
-func (lc *LocalClient) Call(ctx context.Context, method string, req, resp any, opts ...CallOption) error {
+func (lc *LocalClient) Call(ctx context.Context, method string, req, resp any, opts ...CallOption) (err error) {
 	var o callOpts
 	for _, op := range opts {
 		op.applyCall(&o)
@@ -54,22 +54,28 @@ func (lc *LocalClient) Call(ctx context.Context, method string, req, resp any, o
 	if err := ctx.Err(); err != nil {
 		return contextError(ctx)
 	}
+	hctx, cancel := context.WithCancelCause(ctx)
+	ci := &callInfo{endpoint: method, peer: "local", incoming: o.md.Clone(), rangeSpec: o.rangeSpec, ifRange: o.ifRange}
+	hctx, end := lc.s.cfg.startServerCall(withCallInfo(hctx, ci))
+	var ls *localStream // a stream handed over ends the call itself
+	defer endLocalCall(end, &ls, &err)
 	inv := invocation{body: body}
 	if h.reqType != nil {
 		data, err := encodeRequestJSON(value)
 		if err != nil {
+			cancel(errCallDone)
 			return &Error{code: CodeInvalidArgument, msg: fmt.Sprintf("cannot encode the request for %q: %v", method, err), err: err}
 		}
 		if int64(len(data)) > lc.s.cfg.lim.maxBodySize {
+			cancel(errCallDone)
 			return Errorf(CodeResourceExhausted, "request body of %q exceeds the limit of %d bytes", method, lc.s.cfg.lim.maxBodySize)
 		}
 		if inv.req, err = h.decode(data); err != nil {
+			cancel(errCallDone)
 			return err
 		}
 	}
-	hctx, cancel := context.WithCancelCause(ctx)
-	ci := &callInfo{endpoint: method, peer: "local", incoming: o.md.Clone(), rangeSpec: o.rangeSpec, ifRange: o.ifRange}
-	err := h.run(withCallInfo(hctx, ci), &inv, lc.s.cfg.logger, "local")
+	err = h.run(hctx, &inv, lc.s.cfg.logger, "local")
 	ci.sent = true
 	if ctx.Err() != nil {
 		// The caller gave up while the handler ran: whatever it answered,
@@ -128,15 +134,25 @@ func (lc *LocalClient) Call(ctx context.Context, method string, req, resp any, o
 	if o.head {
 		src = eofReader{}
 	}
-	ls := &localStream{src: src, orig: inv.stream, cancel: cancel, ci: ci, trailer: o.trailer}
-	ls.stop = context.AfterFunc(ctx, func() { ls.abort(contextError(ctx)) })
+	st := &localStream{src: src, orig: inv.stream, cancel: cancel, ci: ci, trailer: o.trailer, end: end}
+	st.stop = context.AfterFunc(ctx, func() { st.abort(contextError(ctx)) })
+	ls = st
 	switch {
 	case rc != nil:
-		*rc = ls
+		*rc = st
 	case rr != nil:
-		*rr = ls
+		*rr = st
 	}
 	return nil
+}
+
+// endLocalCall ends a call for the server's CallHook (end, nil without
+// one), unless a stream handed over (*ls) ends it. A function of its own,
+// not a closure: one would move ls and err to the heap on every call.
+func endLocalCall(end func(error), ls **localStream, err *error) {
+	if end != nil && *ls == nil {
+		end(*err)
+	}
 }
 
 // localStream hands a handler's response stream to a local caller with the
@@ -149,6 +165,7 @@ type localStream struct {
 	stop    func() bool
 	ci      *callInfo
 	trailer *Metadata
+	end     func(error) // the server's CallHook's, or nil
 
 	mu   sync.Mutex
 	err  error // sticky
@@ -224,4 +241,10 @@ func (s *localStream) finish(err error) {
 	s.stop()
 	closeStream(s.orig)
 	s.cancel(errCallDone)
+	if s.end != nil {
+		if err == io.EOF {
+			err = nil
+		}
+		s.end(err)
+	}
 }

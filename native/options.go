@@ -33,6 +33,7 @@ type config struct {
 	windowSet        bool            // a window was set: no role's default applies
 	pingInterval     time.Duration   // PING after this long without a frame from the peer
 	pingTimeout      time.Duration   // the peer is dead after this long without a frame after a PING
+	hook             CallHook        // traces calls (callhook.go); nil for none
 }
 
 // Defaults for the options.

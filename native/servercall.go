@@ -4,12 +4,24 @@ package native
 // response.
 
 import (
+	"context"
 	"io"
 )
 
 // run calls the handler and writes the response.
 func (c *serverConn) run(call *serverCall) {
 	defer c.handlers.Done()
+	ctx, end := c.cfg.startServerCall(call.ctx)
+	err := c.respond(ctx, call)
+	if end != nil {
+		end(err)
+	}
+}
+
+// respond runs call's handler with ctx and writes its response; it returns
+// the call's outcome: nil, the error the caller sees, or the one that
+// stopped the writing of the response.
+func (c *serverConn) respond(ctx context.Context, call *serverCall) error {
 	h := call.h
 	var inv invocation
 	if call.stream != nil {
@@ -19,15 +31,14 @@ func (c *serverConn) run(call *serverCall) {
 	inv.req, err = h.decode(call.body.buf)
 	call.body.release(&c.s.bodies)
 	if err == nil {
-		err = h.run(call.ctx, &inv, c.cfg.logger, c.peer)
+		err = h.run(ctx, &inv, c.cfg.logger, c.peer)
 	}
 	if call.stream != nil {
 		call.stream.abort(errHandlerReturned)
 	}
 	if err != nil {
 		closeStream(inv.stream)
-		c.respondError(call, err)
-		return
+		return c.respondError(call, err)
 	}
 	ci := call.ci
 	ci.sent = true
@@ -35,46 +46,48 @@ func (c *serverConn) run(call *serverCall) {
 	if h.response == BodyJSON {
 		data, merr := h.encodeResponse(&inv)
 		if merr != nil {
-			c.respondError(call, merr)
-			return
+			return c.respondError(call, merr)
 		}
 		rh.Trailer = ci.trailer
 		if c.batchable(call, len(data)) {
 			c.w.queueResponse(&call.resp, &rh, data, true, false)
-			return
+			return nil
 		}
-		c.w.writeMessage(&call.resp, &rh, data, true, true, nil)
-		return
+		return c.w.writeMessage(&call.resp, &rh, data, true, true, nil)
 	}
 	defer closeStream(inv.stream)
 	info, src, err := prepareStream(inv.stream, call.hdr.Range, call.hdr.IfRange)
 	if err != nil {
 		ci.header = withRangeSize(ci.header, err)
-		c.respondError(call, err)
-		return
+		return c.respondError(call, err)
 	}
 	if info != nil {
 		rh.Stream = info.wire()
 	}
 	if call.hdr.Head {
-		if c.w.writeMessage(&call.resp, &rh, nil, false, false, nil) == nil {
-			c.w.writeTrailer(&call.resp, nil, func() Metadata { return ci.trailer })
+		if err := c.w.writeMessage(&call.resp, &rh, nil, false, false, nil); err != nil {
+			return err
 		}
-		return
+		return c.w.writeTrailer(&call.resp, nil, func() Metadata { return ci.trailer })
 	}
-	if c.w.writeMessage(&call.resp, &rh, nil, false, false, nil) != nil {
-		return
+	if err := c.w.writeMessage(&call.resp, &rh, nil, false, false, nil); err != nil {
+		return err
 	}
-	if _, srcErr, _ := c.w.sendStream(&call.resp, checkLength(src, info), func() Metadata { return ci.trailer }); srcErr != nil {
+	_, srcErr, err := c.w.sendStream(&call.resp, checkLength(src, info), func() Metadata { return ci.trailer })
+	if srcErr != nil {
 		c.cfg.logger.Debug("native: response stream failed", "endpoint", call.hdr.Method, "peer", c.peer, "err", srcErr)
+		return srcErr
 	}
+	return err
 }
 
 var errHandlerReturned = &Error{code: CodeCanceled, msg: "read from a request stream after its handler returned"}
 
-// respondError ends the response with an error header.
-func (c *serverConn) respondError(call *serverCall, err error) {
+// respondError ends the response with an error header; it returns the
+// error the caller sees.
+func (c *serverConn) respondError(call *serverCall, err error) error {
 	c.w.writeMessage(&call.resp, errorHeader(call, err), nil, false, true, nil)
+	return err
 }
 
 // refuse ends the response of a call the reader turns away before its

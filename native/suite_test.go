@@ -46,6 +46,7 @@ func suiteCases() []suiteCase {
 	cs = append(cs, serverCases...)
 	cs = append(cs, limitCases...)
 	cs = append(cs, turnCases...)
+	cs = append(cs, hookCases...)
 	return cs
 }
 

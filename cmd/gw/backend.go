@@ -18,6 +18,8 @@ gateway started with -backend exec:... (one process per connection; it
 exits when the connection ends). Logs go to stderr only.
 
 -tls-cert and -tls-key turn on TLS; -client-ca requires client certificates.
+With -otlp-endpoint each call runs in a span (OpenTelemetry, sent over
+OTLP/HTTP), the child of the span whose trace context the caller sent.
 On SIGINT or SIGTERM it asks its clients to go away, waits for the calls in
 flight up to -shutdown-timeout, and exits 0.`
 
@@ -28,6 +30,7 @@ const backendExample = `  gw backend -native-addr 127.0.0.1:7071 -data-dir /srv/
 func runBackend(args []string, sio *stdio) int {
 	c := newCommand("backend", "gw backend [flags]", backendAbout, backendExample)
 	var f commonFlags
+	var tf traceFlags
 	var addr, extra string
 	var stdioMode bool
 	var readTimeout, idleTimeout time.Duration
@@ -44,6 +47,7 @@ func runBackend(args []string, sio *stdio) int {
 		"a call over it is refused at once with RESOURCE_EXHAUSTED; 0 for no limit")
 	c.fs.StringVar(&extra, "extra-endpoint", "", "comma-separated endpoint `names` to register as well, each an echo of {\"text\"} (for tests)")
 	c.hide("extra-endpoint")
+	c.traceFlags(&tf)
 	if err := c.parse(args, sio); err != nil {
 		return exitCode(err)
 	}
@@ -56,6 +60,12 @@ func runBackend(args []string, sio *stdio) int {
 		fmt.Fprintf(sio.err, "gw backend: %v\n", err)
 		return 2
 	}
+	tr, err := startTracing(&tf, "framegate-backend", false, logger)
+	if err != nil {
+		fmt.Fprintf(sio.err, "gw backend: %v\n", err)
+		return 2
+	}
+	defer tr.shutdown(logger)
 	fail := func(err error) int {
 		logger.Error("gw backend: cannot start", "err", err)
 		return 1
@@ -75,8 +85,8 @@ func runBackend(args []string, sio *stdio) int {
 			return 2
 		}
 	}
-	srv := native.NewServer(native.WithLogger(logger), native.WithReadTimeout(readTimeout), native.WithIdleTimeout(idleTimeout),
-		native.WithMaxConns(maxConns), native.WithMaxServerCalls(maxCalls))
+	srv := native.NewServer(append(tr.nativeOptions(), native.WithLogger(logger), native.WithReadTimeout(readTimeout), native.WithIdleTimeout(idleTimeout),
+		native.WithMaxConns(maxConns), native.WithMaxServerCalls(maxCalls))...)
 	if err := st.Register(srv); err != nil {
 		return fail(err)
 	}

@@ -148,7 +148,7 @@ func (s *server) remoteEntry(f *serveFlags, value string, sio *stdio) (*remoteEn
 		MaxBackoff:    f.reconnectMax,
 		Logger:        s.log,
 		// A hung backend must not hold up a shutdown for long.
-		ClientOptions: []native.Option{native.WithLogger(s.log), native.WithCloseTimeout(2 * time.Second)},
+		ClientOptions: append(s.tr.nativeOptions(), native.WithLogger(s.log), native.WithCloseTimeout(2*time.Second)),
 	}
 	if hostPort, ok := strings.CutPrefix(value, "dns:///"); ok {
 		return s.dnsReplicas(f, value, hostPort, remote)

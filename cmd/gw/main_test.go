@@ -277,6 +277,20 @@ func (p *proc) wait(d time.Duration) int {
 	}
 }
 
+// stopGracefully sends SIGTERM to each of procs, all at once, and checks
+// that each exits 0.
+func stopGracefully(t *testing.T, procs ...*proc) {
+	t.Helper()
+	for _, p := range procs {
+		p.signal(syscall.SIGTERM)
+	}
+	for _, p := range procs {
+		if code := p.wait(10 * time.Second); code != 0 {
+			t.Errorf("%s exit status %d after SIGTERM", p.name, code)
+		}
+	}
+}
+
 func (p *proc) kill() {
 	p.t.Helper()
 	p.cmd.Process.Signal(syscall.SIGKILL)

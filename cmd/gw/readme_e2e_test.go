@@ -56,7 +56,10 @@ func TestREADME(t *testing.T) {
 		"8080": port(t, gw.addr("http")),
 		"7070": port(t, gw.addr("native")),
 	}
-	for _, p := range []string{"7071", "9091", "8081", "9092", "8082", "9093", "8083", "8084", "9094", "8085"} {
+	// The collector of the tracing example.
+	col := newOTLPCollector(t)
+	ports["4318"] = port(t, strings.TrimPrefix(col.URL, "http://"))
+	for _, p := range []string{"7071", "9091", "8081", "9092", "8082", "9093", "8083", "8084", "9094", "8085", "7074", "9095", "8086"} {
 		ports[p] = freePort(t)
 	}
 	rewrite := func(s string) string {
@@ -106,8 +109,9 @@ func TestREADME(t *testing.T) {
 			`{"name":"t.txt","size":18,"sha256":"`, `"name": "t.txt"`, `{"entries":[{"name":"t.txt","size":18,`,
 			`{"code":16,"message":"gw: missing bearer token","details":[]} 401`,
 		},
-		"gw serve -addr": {"{}\n", `{"entries":[]}`, "SERVING\nHTTP/2\n"},
+		"gw serve -addr":  {"{}\n", `{"entries":[]}`, "SERVING\nHTTP/2\n"},
 		"gw config check": {"gw.yaml: ok\n", `framegate_gateway_config_reloads_total{result="applied"} 1`},
+		"-otlp-endpoint":  {`{"name":"traced.txt","size":7,"sha256":"`},
 		"package main": {
 			"wrote from-go.txt: 30 bytes, sha256 ", "written by a native Go client\n", "InvalidArgument\n",
 		},
@@ -153,6 +157,8 @@ func TestREADME(t *testing.T) {
 			t.Errorf("no README block contains %q any more; update TestREADME", k)
 		}
 	}
+	// What the tracing example says the collector receives.
+	checkTrace(t, col.spans(), "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", "PUT /native.Store/Write", "Store.Write")
 }
 
 type fenced struct {

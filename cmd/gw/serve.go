@@ -70,6 +70,10 @@ the server's (and /healthz) is SERVING while any backend is up. GET
 metrics have a backend label.
 
 Each call is logged in one line (endpoint, protocol, code, duration, bytes).
+With -otlp-endpoint each gRPC and REST call is traced (OpenTelemetry, sent
+over OTLP/HTTP): a server span, the child of the caller's traceparent, whose
+trace context the backend receives in the native call's metadata (a gw
+backend with -otlp-endpoint adds its own span to the trace). Off by default.
 On SIGINT or SIGTERM the gateway stops accepting calls, lets those in flight
 finish for up to -shutdown-timeout, cancels the rest and exits 0; a second
 signal cancels them at once. The address 0 picks a free port; the listening
@@ -123,6 +127,7 @@ type serveFlags struct {
 	probeInterval, reconnectMax    time.Duration
 	resolveInterval                time.Duration
 	securityFlags
+	traceFlags
 }
 
 // newServeCommand defines gw serve's flags into f.
@@ -152,6 +157,7 @@ func newServeCommand(f *serveFlags) *command {
 	c.fs.DurationVar(&f.resolveInterval, "resolve-interval", gateway.DefaultResolveInterval, "how often a -backend dns:///name:port is resolved again (its addresses are its replicas)")
 	c.fs.DurationVar(&f.reconnectMax, "reconnect-max", gateway.DefaultMaxBackoff, "longest wait between attempts to reconnect to a remote backend (the first waits 100ms, then doubling)")
 	c.securityFlags(&f.securityFlags)
+	c.traceFlags(&f.traceFlags)
 	return c
 }
 
@@ -175,13 +181,19 @@ func runServe(args []string, sio *stdio) int {
 		return 2
 	}
 	setGRPCLogger(logger)
+	tr, err := startTracing(&f.traceFlags, "framegate-gateway", true, logger)
+	if err != nil {
+		fmt.Fprintf(sio.err, "gw serve: %v\n", err)
+		return 2
+	}
+	defer tr.shutdown(logger)
 	nativeAddrGiven := false
 	c.fs.Visit(func(fl *flag.Flag) { // the command line, the environment and the file
 		if fl.Name == "native-addr" {
 			nativeAddrGiven = true
 		}
 	})
-	s := &server{f: f, log: logger, level: level, m: newMetrics(), args: args, sio: sio, live: fp, liveCmd: c}
+	s := &server{f: f, log: logger, level: level, m: newMetrics(), tr: tr, args: args, sio: sio, live: fp, liveCmd: c}
 	s.shutdownTimeout.Store(int64(f.shutdownTimeout))
 	s.baseCtx, s.cancelBase = context.WithCancel(context.Background())
 	defer s.cancelBase()
@@ -257,6 +269,8 @@ type server struct {
 
 	baseCtx    context.Context // of HTTP requests: cancelled when shutdown gives up waiting
 	cancelBase context.CancelFunc
+
+	tr *tracing // nil: off (tracing.go)
 }
 
 // start starts the backend and the listeners; ctx (cancelled by a signal)
@@ -326,11 +340,12 @@ func (s *server) start(ctx context.Context, sio *stdio, nativeAddrGiven bool) er
 		httpTLS = s.tls.listener("h2", "http/1.1")
 	}
 	gopts = append(gopts, s.guard.grpcOptions()...)
+	gopts = append(gopts, s.tr.grpcOptions()...)
 	s.grpcSrv = s.g.NewGRPCServer(gopts...)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /metrics", s.guard.metrics(s.m.handler()))
-	mux.Handle("/", s.guard.rest(s.g.HTTPHandler()))
+	mux.Handle("/", s.tr.restHandler(s.guard.rest(s.g.HTTPHandler()), s.g))
 	var handler http.Handler = mux
 	if f.authTokenFile == "" {
 		// Without a token, the Host header keeps other sites' pages out.
@@ -410,7 +425,7 @@ func (s *server) startEmbedded(ctx context.Context, opts []gateway.Option) error
 		return err
 	}
 	s.st = st
-	s.nsrv = s.guard.newNativeServer(native.WithLogger(s.log))
+	s.nsrv = s.guard.newNativeServer(append(s.tr.nativeOptions(), native.WithLogger(s.log))...)
 	if err := st.Register(s.nsrv); err != nil {
 		return err
 	}

@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -153,14 +152,7 @@ func TestMutualTLS(t *testing.T) {
 		}
 	})
 
-	gw.signal(syscall.SIGTERM)
-	backend.signal(syscall.SIGTERM)
-	if code := gw.wait(10 * time.Second); code != 0 {
-		t.Errorf("gw serve exit status %d", code)
-	}
-	if code := backend.wait(10 * time.Second); code != 0 {
-		t.Errorf("gw backend exit status %d", code)
-	}
+	stopGracefully(t, gw, backend)
 }
 
 // -native-tls puts the embedded store's native listener behind TLS too.
