@@ -44,6 +44,7 @@ type manifests struct {
 	namespaces  []*corev1.Namespace
 	deployments []*appsv1.Deployment
 	services    []*corev1.Service
+	configMaps  []*corev1.ConfigMap
 }
 
 // loadManifests reads every YAML document of every .yaml or .yml file under
@@ -100,8 +101,11 @@ func loadManifests(t *testing.T) *manifests {
 			case "v1, Kind=Namespace":
 				n := &corev1.Namespace{}
 				m.namespaces, obj = append(m.namespaces, n), n
+			case "v1, Kind=ConfigMap":
+				c := &corev1.ConfigMap{}
+				m.configMaps, obj = append(m.configMaps, c), c
 			default:
-				t.Fatalf("%s: unexpected object %s (this test knows apps/v1 Deployment, v1 Service and v1 Namespace: teach it the new kind)", where, gvk)
+				t.Fatalf("%s: unexpected object %s (this test knows apps/v1 Deployment, v1 Service, v1 ConfigMap and v1 Namespace: teach it the new kind)", where, gvk)
 			}
 			if err := yaml.UnmarshalStrict(doc, obj); err != nil {
 				t.Fatalf("%s: %s: %v", where, tm.Kind, err)
@@ -174,7 +178,11 @@ func (m *manifests) workload(t *testing.T, command string) *workload {
 			if err != nil {
 				t.Fatalf("Deployment %s, container %s: args %q: %v", d.Name, c.Name, c.Args, err)
 			}
-			checkKnownFlags(t, command, flags, fmt.Sprintf("Deployment %s, container %s", d.Name, c.Name))
+			where := fmt.Sprintf("Deployment %s, container %s", d.Name, c.Name)
+			if file, ok := flags["config"]; ok {
+				m.configFlags(t, d, c, file, flags, where)
+			}
+			checkKnownFlags(t, command, flags, where)
 			found = append(found, &workload{d: d, c: c, flags: flags})
 		}
 	}
@@ -182,6 +190,79 @@ func (m *manifests) workload(t *testing.T, command string) *workload {
 		t.Fatalf("want one Deployment running gw %s, found %d", command, len(found))
 	}
 	return found[0]
+}
+
+// configFlags adds to flags the keys of the -config file a container
+// reads from a mounted ConfigMap (the command line wins, as in gw), after
+// `gw config check` passed it. The ConfigMap must be mounted as a
+// directory: a subPath mount never sees the ConfigMap change, and gw
+// reloads the file when it does.
+func (m *manifests) configFlags(t *testing.T, d *appsv1.Deployment, c *corev1.Container, file string, flags map[string]string, where string) {
+	t.Helper()
+	var cm *corev1.ConfigMap
+	key := ""
+	for _, vm := range c.VolumeMounts {
+		rel, err := filepath.Rel(vm.MountPath, file)
+		if err != nil || strings.HasPrefix(rel, "..") {
+			continue
+		}
+		if vm.SubPath != "" || vm.SubPathExpr != "" {
+			t.Fatalf("%s: -config %s is mounted with a subPath, which never sees the ConfigMap change: mount the directory", where, file)
+		}
+		for _, v := range d.Spec.Template.Spec.Volumes {
+			if v.Name != vm.Name || v.ConfigMap == nil {
+				continue
+			}
+			key = rel
+			for _, it := range v.ConfigMap.Items {
+				if it.Path == rel {
+					key = it.Key
+				}
+			}
+			for _, x := range m.configMaps {
+				if x.Name == v.ConfigMap.Name && x.Namespace == d.Namespace {
+					cm = x
+				}
+			}
+			if cm == nil {
+				t.Fatalf("%s: volume %s names ConfigMap %s, which the manifests lack", where, v.Name, v.ConfigMap.Name)
+			}
+		}
+	}
+	if cm == nil {
+		t.Fatalf("%s: -config %s is not in a mounted ConfigMap", where, file)
+	}
+	data, ok := cm.Data[key]
+	if !ok {
+		t.Fatalf("%s: ConfigMap %s has no key %s (-config %s)", where, cm.Name, key, file)
+	}
+	tmp := filepath.Join(t.TempDir(), filepath.Base(file))
+	if err := os.WriteFile(tmp, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	buildGW(t)
+	if out, err := exec.Command(gwPath, "config", "check", tmp).CombinedOutput(); err != nil {
+		t.Fatalf("%s: gw config check of ConfigMap %s key %s: %v\n%s", where, cm.Name, key, err, out)
+	}
+	var keys map[string]any
+	if err := yaml.UnmarshalStrict([]byte(data), &keys); err != nil {
+		t.Fatalf("%s: ConfigMap %s key %s: %v", where, cm.Name, key, err)
+	}
+	for k, v := range keys {
+		if _, given := flags[k]; given {
+			continue
+		}
+		switch v := v.(type) {
+		case []any:
+			var parts []string
+			for _, x := range v {
+				parts = append(parts, fmt.Sprint(x))
+			}
+			flags[k] = strings.Join(parts, ",")
+		default:
+			flags[k] = fmt.Sprint(v)
+		}
+	}
 }
 
 // parseFlags parses gw's flags as the flag package does, for flags that take
@@ -233,20 +314,7 @@ var gwFlagRE = regexp.MustCompile(`(?m)^  -([a-z0-9][a-z0-9-]*)\b`)
 // is built from ../cmd/gw, the source the Dockerfile builds.
 func checkKnownFlags(t *testing.T, command string, flags map[string]string, where string) {
 	t.Helper()
-	gwOnce.Do(func() {
-		gwDir, gwErr = os.MkdirTemp("", "framegate-deploy-")
-		if gwErr != nil {
-			return
-		}
-		gwPath = filepath.Join(gwDir, "gw")
-		out, err := exec.Command("go", "build", "-C", "..", "-o", gwPath, "./cmd/gw").CombinedOutput()
-		if err != nil {
-			gwErr = fmt.Errorf("go build ./cmd/gw: %v\n%s", err, out)
-		}
-	})
-	if gwErr != nil {
-		t.Fatal(gwErr)
-	}
+	buildGW(t)
 	// gw CMD -h writes its usage (and may exit non-zero, as flag.ErrHelp does).
 	out, _ := exec.Command(gwPath, command, "-h").CombinedOutput()
 	known := map[string]bool{}
@@ -260,6 +328,25 @@ func checkKnownFlags(t *testing.T, command string, flags map[string]string, wher
 		if !known[name] {
 			t.Errorf("%s: gw %s has no flag -%s", where, command, name)
 		}
+	}
+}
+
+// buildGW builds gw from ../cmd/gw, the source the Dockerfile builds, once.
+func buildGW(t *testing.T) {
+	t.Helper()
+	gwOnce.Do(func() {
+		gwDir, gwErr = os.MkdirTemp("", "framegate-deploy-")
+		if gwErr != nil {
+			return
+		}
+		gwPath = filepath.Join(gwDir, "gw")
+		out, err := exec.Command("go", "build", "-C", "..", "-o", gwPath, "./cmd/gw").CombinedOutput()
+		if err != nil {
+			gwErr = fmt.Errorf("go build ./cmd/gw: %v\n%s", err, out)
+		}
+	})
+	if gwErr != nil {
+		t.Fatal(gwErr)
 	}
 }
 
@@ -405,6 +492,9 @@ func TestManifestsDecodeStrictly(t *testing.T) {
 	for _, s := range m.services {
 		check("Service", s.Name, s.Namespace)
 	}
+	for _, c := range m.configMaps {
+		check("ConfigMap", c.Name, c.Namespace)
+	}
 }
 
 func TestContainersUnprivileged(t *testing.T) {
@@ -522,8 +612,8 @@ func TestGateway(t *testing.T) {
 	}
 	checkGracePeriod(t, gw)
 	for _, v := range gw.pod().Volumes {
-		if v.EmptyDir == nil {
-			t.Errorf("%s: volume %s is not an emptyDir: the gateway keeps no state", where, v.Name)
+		if v.EmptyDir == nil && v.ConfigMap == nil && v.Secret == nil {
+			t.Errorf("%s: volume %s is not an emptyDir, a ConfigMap or a Secret: the gateway keeps no state", where, v.Name)
 		}
 	}
 
