@@ -168,26 +168,9 @@ func (s *server) reloadLocked() ([]string, error) {
 		return nil, err
 	}
 	if s.router != nil {
-		keep := s.entries()
-		if slices.ContainsFunc(backendSettings, func(n string) bool { return slices.Contains(changed, n) }) {
-			keep = nil // every backend is built again with the new settings
-		}
-		entries, err := s.remoteEntries(nf, keep, s.sio)
-		if err != nil {
+		if err := s.updateBackends(nf, old, changed); err != nil {
 			return nil, err
 		}
-		ctx, cancel := context.WithTimeout(s.baseCtx, gateway.DefaultDialTimeout)
-		err = s.router.Update(ctx, named(entries), gateway.RouterOptions{Precedence: nf.backendPrecedence, Logger: s.log})
-		cancel()
-		if err != nil {
-			for _, e := range entries {
-				if !slices.Contains(keep, e) {
-					e.close()
-				}
-			}
-			return nil, fmt.Errorf("-backend: %w", err)
-		}
-		s.backends.Store(&entries) // the router closes those it removed
 	}
 
 	// Apply what cannot fail.
@@ -205,6 +188,36 @@ func (s *server) reloadLocked() ([]string, error) {
 		changed = []string{} // the files named may have changed
 	}
 	return changed, nil
+}
+
+// updateBackends builds the backends of nf (keeping those whose value and
+// settings did not change) and has the router serve them; if that fails,
+// the router serves what it did and the new backends are closed.
+func (s *server) updateBackends(nf, old *serveFlags, changed []string) error {
+	keep := s.entries()
+	if slices.ContainsFunc(backendSettings, func(n string) bool { return slices.Contains(changed, n) }) {
+		keep = nil // every backend is built again with the new settings
+	}
+	entries, err := s.remoteEntries(nf, keep, s.sio)
+	if err != nil {
+		return err
+	}
+	if slices.Equal(entries, s.entries()) && nf.backendPrecedence == old.backendPrecedence {
+		return nil // the same backends
+	}
+	ctx, cancel := context.WithTimeout(s.baseCtx, gateway.DefaultDialTimeout)
+	err = s.router.Update(ctx, named(entries), gateway.RouterOptions{Precedence: nf.backendPrecedence, Logger: s.log})
+	cancel()
+	if err != nil {
+		for _, e := range entries {
+			if !slices.Contains(keep, e) {
+				e.close()
+			}
+		}
+		return fmt.Errorf("-backend: %w", err)
+	}
+	s.backends.Store(&entries) // the router closes those it removed
+	return nil
 }
 
 // changedFlags returns the names of the flags whose values differ between
