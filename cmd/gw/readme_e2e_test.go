@@ -127,11 +127,19 @@ func TestREADME(t *testing.T) {
 		if b.lang == "go" && !strings.HasPrefix(b.text, "package main") {
 			continue // a fragment, not a program
 		}
-		key := ""
+		var keys []string
 		for k := range want {
 			if strings.Contains(b.text, k) {
-				key = k
+				keys = append(keys, k)
 			}
+		}
+		if len(keys) > 1 {
+			t.Errorf("README block at line %d matches several expectations of TestREADME (%q): make each key name one block", b.line, keys)
+			continue
+		}
+		key := ""
+		if len(keys) == 1 {
+			key = keys[0]
 		}
 		if key == "" {
 			t.Errorf("README block at line %d has no expectations in TestREADME; add them:\n%s", b.line, b.text)
