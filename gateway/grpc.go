@@ -61,6 +61,13 @@ func (g *Gateway) serveStream(ss grpc.ServerStream, wire bool) error {
 	}
 	ev := CallEvent{Endpoint: m.endpoint.Name, Protocol: "grpc"}
 	err := g.serveGRPC(ss, m, &ev, wire)
+	if err == nil { // OK, without building its status
+		if g.cfg.observe != nil {
+			ev.Duration = time.Since(start)
+			g.cfg.observe(ev)
+		}
+		return nil
+	}
 	st := grpcStatus(err)
 	if g.cfg.observe != nil {
 		ev.Duration, ev.Code, ev.Err = time.Since(start), uint32(st.Code()), err
