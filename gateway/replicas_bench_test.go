@@ -24,11 +24,12 @@ import (
 )
 
 // replicaWorkers is how many calls a benchmark replica serves at once.
-// The pool keeps as many connections to it: a native connection runs a
-// handler that answers JSON on its reading goroutine and hands the
-// reading on only after lendAfter (1 ms), so one connection to a replica
-// whose calls block for a millisecond takes about one call at a time
-// (875 calls/s with 1 ms calls and 24 callers; 3,100 over 4 connections).
+// Each replica is reached over the default pool, one connection: a native
+// server runs a handler that blocks on a goroutine of its own (native's
+// inline.go), so one connection carries all the calls a replica serves
+// at once. equal/24-callers/p2c made 8.0k calls/s (8.00-8.04k, 3 runs)
+// over one connection per replica and 7.7k (7.67-7.80k) over 4; before,
+// one connection took about one call per 1-2 ms (2.4k calls/s).
 const replicaWorkers = 4
 
 // timedReplica serves Bench.Work: each call holds one of replicaWorkers
@@ -90,7 +91,7 @@ func BenchmarkReplicaBalance(b *testing.B) {
 				for i, d := range c.d {
 					reps = append(reps, timedReplica(b, fmt.Sprint(i), d))
 				}
-				rs := NewReplicaSet(reps, ReplicaOptions{Name: "bench", Remote: RemoteOptions{ProbeInterval: -1, PoolSize: replicaWorkers}})
+				rs := NewReplicaSet(reps, ReplicaOptions{Name: "bench", Remote: RemoteOptions{ProbeInterval: -1}})
 				rs.balance = pol.p
 				g, err := New(context.Background(), rs)
 				if err != nil {

@@ -32,6 +32,15 @@
 // not UTF-8 are refused with CodeInvalidArgument naming the member, before
 // the handler runs.
 //
+// Calls run at once, each handler in a goroutine of its own, as net/rpc
+// does, with one exception that saves a goroutine hand-off per small call:
+// a handler that answers JSON to a request without a stream, and whose
+// recent calls returned within 20 µs, runs on the goroutine that read its
+// request. A handler that blocks, waiting on I/O, thus takes no other call
+// of its connection with it: after its first long call (which the reading
+// leaves after 1-2 ms) its calls run in their own goroutines, until a run of
+// quick calls shows it quick again (inline.go).
+//
 // # Safe and idempotent endpoints
 //
 // Register takes options that declare what a call does: Safe for an
@@ -112,7 +121,8 @@
 //	                     and their turns, flow control, PING, who reads the connection
 //	  message layer      stream.go, header*.go: HEADER [BODY...] [DATA... TRAILER] | RST
 //	  call layer         handler.go, servercall.go, serverframes.go, serverconn.go,
-//	                     client.go, clientread.go, local.go: calls, close handshake
+//	                     inline.go, client.go, clientread.go, local.go: calls, close
+//	                     handshake
 //
 // Teardown is stack-wise: Client.Close sends CLOSE, the server answers
 // CLOSE_ACK, both sides leave the message layer, then close the transport.

@@ -1,5 +1,7 @@
 package native
 
+import "time"
+
 // BodyMemoryInUse is the bytes of request bodies s holds now (its budget's
 // use), for tests.
 func BodyMemoryInUse(s *Server) int64 { return s.bodies.used.Load() }
@@ -11,4 +13,10 @@ func DecodeRequest(method string, data []byte, v any) error { return decodeReque
 // frame payload limit max.
 func defaultSettings(max uint32) settings {
 	return settings{maxFramePayload: max, maxCalls: DefaultMaxConcurrentCalls, streamWindow: DefaultStreamWindow, connWindow: DefaultConnWindow}
+}
+
+// WithLendAfter sets how long a handler run inline keeps the connection
+// unread before the reading passes on (inline.go), for tests.
+func WithLendAfter(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.lendAfter = d })
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"reflect"
 	"strings"
+	"sync/atomic"
 
 	"github.com/framegate/framegate/internal/clip"
 )
@@ -36,6 +37,10 @@ type handler struct {
 	request    BodyKind
 	response   BodyKind
 	decl       endpointDecl
+	// took is how long the handler's recent calls took, in nanoseconds:
+	// whether a server connection runs the next one inline (inline.go).
+	took atomic.Int64
+	last atomic.Int64 // the last call's time, in nanoseconds
 }
 
 // registrationError explains why fn cannot be a handler and what would fix it.

@@ -34,6 +34,7 @@ type config struct {
 	pingInterval     time.Duration   // PING after this long without a frame from the peer
 	pingTimeout      time.Duration   // the peer is dead after this long without a frame after a PING
 	hook             CallHook        // traces calls (callhook.go); nil for none
+	lendAfter        time.Duration   // server only: inline.go; tests set it (export_test.go)
 }
 
 // Defaults for the options.
@@ -120,6 +121,7 @@ func newConfig(opts []Option) config {
 		connWindow:       DefaultConnWindow,
 		pingInterval:     DefaultPingInterval,
 		pingTimeout:      DefaultPingTimeout,
+		lendAfter:        lendAfter,
 	}
 	for _, o := range opts {
 		o.apply(&c)

@@ -6,6 +6,7 @@ package native
 import (
 	"context"
 	"io"
+	"time"
 )
 
 // run calls the handler and writes the response.
@@ -27,11 +28,20 @@ func (c *serverConn) respond(ctx context.Context, call *serverCall) error {
 	if call.stream != nil {
 		inv.body = call.stream
 	}
+	// A handler that may run inline is timed (inline.go).
+	timed := call.stream == nil && h.response == BodyJSON
+	var start time.Time
+	if timed {
+		start = time.Now()
+	}
 	var err error
 	inv.req, err = h.decode(call.body.buf)
 	call.body.release(&c.s.bodies)
 	if err == nil {
 		err = h.run(ctx, &inv, c.cfg.logger, c.peer)
+	}
+	if timed {
+		h.observe(time.Since(start))
 	}
 	if call.stream != nil {
 		call.stream.abort(errHandlerReturned)

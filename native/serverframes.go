@@ -96,17 +96,17 @@ func (c *serverConn) onHeader(fh FrameHeader) error {
 	return nil
 }
 
-// dispatch starts the handler once the request's JSON part is in. A handler
-// that answers JSON to a request without a stream runs inline on the reader
-// goroutine (readLoop); any other runs on a goroutine of its own, as does
-// every handler whose request a stream's reader read (it holds the role for
-// its own stream, and goes back to it).
+// dispatch starts the handler once the request's JSON part is in. A quick
+// handler (inline.go) that answers JSON to a request without a stream runs
+// inline on the reader goroutine (readLoop); any other runs on a goroutine
+// of its own, as does every handler whose request a stream's reader read
+// (it holds the role for its own stream, and goes back to it).
 func (c *serverConn) dispatch(call *serverCall) {
 	if call.expect == partStream {
 		call.stream = newStreamReader(c, &c.w, &c.rr, call.id, true, nil)
 	}
 	c.handlers.Add(1)
-	if c.holder == nil && call.stream == nil && call.h.response == BodyJSON && c.due == nil {
+	if c.holder == nil && call.stream == nil && call.h.response == BodyJSON && c.due == nil && call.h.quick() {
 		c.due = call // readLoop returns it, to runInline
 		return
 	}

@@ -3,6 +3,7 @@ package native_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"testing"
 	"time"
@@ -114,7 +115,9 @@ func TestTurnsAcrossCallKinds(t *testing.T) {
 // lent away; its call is aborted and the next call's handler, on the other
 // goroutine, runs long and is lent in turn while the first still runs. When
 // each returns it must see that its own role was lent and not read: two
-// goroutines reading one connection corrupt it (and -race reports it).
+// goroutines reading one connection corrupt it (and -race reports it). The
+// two calls go to two endpoints: an endpoint whose handler was lent runs
+// its next calls on goroutines of their own (inline.go).
 func TestLentHandlersOverlap(t *testing.T) {
 	for _, tr := range transports {
 		t.Run(tr.name, func(t *testing.T) {
@@ -122,11 +125,13 @@ func TestLentHandlersOverlap(t *testing.T) {
 			srv, _ := newServer(t)
 			release := [2]chan struct{}{make(chan struct{}), make(chan struct{})}
 			held := make(chan int, 2)
-			mustRegister(t, srv, "Turns.Hold", func(ctx context.Context, req *echoReq, resp *echoResp) error {
-				held <- req.N
-				<-release[req.N] // deaf to ctx: it outlives its call
-				return nil
-			})
+			for n := range 2 {
+				mustRegister(t, srv, fmt.Sprintf("Turns.Hold%d", n), func(ctx context.Context, req *echoReq, resp *echoResp) error {
+					held <- req.N
+					<-release[req.N] // deaf to ctx: it outlives its call
+					return nil
+				})
+			}
 			f := remoteFactory(tr)(t, srv)
 			// Released once both handlers hold their goroutines and the
 			// second one's role is lent. Until then no goroutine reads the
@@ -135,7 +140,7 @@ func TestLentHandlersOverlap(t *testing.T) {
 			time.AfterFunc(40*time.Millisecond, func() { close(release[1]) })
 			for n := range 2 {
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
-				err := f.caller.Call(ctx, "Turns.Hold", &echoReq{N: n}, nil)
+				err := f.caller.Call(ctx, fmt.Sprintf("Turns.Hold%d", n), &echoReq{N: n}, nil)
 				cancel()
 				if native.CodeOf(err) != native.CodeDeadlineExceeded {
 					t.Fatalf("Turns.Hold %d = %v, want DeadlineExceeded", n, err)
