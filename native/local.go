@@ -169,7 +169,7 @@ func (l *localCall) answer(err error) (*localStream, error) {
 		src = eofReader{}
 	}
 	st := &localStream{src: src, orig: l.inv.stream, cancel: cancel, ci: ci, trailer: o.trailer, end: l.end}
-	st.stop = context.AfterFunc(ctx, func() { st.abort(contextError(ctx)) })
+	st.watch(ctx)
 	switch {
 	case l.rc != nil:
 		*l.rc = st
@@ -195,7 +195,7 @@ type localStream struct {
 	src     io.Reader
 	orig    io.Reader // the handler's stream, closed at the end
 	cancel  context.CancelCauseFunc
-	stop    func() bool
+	stop    func() bool // mu; set by watch
 	ci      *callInfo
 	trailer *Metadata
 	end     func(error) // the server's CallHook's, or nil
@@ -260,18 +260,33 @@ func (s *localStream) abort(reason error) {
 	s.finish(reason)
 }
 
+// watch aborts the stream when ctx is done. ctx may end at once, before
+// watch returns: stop is set under the lock finish reads it with.
+func (s *localStream) watch(ctx context.Context) {
+	stop := context.AfterFunc(ctx, func() { s.abort(contextError(ctx)) })
+	s.mu.Lock()
+	s.stop = stop
+	done := s.done
+	s.mu.Unlock()
+	if done {
+		stop()
+	}
+}
+
 func (s *localStream) finish(err error) {
 	s.mu.Lock()
 	if s.err == nil {
 		s.err = err
 	}
-	done := s.done
+	done, stop := s.done, s.stop
 	s.done = true
 	s.mu.Unlock()
 	if done {
 		return
 	}
-	s.stop()
+	if stop != nil {
+		stop()
+	}
 	closeStream(s.orig)
 	cause := errCallDone
 	if err != io.EOF {

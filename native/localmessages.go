@@ -7,6 +7,7 @@ package native
 
 import (
 	"context"
+	"io"
 	"sync"
 )
 
@@ -21,7 +22,7 @@ func (lc *LocalClient) callMessages(l *localCall, tx senderBinder, rx receiverBi
 	var send *msgSend
 	if h.reqRecv != nil {
 		in = newMsgPipe()
-		l.inv.in = &msgRecv{src: in, limit: limit, strict: h.name, endpoint: h.name}
+		l.inv.in = &msgRecv{src: handlerPipe{in}, limit: limit, strict: h.name, endpoint: h.name}
 		send = newMsgSend(in, limit, h.name, CodeInvalidArgument)
 		hctx := l.hctx
 		context.AfterFunc(hctx, func() { in.closeRead(sendEnded(l.ctx)) })
@@ -63,10 +64,17 @@ func (lc *LocalClient) callMessages(l *localCall, tx senderBinder, rx receiverBi
 	go func() { out.closeWrite(run()) }()
 	ctx := l.ctx
 	st := &localStream{src: out, orig: out, cancel: l.cancel, ci: l.ci, trailer: l.o.trailer, end: l.end}
-	st.stop = context.AfterFunc(ctx, func() { st.abort(contextError(ctx)) })
+	st.watch(ctx)
 	rx.bindReceiver(&msgRecv{src: st, limit: limit, endpoint: h.name})
 	if send != nil {
 		send.close = func() error { in.closeWrite(nil); return nil }
 		tx.bindSender(send)
 	}
 }
+
+// handlerPipe is a local handler's request stream of messages: a handler
+// that stops reading (Receiver.Close) ends the caller's Send with io.EOF,
+// as a remote caller's ends once the handler answered.
+type handlerPipe struct{ *msgPipe }
+
+func (p handlerPipe) abort(error) { p.closeRead(io.EOF) }

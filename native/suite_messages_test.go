@@ -27,6 +27,10 @@ var messageCases = []suiteCase{
 	{name: "MessagesTooLarge", run: testMessagesTooLarge},
 	{name: "MessagesTooLargeReceived", run: testMessagesTooLargeReceived},
 	{name: "MessagesWithByteStreams", run: testMessagesWithByteStreams},
+	{name: "MessagesDeadline", run: testMessagesDeadline},
+	{name: "MessagesHandlerClosesReceiver", run: testMessagesHandlerClosesReceiver},
+	{name: "MessagesPeerVanishes", remote: true, run: testMessagesPeerVanishes},
+	{name: "MessagesCloseClientDuringBidi", remote: true, run: testMessagesCloseClientDuringBidi},
 }
 
 type tick struct {
@@ -506,4 +510,123 @@ func testMessagesWithByteStreams(t *testing.T, mk factory) {
 		t.Fatalf("split into %q", words)
 	}
 	checkEcho(t, f.caller, 1)
+}
+
+// testMessagesDeadline checks a caller's deadline: the handler, blocked
+// in Send to a caller that does not read, sees it, and the caller's Recv
+// ends with DeadlineExceeded, never io.EOF.
+func testMessagesDeadline(t *testing.T, mk factory) {
+	srv, _ := newServer(t)
+	cause, sendErr := registerEndlessTicks(t, srv)
+	f := mk(t, srv)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	var rx native.Receiver[tick]
+	if err := f.caller.Call(ctx, "Ticks.Endless", nil, &rx); err != nil {
+		t.Fatal(err)
+	}
+	if got := waitFor(t, cause, 5*time.Second, "the handler's ctx to end"); got == nil {
+		t.Fatal("no cause")
+	}
+	if err := waitFor(t, sendErr, 5*time.Second, "the handler's Send to fail"); err == nil {
+		t.Fatal("Send did not fail")
+	}
+	var err error
+	for err == nil {
+		_, err = rx.Recv()
+	}
+	wantCode(t, err, native.CodeDeadlineExceeded)
+	checkEcho(t, f.caller, 1)
+}
+
+// testMessagesHandlerClosesReceiver checks a handler that stops reading
+// its caller's messages and answers: the caller's Send ends with io.EOF,
+// and Close gives the answer.
+func testMessagesHandlerClosesReceiver(t *testing.T, mk factory) {
+	srv, _ := newServer(t)
+	mustRegister(t, srv, "Ticks.First", func(in *native.Receiver[tick], resp *sumResp) error {
+		m, err := in.Recv()
+		if err != nil {
+			return err
+		}
+		in.Close()
+		resp.N, resp.Tag = 1, m.Text
+		return nil
+	})
+	f := mk(t, srv)
+	var tx native.Sender[tick]
+	var resp sumResp
+	if err := f.caller.Call(context.Background(), "Ticks.First", &tx, &resp); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	for i := 0; err == nil && i < 1_000_000; i++ {
+		err = tx.Send(&tick{Seq: i, Text: "first"})
+	}
+	if err != io.EOF {
+		t.Fatalf("Send to a handler that answered: %v, want io.EOF", err)
+	}
+	if err := tx.Close(); err != nil || resp.Tag != "first" {
+		t.Fatalf("Close = %v, response %+v", err, resp)
+	}
+	checkEcho(t, f.caller, 1)
+}
+
+// testMessagesPeerVanishes checks that a stream of messages cut by a
+// broken connection ends with an error, never io.EOF, after the messages
+// that arrived.
+func testMessagesPeerVanishes(t *testing.T, mk factory) {
+	srv, _ := newServer(t)
+	registerEndlessTicks(t, srv)
+	f := mk(t, srv)
+	var rx native.Receiver[tick]
+	if err := f.caller.Call(context.Background(), "Ticks.Endless", nil, &rx); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if _, err := rx.Recv(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.kill()
+	n, err := 0, error(nil)
+	for ; err == nil; n++ {
+		var m *tick
+		if m, err = rx.Recv(); err == nil && m.Seq != 5+n {
+			t.Fatalf("message %d has seq %d", 5+n, m.Seq)
+		}
+	}
+	if err == io.EOF || native.CodeOf(err) != native.CodeUnavailable {
+		t.Fatalf("stream of a vanished peer ended with %v after %d more messages", err, n)
+	}
+	f.serveResult(t)
+}
+
+// testMessagesCloseClientDuringBidi closes the client while a bidi call is
+// open: Close aborts it and returns; Recv and Send then fail.
+func testMessagesCloseClientDuringBidi(t *testing.T, mk factory) {
+	srv, _ := newServer(t)
+	registerPingPong(t, srv)
+	f := mk(t, srv)
+	tx, rx := openEcho(t, f)
+	if err := tx.Send(&tick{Seq: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rx.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- f.client.Close() }()
+	if err := waitFor(t, done, 4*time.Second, "Client.Close with a bidi call open"); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if _, err := rx.Recv(); err == nil || err == io.EOF {
+		t.Fatalf("Recv after Close: %v", err)
+	}
+	if err := tx.Send(&tick{}); err == nil {
+		t.Fatal("Send after Close succeeded")
+	}
+	if err := f.serveResult(t); err != nil {
+		t.Fatalf("ServeConn after a clean close: %v", err)
+	}
 }
