@@ -19,8 +19,10 @@ import (
 
 const callAbout = `Call one endpoint of a native server (gw serve's -native-addr, or gw backend)
 and print its answer: a JSON response pretty-printed, a stream response as raw
-bytes on stdout. JSON is the request (default {}); an endpoint whose request
-has a stream reads it from stdin. -list prints the endpoints with the kinds of
+bytes on stdout, a stream of messages as one JSON message a line, each as it
+arrives. JSON is the request (default {}); an endpoint whose request has a
+stream reads it from stdin, one whose request is a stream of messages reads
+them from stdin, one JSON message a line, sending each as it is read. -list prints the endpoints with the kinds of
 their requests and responses. -addr takes the forms of gw serve -backend:
 tcp://host:port (or host:port), tls://host:port, unix:///path, exec:command.
 
@@ -125,6 +127,12 @@ func runCall(args []string, sio *stdio) int {
 	if err != nil {
 		return fail(err)
 	}
+	if ep.Request.HasMessages() || ep.Response.HasMessages() {
+		if err := callMessages(ctx, client, ep, req, sio); err != nil {
+			return fail(err)
+		}
+		return 0
+	}
 	if ep.Response.HasStream() && output != "" {
 		errFile, _ := sio.err.(*os.File)
 		if err := downloadTo(ctx, client, ep.Name, req, output, resume, errFile); err != nil {
@@ -147,14 +155,21 @@ func runCall(args []string, sio *stdio) int {
 	if err := client.Call(ctx, ep.Name, req, &out); err != nil {
 		return fail(err)
 	}
+	printJSON(sio.out, out)
+	return 0
+}
+
+// printJSON writes a JSON response indented, or as it is if it is not
+// JSON, and a newline.
+func printJSON(w io.Writer, out json.RawMessage) error {
 	var pretty bytes.Buffer
 	if len(out) == 0 || json.Indent(&pretty, out, "", "  ") != nil {
 		pretty.Reset()
 		pretty.Write(out)
 	}
 	pretty.WriteByte('\n')
-	sio.out.Write(pretty.Bytes())
-	return 0
+	_, err := w.Write(pretty.Bytes())
+	return err
 }
 
 func findEndpoint(s *native.Schema, name string) *native.Endpoint {
@@ -187,6 +202,8 @@ func callRequest(ep *native.Endpoint, jsonArg []string, stdin io.Reader) (any, e
 		return stdin, nil
 	case native.BodyJSONStream:
 		return native.StreamRequest{JSON: value, Body: stdin}, nil
+	case native.BodyJSONMessages:
+		return value, nil // callMessages adds the messages
 	}
 	return nil, nil
 }
