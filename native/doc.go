@@ -77,7 +77,9 @@
 // cancelled ctx abort the call with RST and cancel the handler's context; a
 // slow reader blocks its sender's Send through flow control; and a message
 // over WithMaxMessageSize fails the stream with CodeResourceExhausted
-// naming the limit. A caller's Send returns io.EOF once the call ended on
+// naming the limit. The response header goes out as the handler starts, so
+// a handler's metadata goes in the trailer (SetTrailer; SetHeader fails).
+// A caller's Send returns io.EOF once the call ended on
 // the server's side; why is Recv's error, or Close's. The gateway does not
 // serve streams of messages yet: it leaves their endpoints out, with a
 // warning.

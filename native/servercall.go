@@ -89,8 +89,8 @@ func (c *serverConn) respond(ctx context.Context, call *serverCall) error {
 
 // respondMessages runs the handler of a stream of messages. The response
 // header goes out first, as the handler starts, so that a caller of a bidi
-// endpoint learns that the call was taken before it sends (SetHeader has no
-// effect there; SetTrailer has). The handler's Sender fills a pipe that
+// endpoint learns that the call was taken before it sends (SetHeader fails
+// with FAILED_PRECONDITION there; SetTrailer works). The handler's Sender fills a pipe that
 // another goroutine sends as DATA; the handler's return ends the stream
 // with a TRAILER carrying its error (code 0 for nil).
 func (c *serverConn) respondMessages(ctx context.Context, call *serverCall, inv *invocation) error {
