@@ -31,6 +31,7 @@ var messageCases = []suiteCase{
 	{name: "MessagesHandlerClosesReceiver", run: testMessagesHandlerClosesReceiver},
 	{name: "MessagesPeerVanishes", remote: true, run: testMessagesPeerVanishes},
 	{name: "MessagesCloseClientDuringBidi", remote: true, run: testMessagesCloseClientDuringBidi},
+	{name: "MessagesPool", remote: true, run: testMessagesPool},
 }
 
 type tick struct {
@@ -628,5 +629,54 @@ func testMessagesCloseClientDuringBidi(t *testing.T, mk factory) {
 	}
 	if err := f.serveResult(t); err != nil {
 		t.Fatalf("ServeConn after a clean close: %v", err)
+	}
+}
+
+// testMessagesPool makes calls with streams of messages through a Pool: a
+// connection carrying an open stream is busy until the stream ends, and
+// then idle again, for streams in either direction.
+func testMessagesPool(t *testing.T, mk factory) {
+	srv, _ := newServer(t)
+	registerPingPong(t, srv)
+	registerTicks(t, srv)
+	p := newPool(t, mk, srv, 2)
+	for range 3 {
+		var tx native.Sender[tick]
+		var rx native.Receiver[tick]
+		if err := p.Call(context.Background(), "Ticks.Echo", &tx, &rx); err != nil {
+			t.Fatal(err)
+		}
+		// A call meanwhile takes the other connection.
+		checkEcho(t, p, 1)
+		if st := p.Stats(); st.Open != 2 {
+			t.Fatalf("stats %+v with a bidi call open, want 2 connections", st)
+		}
+		if err := tx.Send(&tick{Seq: 1}); err != nil {
+			t.Fatal(err)
+		}
+		if m, err := rx.Recv(); err != nil || m.Seq != 2 {
+			t.Fatalf("Recv = %v, %v", m, err)
+		}
+		tx.Close()
+		if _, err := rx.Recv(); err != io.EOF {
+			t.Fatalf("Recv at the end: %v", err)
+		}
+		var w native.Receiver[tick]
+		if err := p.Call(context.Background(), "Ticks.Watch", &watchReq{Count: 10}, &w); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := recvAll(t, &w); err != io.EOF || n != 10 {
+			t.Fatalf("watch: %d messages, %v", n, err)
+		}
+	}
+	// A bidi call ends when its request's TRAILER was written, which its
+	// caller's goroutine does not wait for: the connection may come back a
+	// moment after Recv's io.EOF.
+	st := p.Stats()
+	for deadline := time.Now().Add(5 * time.Second); st.Idle != 2 && time.Now().Before(deadline); st = p.Stats() {
+		time.Sleep(time.Millisecond)
+	}
+	if st.Dials != 2 || st.Idle != 2 {
+		t.Fatalf("stats %+v after the streams ended, want 2 connections, both idle", st)
 	}
 }
