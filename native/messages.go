@@ -50,8 +50,10 @@ func (tx *Sender[T]) Send(m *T) error {
 // Close ends a caller's stream of messages: the handler's Recv returns
 // io.EOF once it has read the messages before it. When the call's response
 // is a JSON value (a client stream), Close then waits for it, decodes it
-// into Call's resp and returns the call's error. A handler's Sender ends
-// when the handler returns; Close does nothing there.
+// into Call's resp and returns the call's error. A caller's call is in
+// progress until it closes its Sender (or cancels the call's ctx), as it is
+// until it reads a Receiver to its end or closes it. A handler's Sender
+// ends when the handler returns; Close does nothing there.
 func (tx *Sender[T]) Close() error {
 	if tx.s == nil {
 		return errUnbound
