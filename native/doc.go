@@ -43,7 +43,8 @@
 // (a client stream); with both it does both at once (bidi). Register infers
 // In and Out by reflection, and the Schema carries them
 // (Endpoint.RequestMessage, Endpoint.ResponseMessage). Each message travels
-// as JSON, read as strictly as a request when it goes to the handler.
+// as JSON, read as strictly as a request, except that a caller skips the
+// members its type does not have (a newer server may add fields).
 //
 //	func (s *Store) Watch(ctx context.Context, req *WatchRequest, out *native.Sender[Event]) error {
 //		for ev := range s.events(ctx, req.Prefix) {

@@ -18,6 +18,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	jsonv2 "encoding/json/v2"
 	"errors"
 	"fmt"
 	"io"
@@ -289,8 +290,8 @@ type msgRecv struct {
 	closed error       // why the consumer stopped: next returns it, not what is read ahead
 	limit  int64
 	// strict names the endpoint whose requests these messages are: they
-	// are decoded strictly, as requests are; "" decodes as encoding/json
-	// does, as responses are.
+	// are decoded strictly, as requests are; "" decodes by messageJSON,
+	// which skips unknown members.
 	strict   string
 	endpoint string
 	// start, if set, waits for the call's response and returns its
@@ -318,7 +319,7 @@ func (r *msgRecv) recv(m any) error {
 	}
 	if r.strict != "" {
 		err = decodeRequest(r.strict, data, m)
-	} else if err = json.Unmarshal(data, m); err != nil {
+	} else if err = jsonv2.Unmarshal(data, m, messageJSON); err != nil {
 		err = &Error{code: CodeInternal, msg: fmt.Sprintf("cannot decode a message of %q into %T: %v", r.endpoint, m, err), err: err}
 	}
 	if err != nil {

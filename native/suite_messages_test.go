@@ -5,6 +5,7 @@ package native_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -32,6 +33,7 @@ var messageCases = []suiteCase{
 	{name: "MessagesPeerVanishes", remote: true, run: testMessagesPeerVanishes},
 	{name: "MessagesCloseClientDuringBidi", remote: true, run: testMessagesCloseClientDuringBidi},
 	{name: "MessagesPool", remote: true, run: testMessagesPool},
+	{name: "MessagesDecodeRules", run: testMessagesDecodeRules},
 }
 
 type tick struct {
@@ -679,4 +681,50 @@ func testMessagesPool(t *testing.T, mk factory) {
 	if st.Dials != 2 || st.Idle != 2 {
 		t.Fatalf("stats %+v after the streams ended, want 2 connections, both idle", st)
 	}
+}
+
+// testMessagesDecodeRules checks how a caller reads the messages it
+// receives: a member its type does not have is skipped, names match
+// exactly, and a member twice fails the stream; a handler reads its
+// caller's messages as strictly as a request.
+func testMessagesDecodeRules(t *testing.T, mk factory) {
+	srv, _ := newServer(t)
+	mustRegister(t, srv, "Raw.Send", func(req *watchReq, out *native.Sender[json.RawMessage]) error {
+		msg := json.RawMessage(req.Name)
+		return out.Send(&msg)
+	})
+	registerPingPong(t, srv)
+	f := mk(t, srv)
+	for _, c := range []struct {
+		raw  string
+		want tick
+		code native.Code
+	}{
+		{`{"seq":1,"extra":[1,2]}`, tick{Seq: 1}, native.CodeOK},
+		{`{"SEQ":1}`, tick{}, native.CodeOK},
+		{`{"seq":1,"seq":2}`, tick{}, native.CodeInternal},
+	} {
+		var rx native.Receiver[tick]
+		if err := f.caller.Call(context.Background(), "Raw.Send", &watchReq{Name: c.raw}, &rx); err != nil {
+			t.Fatal(err)
+		}
+		m, err := rx.Recv()
+		if native.CodeOf(err) != c.code || (err == nil && *m != c.want) {
+			t.Fatalf("%s: Recv = %+v, %v; want %+v, code %v", c.raw, m, err, c.want, c.code)
+		}
+		rx.Close()
+	}
+	var tx native.Sender[json.RawMessage]
+	var rx native.Receiver[tick]
+	if err := f.caller.Call(context.Background(), "Ticks.Echo", &tx, &rx); err != nil {
+		t.Fatal(err)
+	}
+	msg := json.RawMessage(`{"seq":1,"extra":2}`)
+	if err := tx.Send(&msg); err != nil {
+		t.Fatal(err)
+	}
+	_, err := rx.Recv()
+	wantCode(t, err, native.CodeInvalidArgument, `invalid request body for "Ticks.Echo"`, "unknown field")
+	tx.Close()
+	checkEcho(t, f.caller, 1)
 }
