@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -216,18 +217,26 @@ func printEndpoints(w io.Writer, s *native.Schema) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ENDPOINT\tREQUEST\tRESPONSE")
 	for _, ep := range eps {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", ep.Name, kindString(ep.Request, ep.RequestType), kindString(ep.Response, ep.ResponseType))
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", ep.Name, kindString(ep.Request, ep.RequestType, ep.RequestMessage), kindString(ep.Response, ep.ResponseType, ep.ResponseMessage))
 	}
 	tw.Flush()
 }
 
-func kindString(k native.BodyKind, t *native.Type) string {
-	if t == nil {
+// kindString is a body kind with its JSON part's type t and its messages'
+// type msg: "json (store.ListRequest)", "messages (store.Event)".
+func kindString(k native.BodyKind, t, msg *native.Type) string {
+	var types []string
+	for _, t := range []*native.Type{t, msg} {
+		switch {
+		case t == nil:
+		case t.Message != "":
+			types = append(types, t.Message)
+		default:
+			types = append(types, string(t.Kind))
+		}
+	}
+	if len(types) == 0 {
 		return string(k)
 	}
-	name := string(t.Kind)
-	if t.Message != "" {
-		name = t.Message
-	}
-	return string(k) + " (" + name + ")"
+	return string(k) + " (" + strings.Join(types, ", ") + ")"
 }

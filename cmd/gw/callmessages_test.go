@@ -93,6 +93,10 @@ func TestCallMessages(t *testing.T) {
 		{"client stream", "{\"text\":\"1\"}\n\n{\"text\":\"2\"}\n", []string{"T.Join", `{"prefix":"p"}`}, "{\n  \"text\": \"p12\"\n}\n", "", 0},
 		{"bidi", "{\"text\":\"hi\"}\n{\"text\":\"there\"}\n", []string{"T.Upper"}, "{\"text\":\"HI\"}\n{\"text\":\"THERE\"}\n", "", 0},
 		{"not JSON", "{\"text\":\"hi\"}\nnope\n", []string{"T.Upper"}, "", "line 2 of stdin is not one JSON message", 1},
+		{"list", "", []string{"-list"}, "ENDPOINT  REQUEST                                  RESPONSE\n" +
+			"T.Join    json+messages (main.cmReq, main.cmLine)  json (main.cmLine)\n" +
+			"T.Upper   messages (main.cmLine)                   messages (main.cmLine)\n" +
+			"T.Watch   json (main.cmReq)                        messages (main.cmLine)\n", "", 0},
 		{"refused message", "{\"text\":7}\n", []string{"T.Upper"}, "", "gw call: InvalidArgument: invalid request body for \"T.Upper\"", 1},
 	} {
 		t.Run(c.name, func(t *testing.T) {
