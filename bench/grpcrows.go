@@ -213,6 +213,7 @@ func startGRPC(transport string, msgSize int, s grpcSettings) (*grpcSession, err
 func startGRPCWith(transport string, msgSize int, server, client grpcSettings) (*grpcSession, error) {
 	srv := grpc.NewServer(server.serverOptions()...)
 	srv.RegisterService(&grpcDesc, &grpcService{msg: &wrapperspb.BytesValue{Value: pattern[:msgSize]}})
+	srv.RegisterService(&grpcMessagesDesc, nil)
 	gs := &grpcSession{srv: srv, served: make(chan error, 1)}
 	var l net.Listener
 	var target string

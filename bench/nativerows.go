@@ -57,6 +57,7 @@ func newNativeServer(opts ...native.Option) (*native.Server, error) {
 			*body = f
 			return err
 		}, native.Safe()),
+		s.Register("Bench.Watch", benchWatch, native.Safe()),
 		s.Register("Bench.Echo", func(ctx context.Context, req *EchoMsg, resp *EchoMsg) error {
 			*resp = *req
 			return nil

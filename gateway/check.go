@@ -42,6 +42,33 @@ func validBody(k native.BodyKind) bool {
 	return false
 }
 
+// withoutMessageStreams returns s without the endpoints whose request or
+// response is a stream of messages, and their names: the gateway does not
+// map them to gRPC or REST yet, so it leaves them out rather than serve
+// them as something else. s itself is left as it is.
+func withoutMessageStreams(s *native.Schema) (*native.Schema, []string) {
+	if s == nil {
+		return nil, nil
+	}
+	var skipped []string
+	for _, ep := range s.Endpoints {
+		if ep.Request.HasMessages() || ep.Response.HasMessages() {
+			skipped = append(skipped, ep.Name)
+		}
+	}
+	if skipped == nil {
+		return s, nil
+	}
+	out := *s
+	out.Endpoints = make([]native.Endpoint, 0, len(s.Endpoints)-len(skipped))
+	for _, ep := range s.Endpoints {
+		if !ep.Request.HasMessages() && !ep.Response.HasMessages() {
+			out.Endpoints = append(out.Endpoints, ep)
+		}
+	}
+	return &out, skipped
+}
+
 // ErrSchemaLimit is wrapped by the error of a schema past one of the
 // gateway's SchemaLimits.
 var ErrSchemaLimit = errors.New("gateway: schema limit exceeded")

@@ -207,3 +207,35 @@ func BenchmarkUnaryTCP(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkMessagesTCP is a server stream of ~100-byte JSON messages: one
+// op is one message of a stream of b.N.
+func BenchmarkMessagesTCP(b *testing.B) {
+	a, c := benchTCPPair(b)
+	s := benchServer(b)
+	msg := &benchEcho{ID: 1234567, Name: "reports/2026/q3-summary.pdf", Tags: []string{"finance", "quarterly"}, Size: 1048576, Owner: "alice"}
+	if err := s.Register("Bench.Watch", func(req *benchStreamReq, out *native.Sender[benchEcho]) error {
+		for range req.N {
+			if err := out.Send(msg); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		b.Fatal(err)
+	}
+	client := benchConnect(b, s, a, c)
+	b.ReportAllocs()
+	var rx native.Receiver[benchEcho]
+	if err := client.Call(context.Background(), "Bench.Watch", &benchStreamReq{N: int64(b.N)}, &rx); err != nil {
+		b.Fatal(err)
+	}
+	for range b.N {
+		if _, err := rx.Recv(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := rx.Recv(); err != io.EOF {
+		b.Fatal(err)
+	}
+}

@@ -67,10 +67,16 @@ func Trailer(md *Metadata) CallOption {
 //
 //	c.Call(ctx, "Store.Write", native.StreamRequest{JSON: &WriteRequest{Name: "x"}, Body: f}, &resp)
 //
-// A nil JSON sends a stream only, like passing Body itself.
+// A nil JSON sends a stream only, like passing Body itself. For endpoints
+// whose handler takes a request value and a *Receiver, Messages is the
+// caller's *Sender (Body is then unused):
+//
+//	var tx native.Sender[Line]
+//	c.Call(ctx, "Log.Append", native.StreamRequest{JSON: &AppendRequest{Log: "x"}, Messages: &tx}, &resp)
 type StreamRequest struct {
-	JSON any
-	Body io.Reader
+	JSON     any
+	Body     io.Reader
+	Messages any // a *Sender[T]
 }
 
 // requestParts splits a Call's req argument into its parts.
@@ -84,8 +90,28 @@ func requestParts(req any) (kind BodyKind, value any, body io.Reader) {
 		return streamRequestKind(*r)
 	case io.Reader:
 		return BodyStream, nil, r
+	case senderBinder:
+		return BodyMessages, nil, nil
 	}
 	return BodyJSON, req, nil
+}
+
+func (r StreamRequest) messages() any { return r.Messages }
+
+// messageParts returns the *Sender a Call's req sends and the *Receiver
+// its resp receives, if any.
+func messageParts(req, resp any) (senderBinder, receiverBinder) {
+	var tx senderBinder
+	switch r := req.(type) {
+	case senderBinder:
+		tx = r
+	case StreamRequest:
+		tx, _ = r.Messages.(senderBinder)
+	case *StreamRequest:
+		tx, _ = r.Messages.(senderBinder)
+	}
+	rx, _ := resp.(receiverBinder)
+	return tx, rx
 }
 
 // encodeRequestJSON returns the JSON of a request value: json.Marshal's,
@@ -99,6 +125,12 @@ func encodeRequestJSON(value any) ([]byte, error) {
 }
 
 func streamRequestKind(r StreamRequest) (BodyKind, any, io.Reader) {
+	if r.Messages != nil {
+		if r.JSON == nil {
+			return BodyMessages, nil, nil
+		}
+		return BodyJSONMessages, r.JSON, nil
+	}
 	body := r.Body
 	if body == nil {
 		body = eofReader{}
@@ -116,6 +148,8 @@ func responseKind(resp any) (BodyKind, *io.ReadCloser, *io.Reader) {
 		return BodyStream, r, nil
 	case *io.Reader:
 		return BodyStream, nil, r
+	case receiverBinder:
+		return BodyMessages, nil, nil
 	}
 	return BodyJSON, nil, nil
 }

@@ -84,6 +84,8 @@ type clientCall struct {
 	stream *streamReader
 	// want is the stream's announced length (-1: none).
 	want int64
+	// pipe holds the caller's messages of a request stream of messages.
+	pipe *msgPipe
 
 	mu          sync.Mutex // orders an abort's RST before the call completes
 	respEnded   bool
@@ -173,6 +175,15 @@ func (c *Client) call(ctx context.Context, method string, req, resp any, opts []
 	}
 	kind, value, body := requestParts(req)
 	accept, rc, rr := responseKind(resp)
+	tx, rx := messageParts(req, resp)
+	if kind.HasMessages() && tx == nil {
+		return notSent(Errorf(CodeInvalidArgument, "the Messages of the request for %q must be a *native.Sender[T], it is %T", method, req.(interface{ messages() any }).messages()))
+	}
+	var pipe *msgPipe
+	if tx != nil {
+		pipe = newMsgPipe()
+		body = pipe
+	}
 	var data []byte
 	if kind.HasJSON() {
 		var err error
@@ -180,7 +191,12 @@ func (c *Client) call(ctx context.Context, method string, req, resp any, opts []
 			return notSent(&Error{code: CodeInvalidArgument, msg: fmt.Sprintf("cannot encode the request for %q: %v", method, err), err: err})
 		}
 	}
-	call := &clientCall{method: method, accept: accept, events: make(chan clientEvent, 1), onDone: onDone}
+	call := &clientCall{method: method, accept: accept, events: make(chan clientEvent, 1), onDone: onDone, pipe: pipe}
+	if pipe != nil {
+		// The request half ends (RST, the response's end, a broken
+		// connection): the caller's Send stops.
+		call.req.onClose = func() { pipe.closeRead(sendEnded(ctx)) }
+	}
 	for _, o := range opts {
 		o.applyCall(&call.opts)
 	}
@@ -232,19 +248,34 @@ func (c *Client) call(ctx context.Context, method string, req, resp any, opts []
 		})
 	}
 	call.mu.Unlock()
+	if tx != nil {
+		c.bindMessages(ctx, call, resp, rc, rr, tx, rx, pipe)
+		return nil
+	}
+	stream, err := c.answer(ctx, call, resp, rc, rr)
+	if err == nil && rx != nil {
+		rx.bindReceiver(&msgRecv{src: stream, limit: c.cfg.maxMessageSize, endpoint: method})
+	}
+	return err
+}
+
+// answer waits for call's response and delivers it into resp, as Call
+// does; a stream of messages is returned for the caller to bind.
+func (c *Client) answer(ctx context.Context, call *clientCall, resp any, rc *io.ReadCloser, rr *io.Reader) (*streamReader, error) {
+	method := call.method
 	ev, err := c.await(ctx, call)
 	if err != nil {
 		c.abort(call, err)
-		return err
+		return nil, err
 	}
 	if ev.err != nil {
 		if ctx.Err() != nil {
 			// The caller gave up, and the answer may be the server's
 			// acknowledgment of the abort (an RST): the call fails with
 			// ctx's error, as a local one does.
-			return contextError(ctx)
+			return nil, contextError(ctx)
 		}
-		return ev.err
+		return nil, ev.err
 	}
 	if ev.stream != nil {
 		switch {
@@ -253,14 +284,14 @@ func (c *Client) call(ctx context.Context, method string, req, resp any, opts []
 		case rr != nil:
 			*rr = ev.stream
 		}
-		return nil
+		return ev.stream, nil
 	}
 	if resp != nil {
 		if err := json.Unmarshal(ev.body, resp); err != nil {
-			return &Error{code: CodeInternal, msg: fmt.Sprintf("cannot decode the response of %q into %T: %v", method, resp, err), err: err}
+			return nil, &Error{code: CodeInternal, msg: fmt.Sprintf("cannot decode the response of %q into %T: %v", method, resp, err), err: err}
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 // await returns call's first event, or ctx's error. The caller reads the
@@ -420,6 +451,9 @@ func (c *Client) complete(call *clientCall, reusable bool) {
 	}
 	call.respEnded = true
 	call.mu.Unlock()
+	if call.pipe != nil {
+		call.pipe.closeRead(io.EOF) // a call the connection's failure ended
+	}
 	c.mu.Lock()
 	delete(c.calls, call.id)
 	ack := c.goAway && !c.acked && len(c.calls) == 0 && c.err == nil && !c.closing

@@ -11,14 +11,17 @@
 //
 //	func([ctx context.Context,] [req *Req,] [body io.Reader,] resp *Resp) error
 //	func([ctx context.Context,] [req *Req,] [body io.Reader,] stream *io.Reader) error
+//	func([ctx context.Context,] [req *Req,] [in *native.Receiver[In],] out *native.Sender[Out]) error
+//	func([ctx context.Context,] [req *Req,] in *native.Receiver[In], resp *Resp) error
 //
 // req is the JSON request (a pointer or a value of any type encoding/json
 // decodes); body is a request byte stream, read as it arrives; the last
 // parameter receives the response: a *Resp is encoded as JSON, a *io.Reader
 // (or *io.ReadCloser) is set by the handler to a reader whose bytes are sent
 // as they are read, and closed afterwards if it is an io.Closer. The form
-// without ctx, func(req *Req, resp *Resp) error, is net/rpc's. Register
-// refuses any other form with an error saying what would fix it.
+// without ctx, func(req *Req, resp *Resp) error, is net/rpc's. The last two
+// forms take streams of messages (below). Register refuses any other form
+// with an error saying what would fix it.
 //
 // The returned error decides the status code the caller sees: an *Error
 // (Errorf, NewError) carries its own code, context errors become
@@ -40,6 +43,56 @@
 // of its connection with it: after its first long call (which the reading
 // leaves after 1-2 ms) its calls run in their own goroutines, until a run of
 // quick calls shows it quick again (inline.go).
+//
+// # Streams of messages
+//
+// A handler whose last parameter is a *Sender[Out] sends a stream of
+// messages of type Out (a server stream: a watch, a log tail, progress);
+// one that takes a *Receiver[In] in the request stream's place receives one
+// (a client stream); with both it does both at once (bidi). Register infers
+// In and Out by reflection, and the Schema carries them
+// (Endpoint.RequestMessage, Endpoint.ResponseMessage). Each message travels
+// as JSON, read as strictly as a request, except that a caller skips the
+// members its type does not have (a newer server may add fields).
+//
+//	func (s *Store) Watch(ctx context.Context, req *WatchRequest, out *native.Sender[Event]) error {
+//		for ev := range s.events(ctx, req.Prefix) {
+//			if err := out.Send(&ev); err != nil {
+//				return err // the caller went away
+//			}
+//		}
+//		return ctx.Err()
+//	}
+//
+// A caller passes a *Receiver as Call's resp and a *Sender as its request
+// (or StreamRequest.Messages, beside a JSON value); Call binds them:
+//
+//	var events native.Receiver[Event]
+//	err := c.Call(ctx, "Store.Watch", &WatchRequest{Prefix: "logs/"}, &events)
+//	for ev, err := events.Recv(); err == nil; ev, err = events.Recv() { ... }
+//
+//	var tx native.Sender[Line]
+//	var rx native.Receiver[Reply]
+//	err = c.Call(ctx, "Chat.Talk", &tx, &rx) // bidi: returns at once
+//	tx.Send(&Line{Text: "hi"}); reply, err := rx.Recv(); tx.Close()
+//
+//	var tx native.Sender[Record]
+//	err = c.Call(ctx, "Log.Append", &tx, &summary) // client stream
+//	tx.Send(&rec) ...; err = tx.Close() // waits for summary, the call's error
+//
+// The rules of byte streams hold: Recv returns io.EOF only after the
+// sender ended the stream cleanly (the handler returned nil, the caller
+// closed its Sender); a handler's error after N messages reaches the caller
+// as that error, with its code, after the N messages; Receiver.Close and a
+// cancelled ctx abort the call with RST and cancel the handler's context; a
+// slow reader blocks its sender's Send through flow control; and a message
+// over WithMaxMessageSize fails the stream with CodeResourceExhausted
+// naming the limit. The response header goes out as the handler starts, so
+// a handler's metadata goes in the trailer (SetTrailer; SetHeader fails).
+// A caller's Send returns io.EOF once the call ended on
+// the server's side; why is Recv's error, or Close's. The gateway does not
+// serve streams of messages yet: it leaves their endpoints out, with a
+// warning.
 //
 // # Safe and idempotent endpoints
 //
@@ -119,10 +172,11 @@
 //	  frame layer        frame.go: preface, 12-byte frame headers, limits
 //	  wire layer         wire.go, wireframes.go, flow.go, heartbeat.go, role.go: writes
 //	                     and their turns, flow control, PING, who reads the connection
-//	  message layer      stream.go, header*.go: HEADER [BODY...] [DATA... TRAILER] | RST
+//	  message layer      stream.go, header*.go: HEADER [BODY...] [DATA... TRAILER] | RST;
+//	                     messages.go: streams of messages inside DATA
 //	  call layer         handler.go, servercall.go, serverframes.go, serverconn.go,
-//	                     inline.go, client.go, clientread.go, local.go: calls, close
-//	                     handshake
+//	                     inline.go, client.go, clientread.go, local.go,
+//	                     localmessages.go: calls, close handshake
 //
 // Teardown is stack-wise: Client.Close sends CLOSE, the server answers
 // CLOSE_ACK, both sides leave the message layer, then close the transport.

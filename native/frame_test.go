@@ -53,6 +53,24 @@ var goldenFrames = []struct {
 		"03 00 0000 00000002 01020304 dead"},
 	{"DATA empty", func() []byte { return appendFrame(nil, FrameHeader{Type: TypeData, Call: 9}, nil) },
 		"03 00 0000 00000000 00000009"},
+	{"HEADER request of a bidi stream of messages", func() []byte {
+		b, _ := json.Marshal(&requestHeader{Method: "T.Echo", Body: BodyMessages, Accept: BodyMessages})
+		return appendFrame(nil, FrameHeader{Type: TypeHeader, Call: 1}, b)
+	}, "01 00 0000 00000039 00000001" + hex.EncodeToString([]byte(`{"method":"T.Echo","body":"messages","accept":"messages"}`))},
+	{"HEADER request of a JSON value and messages", func() []byte {
+		b, _ := json.Marshal(&requestHeader{Method: "L.Add", Body: BodyJSONMessages, Accept: BodyJSON})
+		return appendFrame(nil, FrameHeader{Type: TypeHeader, Call: 1}, b)
+	}, "01 00 0000 00000039 00000001" + hex.EncodeToString([]byte(`{"method":"L.Add","body":"json+messages","accept":"json"}`))},
+	{"HEADER response of messages", func() []byte {
+		b, _ := json.Marshal(&responseHeader{Body: BodyMessages})
+		return appendFrame(nil, FrameHeader{Type: TypeHeader, Call: 1}, b)
+	}, "01 00 0000 0000001c 00000001" + hex.EncodeToString([]byte(`{"code":0,"body":"messages"}`))},
+	{"DATA of one message", func() []byte {
+		return appendFrame(nil, FrameHeader{Type: TypeData, Call: 1}, appendMsg(nil, []byte(`{"seq":1}`)))
+	}, "03 00 0000 0000000d 00000001 00000009" + hex.EncodeToString([]byte(`{"seq":1}`))},
+	{"DATA of two messages", func() []byte {
+		return appendFrame(nil, FrameHeader{Type: TypeData, Call: 1}, appendMsg(appendMsg(nil, []byte(`{}`)), []byte(`"x"`)))
+	}, "03 00 0000 0000000d 00000001 00000002 7b7d 00000003 227822"},
 	{"TRAILER ok", func() []byte {
 		b, _ := json.Marshal(&trailer{})
 		return appendFrame(nil, FrameHeader{Type: TypeTrailer, Call: 3}, b)

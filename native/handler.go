@@ -34,9 +34,14 @@ type handler struct {
 	respType reflect.Type
 	// respStream is the *io.Reader or *io.ReadCloser element type.
 	respStream reflect.Type
-	request    BodyKind
-	response   BodyKind
-	decl       endpointDecl
+	// reqRecv and respSend are the Receiver[T] and Sender[T] types of a
+	// stream of messages (the parameters point to them); reqMsg and
+	// respMsg are their T. nil without one.
+	reqRecv, reqMsg   reflect.Type
+	respSend, respMsg reflect.Type
+	request           BodyKind
+	response          BodyKind
+	decl              endpointDecl
 	// took is how long the handler's recent calls took, in nanoseconds:
 	// whether a server connection runs the next one inline (inline.go).
 	took atomic.Int64
@@ -45,7 +50,7 @@ type handler struct {
 
 // registrationError explains why fn cannot be a handler and what would fix it.
 func registrationError(name string, fn any, format string, args ...any) error {
-	return fmt.Errorf("native: Register(%q, %T): %s (a handler looks like func([ctx context.Context,] [req *Req,] [body io.Reader,] resp *Resp | body *io.Reader) error)",
+	return fmt.Errorf("native: Register(%q, %T): %s (a handler looks like func([ctx context.Context,] [req *Req,] [body io.Reader | in *native.Receiver[In],] resp *Resp | body *io.Reader | out *native.Sender[Out]) error)",
 		name, fn, fmt.Sprintf(format, args...))
 }
 
@@ -88,13 +93,22 @@ func parseHandler(name string, fn any) (*handler, error) {
 		}
 	}
 	if len(in) == 0 {
-		return nil, registrationError(name, fn, "handler has no response parameter: add a last parameter resp *T (JSON) or body *io.Reader (stream)")
+		return nil, registrationError(name, fn, "handler has no response parameter: add a last parameter resp *T (JSON), body *io.Reader (stream) or out *native.Sender[T] (messages)")
 	}
 	resp := in[len(in)-1]
 	in = in[:len(in)-1]
 	switch {
+	case resp.Implements(typeReceiverBinder) || reflect.PointerTo(resp).Implements(typeReceiverBinder):
+		return nil, registrationError(name, fn, "the last parameter is the response, and %v receives: a handler sends its messages with *native.Sender[T]", resp)
+	case resp.Kind() != reflect.Pointer && reflect.PointerTo(resp).Implements(typeSenderBinder):
+		return nil, registrationError(name, fn, "a stream of messages is sent through a pointer: *%v, not %v", resp, resp)
 	case resp.Kind() != reflect.Pointer:
-		return nil, registrationError(name, fn, "the last parameter is the response and must be a pointer (*T or *io.Reader), it is %v", resp)
+		return nil, registrationError(name, fn, "the last parameter is the response and must be a pointer (*T, *io.Reader or *native.Sender[T]), it is %v", resp)
+	case resp.Implements(typeSenderBinder):
+		if err := h.setMessageType(resp, &h.respSend, &h.respMsg); err != nil {
+			return nil, registrationError(name, fn, "response messages: %v", err)
+		}
+		h.response = BodyMessages
 	case resp.Elem() == typeReader || resp.Elem() == typeReadCloser:
 		h.respStream = resp.Elem()
 		h.response = BodyStream
@@ -110,19 +124,34 @@ func parseHandler(name string, fn any) (*handler, error) {
 	switch len(in) {
 	case 0:
 	case 1, 2:
-		if in[len(in)-1] == typeReader {
+		last := in[len(in)-1]
+		switch {
+		case last == typeReader:
 			h.request = BodyStream
 			in = in[:len(in)-1]
-		} else if len(in) == 2 {
-			return nil, registrationError(name, fn, "with two request parameters the second must be io.Reader (the request stream), it is %v", in[1])
+		case last.Implements(typeReceiverBinder):
+			if err := h.setMessageType(last, &h.reqRecv, &h.reqMsg); err != nil {
+				return nil, registrationError(name, fn, "request messages: %v", err)
+			}
+			h.request = BodyMessages
+			in = in[:len(in)-1]
+		case last.Kind() != reflect.Pointer && reflect.PointerTo(last).Implements(typeReceiverBinder):
+			return nil, registrationError(name, fn, "a stream of messages is received through a pointer: *%v, not %v", last, last)
+		case last.Implements(typeSenderBinder):
+			return nil, registrationError(name, fn, "%v sends, and only the last parameter (the response) may: a handler receives messages with *native.Receiver[T]", last)
+		case len(in) == 2:
+			return nil, registrationError(name, fn, "with two request parameters the second must be io.Reader (the request stream) or *native.Receiver[T] (messages), it is %v", in[1])
 		}
 		if len(in) == 1 {
 			if err := h.setRequestType(in[0]); err != nil {
 				return nil, registrationError(name, fn, "%v", err)
 			}
-			if h.request == BodyStream {
+			switch h.request {
+			case BodyStream:
 				h.request = BodyJSONStream
-			} else {
+			case BodyMessages:
+				h.request = BodyJSONMessages
+			default:
 				h.request = BodyJSON
 			}
 		}
@@ -130,6 +159,21 @@ func parseHandler(name string, fn any) (*handler, error) {
 		return nil, registrationError(name, fn, "too many parameters (%d)", t.NumIn())
 	}
 	return h, nil
+}
+
+// setMessageType learns the message type of p, a *Sender[T] or a
+// *Receiver[T] (binder says which), into *stream (Sender[T] or
+// Receiver[T]) and *msg (T).
+func (h *handler) setMessageType(p reflect.Type, stream, msg *reflect.Type) error {
+	t := reflect.New(p.Elem()).Interface().(interface{ messageType() reflect.Type }).messageType()
+	if t.Kind() == reflect.Interface && t != reflect.TypeFor[any]() {
+		return fmt.Errorf("the message type is the interface %v: JSON cannot be decoded into it; use a concrete type", t)
+	}
+	if err := checkJSONType(t); err != nil {
+		return errors.New(strings.TrimPrefix(err.Error(), "native: "))
+	}
+	*stream, *msg = p.Elem(), t
+	return nil
 }
 
 func (h *handler) setRequestType(p reflect.Type) error {
@@ -242,6 +286,8 @@ type invocation struct {
 	body   io.Reader // request stream
 	resp   any       // JSON response (pointer to respType)
 	stream io.Reader // response stream
+	in     *msgRecv  // request messages
+	out    *msgSend  // response messages
 }
 
 // newRequest returns a pointer to a new zero request value.
@@ -265,14 +311,23 @@ func (h *handler) call(ctx context.Context, inv *invocation) (err error) {
 		}
 		args = append(args, rv)
 	}
-	if h.request.HasStream() {
+	switch {
+	case h.reqRecv != nil:
+		rx := reflect.New(h.reqRecv)
+		rx.Interface().(receiverBinder).bindReceiver(inv.in)
+		args = append(args, rx)
+	case h.request.HasStream():
 		args = append(args, reflect.ValueOf(&inv.body).Elem())
 	}
 	var respPtr reflect.Value
-	if h.respType != nil {
+	switch {
+	case h.respType != nil:
 		respPtr = reflect.New(h.respType)
 		inv.resp = respPtr.Interface()
-	} else {
+	case h.respSend != nil:
+		respPtr = reflect.New(h.respSend)
+		respPtr.Interface().(senderBinder).bindSender(inv.out)
+	default:
 		respPtr = reflect.New(h.respStream)
 	}
 	args = append(args, respPtr)

@@ -279,7 +279,7 @@ func TestHardening(t *testing.T) {
 		{name: "metadata values not a list", send: hHeaderJSON(1, `{"method":"Echo.Unary","body":"json","accept":"json","md":{"k":"v"}}`),
 			code: native.CodeInternal, want: []string{"invalid request header JSON", `requestHeader.md|"k"`}},
 		{name: "invalid accept kind", send: hHeader(1, "Echo.Unary", js, "xml"),
-			code: native.CodeInternal, want: []string{`call 1: request header has invalid accept kind "xml", want json or stream`}},
+			code: native.CodeInternal, want: []string{`call 1: request header has invalid accept kind "xml", want json, stream or messages`}},
 		{name: "accept kind missing", send: hHeaderJSON(1, `{"method":"Echo.Unary","body":"json"}`),
 			code: native.CodeInternal, want: []string{`request header has invalid accept kind ""`}},
 		{name: "negative timeout", send: hHeaderJSON(1, `{"method":"Echo.Unary","body":"json","accept":"json","timeout":-5}`),

@@ -52,8 +52,8 @@ func (h *requestHeader) validate() error {
 	if !h.Body.valid() {
 		return fmt.Errorf("request header has invalid body kind %q", h.Body)
 	}
-	if h.Accept != BodyJSON && h.Accept != BodyStream {
-		return fmt.Errorf("request header has invalid accept kind %q, want json or stream", h.Accept)
+	if h.Accept != BodyJSON && h.Accept != BodyStream && h.Accept != BodyMessages {
+		return fmt.Errorf("request header has invalid accept kind %q, want json, stream or messages", h.Accept)
 	}
 	if h.Timeout < 0 {
 		return fmt.Errorf("request header has negative timeout %d", h.Timeout)
@@ -68,8 +68,8 @@ func (h *responseHeader) validate() error {
 	if h.Code != CodeOK && h.Body != BodyNone {
 		return fmt.Errorf("response header with code %v announces body %q, want none", h.Code, h.Body)
 	}
-	if h.Code == CodeOK && h.Body != BodyJSON && h.Body != BodyStream {
-		return fmt.Errorf("response header with code OK announces body %q, want json or stream", h.Body)
+	if h.Code == CodeOK && h.Body != BodyJSON && h.Body != BodyStream && h.Body != BodyMessages {
+		return fmt.Errorf("response header with code OK announces body %q, want json, stream or messages", h.Body)
 	}
 	if h.Stream != nil {
 		if h.Body != BodyStream {

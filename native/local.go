@@ -51,6 +51,10 @@ func (lc *LocalClient) Call(ctx context.Context, method string, req, resp any, o
 	if rejected != nil {
 		return rejected
 	}
+	tx, rx := messageParts(req, resp)
+	if kind.HasMessages() && tx == nil {
+		return Errorf(CodeInvalidArgument, "the Messages of the request for %q must be a *native.Sender[T], it is %T", method, req.(interface{ messages() any }).messages())
+	}
 	if err := ctx.Err(); err != nil {
 		return contextError(ctx)
 	}
@@ -58,7 +62,7 @@ func (lc *LocalClient) Call(ctx context.Context, method string, req, resp any, o
 	ci := &callInfo{endpoint: method, peer: "local", incoming: o.md.Clone(), rangeSpec: o.rangeSpec, ifRange: o.ifRange}
 	hctx, end := lc.s.cfg.startServerCall(withCallInfo(hctx, ci))
 	var ls *localStream // a stream handed over ends the call itself
-	defer endLocalCall(end, &ls, &err)
+	defer endLocalCall(&end, &ls, &err)
 	inv := invocation{body: body}
 	if h.reqType != nil {
 		data, err := encodeRequestJSON(value)
@@ -75,7 +79,37 @@ func (lc *LocalClient) Call(ctx context.Context, method string, req, resp any, o
 			return err
 		}
 	}
-	err = h.run(hctx, &inv, lc.s.cfg.logger, "local")
+	lcall := localCall{ctx: ctx, hctx: hctx, cancel: cancel, h: h, inv: inv, ci: ci, o: o, resp: resp, rc: rc, rr: rr, end: end}
+	if h.reqRecv != nil || h.respSend != nil {
+		end = nil // the call ends when its streams do, or Sender.Close
+		lc.callMessages(&lcall, tx, rx)
+		return nil
+	}
+	herr := h.run(hctx, &lcall.inv, lc.s.cfg.logger, "local")
+	ls, err = lcall.answer(herr)
+	return err
+}
+
+// localCall is one call of a LocalClient, between its handler's run and
+// its answer.
+type localCall struct {
+	ctx, hctx context.Context // the caller's, the handler's
+	cancel    context.CancelCauseFunc
+	h         *handler
+	inv       invocation
+	ci        *callInfo
+	o         callOpts
+	resp      any
+	rc        *io.ReadCloser
+	rr        *io.Reader
+	end       func(error) // the server's CallHook's, or nil
+}
+
+// answer delivers the outcome of the handler's run, err, to the caller, as
+// Client.Call does: the error, the JSON response decoded into resp, or a
+// stream, returned when one was handed over.
+func (l *localCall) answer(err error) (*localStream, error) {
+	ctx, cancel, h, ci, o, resp := l.ctx, l.cancel, l.h, l.ci, &l.o, l.resp
 	ci.sent = true
 	if ctx.Err() != nil {
 		// The caller gave up while the handler ran: whatever it answered,
@@ -87,42 +121,42 @@ func (lc *LocalClient) Call(ctx context.Context, method string, req, resp any, o
 	}
 	if err != nil {
 		cancel(errCallDone)
-		closeStream(inv.stream)
+		closeStream(l.inv.stream)
 		if o.trailer != nil {
 			*o.trailer = ci.trailer
 		}
 		e := toError(err)
-		return &Error{code: e.code, msg: e.msg, err: err}
+		return nil, &Error{code: e.code, msg: e.msg, err: err}
 	}
 	if h.response == BodyJSON {
 		defer cancel(errCallDone)
 		if o.trailer != nil {
 			*o.trailer = ci.trailer
 		}
-		data, err := h.encodeResponse(&inv)
+		data, err := h.encodeResponse(&l.inv)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if raw, ok := resp.(*json.RawMessage); ok {
 			*raw = data // what json.Unmarshal would copy
-			return nil
+			return nil, nil
 		}
 		if resp != nil {
 			if err := json.Unmarshal(data, resp); err != nil {
-				return &Error{code: CodeInternal, msg: fmt.Sprintf("cannot decode the response of %q into %T: %v", method, resp, err), err: err}
+				return nil, &Error{code: CodeInternal, msg: fmt.Sprintf("cannot decode the response of %q into %T: %v", h.name, resp, err), err: err}
 			}
 		}
-		return nil
+		return nil, nil
 	}
-	info, src, err := prepareStream(inv.stream, o.rangeSpec, o.ifRange)
+	info, src, err := prepareStream(l.inv.stream, o.rangeSpec, o.ifRange)
 	if err != nil {
 		cancel(errCallDone)
-		closeStream(inv.stream)
+		closeStream(l.inv.stream)
 		if o.header != nil {
 			*o.header = withRangeSize(ci.header, err)
 		}
 		e := toError(err)
-		return &Error{code: e.code, msg: e.msg, err: err}
+		return nil, &Error{code: e.code, msg: e.msg, err: err}
 	}
 	if o.info != nil {
 		*o.info = StreamInfo{Length: -1, Size: -1}
@@ -134,24 +168,23 @@ func (lc *LocalClient) Call(ctx context.Context, method string, req, resp any, o
 	if o.head {
 		src = eofReader{}
 	}
-	st := &localStream{src: src, orig: inv.stream, cancel: cancel, ci: ci, trailer: o.trailer, end: end}
-	st.stop = context.AfterFunc(ctx, func() { st.abort(contextError(ctx)) })
-	ls = st
+	st := &localStream{src: src, orig: l.inv.stream, cancel: cancel, ci: ci, trailer: o.trailer, end: l.end}
+	st.watch(ctx)
 	switch {
-	case rc != nil:
-		*rc = st
-	case rr != nil:
-		*rr = st
+	case l.rc != nil:
+		*l.rc = st
+	case l.rr != nil:
+		*l.rr = st
 	}
-	return nil
+	return st, nil
 }
 
 // endLocalCall ends a call for the server's CallHook (end, nil without
 // one), unless a stream handed over (*ls) ends it. A function of its own,
 // not a closure: one would move ls and err to the heap on every call.
-func endLocalCall(end func(error), ls **localStream, err *error) {
-	if end != nil && *ls == nil {
-		end(*err)
+func endLocalCall(end *func(error), ls **localStream, err *error) {
+	if *end != nil && *ls == nil {
+		(*end)(*err)
 	}
 }
 
@@ -162,7 +195,7 @@ type localStream struct {
 	src     io.Reader
 	orig    io.Reader // the handler's stream, closed at the end
 	cancel  context.CancelCauseFunc
-	stop    func() bool
+	stop    func() bool // mu; set by watch
 	ci      *callInfo
 	trailer *Metadata
 	end     func(error) // the server's CallHook's, or nil
@@ -227,20 +260,39 @@ func (s *localStream) abort(reason error) {
 	s.finish(reason)
 }
 
+// watch aborts the stream when ctx is done. ctx may end at once, before
+// watch returns: stop is set under the lock finish reads it with.
+func (s *localStream) watch(ctx context.Context) {
+	stop := context.AfterFunc(ctx, func() { s.abort(contextError(ctx)) })
+	s.mu.Lock()
+	s.stop = stop
+	done := s.done
+	s.mu.Unlock()
+	if done {
+		stop()
+	}
+}
+
 func (s *localStream) finish(err error) {
 	s.mu.Lock()
 	if s.err == nil {
 		s.err = err
 	}
-	done := s.done
+	done, stop := s.done, s.stop
 	s.done = true
 	s.mu.Unlock()
 	if done {
 		return
 	}
-	s.stop()
+	if stop != nil {
+		stop()
+	}
 	closeStream(s.orig)
-	s.cancel(errCallDone)
+	cause := errCallDone
+	if err != io.EOF {
+		cause = err // the handler's ctx says why, as a remote one's does
+	}
+	s.cancel(cause)
 	if s.end != nil {
 		if err == io.EOF {
 			err = nil

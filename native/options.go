@@ -2,6 +2,7 @@ package native
 
 import (
 	"log/slog"
+	"math"
 	"time"
 )
 
@@ -35,12 +36,16 @@ type config struct {
 	pingTimeout      time.Duration   // the peer is dead after this long without a frame after a PING
 	hook             CallHook        // traces calls (callhook.go); nil for none
 	lendAfter        time.Duration   // server only: inline.go; tests set it (export_test.go)
+	maxMessageSize   int64           // the largest message of a stream of messages
 }
 
 // Defaults for the options.
 const (
 	// DefaultMaxBodySize is the default largest JSON body accepted.
 	DefaultMaxBodySize = 32 << 20
+	// DefaultMaxMessageSize is the default largest message of a stream of
+	// messages, as gRPC's default receive limit.
+	DefaultMaxMessageSize = 4 << 20
 	// DefaultStreamChunkSize is the default DATA payload size of a sent
 	// stream.
 	DefaultStreamChunkSize = 1 << 20
@@ -109,6 +114,7 @@ func newConfig(opts []Option) config {
 			maxBodySize:     DefaultMaxBodySize,
 		},
 		streamChunk:      DefaultStreamChunkSize,
+		maxMessageSize:   DefaultMaxMessageSize,
 		handshakeTimeout: DefaultHandshakeTimeout,
 		abortTimeout:     DefaultAbortTimeout,
 		closeTimeout:     DefaultCloseTimeout,
@@ -161,6 +167,15 @@ func WithMaxHeaderSize(n int) Option {
 // stays usable.
 func WithMaxBodySize(n int64) Option {
 	return optionFunc(func(c *config) { c.lim.maxBodySize = max(n, 1) })
+}
+
+// WithMaxMessageSize sets the largest message of a stream of messages this
+// side sends or receives (default 4 MiB), counted as the bytes of its JSON.
+// Send refuses a larger message with CodeResourceExhausted; a larger one
+// received ends its stream with CodeResourceExhausted naming the limit,
+// read no further than its length.
+func WithMaxMessageSize(n int64) Option {
+	return optionFunc(func(c *config) { c.maxMessageSize = min(max(n, 1), math.MaxUint32) })
 }
 
 // WithMaxBodyMemory bounds, on a server, the memory that the request JSON

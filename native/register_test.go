@@ -20,7 +20,7 @@ type regT struct{ A int }
 // error names the problem and shows the form that works.
 func TestRegisterRefuses(t *testing.T) {
 	t.Parallel()
-	const form = "a handler looks like func([ctx context.Context,] [req *Req,] [body io.Reader,] resp *Resp | body *io.Reader) error"
+	const form = "a handler looks like func([ctx context.Context,] [req *Req,] [body io.Reader | in *native.Receiver[In],] resp *Resp | body *io.Reader | out *native.Sender[Out]) error"
 	ok := func(ctx context.Context, req *regT, resp *regT) error { return nil }
 	cases := []struct {
 		name string
@@ -35,12 +35,18 @@ func TestRegisterRefuses(t *testing.T) {
 		{"two results", func(resp *regT) (int, error) { return 0, nil }, []string{"must return exactly one value of type error", "it returns (int, error)"}},
 		{"non-error result", func(resp *regT) bool { return false }, []string{"must return exactly one value of type error", "it returns bool"}},
 		{"ctx not first", func(req *regT, ctx context.Context, resp *regT) error { return nil }, []string{"context.Context must be the first parameter, it is parameter 2"}},
-		{"no parameters", func() error { return nil }, []string{"no response parameter", "add a last parameter resp *T (JSON) or body *io.Reader (stream)"}},
+		{"no parameters", func() error { return nil }, []string{"no response parameter", "add a last parameter resp *T (JSON), body *io.Reader (stream) or out *native.Sender[T] (messages)"}},
 		{"only ctx", func(ctx context.Context) error { return nil }, []string{"no response parameter"}},
-		{"response not a pointer", func(req *regT, resp regT) error { return nil }, []string{"must be a pointer (*T or *io.Reader), it is native_test.regT"}},
+		{"response not a pointer", func(req *regT, resp regT) error { return nil }, []string{"must be a pointer (*T, *io.Reader or *native.Sender[T]), it is native_test.regT"}},
 		{"response a map", func(resp map[string]int) error { return nil }, []string{"must be a pointer"}},
 		{"other reader interface", func(resp *io.ReadSeeker) error { return nil }, []string{"a stream response must be *io.Reader or *io.ReadCloser, not *io.ReadSeeker"}},
-		{"two JSON requests", func(a *regT, b *regT, resp *regT) error { return nil }, []string{"with two request parameters the second must be io.Reader (the request stream), it is *native_test.regT"}},
+		{"two JSON requests", func(a *regT, b *regT, resp *regT) error { return nil }, []string{"with two request parameters the second must be io.Reader (the request stream) or *native.Receiver[T] (messages), it is *native_test.regT"}},
+		{"Sender by value", func(out native.Sender[regT]) error { return nil }, []string{"a stream of messages is sent through a pointer: *native.Sender[", "regT], not native.Sender["}},
+		{"Receiver by value", func(in native.Receiver[regT], resp *regT) error { return nil }, []string{"a stream of messages is received through a pointer: *native.Receiver[", "regT], not native.Receiver["}},
+		{"Receiver as response", func(in *native.Receiver[regT]) error { return nil }, []string{"the last parameter is the response", "a handler sends its messages with *native.Sender[T]"}},
+		{"Sender as request", func(out *native.Sender[regT], resp *regT) error { return nil }, []string{"only the last parameter (the response) may", "receives messages with *native.Receiver[T]"}},
+		{"message of a channel", func(out *native.Sender[chan int]) error { return nil }, []string{"response messages:", "chan int cannot be encoded as JSON"}},
+		{"message an interface", func(in *native.Receiver[fmt.Stringer], resp *regT) error { return nil }, []string{"request messages: the message type is the interface fmt.Stringer"}},
 		{"stream before JSON", func(body io.Reader, req *regT, resp *regT) error { return nil }, []string{"the second must be io.Reader"}},
 		{"two streams", func(a, b io.Reader, resp *regT) error { return nil }, []string{"io.Reader must be the last request parameter"}},
 		{"*io.Reader request", func(req *io.Reader, resp *regT) error { return nil }, []string{"*io.Reader is a response type; a request stream is a plain io.Reader parameter"}},

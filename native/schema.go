@@ -16,17 +16,30 @@ const (
 	BodyJSON       BodyKind = "json"        // one JSON value
 	BodyStream     BodyKind = "stream"      // a byte stream
 	BodyJSONStream BodyKind = "json+stream" // a JSON value, then a byte stream
+	// BodyMessages is a stream of JSON messages (Sender, Receiver); on the
+	// wire a stream part whose bytes are length-prefixed messages.
+	BodyMessages BodyKind = "messages"
+	// BodyJSONMessages is a JSON value, then a stream of messages.
+	BodyJSONMessages BodyKind = "json+messages"
 )
 
 // HasJSON reports whether k carries a JSON part.
-func (k BodyKind) HasJSON() bool { return k == BodyJSON || k == BodyJSONStream }
+func (k BodyKind) HasJSON() bool {
+	return k == BodyJSON || k == BodyJSONStream || k == BodyJSONMessages
+}
 
-// HasStream reports whether k carries a stream part.
-func (k BodyKind) HasStream() bool { return k == BodyStream || k == BodyJSONStream }
+// HasStream reports whether k carries a stream part on the wire: a byte
+// stream or a stream of messages (HasMessages tells them apart).
+func (k BodyKind) HasStream() bool {
+	return k == BodyStream || k == BodyJSONStream || k.HasMessages()
+}
+
+// HasMessages reports whether k's stream part is a stream of messages.
+func (k BodyKind) HasMessages() bool { return k == BodyMessages || k == BodyJSONMessages }
 
 func (k BodyKind) valid() bool {
 	switch k {
-	case BodyNone, BodyJSON, BodyStream, BodyJSONStream:
+	case BodyNone, BodyJSON, BodyStream, BodyJSONStream, BodyMessages, BodyJSONMessages:
 		return true
 	}
 	return false
@@ -122,6 +135,12 @@ type Endpoint struct {
 	// the corresponding BodyKind has no JSON part.
 	RequestType  *Type `json:"request_type,omitempty"`
 	ResponseType *Type `json:"response_type,omitempty"`
+	// RequestMessage and ResponseMessage are the types of the messages of
+	// a stream of messages (BodyMessages, BodyJSONMessages): the T of the
+	// handler's Receiver[T] and Sender[T]; nil for other kinds. Schemas
+	// from before message streams have neither, and decode as they did.
+	RequestMessage  *Type `json:"request_message,omitempty"`
+	ResponseMessage *Type `json:"response_message,omitempty"`
 	// Safe and Idempotent are what Register's options declared (see Safe
 	// and Idempotent); Safe implies Idempotent.
 	Safe       bool `json:"safe,omitempty"`

@@ -34,7 +34,10 @@ type schemaInput struct {
 	// ListRequest rather than *ListRequest; a pointer is tolerated and
 	// dereferenced); nil when the BodyKind has no JSON part.
 	ReqType, RespType reflect.Type
-	Decl              endpointDecl
+	// ReqMsg and RespMsg are the message types of a stream of messages;
+	// nil when the BodyKind has none.
+	ReqMsg, RespMsg reflect.Type
+	Decl            endpointDecl
 }
 
 var (
@@ -78,6 +81,12 @@ func buildSchema(eps []schemaInput) (*Schema, error) {
 		if tops[i].resp, err = b.topType(ep.Name, "response", ep.Response, ep.RespType); err != nil {
 			return nil, err
 		}
+		if tops[i].reqMsg, err = b.msgType(ep.Name, "request", ep.Request, ep.ReqMsg); err != nil {
+			return nil, err
+		}
+		if tops[i].respMsg, err = b.msgType(ep.Name, "response", ep.Response, ep.RespMsg); err != nil {
+			return nil, err
+		}
 	}
 
 	named := make([]schemaTop, len(order))
@@ -89,13 +98,15 @@ func buildSchema(eps []schemaInput) (*Schema, error) {
 	sc := &Schema{Endpoints: make([]Endpoint, len(eps)), Messages: make(map[string]*Message, len(msgs))}
 	for i, ep := range eps {
 		sc.Endpoints[i] = Endpoint{
-			Name:         ep.Name,
-			Request:      ep.Request,
-			Response:     ep.Response,
-			RequestType:  tops[i].req.toType(),
-			ResponseType: tops[i].resp.toType(),
-			Safe:         ep.Decl.safe,
-			Idempotent:   ep.Decl.idempotent,
+			Name:            ep.Name,
+			Request:         ep.Request,
+			Response:        ep.Response,
+			RequestType:     tops[i].req.toType(),
+			ResponseType:    tops[i].resp.toType(),
+			RequestMessage:  tops[i].reqMsg.toType(),
+			ResponseMessage: tops[i].respMsg.toType(),
+			Safe:            ep.Decl.safe,
+			Idempotent:      ep.Decl.idempotent,
 		}
 	}
 	for _, m := range msgs {
@@ -158,8 +169,9 @@ func schemaFieldPath(path, goName string) string {
 // schemaTop is one endpoint's request and response shapes; prefix is the
 // sanitized endpoint name, used to name anonymous top-level structs.
 type schemaTop struct {
-	prefix    string
-	req, resp *schemaNode
+	prefix          string
+	req, resp       *schemaNode
+	reqMsg, respMsg *schemaNode // the messages of a stream of messages
 }
 
 // schemaNode is a Type whose message references are still Go types; they
@@ -221,21 +233,36 @@ func newSchemaBuilder() *schemaBuilder {
 	}
 }
 
-// topType checks one endpoint's body kind against its Go type and walks it.
+// topType checks one endpoint's body kind against its JSON part's Go type
+// and walks it.
 func (b *schemaBuilder) topType(ep, part string, k BodyKind, t reflect.Type) (*schemaNode, error) {
-	switch {
-	case !k.valid():
+	if !k.valid() {
 		return nil, fmt.Errorf("native: endpoint %s: unknown %s body kind %q", ep, part, k)
-	case k.HasJSON() && t == nil:
-		return nil, fmt.Errorf("native: endpoint %s: %s body kind %s needs a JSON type", ep, part, k)
-	case !k.HasJSON() && t != nil:
-		return nil, fmt.Errorf("native: endpoint %s: %s body kind %s has no JSON part, but a type %v was given", ep, part, k, t)
+	}
+	return b.partType(ep, part, k, t, k.HasJSON(), "a JSON type", "no JSON part, but a type", "")
+}
+
+// msgType checks one endpoint's body kind against the Go type of its
+// stream's messages and walks it.
+func (b *schemaBuilder) msgType(ep, part string, k BodyKind, t reflect.Type) (*schemaNode, error) {
+	return b.partType(ep, part, k, t, k.HasMessages(), "a message type", "no messages, but a message type", " message")
+}
+
+// partType walks t, the Go type of a part of an endpoint's body, which
+// the body kind k has (has) or not: a type missing or present against k
+// is refused.
+func (b *schemaBuilder) partType(ep, part string, k BodyKind, t reflect.Type, has bool, needs, extra, what string) (*schemaNode, error) {
+	switch {
+	case has && t == nil:
+		return nil, fmt.Errorf("native: endpoint %s: %s body kind %s needs %s", ep, part, k, needs)
+	case !has && t != nil:
+		return nil, fmt.Errorf("native: endpoint %s: %s body kind %s has %s %v was given", ep, part, k, extra, t)
 	case t == nil:
 		return nil, nil
 	}
 	n, _, err := b.typeOf(t, true, "")
 	if err != nil {
-		return nil, fmt.Errorf("native: endpoint %s: %s: type %v: %s", ep, part, t, schemaErrText(err))
+		return nil, fmt.Errorf("native: endpoint %s: %s%s: type %v: %s", ep, part, what, t, schemaErrText(err))
 	}
 	return n, nil
 }

@@ -94,6 +94,9 @@ func TestBuildSchemaEndpointErrors(t *testing.T) {
 		{"missing type", []schemaInput{{Name: "a", Request: BodyJSON, Response: BodyNone}}, "native: endpoint a: request body kind json needs a JSON type"},
 		{"extra type", []schemaInput{{Name: "a", Request: BodyNone, Response: BodyStream, RespType: intT}}, "native: endpoint a: response body kind stream has no JSON part"},
 		{"bad kind", []schemaInput{{Name: "a", Request: "xml", Response: BodyNone}}, `native: endpoint a: unknown request body kind "xml"`},
+		{"missing message type", []schemaInput{{Name: "a", Request: BodyNone, Response: BodyMessages}}, "native: endpoint a: response body kind messages needs a message type"},
+		{"extra message type", []schemaInput{{Name: "a", Request: BodyNone, Response: BodyStream, RespMsg: intT}}, "native: endpoint a: response body kind stream has no messages, but a message type int was given"},
+		{"bad message type", []schemaInput{{Name: "a", Request: BodyMessages, ReqMsg: reflect.TypeFor[chan int](), Response: BodyNone}}, "native: endpoint a: request message: type chan int:"},
 		{"empty name", []schemaInput{{Request: BodyNone, Response: BodyNone}}, "native: schema: endpoint with an empty name"},
 		{"duplicate", []schemaInput{{Name: "a", Request: BodyNone, Response: BodyNone}, {Name: "b", Request: BodyNone, Response: BodyNone}, {Name: "a", Request: BodyNone, Response: BodyNone}}, "native: schema: endpoint a listed twice"},
 	}

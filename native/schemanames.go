@@ -131,6 +131,8 @@ func (b *schemaBuilder) assignNames(tops []schemaTop) []*schemaMsg {
 	for _, top := range tops {
 		claim(top.req, top.prefix+".Request")
 		claim(top.resp, top.prefix+".Response")
+		claim(top.reqMsg, top.prefix+".RequestMessage")
+		claim(top.respMsg, top.prefix+".ResponseMessage")
 	}
 	return out
 }

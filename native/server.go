@@ -124,7 +124,7 @@ func (s *Server) Schema() (*Schema, error) {
 	in := make([]schemaInput, len(names))
 	for i, n := range names {
 		h := hs[n]
-		in[i] = schemaInput{Name: n, Request: h.request, Response: h.response, ReqType: h.reqType, RespType: h.respType, Decl: h.decl}
+		in[i] = schemaInput{Name: n, Request: h.request, Response: h.response, ReqType: h.reqType, RespType: h.respType, ReqMsg: h.reqMsg, RespMsg: h.respMsg, Decl: h.decl}
 	}
 	sc, err := buildSchema(in)
 	if err != nil {

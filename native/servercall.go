@@ -27,6 +27,9 @@ func (c *serverConn) respond(ctx context.Context, call *serverCall) error {
 	var inv invocation
 	if call.stream != nil {
 		inv.body = call.stream
+		if h.reqRecv != nil {
+			inv.in = &msgRecv{src: call.stream, limit: c.cfg.maxMessageSize, strict: h.name, endpoint: h.name}
+		}
 	}
 	// A handler that may run inline is timed (inline.go).
 	timed := call.stream == nil && h.response == BodyJSON
@@ -37,6 +40,9 @@ func (c *serverConn) respond(ctx context.Context, call *serverCall) error {
 	var err error
 	inv.req, err = h.decode(call.body.buf)
 	call.body.release(&c.s.bodies)
+	if err == nil && h.respSend != nil {
+		return c.respondMessages(ctx, call, &inv)
+	}
 	if err == nil {
 		err = h.run(ctx, &inv, c.cfg.logger, c.peer)
 	}
@@ -89,6 +95,45 @@ func (c *serverConn) respond(ctx context.Context, call *serverCall) error {
 		return srcErr
 	}
 	return err
+}
+
+// respondMessages runs the handler of a stream of messages. The response
+// header goes out first, as the handler starts, so that a caller of a bidi
+// endpoint learns that the call was taken before it sends (SetHeader fails
+// with FAILED_PRECONDITION there; SetTrailer works). The handler's Sender fills a pipe that
+// another goroutine sends as DATA; the handler's return ends the stream
+// with a TRAILER carrying its error (code 0 for nil).
+func (c *serverConn) respondMessages(ctx context.Context, call *serverCall, inv *invocation) error {
+	h, ci := call.h, call.ci
+	ci.sent = true
+	rh := responseHeader{Body: BodyMessages, Metadata: ci.header}
+	if err := c.w.writeMessage(&call.resp, &rh, nil, false, false, nil); err != nil {
+		if call.stream != nil {
+			call.stream.abort(errHandlerReturned)
+		}
+		return err
+	}
+	p := newMsgPipe()
+	inv.out = newMsgSend(p, c.cfg.maxMessageSize, h.name, CodeInternal)
+	stop := context.AfterFunc(ctx, func() { p.closeRead(sendStopped(ctx)) })
+	sent := make(chan error, 1)
+	go func() {
+		_, _, err := c.w.sendStream(&call.resp, p, func() Metadata { return ci.trailer })
+		if err != nil {
+			p.closeRead(sendFailed(ctx, err))
+		}
+		sent <- err
+	}()
+	herr := h.run(ctx, inv, c.cfg.logger, c.peer)
+	stop()
+	if call.stream != nil {
+		call.stream.abort(errHandlerReturned)
+	}
+	p.closeWrite(herr)
+	if err := <-sent; err != nil {
+		return err
+	}
+	return herr
 }
 
 var errHandlerReturned = &Error{code: CodeCanceled, msg: "read from a request stream after its handler returned"}

@@ -42,6 +42,7 @@ func suiteCases() []suiteCase {
 	var cs []suiteCase
 	cs = append(cs, unaryCases...)
 	cs = append(cs, streamCases...)
+	cs = append(cs, messageCases...)
 	cs = append(cs, connCases...)
 	cs = append(cs, serverCases...)
 	cs = append(cs, limitCases...)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -19,8 +20,10 @@ import (
 
 const callAbout = `Call one endpoint of a native server (gw serve's -native-addr, or gw backend)
 and print its answer: a JSON response pretty-printed, a stream response as raw
-bytes on stdout. JSON is the request (default {}); an endpoint whose request
-has a stream reads it from stdin. -list prints the endpoints with the kinds of
+bytes on stdout, a stream of messages as one JSON message a line, each as it
+arrives. JSON is the request (default {}); an endpoint whose request has a
+stream reads it from stdin, one whose request is a stream of messages reads
+them from stdin, one JSON message a line, sending each as it is read. -list prints the endpoints with the kinds of
 their requests and responses. -addr takes the forms of gw serve -backend:
 tcp://host:port (or host:port), tls://host:port, unix:///path, exec:command.
 
@@ -125,6 +128,12 @@ func runCall(args []string, sio *stdio) int {
 	if err != nil {
 		return fail(err)
 	}
+	if ep.Request.HasMessages() || ep.Response.HasMessages() {
+		if err := callMessages(ctx, client, ep, req, sio); err != nil {
+			return fail(err)
+		}
+		return 0
+	}
 	if ep.Response.HasStream() && output != "" {
 		errFile, _ := sio.err.(*os.File)
 		if err := downloadTo(ctx, client, ep.Name, req, output, resume, errFile); err != nil {
@@ -147,14 +156,21 @@ func runCall(args []string, sio *stdio) int {
 	if err := client.Call(ctx, ep.Name, req, &out); err != nil {
 		return fail(err)
 	}
+	printJSON(sio.out, out)
+	return 0
+}
+
+// printJSON writes a JSON response indented, or as it is if it is not
+// JSON, and a newline.
+func printJSON(w io.Writer, out json.RawMessage) error {
 	var pretty bytes.Buffer
 	if len(out) == 0 || json.Indent(&pretty, out, "", "  ") != nil {
 		pretty.Reset()
 		pretty.Write(out)
 	}
 	pretty.WriteByte('\n')
-	sio.out.Write(pretty.Bytes())
-	return 0
+	_, err := w.Write(pretty.Bytes())
+	return err
 }
 
 func findEndpoint(s *native.Schema, name string) *native.Endpoint {
@@ -187,6 +203,8 @@ func callRequest(ep *native.Endpoint, jsonArg []string, stdin io.Reader) (any, e
 		return stdin, nil
 	case native.BodyJSONStream:
 		return native.StreamRequest{JSON: value, Body: stdin}, nil
+	case native.BodyJSONMessages:
+		return value, nil // callMessages adds the messages
 	}
 	return nil, nil
 }
@@ -199,18 +217,26 @@ func printEndpoints(w io.Writer, s *native.Schema) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ENDPOINT\tREQUEST\tRESPONSE")
 	for _, ep := range eps {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", ep.Name, kindString(ep.Request, ep.RequestType), kindString(ep.Response, ep.ResponseType))
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", ep.Name, kindString(ep.Request, ep.RequestType, ep.RequestMessage), kindString(ep.Response, ep.ResponseType, ep.ResponseMessage))
 	}
 	tw.Flush()
 }
 
-func kindString(k native.BodyKind, t *native.Type) string {
-	if t == nil {
+// kindString is a body kind with its JSON part's type t and its messages'
+// type msg: "json (store.ListRequest)", "messages (store.Event)".
+func kindString(k native.BodyKind, t, msg *native.Type) string {
+	var types []string
+	for _, t := range []*native.Type{t, msg} {
+		switch {
+		case t == nil:
+		case t.Message != "":
+			types = append(types, t.Message)
+		default:
+			types = append(types, string(t.Kind))
+		}
+	}
+	if len(types) == 0 {
 		return string(k)
 	}
-	name := string(t.Kind)
-	if t.Message != "" {
-		name = t.Message
-	}
-	return string(k) + " (" + name + ")"
+	return string(k) + " (" + strings.Join(types, ", ") + ")"
 }
