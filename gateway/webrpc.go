@@ -46,8 +46,12 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/reflection"
+	reflectionv1 "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	reflectionv1alpha "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
 	"google.golang.org/grpc/status"
 
 	"github.com/framegate/framegate/internal/clip"
@@ -122,6 +126,7 @@ func webError(err error, md metadata.MD) *connect.Error {
 // webRPC wraps next, the REST handler, so that Connect and gRPC-Web calls
 // go to the method's connect-go handler instead.
 func (g *Gateway) webRPC(next http.Handler) http.Handler {
+	static := g.newWebStatic()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if WebRPCProtocol(r) == "" {
 			next.ServeHTTP(w, r)
@@ -129,17 +134,20 @@ func (g *Gateway) webRPC(next http.Handler) http.Handler {
 		}
 		set := g.set.Load()
 		m := set.lookup(r.URL.Path)
-		if m == nil {
+		h := static[r.URL.Path]
+		switch {
+		case m != nil:
+			if r.Method == http.MethodGet && !m.endpoint.Safe {
+				writeWebStatus(w, r, status.Errorf(codes.Unimplemented,
+					"gateway: endpoint %q is not declared safe (read-only), so a Connect GET cannot reach it; use POST", m.endpoint.Name))
+				return
+			}
+			h = set.webHandler(g, m)
+		case h == nil:
 			writeWebStatus(w, r, status.Errorf(codes.Unimplemented, "gateway: unknown method %s", clip.Quote(r.URL.Path)))
 			return
 		}
-		if r.Method == http.MethodGet && !m.endpoint.Safe {
-			writeWebStatus(w, r, status.Errorf(codes.Unimplemented,
-				"gateway: endpoint %q is not declared safe (read-only), so a Connect GET cannot reach it; use POST", m.endpoint.Name))
-			return
-		}
 		bodyWithTimeout(w, r, g.cfg.bodyTimeout)
-		h := set.webHandler(g, m)
 		// connect-go flushes each message of a stream through
 		// http.Flusher, which wrappers (the CORS one, tracing's) need not
 		// implement.
@@ -282,4 +290,50 @@ func setWebMetadata(h http.Header, md metadata.MD) {
 			h.Add(k, v)
 		}
 	}
+}
+
+// The reflection methods the HTTP face serves over Connect and gRPC-Web,
+// so that buf curl, which reflects in the protocol it calls with, finds
+// the schema on the same URL. They are bidi streams: over Connect and
+// gRPC-Web alike, connect-go serves them over HTTP/2 only.
+const (
+	webReflectV1      = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
+	webReflectV1alpha = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
+)
+
+// webStaticServices are the services of the HTTP face that are not the
+// backend's, as server reflection lists them.
+func webStaticServices() map[string]grpc.ServiceInfo {
+	out := map[string]grpc.ServiceInfo{}
+	for _, path := range []string{webReflectV1, webReflectV1alpha} {
+		svc, meth, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+		out[svc] = grpc.ServiceInfo{Methods: []grpc.MethodInfo{{Name: meth, IsClientStream: true, IsServerStream: true}}}
+	}
+	return out
+}
+
+// newWebStatic returns the handlers of the HTTP face's own Connect and
+// gRPC-Web methods: server reflection v1 and v1alpha, seeing the services
+// mounted at the time of each request.
+func (g *Gateway) newWebStatic() map[string]http.Handler {
+	opts := (&reflectionSource{g: g}).options()
+	v1, v1alpha := reflection.NewServerV1(opts), reflection.NewServer(opts)
+	return map[string]http.Handler{
+		webReflectV1: connect.NewBidiStreamHandler(webReflectV1, func(ctx context.Context, s *connect.BidiStream[webIn, webOut]) error {
+			ws := &webStream{ctx: ctx, recv: s.Conn(), send: s.Conn()}
+			return webErrorOrNil(v1.ServerReflectionInfo(&grpc.GenericServerStream[reflectionv1.ServerReflectionRequest, reflectionv1.ServerReflectionResponse]{ServerStream: ws}))
+		}, webCodecs...),
+		webReflectV1alpha: connect.NewBidiStreamHandler(webReflectV1alpha, func(ctx context.Context, s *connect.BidiStream[webIn, webOut]) error {
+			ws := &webStream{ctx: ctx, recv: s.Conn(), send: s.Conn()}
+			return webErrorOrNil(v1alpha.ServerReflectionInfo(&grpc.GenericServerStream[reflectionv1alpha.ServerReflectionRequest, reflectionv1alpha.ServerReflectionResponse]{ServerStream: ws}))
+		}, webCodecs...),
+	}
+}
+
+// webErrorOrNil is webError(err, nil), or nil without an error.
+func webErrorOrNil(err error) error {
+	if err == nil {
+		return nil
+	}
+	return webError(err, nil)
 }
