@@ -148,6 +148,11 @@ func (g *Gateway) webRPC(next http.Handler) http.Handler {
 			return
 		}
 		bodyWithTimeout(w, r, g.cfg.bodyTimeout)
+		if pb, ok := r.Body.(*progressBody); ok {
+			// connect-go reports a body cut by its timeout as the
+			// connection's end: serveWeb says what happened.
+			r = r.WithContext(context.WithValue(r.Context(), progressKey{}, pb))
+		}
 		// connect-go flushes each message of a stream through
 		// http.Flusher, which wrappers (the CORS one, tracing's) need not
 		// implement.
@@ -160,6 +165,10 @@ func (g *Gateway) webRPC(next http.Handler) http.Handler {
 		h.ServeHTTP(w, r)
 	})
 }
+
+// progressKey is the context key of a Connect or gRPC-Web call's
+// progressBody.
+type progressKey struct{}
 
 // flushWriter flushes through http.ResponseController, which finds the
 // Flush of the writers under w's wrappers.
@@ -236,6 +245,9 @@ func (g *Gateway) serveWeb(ctx context.Context, m *method, ws *webStream, h http
 	}
 	ev := CallEvent{Endpoint: m.endpoint.Name, Protocol: protocol}
 	err := g.serveGRPC(ws, m, &ev, false)
+	if pb, ok := ctx.Value(progressKey{}).(*progressBody); ok && err != nil && pb.stalled.Load() {
+		err = errBodyStalled(pb.d)
+	}
 	if g.cfg.observe != nil {
 		ev.Duration, ev.Code, ev.Err = time.Since(start), uint32(grpcStatus(err).Code()), err
 		g.cfg.observe(ev)
