@@ -244,7 +244,7 @@ func (g *Gateway) serveWeb(ctx context.Context, m *method, ws *webStream, h http
 		protocol = ProtocolGRPCWeb
 	}
 	ev := CallEvent{Endpoint: m.endpoint.Name, Protocol: protocol}
-	err := g.serveGRPC(ws, m, &ev, false)
+	err := g.serveGRPC(ws, m, &ev, ws.binary(h))
 	if pb, ok := ctx.Value(progressKey{}).(*progressBody); ok && err != nil && pb.stalled.Load() {
 		err = errBodyStalled(pb.d)
 	}

@@ -11,10 +11,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 
 	"connectrpc.com/connect"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -85,6 +87,17 @@ func (s *webStream) RecvMsg(m any) error {
 	return in.decode(m)
 }
 
+// binary reports whether the call's messages are protobuf's binary ones,
+// which serveGRPC may receive and send as wire bytes (wireMsg, wireOut)
+// and transcode directly: the request's codec, named by the message
+// connect-go received already or by the Content-Type h carries.
+func (s *webStream) binary(h http.Header) bool {
+	if s.first != nil {
+		return !s.first.json
+	}
+	return !strings.Contains(h.Get("Content-Type"), "json")
+}
+
 // response is the connect-go response of a call whose one response
 // serveGRPC left in s, or its error.
 func (s *webStream) response(err error) (*connect.Response[webOut], error) {
@@ -116,10 +129,17 @@ type webIn struct {
 // webOut is the one response of a unary call or client stream.
 type webOut struct{ msg any }
 
-// decode decodes the message into m, a checkedMsg (which takes a refusal
-// of its fields as serveGRPC expects) or a proto.Message.
+// decode decodes the message into m: a wireMsg (the bytes as they are,
+// for the direct transcoder), a checkedMsg (which takes a refusal of its
+// fields as serveGRPC expects) or a proto.Message.
 func (in *webIn) decode(m any) error {
 	switch t := m.(type) {
+	case *wireMsg:
+		if in.json {
+			return status.Error(codes.Internal, "gateway: a JSON message cannot be received as wire bytes")
+		}
+		t.buf = mem.SliceBuffer(in.b)
+		return nil
 	case *checkedMsg:
 		t.checked = true
 		t.refused = in.decodeInto(t.Message)
@@ -177,11 +197,18 @@ func (c webCodec) Unmarshal(data []byte, v any) error {
 
 func (c webCodec) Marshal(v any) ([]byte, error) { return c.MarshalAppend(nil, v) }
 
-// MarshalAppend appends the encoding of v: a webOut's message, a chunkMsg
-// (in binary, its head and chunk as they are) or a proto.Message.
+// MarshalAppend appends the encoding of v: a webOut's message, wire bytes
+// (wireOut, binary only), a chunkMsg (in binary, its head and chunk as
+// they are) or a proto.Message.
 func (c webCodec) MarshalAppend(dst []byte, v any) ([]byte, error) {
 	if o, ok := v.(*webOut); ok {
 		v = o.msg
+	}
+	if wo, ok := v.(*wireOut); ok {
+		if c.json {
+			return dst, fmt.Errorf("gateway: wire bytes cannot be sent as JSON")
+		}
+		return append(dst, wo.b...), nil
 	}
 	if cm, ok := v.(*chunkMsg); ok {
 		if !c.json {
