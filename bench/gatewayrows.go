@@ -406,9 +406,27 @@ func gatewayRESTRange(r *round) (float64, error) {
 // the client (which this row used before) cost the gateway side about a
 // tenth of the machine's CPU in this 2-core run.
 func gatewayUnary(r *round, callers int, su gatewaySetup) (float64, error) {
+	return gatewayUnaryWith(r, callers, su, func(gs *gatewaySession) (func(req rawBytes) (rawBytes, error), error) {
+		method := fullMethod(gs.echo)
+		return func(req rawBytes) (rawBytes, error) {
+			var got rawBytes
+			err := gs.cc.Invoke(context.Background(), method, &req, &got, grpc.WaitForReady(true), grpc.ForceCodec(rawCodec{}))
+			return got, err
+		}, nil
+	})
+}
+
+// gatewayUnaryWith is a unary row of Bench.Echo through the gateway, whose
+// calls newCall makes: it sends the request's wire bytes and returns the
+// answer's.
+func gatewayUnaryWith(r *round, callers int, su gatewaySetup, newCall func(gs *gatewaySession) (func(req rawBytes) (rawBytes, error), error)) (float64, error) {
 	gs, err := startGatewayWith(su)
 	if err != nil {
 		return 0, err
+	}
+	call, err := newCall(gs)
+	if err != nil {
+		return 0, errors.Join(err, gs.close())
 	}
 	in, out := gs.echo.Input(), gs.echo.Output()
 	req := dynamicpb.NewMessage(in)
@@ -419,15 +437,13 @@ func gatewayUnary(r *round, callers int, su gatewaySetup) (float64, error) {
 	if idF == nil || nameF == nil {
 		return 0, errors.Join(fmt.Errorf("echo response %s lacks id or name", out.FullName()), gs.close())
 	}
-	ctx := context.Background()
-	method := fullMethod(gs.echo)
 	wire, err := proto.Marshal(req)
 	if err != nil {
 		return 0, errors.Join(err, gs.close())
 	}
 	rawReq := rawBytes(wire)
-	var want rawBytes
-	if err := gs.cc.Invoke(ctx, method, &rawReq, &want, grpc.WaitForReady(true), grpc.ForceCodec(rawCodec{})); err != nil {
+	want, err := call(append(rawBytes(nil), rawReq...))
+	if err != nil {
 		return 0, errors.Join(err, gs.close())
 	}
 	resp := dynamicpb.NewMessage(out)
@@ -435,9 +451,8 @@ func gatewayUnary(r *round, callers int, su gatewaySetup) (float64, error) {
 		return 0, errors.Join(fmt.Errorf("echo answered %v (%v)", resp, err), gs.close())
 	}
 	v, err := r.calls(callers, func() error {
-		req := append(rawBytes(nil), rawReq...)
-		var got rawBytes
-		if err := gs.cc.Invoke(ctx, method, &req, &got, grpc.WaitForReady(true), grpc.ForceCodec(rawCodec{})); err != nil {
+		got, err := call(append(rawBytes(nil), rawReq...))
+		if err != nil {
 			return err
 		}
 		if !bytes.Equal(got, want) {

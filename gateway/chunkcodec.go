@@ -151,14 +151,20 @@ func (c chunkCodec) Unmarshal(data mem.BufferSlice, v any) (err error) {
 	}
 	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
 	defer buf.Free()
-	b := buf.ReadOnlyData()
 	m.checked = true
-	md := m.ProtoReflect().Descriptor()
-	if m.refused = unknownInWire(b, md); m.refused != nil {
-		return nil
+	m.refused = decodeWire(buf.ReadOnlyData(), m.Message)
+	return nil
+}
+
+// decodeWire decodes wire bytes b into msg, refusing fields its descriptor
+// does not know (unknownInWire) and bytes proto.Unmarshal cannot read.
+func decodeWire(b []byte, msg proto.Message) error {
+	md := msg.ProtoReflect().Descriptor()
+	if err := unknownInWire(b, md); err != nil {
+		return err
 	}
-	if err := proto.Unmarshal(b, m.Message); err != nil {
-		m.refused = errorf("%s (%s)", errMalformed(md), strings.TrimPrefix(err.Error(), "proto: "))
+	if err := proto.Unmarshal(b, msg); err != nil {
+		return errorf("%s (%s)", errMalformed(md), strings.TrimPrefix(err.Error(), "proto: "))
 	}
 	return nil
 }

@@ -99,7 +99,7 @@ func (cs *crossSite) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Access-Control-Allow-Origin", origin)
 		h.Add("Vary", "Origin")
-		w = &exposeWriter{ResponseWriter: w}
+		w = &exposeWriter{ResponseWriter: w, all: WebRPCProtocol(r) != ""}
 	}
 	cs.next.ServeHTTP(w, r)
 }
@@ -174,6 +174,9 @@ func (cs *crossSite) headerAllowed(name string) bool {
 	case "content-type", "authorization", "grpc-timeout", "range", "if-range",
 		"if-none-match", "if-modified-since", "if-match", "if-unmodified-since":
 		return true
+	case "connect-protocol-version", "connect-timeout-ms", "connect-content-encoding", "connect-accept-encoding",
+		"grpc-encoding", "grpc-accept-encoding", "x-grpc-web", "x-user-agent":
+		return true // Connect and gRPC-Web (webrpc.go)
 	}
 	return cs.g.cfg.allowed(name)
 }
@@ -184,9 +187,11 @@ var exposedHeaders = []string{"Grpc-Status", "Grpc-Message", "Content-Length", "
 
 // exposeWriter names, when the response's header is written, the headers
 // a page may read: Grpc-Status, Grpc-Message, the metadata headers and the
-// ones that describe a download.
+// ones that describe a download; for a Connect or gRPC-Web call (all),
+// every header of the response, since its metadata has no prefix.
 type exposeWriter struct {
 	http.ResponseWriter
+	all   bool
 	wrote bool
 }
 
@@ -198,7 +203,7 @@ func (w *exposeWriter) expose() {
 	h := w.Header()
 	var md []string
 	for k := range h {
-		if strings.HasPrefix(k, "Grpc-Metadata-") {
+		if strings.HasPrefix(k, "Grpc-Metadata-") || w.all && !slices.Contains(exposedHeaders, k) && !strings.HasPrefix(k, "Access-Control-") && k != "Vary" {
 			md = append(md, k)
 		}
 	}
@@ -214,6 +219,13 @@ func (w *exposeWriter) WriteHeader(code int) {
 func (w *exposeWriter) Write(p []byte) (int, error) {
 	w.expose()
 	return w.ResponseWriter.Write(p)
+}
+
+// FlushError exposes the headers before a flush writes them (a gRPC-Web
+// error without a body is all headers).
+func (w *exposeWriter) FlushError() error {
+	w.expose()
+	return http.NewResponseController(w.ResponseWriter).Flush()
 }
 
 // Unwrap lets http.ResponseController reach the connection (Flush,
@@ -258,8 +270,13 @@ func HostCheck(h http.Handler, names ...string) http.Handler {
 }
 
 // writeStatus writes err as grpc-gateway's status JSON with HTTP status
-// code, outside the REST handler's mux.
+// code, outside the REST handler's mux; a Connect or gRPC-Web call gets it
+// in its own protocol's format, whose status follows from err's code.
 func writeStatus(w http.ResponseWriter, r *http.Request, code int, err error) {
+	if WebRPCProtocol(r) != "" {
+		writeWebStatus(w, r, err)
+		return
+	}
 	_, out := runtime.MarshalerForRequest(statusMux, r)
 	runtime.HTTPError(context.Background(), statusMux, out, w, r,
 		&runtime.HTTPStatusError{HTTPStatus: code, Err: err})

@@ -32,6 +32,7 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -80,6 +81,9 @@ type protoSet struct {
 	openapiOnce sync.Once // builds openapi on first use
 	openapi     []byte
 	openapiErr  error
+
+	webOnce sync.Once               // builds web on first use
+	web     map[string]http.Handler // connect-go handlers by full method (webrpc.go)
 
 	apiOnce    sync.Once // builds the rest on first use, for the gateway API
 	sorted     []*method // by endpoint name

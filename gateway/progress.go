@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -51,7 +52,7 @@ type progressBody struct {
 	rc      *http.ResponseController
 	d       time.Duration
 	ended   bool
-	stalled bool
+	stalled atomic.Bool // a Connect call's handler may look while a read is in progress
 }
 
 // bodyWithTimeout puts r's body behind a progressBody, unless there is no
@@ -92,7 +93,7 @@ func (b *progressBody) Read(p []byte) (int, error) {
 		b.ended = true
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			// The connection is spent: a read timed out mid-body.
-			b.stalled = true
+			b.stalled.Store(true)
 			return n, errBodyStalled(b.d)
 		}
 		_ = b.rc.SetReadDeadline(time.Time{})
@@ -105,7 +106,7 @@ func (b *progressBody) Close() error { return b.body.Close() }
 // stalledBody reports whether r's body was cut by its timeout.
 func stalledBody(r *http.Request) (time.Duration, bool) {
 	b, ok := r.Body.(*progressBody)
-	if !ok || !b.stalled {
+	if !ok || !b.stalled.Load() {
 		return 0, false
 	}
 	return b.d, true

@@ -18,8 +18,7 @@ import (
 // yourself when you build the grpc.Server with grpc.UnknownServiceHandler(
 // g.StreamHandler()) on your own.
 func (g *Gateway) RegisterServices(s *grpc.Server) {
-	r := &reflectionSource{g: g, s: s}
-	opts := reflection.ServerOptions{Services: r, DescriptorResolver: r, ExtensionResolver: protoregistry.GlobalTypes}
+	opts := (&reflectionSource{g: g, s: s}).options()
 	reflectionv1.RegisterServerReflectionServer(s, reflection.NewServerV1(opts))
 	reflectionv1alpha.RegisterServerReflectionServer(s, reflection.NewServer(opts))
 	healthpb.RegisterHealthServer(s, g.health)
@@ -30,15 +29,26 @@ func (g *Gateway) RegisterServices(s *grpc.Server) {
 func (g *Gateway) StreamHandler() grpc.StreamHandler { return g.handleStream }
 
 // reflectionSource lets reflection see the synthesized services: it merges
-// the static server's services with the current protoSet's, and resolves
+// the static server's services (without one, those the HTTP face serves:
+// webStaticServices) with the current protoSet's, and resolves
 // descriptors in the protoSet first, then in the global registry.
 type reflectionSource struct {
 	g *Gateway
 	s *grpc.Server
 }
 
+// options are the options of reflection servers that r is the source of.
+func (r *reflectionSource) options() reflection.ServerOptions {
+	return reflection.ServerOptions{Services: r, DescriptorResolver: r, ExtensionResolver: protoregistry.GlobalTypes}
+}
+
 func (r *reflectionSource) GetServiceInfo() map[string]grpc.ServiceInfo {
-	out := r.s.GetServiceInfo()
+	var out map[string]grpc.ServiceInfo
+	if r.s != nil {
+		out = r.s.GetServiceInfo()
+	} else {
+		out = webStaticServices()
+	}
 	set := r.g.set.Load()
 	for _, name := range set.serviceNames() {
 		sd := set.file.Services().ByName(name.Name())

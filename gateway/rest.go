@@ -45,7 +45,8 @@ import (
 const DefaultMaxJSONBody = 32 << 20
 
 // HTTPHandler returns the REST front door: every native endpoint at
-// POST, PUT and GET /<pkg>.<Service>/<Method>, the gateway's own API at
+// POST, PUT and GET /<pkg>.<Service>/<Method>, and at the same paths the
+// Connect and gRPC-Web protocols (webrpc.go), the gateway's own API at
 // GET /v1/endpoints, /v1/endpoints/{name} and /v1/descriptors (a binary
 // FileDescriptorSet, see Descriptors), and GET /openapi.json. An
 // unknown path answers 404 with a JSON status body. JSON answers are
@@ -94,6 +95,8 @@ func (g *Gateway) HTTPHandler() http.Handler {
 		// are short or empty.
 		h = compressHandler(h)
 	}
+	// Connect and gRPC-Web calls compress each message themselves.
+	h = g.webRPC(h)
 	return g.guardCrossSite(h)
 }
 

@@ -22,12 +22,13 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/framegate/framegate/gateway"
 )
 
 // The errors of a call without a valid token. They never quote what the
@@ -201,7 +202,9 @@ func reasonOf(err error) string {
 
 // requireToken wraps an HTTP handler with the token check: a request
 // without a valid token gets 401, a WWW-Authenticate challenge and
-// grpc-gateway's status JSON ({"code":16,"message":...}).
+// grpc-gateway's status JSON ({"code":16,"message":...}); a Connect or
+// gRPC-Web call gets the refusal in its protocol's own format
+// (gateway.WriteStatus).
 func (a *tokenAuth) requireToken(next http.Handler, refused func(path, reason string)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := a.check(r.Header.Values("Authorization")); err != nil {
@@ -210,22 +213,11 @@ func (a *tokenAuth) requireToken(next http.Handler, refused func(path, reason st
 			if err == errInvalidToken {
 				challenge = `Bearer error="invalid_token"`
 			}
-			writeStatus(challengeWriter{w, challenge}, r, err)
+			gateway.WriteStatus(challengeWriter{w, challenge}, r, err)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// statusMux is a grpc-gateway mux with the default options, used only to
-// write refusals in the same JSON the REST front door writes its errors in.
-var statusMux = runtime.NewServeMux()
-
-// writeStatus answers err, a gRPC status error, as grpc-gateway's status
-// JSON with the HTTP status of its code.
-func writeStatus(w http.ResponseWriter, r *http.Request, err error) {
-	_, out := runtime.MarshalerForRequest(statusMux, r)
-	runtime.HTTPError(r.Context(), statusMux, out, w, r, err)
 }
 
 // challengeWriter sets the WWW-Authenticate header just before the status

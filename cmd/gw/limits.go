@@ -32,6 +32,7 @@ import (
 	reflectionv1alpha "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
 	"google.golang.org/grpc/status"
 
+	"github.com/framegate/framegate/gateway"
 	"github.com/framegate/framegate/native"
 )
 
@@ -325,12 +326,13 @@ func (g *guard) metrics(next http.Handler) http.Handler {
 	})
 }
 
-// limitCalls refuses an HTTP request over l's limit with 429.
+// limitCalls refuses an HTTP request over l's limit with 429 (a Connect or
+// gRPC-Web call: RESOURCE_EXHAUSTED in its protocol's format).
 func limitCalls(l *callLimiter, next http.Handler, refused func(what, reason string)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !l.acquire() {
 			refused(r.URL.Path, "limit")
-			writeStatus(w, r, errTooManyCalls(l.max.Load()))
+			gateway.WriteStatus(w, r, errTooManyCalls(l.max.Load()))
 			return
 		}
 		defer l.release()

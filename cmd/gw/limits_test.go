@@ -167,6 +167,19 @@ func TestHTTPCallLimit(t *testing.T) {
 	if s := decodeStatus(t, body); code != http.StatusTooManyRequests || s.Code != int(codes.ResourceExhausted) || s.Message != "gw: too many calls in flight (-max-calls 1)" {
 		t.Errorf("a call over the limit: %d %s", code, body)
 	}
+	// A Connect call over the limit reads the refusal in its own format.
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/native.Echo/Say", strings.NewReader(`{"text":"over"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Connect-Protocol-Version", "1")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests || string(b) != `{"code":"resource_exhausted","message":"gw: too many calls in flight (-max-calls 1)"}` {
+		t.Errorf("a Connect call over the limit: %d %s", resp.StatusCode, b)
+	}
 	for _, path := range []string{"/healthz", "/metrics"} {
 		resp, err := client.Get(srv.URL + path)
 		if err != nil {

@@ -5,7 +5,8 @@ package main
 // Kubernetes Service port or an ingress backend expects.
 //
 // On the single listener one http.Server speaks HTTP/1.1, HTTP/2 over TLS
-// (ALPN "h2") and, in plaintext, HTTP/2 with prior knowledge (h2c), and
+// (ALPN "h2") and, in plaintext, HTTP/2 with prior knowledge (h2c; so does
+// -http-addr, for Connect's bidi streams), and
 // gateway.OnePort hands each gRPC request to grpc.Server.ServeHTTP and the
 // rest to the REST front door, /healthz and /metrics. The choice is made
 // per request because one HTTP/2 connection may carry both kinds: curl
@@ -104,14 +105,17 @@ func (s *server) serveFaces(grpcL, httpL net.Listener, srvTLS *tls.Config) {
 		}
 		return s.httpSrv.Serve(httpL)
 	}
+	// Both kinds of listener speak HTTP/2 without TLS too (h2c with prior
+	// knowledge): Connect's bidi streams, server reflection among them
+	// (buf curl --http2-prior-knowledge), need HTTP/2.
+	p := new(http.Protocols)
+	p.SetHTTP1(true)
+	p.SetHTTP2(true) // over TLS, by ALPN
+	p.SetUnencryptedHTTP2(srvTLS == nil)
+	s.httpSrv.Protocols = p
 	if grpcL == nil {
 		s.onePort = true
 		s.httpSrv.Handler = gateway.OnePort(s.grpcSrv, s.httpSrv.Handler)
-		p := new(http.Protocols)
-		p.SetHTTP1(true)
-		p.SetHTTP2(true) // over TLS, by ALPN
-		p.SetUnencryptedHTTP2(srvTLS == nil)
-		s.httpSrv.Protocols = p
 		s.log.Info("listening", "listener", "grpc+http", "addr", addrString(httpL), "tls", srvTLS != nil)
 		s.serve(serveHTTP)
 		return

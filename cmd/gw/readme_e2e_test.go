@@ -97,6 +97,11 @@ func TestREADME(t *testing.T) {
 			`may change state, and that origin is not allowed; to allow its pages, start the gateway with -cors-origin https://evil.example (gateway.WithCORSOrigins)","details":[]} 403`,
 			`origin \"https://app.example\" is not allowed to call this gateway from a browser; to allow it, start the gateway with -cors-origin https://app.example (gateway.WithCORSOrigins)","details":[]} 403`,
 		},
+		"buf curl --http2-prior-knowledge --protocol connect": {
+			`"entries": [`, `"name": "web.txt"`, `"size": "17"`, `"data": "aGkgZnJvbSBidWYgY3VybAo="`,
+			`"code": "not_found"`, "exit 40\n",
+			`{"name":"web.txt","size":"17","mod_time":"`,
+		},
 		"gw call -list": {
 			"Store.Write   json+stream", `"name": "docs/a.txt"`, "written by gw call\n",
 		},

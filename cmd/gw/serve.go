@@ -27,7 +27,11 @@ const serveAbout = `Run the gateway: every endpoint of a native server is served
 method /native.<Service>/<Method> (with server reflection and
 grpc.health.v1) on -grpc-addr, and as REST at the same path on -http-addr,
 beside GET /healthz (200, or 503 with the reason) and GET /metrics
-(Prometheus).
+(Prometheus). The same paths on -http-addr speak Connect and gRPC-Web too
+(connect-web, grpc-web, buf curl): a call with the header
+Connect-Protocol-Version or a Content-Type application/connect+* or
+application/grpc-web* is one; the rest is REST. -http-addr takes HTTP/2
+without TLS (h2c, prior knowledge), which Connect's bidi streams need.
 
 With -addr, one listener serves all of it instead of -grpc-addr and
 -http-addr, as a Kubernetes Service port or an ingress expects: gRPC over

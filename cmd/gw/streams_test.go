@@ -8,6 +8,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -133,19 +134,8 @@ func TestRESTBodyTimeout(t *testing.T) {
 	hs := httptest.NewServer(fx.httpHandler())
 	defer hs.Close()
 
-	c, err := net.Dial("tcp", hs.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	io.WriteString(c, "POST /native.Echo/Say HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		t.Fatalf("no answer to a stalled body: %v", err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(body), "sent no byte of the request body for 200ms") {
+	resp, body := sendStalled(t, hs, "POST /native.Echo/Say HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+	if resp.StatusCode != http.StatusRequestTimeout || !strings.Contains(body, "sent no byte of the request body for 200ms") {
 		t.Errorf("a stalled body: %d %s; want 408 naming the timeout", resp.StatusCode, body)
 	}
 	waitFor(t, 10*time.Second, "the place freed", func() bool { return fx.inFlight(t, "http") == 0 })
@@ -158,14 +148,51 @@ func TestRESTBodyTimeout(t *testing.T) {
 		}
 		pw.Close()
 	}()
-	resp, err = http.Post(hs.URL+"/native.Blob/Put", "application/octet-stream", pr)
+	resp, err := http.Post(hs.URL+"/native.Blob/Put", "application/octet-stream", pr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ = io.ReadAll(resp.Body)
+	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), strings.Repeat("0123456789", 8)) {
+	if body = string(b); resp.StatusCode != http.StatusOK || !strings.Contains(body, strings.Repeat("0123456789", 8)) {
 		t.Errorf("a slow upload that keeps moving: %d %s", resp.StatusCode, body)
 	}
 	hs.Client().CloseIdleConnections()
+}
+
+// A Connect client stream that stops after its first message is ended
+// after -body-timeout, as a gRPC one is, and its place freed.
+func TestConnectBodyTimeout(t *testing.T) {
+	noLeaks(t)
+	fx := newFixture(t, "-body-timeout", "200ms")
+	hs := httptest.NewServer(fx.httpHandler())
+	defer hs.Close()
+	// One message (an HttpBody of 3 bytes) of a chunked body that goes
+	// no further.
+	msg := "\x00\x00\x00\x00\x05\x12\x03abc"
+	resp, body := sendStalled(t, hs, "POST /native.Blob/Put HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/connect+proto\r\n"+
+		"Connect-Protocol-Version: 1\r\nTransfer-Encoding: chunked\r\n\r\n"+fmt.Sprintf("%x\r\n%s\r\n", len(msg), msg))
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"code":"deadline_exceeded"`) || !strings.Contains(body, "200ms") {
+		t.Errorf("a stalled stream: %d %q; want the end of the stream with deadline_exceeded", resp.StatusCode, body)
+	}
+	waitFor(t, 10*time.Second, "the place freed", func() bool { return fx.inFlight(t, "http") == 0 })
+}
+
+// sendStalled writes req, a request whose body stops, on a connection of
+// its own to hs and returns the answer, which must come within 10s.
+func sendStalled(t *testing.T, hs *httptest.Server, req string) (*http.Response, string) {
+	t.Helper()
+	c, err := net.Dial("tcp", hs.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, req)
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer to a stalled body: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
 }
