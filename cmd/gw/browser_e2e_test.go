@@ -132,7 +132,8 @@ func jsString(s string) string {
 
 // A page of an origin the gateway allows (-cors-origin) calls it from a
 // real browser: an upload with PUT (after a CORS preflight), a JSON call,
-// a download with its length and entity tag exposed; a page of another
+// a download with its length and entity tag exposed, and Connect calls
+// with fetch, as connect-web makes them; a page of another
 // origin cannot change anything, even with a request the browser sends
 // without a preflight.
 func TestBrowserCORS(t *testing.T) {
@@ -145,10 +146,12 @@ func TestBrowserCORS(t *testing.T) {
 	waitHealthz(t, gw.addr("http"), 200, 5*time.Second)
 
 	var got struct {
-		Error                 string
-		Write, List, Read     int
-		WriteBody, ReadBody   string
-		Length, ETag, Entries string
+		Error                          string
+		Write, List, Read              int
+		WriteBody, ReadBody            string
+		Length, ETag, Entries          string
+		Connect, ConnectMissing        int
+		ConnectBody, ConnectMissingErr string
 	}
 	allowed.run(t, ctx, base, `
 let r = await fetch(GW + '/native.Store/Write?name=browser.txt', {method: 'PUT', body: 'from a browser\n'});
@@ -157,12 +160,22 @@ r = await fetch(GW + '/native.Store/List', {method: 'POST', headers: {'Content-T
 results.list = r.status; results.entries = JSON.stringify((await r.json()).entries.map(e => e.name));
 r = await fetch(GW + '/native.Store/Read?name=browser.txt');
 results.read = r.status; results.length = r.headers.get('Content-Length'); results.etag = r.headers.get('ETag'); results.readBody = await r.text();
+// The Connect protocol, as connect-web speaks it: a unary call, and an error.
+const connect = (name) => fetch(GW + '/native.Store/Stat', {method: 'POST',
+  headers: {'Content-Type': 'application/json', 'Connect-Protocol-Version': '1'}, body: JSON.stringify({name})});
+r = await connect('browser.txt');
+results.connect = r.status; results.connectBody = await r.text();
+r = await connect('missing.txt');
+results.connectMissing = r.status; results.connectMissingErr = (await r.json()).code;
 `, &got)
 	if got.Error != "" || got.Write != 200 || got.List != 200 || got.Read != 200 {
 		t.Fatalf("calls from the allowed origin: %+v", got)
 	}
 	if got.ReadBody != "from a browser\n" || got.Entries != `["browser.txt"]` || got.Length != "15" || got.ETag == "" {
 		t.Errorf("from the allowed origin: %+v", got)
+	}
+	if got.Connect != 200 || !strings.Contains(got.ConnectBody, `"name":"browser.txt"`) || got.ConnectMissing != 404 || got.ConnectMissingErr != "not_found" {
+		t.Errorf("Connect calls from the allowed origin: %d %s, %d %s", got.Connect, got.ConnectBody, got.ConnectMissing, got.ConnectMissingErr)
 	}
 	if b, err := os.ReadFile(filepath.Join(dataDir, "browser.txt")); err != nil || string(b) != "from a browser\n" {
 		t.Errorf("the file the page wrote: %q %v", b, err)
