@@ -175,7 +175,7 @@
 //	  message layer      stream.go, header*.go: HEADER [BODY...] [DATA... TRAILER] | RST;
 //	                     messages.go: streams of messages inside DATA
 //	  call layer         handler.go, servercall.go, serverframes.go, serverconn.go,
-//	                     inline.go, client.go, clientread.go, local.go,
+//	                     inline.go, client.go, clientconn.go, clientread.go, local.go,
 //	                     localmessages.go: calls, close handshake
 //
 // Teardown is stack-wise: Client.Close sends CLOSE, the server answers
