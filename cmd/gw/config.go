@@ -25,6 +25,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -211,7 +212,7 @@ func runConfig(args []string, sio *stdio) int {
 	var errs bytes.Buffer
 	f, _, err := parseServe([]string{"-config", file}, &stdio{out: io.Discard, err: &errs})
 	if err == nil {
-		err = f.validate()
+		_, err = f.load(slog.New(slog.DiscardHandler))
 	} else if errs.Len() > 0 {
 		err = errors.New(strings.TrimSpace(errs.String()))
 	}

@@ -25,6 +25,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -54,42 +55,50 @@ var reloadable = map[string]bool{
 // change of one rebuilds them all.
 var backendSettings = []string{"pool-size", "backend-ca", "probe-interval", "reconnect-max", "resolve-interval", "tls-cert", "tls-key", "native-tls"}
 
-// validate checks a configuration as gw serve would start it, without
+// loaded is what a configuration's files hold, as load read them.
+type loaded struct {
+	tls    *tls.Config // nil without -tls-cert
+	tokens *tokenAuth  // nil without -auth-token-file
+}
+
+// load checks a configuration as gw serve would start it, without
 // serving: the limits, the log settings, the addresses, the TLS files, the
-// token file and the -backend values (gw config check).
-func (f *serveFlags) validate() error {
+// token file and the -backend values (gw config check, and a reload, which
+// serves what it read). log receives the token file's warnings.
+func (f *serveFlags) load(log *slog.Logger) (*loaded, error) {
 	if err := f.securityFlags.check(); err != nil {
-		return err
+		return nil, err
 	}
 	if _, err := newLogger(io.Discard, f.logLevel, f.logFormat); err != nil {
-		return err
+		return nil, err
 	}
 	for _, a := range []struct{ flag, addr string }{{"grpc-addr", f.grpcAddr}, {"http-addr", f.httpAddr}, {"native-addr", f.nativeAddr}} {
 		if err := checkListenAddr(a.addr); err != nil && (a.flag != "native-addr" || a.addr != "") {
-			return fmt.Errorf("-%s %q: %v", a.flag, clipValue(a.addr), err)
+			return nil, fmt.Errorf("-%s %q: %v", a.flag, clipValue(a.addr), err)
 		}
 	}
-	srvTLS, err := serverTLS(f.tlsCert, f.tlsKey, f.clientCA)
-	if err != nil {
-		return err
+	var l loaded
+	var err error
+	if l.tls, err = serverTLS(f.tlsCert, f.tlsKey, f.clientCA); err != nil {
+		return nil, err
 	}
-	if f.nativeTLS && srvTLS == nil {
-		return errors.New("-native-tls needs -tls-cert and -tls-key")
+	if f.nativeTLS && l.tls == nil {
+		return nil, errors.New("-native-tls needs -tls-cert and -tls-key")
 	}
 	if f.authTokenFile != "" {
-		if _, err := loadTokens(f.authTokenFile, slog.New(slog.DiscardHandler)); err != nil {
-			return err
+		if l.tokens, err = loadTokens(f.authTokenFile, log); err != nil {
+			return nil, err
 		}
 	}
 	if f.poolSize < 1 {
-		return fmt.Errorf("-pool-size %d: want at least 1", f.poolSize)
+		return nil, fmt.Errorf("-pool-size %d: want at least 1", f.poolSize)
 	}
 	for _, v := range f.backends {
 		if err := checkBackend(f, v); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return &l, nil
 }
 
 // checkListenAddr checks the form of a listen address: host:port or
@@ -129,7 +138,8 @@ func (s *server) reloadLocked() ([]string, error) {
 		}
 		return nil, err
 	}
-	if err := nf.validate(); err != nil {
+	files, err := nf.load(s.log)
+	if err != nil {
 		return nil, err
 	}
 	old, oc := s.live, s.liveCmd
@@ -152,34 +162,20 @@ func (s *server) reloadLocked() ([]string, error) {
 		return nil, fmt.Errorf("changed: %s: it takes a restart", strings.Join(restart, ", "))
 	}
 
-	// Load what may fail.
-	level, _ := parseLevel(nf.logLevel)
-	srvTLS, err := serverTLS(nf.tlsCert, nf.tlsKey, nf.clientCA)
-	if err != nil {
-		return nil, err
-	}
-	var tokens *tokenAuth
-	if nf.authTokenFile != "" {
-		if tokens, err = loadTokens(nf.authTokenFile, s.log); err != nil {
-			return nil, err
-		}
-	}
-	if err := nf.securityFlags.check(); err != nil {
-		return nil, err
-	}
-	if s.router != nil {
+	if s.router != nil { // the one step that may still fail
 		if err := s.updateBackends(nf, old, changed); err != nil {
 			return nil, err
 		}
 	}
 
 	// Apply what cannot fail.
+	level, _ := parseLevel(nf.logLevel) // load checked it
 	s.level.Set(level)
 	if s.tls != nil {
-		s.tls.replace(srvTLS)
+		s.tls.replace(files.tls)
 	}
-	if tokens != nil {
-		s.guard.auth.replace(tokens)
+	if files.tokens != nil {
+		s.guard.auth.replace(files.tokens)
 	}
 	s.guard.setLimits(&nf.securityFlags)
 	s.live, s.liveCmd = nf, nc
