@@ -44,8 +44,12 @@ func ExampleNewHook() {
 	c.Close()
 	<-done
 	fmt.Println(out.Text, err)
-	spans := exp.GetSpans()
-	server, client := spans[0], spans[1]
+	// The spans by name: the server's may end before or after the caller's.
+	byName := map[string]tracetest.SpanStub{}
+	for _, sp := range exp.GetSpans() {
+		byName[sp.Name] = sp
+	}
+	server, client := byName["Greeter.Hello"], byName["caller"]
 	fmt.Println(server.Name, "in the caller's trace:", server.SpanContext.TraceID() == client.SpanContext.TraceID())
 	fmt.Println("its parent is the caller's span:", server.Parent.SpanID() == client.SpanContext.SpanID())
 	// Output:
