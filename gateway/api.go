@@ -156,6 +156,8 @@ func endpointSchema(s *native.Schema, ep native.Endpoint) (*structpb.Struct, err
 	}
 	visit(ep.RequestType)
 	visit(ep.ResponseType)
+	visit(ep.RequestMessage)
+	visit(ep.ResponseMessage)
 	b, err := json.Marshal(map[string]any{"endpoint": ep, "messages": msgs})
 	if err != nil {
 		return nil, err

@@ -36,37 +36,10 @@ func isMapKey(k native.Kind) bool {
 // validBody reports whether k is a known body kind.
 func validBody(k native.BodyKind) bool {
 	switch k {
-	case native.BodyNone, native.BodyJSON, native.BodyStream, native.BodyJSONStream:
+	case native.BodyNone, native.BodyJSON, native.BodyStream, native.BodyJSONStream, native.BodyMessages, native.BodyJSONMessages:
 		return true
 	}
 	return false
-}
-
-// withoutMessageStreams returns s without the endpoints whose request or
-// response is a stream of messages, and their names: the gateway does not
-// map them to gRPC or REST yet, so it leaves them out rather than serve
-// them as something else. s itself is left as it is.
-func withoutMessageStreams(s *native.Schema) (*native.Schema, []string) {
-	if s == nil {
-		return nil, nil
-	}
-	var skipped []string
-	for _, ep := range s.Endpoints {
-		if ep.Request.HasMessages() || ep.Response.HasMessages() {
-			skipped = append(skipped, ep.Name)
-		}
-	}
-	if skipped == nil {
-		return s, nil
-	}
-	out := *s
-	out.Endpoints = make([]native.Endpoint, 0, len(s.Endpoints)-len(skipped))
-	for _, ep := range s.Endpoints {
-		if !ep.Request.HasMessages() && !ep.Response.HasMessages() {
-			out.Endpoints = append(out.Endpoints, ep)
-		}
-	}
-	return &out, skipped
 }
 
 // ErrSchemaLimit is wrapped by the error of a schema past one of the
@@ -143,7 +116,8 @@ func checkSchema(ctx context.Context, s *native.Schema, lim SchemaLimits) error 
 			what string
 			kind native.BodyKind
 			typ  *native.Type
-		}{{"request", ep.Request, ep.RequestType}, {"response", ep.Response, ep.ResponseType}} {
+			msg  *native.Type
+		}{{"request", ep.Request, ep.RequestType, ep.RequestMessage}, {"response", ep.Response, ep.ResponseType, ep.ResponseMessage}} {
 			where := fmt.Sprintf("endpoint %q %s", ep.Name, part.what)
 			if !validBody(part.kind) {
 				return fmt.Errorf("gateway: %s: unknown body kind %q", where, part.kind)
@@ -156,6 +130,19 @@ func checkSchema(ctx context.Context, s *native.Schema, lim SchemaLimits) error 
 					return err
 				}
 			}
+			if part.kind.HasMessages() {
+				if part.msg == nil {
+					return fmt.Errorf("gateway: %s: body kind %q without a message type", where, part.kind)
+				}
+				if err := checkType(s, part.msg, where+" messages", lim.MaxDepth, 0); err != nil {
+					return err
+				}
+			}
+		}
+		// A response is a JSON value or a stream of messages, not both:
+		// native handlers cannot answer json+messages.
+		if ep.Response == native.BodyJSONMessages {
+			return fmt.Errorf("gateway: endpoint %q response: body kind %q is not served (a response is a JSON value or a stream of messages)", ep.Name, ep.Response)
 		}
 	}
 	return checkCycles(s, names)

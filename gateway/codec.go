@@ -138,6 +138,8 @@ func (b *builder) link(file protoreflect.FileDescriptor) (*protoSet, error) {
 		}
 		m.req, m.reqData = linkBody(mp.endpoint.Request, mp.endpoint.RequestType, mp.inPlan, codecs, ps.messages, m.in)
 		m.resp, m.respData = linkBody(mp.endpoint.Response, mp.endpoint.ResponseType, mp.outPlan, codecs, ps.messages, m.out)
+		m.reqMsg = linkMessages(mp.endpoint.Request, mp.endpoint.RequestMessage, mp.inPlan, codecs, ps.messages)
+		m.respMsg = linkMessages(mp.endpoint.Response, mp.endpoint.ResponseMessage, mp.outPlan, codecs, ps.messages)
 		ps.methods[m.fullMethod] = m
 	}
 	return ps, nil
@@ -158,8 +160,27 @@ func linkBody(k native.BodyKind, t *native.Type, plan *msgPlan, codecs, schemaCo
 	case native.BodyJSONStream:
 		c := codecs[plan.name]
 		return &body{field: &c.fields[0]}, c.fields[1].fd
+	case native.BodyJSONMessages:
+		return &body{field: &codecs[plan.name].fields[0]}, nil
 	}
 	return nil, nil
+}
+
+// linkMessages returns where each message of a stream of messages of body
+// kind k and message type t lives in the gRPC message: the whole message,
+// the value of a synthesized wrapper, or an Input's message field. It is
+// nil for other kinds.
+func linkMessages(k native.BodyKind, t *native.Type, plan *msgPlan, codecs, schemaCodecs map[string]*messageCodec) *body {
+	switch k {
+	case native.BodyMessages:
+		if plan == nil {
+			return &body{msg: schemaCodecs[t.Message]}
+		}
+		return &body{field: &codecs[plan.name].fields[0]}
+	case native.BodyJSONMessages:
+		return &body{field: &codecs[plan.name].fields[1]}
+	}
+	return nil
 }
 
 // registerFile registers fd and, first, its imports, recursively.

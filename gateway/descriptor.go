@@ -25,6 +25,16 @@ package gateway
 //	response json+stream server streaming, output
 //	                    `<Service><Method>Download { <type> response = 1; bytes data = 2; }`,
 //	                    the mirror image of Upload
+//	request messages    client streaming, input the message type, or
+//	                    `<Method>Request { <type> value = 1; }`: one gRPC
+//	                    message per native message
+//	request json+messages client streaming, input
+//	                    `<Service><Method>Input { <type> request = 1; <msg type> message = 2; }`:
+//	                    the first message carries request (and may carry
+//	                    message), later ones only message
+//	response messages   server streaming, output the message type, or
+//	                    `<Method>Response { <type> value = 1; }`: one gRPC
+//	                    message per native message
 //
 // `<Method>Request` and `<Method>Response` fall back to
 // `<Service><Method>Request`/`Response` when the short name is taken.
@@ -120,6 +130,9 @@ type method struct {
 	// reqData and respData are the bytes fields that carry stream chunks
 	// (HttpBody.data, Upload.data, Download.data); nil without a stream.
 	reqData, respData protoreflect.FieldDescriptor
+	// reqMsg and respMsg locate each message of a stream of messages; nil
+	// without one.
+	reqMsg, respMsg *body
 }
 
 // msgPlan describes one message to synthesize before its descriptor exists.
@@ -273,6 +286,17 @@ func (b *builder) planMethodMessages() {
 				fieldPlan{jsonName: "value", typ: ep.RequestType}, mp.name+"Request", mp.service+mp.name+"Request")
 		case native.BodyStream:
 			mp.in, mp.cStream = b.use(httpBodyFile, httpBodyName), true
+		case native.BodyMessages:
+			mp.in, mp.inPlan = b.messageOrWrapper(ep.RequestMessage, owner+" request messages",
+				fmt.Sprintf(" Message of the client stream of native endpoint %q, whose messages are bare values.", ep.Name),
+				mp.name+"Request", mp.service+mp.name+"Request")
+			mp.cStream = true
+		case native.BodyJSONMessages:
+			mp.inPlan = b.synth(owner+" input", fmt.Sprintf(" Client stream of native endpoint %q. The first message carries request\n"+
+				" (the JSON value) and may carry message; later messages carry only message,\n the next message of the stream.", ep.Name),
+				fieldPlan{jsonName: "request", typ: ep.RequestType}, mp.service+mp.name+"Input")
+			mp.inPlan.fields = append(mp.inPlan.fields, fieldPlan{jsonName: "message", typ: ep.RequestMessage, optional: true})
+			mp.cStream = true
 		case native.BodyJSONStream:
 			mp.inPlan = b.synth(owner+" upload", fmt.Sprintf(" Client stream of native endpoint %q. The first message carries request\n"+
 				" (the JSON body) and may carry data; later messages carry only data, the\n next chunk of the byte stream.", ep.Name),
@@ -292,6 +316,11 @@ func (b *builder) planMethodMessages() {
 				fieldPlan{jsonName: "value", typ: ep.ResponseType}, mp.name+"Response", mp.service+mp.name+"Response")
 		case native.BodyStream:
 			mp.out, mp.sStream = b.use(httpBodyFile, httpBodyName), true
+		case native.BodyMessages:
+			mp.out, mp.outPlan = b.messageOrWrapper(ep.ResponseMessage, owner+" response messages",
+				fmt.Sprintf(" Message of the server stream of native endpoint %q, whose messages are bare values.", ep.Name),
+				mp.name+"Response", mp.service+mp.name+"Response")
+			mp.sStream = true
 		case native.BodyJSONStream:
 			mp.outPlan = b.synth(owner+" download", fmt.Sprintf(" Server stream of native endpoint %q. The first message carries response\n"+
 				" (the JSON body) and may carry data; later messages carry only data, the\n next chunk of the byte stream.", ep.Name),
@@ -306,6 +335,17 @@ func (b *builder) planMethodMessages() {
 			mp.out = b.qualify(mp.outPlan.name)
 		}
 	}
+}
+
+// messageOrWrapper returns the type of the gRPC messages of a stream of
+// native messages of type t: the schema message itself, or a synthesized
+// message whose one field, value, holds t (named by the first free
+// candidate), with its plan.
+func (b *builder) messageOrWrapper(t *native.Type, owner, comment string, candidates ...string) (string, *msgPlan) {
+	if t.Kind == native.KindMessage {
+		return b.qualify(b.msgNames[t.Message]), nil
+	}
+	return "", b.synth(owner, comment, fieldPlan{jsonName: "value", typ: t}, candidates...)
 }
 
 // synth plans a synthesized message with one field, named by the first free

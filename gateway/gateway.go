@@ -159,17 +159,12 @@ func (g *Gateway) Refresh(ctx context.Context) error {
 	return g.mount(ctx, s)
 }
 
-// mount serves the endpoints of s, replacing what was served; endpoints
-// with streams of messages are left out, with a warning. It fails,
+// mount serves the endpoints of s, replacing what was served. It fails,
 // and the gateway keeps serving what it had, when s is past the gateway's
 // SchemaLimits or cannot be mapped to protobuf, when ctx is done before the
 // descriptors are built, or, with a *SchemaChangeError, when s changes the
 // number or type of a field already served (schemachange.go).
 func (g *Gateway) mount(ctx context.Context, s *native.Schema) error {
-	s, skipped := withoutMessageStreams(s)
-	if skipped != nil {
-		g.cfg.logger.Warn("gateway: endpoints with streams of messages are not served (no gRPC or REST mapping for them yet)", "endpoints", skipped)
-	}
 	set, err := buildProtoSet(ctx, s, g.cfg.pkg, g.cfg.limits)
 	if err != nil {
 		return err

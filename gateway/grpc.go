@@ -183,6 +183,11 @@ func (g *Gateway) serveGRPC(ss grpc.ServerStream, m *method, ev *CallEvent, wire
 		}
 	}()
 
+	if m.reqMsg != nil || m.respMsg != nil {
+		var err error
+		trlReady, err = g.serveMessages(ss, m, c, opts, ev, wire)
+		return err
+	}
 	// A request that is one JSON message goes from its wire bytes to JSON
 	// directly (wirejson.go) when the codec is chunkCodec.
 	direct := wire && !m.clientStreaming && m.req != nil

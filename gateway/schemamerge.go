@@ -100,6 +100,7 @@ func mergeSchemas(parts []partSchema, precedence bool) (*merged, error) {
 				m.services[i] = append(m.services[i], svc)
 			}
 			e.RequestType, e.ResponseType = renameType(e.RequestType, rename), renameType(e.ResponseType, rename)
+			e.RequestMessage, e.ResponseMessage = renameType(e.RequestMessage, rename), renameType(e.ResponseMessage, rename)
 			m.schema.Endpoints = append(m.schema.Endpoints, e)
 			m.route[e.Name] = i
 		}

@@ -79,9 +79,15 @@ func (md *method) requestJSONFromWire(wire []byte) (out []byte, err error) {
 // (jsonwire.go). It returns errUseMessage for JSON that responseMessage
 // must read instead.
 func (md *method) responseWire(data []byte) (out []byte, err error) {
-	b := md.resp
+	return md.wireFromJSON("response", md.resp, data)
+}
+
+// wireFromJSON transcodes data, the native JSON of part b of an output
+// message, directly to the message's wire bytes; what names the part for
+// errors.
+func (md *method) wireFromJSON(what string, b *body, data []byte) (out []byte, err error) {
 	if b == nil {
-		return nil, fmt.Errorf("gateway: endpoint %q has no JSON response", md.endpoint.Name)
+		return nil, fmt.Errorf("gateway: endpoint %q has no JSON %s", md.endpoint.Name, what)
 	}
 	dst := make([]byte, 0, len(data)+16)
 	if b.msg != nil {
@@ -90,9 +96,27 @@ func (md *method) responseWire(data []byte) (out []byte, err error) {
 		out, err = appendFieldWireFromJSON(dst, data, jsonReader{}, b.field)
 	}
 	if err != nil && err != errUseMessage {
-		return nil, md.wrap("response", err)
+		return nil, md.wrap(what, err)
 	}
 	return out, err
+}
+
+// requestMessageJSON returns the native JSON of the message of a request
+// stream of messages that m, an input message of md, carries; ok is false
+// when it carries none (an Input message with its request only).
+func (md *method) requestMessageJSON(m protoreflect.Message) (data []byte, ok bool, err error) {
+	b := md.reqMsg
+	if b != nil && b.msg == nil && md.req != nil && !m.Has(b.field.fd) {
+		return nil, false, nil
+	}
+	data, err = md.encode("request message", b, md.in, m)
+	return data, err == nil, err
+}
+
+// responseMessageOf decodes data, the native JSON of one message of a
+// response stream of messages, into a new output message.
+func (md *method) responseMessageOf(data []byte) (*dynamicpb.Message, error) {
+	return md.decode("response message", jsonReader{}, md.respMsg, md.out, data)
 }
 
 // requestJSONDirect is requestJSON(requestMessage(data)) without the

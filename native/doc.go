@@ -90,9 +90,8 @@
 // naming the limit. The response header goes out as the handler starts, so
 // a handler's metadata goes in the trailer (SetTrailer; SetHeader fails).
 // A caller's Send returns io.EOF once the call ended on
-// the server's side; why is Recv's error, or Close's. The gateway does not
-// serve streams of messages yet: it leaves their endpoints out, with a
-// warning.
+// the server's side; why is Recv's error, or Close's. The gateway serves
+// them as gRPC client, server and bidi streams of the messages' own types.
 //
 // # Safe and idempotent endpoints
 //

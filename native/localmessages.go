@@ -25,7 +25,13 @@ func (lc *LocalClient) callMessages(l *localCall, tx senderBinder, rx receiverBi
 		l.inv.in = &msgRecv{src: handlerPipe{in}, limit: limit, strict: h.name, endpoint: h.name}
 		send = newMsgSend(in, limit, h.name, CodeInvalidArgument)
 		hctx := l.hctx
-		context.AfterFunc(hctx, func() { in.closeRead(sendEnded(l.ctx)) })
+		context.AfterFunc(hctx, func() {
+			// The call ended: the caller's Send stops, and a handler
+			// still reading a stream the caller did not complete gets
+			// why, never a clean end.
+			in.closeRead(sendEnded(l.ctx))
+			in.closeWrite(sendStopped(hctx))
+		})
 	}
 	run := func() error {
 		err := h.run(l.hctx, &l.inv, lc.s.cfg.logger, "local")

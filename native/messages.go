@@ -353,6 +353,16 @@ func (r *msgRecv) next() ([]byte, error) {
 	for r.r1-r.r0 < 4 {
 		if err := r.fill(); err != nil {
 			if r.r1 == r.r0 && err == io.EOF {
+				// A Receiver closed while it read never reports a
+				// clean end: the stream may have ended early because of
+				// it.
+				r.mu.Lock()
+				closed := r.closed
+				r.mu.Unlock()
+				if closed != nil {
+					r.err = closed
+					return nil, closed
+				}
 				r.err = io.EOF
 				return nil, err
 			}
