@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -41,6 +43,7 @@ type msAppend struct {
 // of messages; canceled receives the name of each call whose context the
 // handler saw end.
 type msEnv struct {
+	*env
 	d        *dyn
 	canceled chan string
 }
@@ -131,7 +134,7 @@ func eachMessageBackend(t *testing.T, fn func(t *testing.T, e *msEnv)) {
 	for _, kind := range backendKinds {
 		t.Run(kind, func(t *testing.T) {
 			srv := native.NewServer()
-			e := &msEnv{canceled: make(chan string, 16)}
+			e := &msEnv{env: &env{name: kind, srv: srv}, canceled: make(chan string, 16)}
 			registerMessageStreams(t, srv, e.canceled)
 			var backend Backend = Local(srv)
 			if kind == "remote" {
@@ -142,8 +145,17 @@ func eachMessageBackend(t *testing.T, fn func(t *testing.T, e *msEnv)) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, conn := serveGRPC(t, g)
-			e.d = newDyn(t, conn)
+			e.gw = g
+			e.addr, e.conn = serveGRPC(t, g)
+			e.d = newDyn(t, e.conn)
+			// HTTP/1.1 and HTTP/2 without TLS: Connect's bidi streams
+			// need HTTP/2.
+			e.http = httptest.NewUnstartedServer(g.HTTPHandler())
+			e.http.Config.Protocols = new(http.Protocols)
+			e.http.Config.Protocols.SetHTTP1(true)
+			e.http.Config.Protocols.SetUnencryptedHTTP2(true)
+			e.http.Start()
+			t.Cleanup(e.http.Close)
 			fn(t, e)
 		})
 	}

@@ -48,13 +48,19 @@ func webMethod(t testing.TB, e *env, path string) protoreflect.MethodDescriptor 
 // messages are dynamicpb messages of its descriptors.
 func webClient(t testing.TB, e *env, path string, opts ...connect.ClientOption) *connect.Client[dynamicpb.Message, dynamicpb.Message] {
 	t.Helper()
+	return connect.NewClient[dynamicpb.Message, dynamicpb.Message](http.DefaultClient, e.http.URL+path, webClientOptions(t, e, path, opts...)...)
+}
+
+// webClientOptions are webClient's options: the method's schema, its
+// output messages as dynamicpb messages, then opts.
+func webClientOptions(t testing.TB, e *env, path string, opts ...connect.ClientOption) []connect.ClientOption {
+	t.Helper()
 	md := webMethod(t, e, path)
-	opts = append([]connect.ClientOption{connect.WithSchema(md),
+	return append([]connect.ClientOption{connect.WithSchema(md),
 		connect.WithResponseInitializer(func(spec connect.Spec, msg any) error {
 			*msg.(*dynamicpb.Message) = *dynamicpb.NewMessage(spec.Schema.(protoreflect.MethodDescriptor).Output())
 			return nil
 		})}, opts...)
-	return connect.NewClient[dynamicpb.Message, dynamicpb.Message](http.DefaultClient, e.http.URL+path, opts...)
 }
 
 // dynMsg returns a message of md from its protojson.
