@@ -90,7 +90,7 @@ func (cs *crossSite) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// With "*" every origin is trusted: CrossOriginProtection has no
 	// wildcard of its own.
 	if !cs.any {
-		if err := cs.cop.Check(r); err != nil {
+		if err := cs.cop.Check(asStateChanging(r)); err != nil {
 			cs.denyOrigin(w, r)
 			return
 		}
@@ -102,6 +102,23 @@ func (cs *crossSite) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w = &exposeWriter{ResponseWriter: w, all: WebRPCProtocol(r) != ""}
 	}
 	cs.next.ServeHTTP(w, r)
+}
+
+// asStateChanging returns r, or for a WebSocket handshake r as a POST: a
+// handshake is a GET, which CrossOriginProtection lets through as safe,
+// but browsers send it to any site without a preflight, and the calls it
+// opens change state. As a POST it passes from the gateway's own origin
+// (Sec-Fetch-Site, or Origin against Host), from the origins
+// WithCORSOrigins allows, and from clients other than browsers (no
+// Origin).
+func asStateChanging(r *http.Request) *http.Request {
+	if !isWebSocket(r) {
+		return r
+	}
+	r2 := new(http.Request)
+	*r2 = *r
+	r2.Method = http.MethodPost
+	return r2
 }
 
 // denyOrigin answers a cross-origin request that could change state, from
@@ -171,7 +188,7 @@ func (cs *crossSite) methodsOf(path string) []string {
 // passes to the backend.
 func (cs *crossSite) headerAllowed(name string) bool {
 	switch name {
-	case "content-type", "authorization", "grpc-timeout", "range", "if-range",
+	case "content-type", "authorization", "grpc-timeout", "range", "if-range", "last-event-id",
 		"if-none-match", "if-modified-since", "if-match", "if-unmodified-since":
 		return true
 	case "connect-protocol-version", "connect-timeout-ms", "connect-content-encoding", "connect-accept-encoding",

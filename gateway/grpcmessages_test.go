@@ -76,6 +76,7 @@ func registerMessageStreams(t testing.TB, srv *native.Server, canceled chan<- st
 		native.SetTrailer(ctx, native.Metadata{"x-sent": {fmt.Sprint(req.Count)}})
 		return nil
 	})
+	registerRESTMessageStreams(t, srv)
 	reg("Msg.Sum", func(in *native.Receiver[msTick], resp *msSum) error { return sumTicks(in, resp) })
 	reg("Msg.Append", func(req *msAppend, in *native.Receiver[msTick], resp *msSum) error {
 		resp.Log = req.Log
@@ -129,8 +130,9 @@ func sumTicks(in *native.Receiver[msTick], resp *msSum) error {
 	}
 }
 
-// eachMessageBackend runs fn over a local and a remote backend.
-func eachMessageBackend(t *testing.T, fn func(t *testing.T, e *msEnv)) {
+// eachMessageBackend runs fn over a local and a remote backend, with a
+// gateway made with opts.
+func eachMessageBackend(t *testing.T, fn func(t *testing.T, e *msEnv), opts ...Option) {
 	for _, kind := range backendKinds {
 		t.Run(kind, func(t *testing.T) {
 			srv := native.NewServer()
@@ -141,7 +143,7 @@ func eachMessageBackend(t *testing.T, fn func(t *testing.T, e *msEnv)) {
 				backend = Remote(dialPool(serveNative(t, srv)))
 				t.Cleanup(func() { backend.Close() })
 			}
-			g, err := New(context.Background(), backend)
+			g, err := New(context.Background(), backend, opts...)
 			if err != nil {
 				t.Fatal(err)
 			}

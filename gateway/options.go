@@ -32,6 +32,9 @@ type config struct {
 	corsOrigins []string
 	// compress compresses JSON answers of the REST front door (compress.go).
 	compress bool
+	// heartbeat is the interval of SSE comments and WebSocket pings
+	// (restmessages.go).
+	heartbeat time.Duration
 }
 
 // DefaultMetadataAllowlist is the request metadata passed to the backend
@@ -45,7 +48,7 @@ var DefaultMetadataAllowlist = []string{"x-request-id", "traceparent", "tracesta
 const DefaultChunkSize = 512 << 10
 
 func newConfig(opts []Option) config {
-	c := config{pkg: "native", logger: slog.New(slog.DiscardHandler), allow: DefaultMetadataAllowlist, chunkSize: DefaultChunkSize, maxJSON: DefaultMaxJSONBody, limits: DefaultSchemaLimits, bodyTimeout: DefaultBodyTimeout, compress: true}
+	c := config{pkg: "native", logger: slog.New(slog.DiscardHandler), allow: DefaultMetadataAllowlist, chunkSize: DefaultChunkSize, maxJSON: DefaultMaxJSONBody, limits: DefaultSchemaLimits, bodyTimeout: DefaultBodyTimeout, compress: true, heartbeat: DefaultStreamHeartbeat}
 	for _, o := range opts {
 		o.apply(&c)
 	}

@@ -9,6 +9,9 @@ package gateway
 //	unless the handler set content-type), ended by a Grpc-Status trailer
 //	a request stream is read from the request body as it arrives (PUT or
 //	POST); for JSON+stream endpoints the JSON fields come from the query
+//	a response stream of messages is newline-delimited JSON, or SSE
+//	(restmessages.go); any stream of messages is also reachable over a
+//	WebSocket at the same path (restws.go)
 //
 // Routing goes through one catch-all pattern of grpc-gateway's ServeMux (its
 // routes cannot change while it serves), which looks the method up in the
@@ -92,8 +95,16 @@ func (g *Gateway) HTTPHandler() http.Handler {
 	})
 	if g.cfg.compress {
 		// Inside the cross-site guard: its refusals and preflights
-		// are short or empty.
-		h = compressHandler(h)
+		// are short or empty. A WebSocket handshake is never
+		// compressed: gzhttp would hold its 101 back.
+		plain, compressed := h, compressHandler(h)
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if isWebSocket(r) {
+				plain.ServeHTTP(w, r)
+				return
+			}
+			compressed.ServeHTTP(w, r)
+		})
 	}
 	// Connect and gRPC-Web calls compress each message themselves.
 	h = g.webRPC(h)
@@ -123,14 +134,22 @@ func routingError(g *Gateway, ctx context.Context, mux *runtime.ServeMux, m runt
 // allowedMethods are the HTTP methods that reach endpoint m: POST always,
 // PUT for uploads (a request stream), and GET and HEAD only when it is
 // safe, since browsers, crawlers, prefetchers and proxies send those
-// freely.
+// freely. A stream of messages has no HEAD (its header says nothing the
+// stream does not), and one the client sends takes only a WebSocket: GET
+// with Upgrade, which serve takes before it asks this.
 func allowedMethods(m *method) []string {
+	if m.reqMsg != nil {
+		return []string{http.MethodGet}
+	}
 	var allow []string
 	if m.endpoint.Safe {
-		allow = append(allow, http.MethodGet, http.MethodHead)
+		allow = append(allow, http.MethodGet)
+		if m.respMsg == nil {
+			allow = append(allow, http.MethodHead)
+		}
 	}
 	allow = append(allow, http.MethodPost)
-	if m.clientStreaming {
+	if m.clientStreaming && m.respMsg == nil {
 		allow = append(allow, http.MethodPut)
 	}
 	return allow
@@ -166,11 +185,7 @@ type restServer struct {
 // refuses to write it, and the client would get a 500 instead.
 func (s *restServer) restError(ctx context.Context, w http.ResponseWriter, r *http.Request, err error) {
 	_, out := runtime.MarshalerForRequest(s.mux, r)
-	st := grpcStatus(err)
-	if msg := st.Message(); !utf8.ValidString(msg) {
-		st = status.New(st.Code(), strings.ToValidUTF8(msg, "\uFFFD"))
-	}
-	werr := st.Err()
+	werr := validUTF8(grpcStatus(err)).Err()
 	if d, ok := stalledBody(r); ok {
 		werr = &runtime.HTTPStatusError{HTTPStatus: http.StatusRequestTimeout, Err: grpcStatus(errBodyStalled(d)).Err()}
 	}
@@ -178,6 +193,15 @@ func (s *restServer) restError(ctx context.Context, w http.ResponseWriter, r *ht
 		werr = &runtime.HTTPStatusError{HTTPStatus: hs.HTTPStatus, Err: werr} // 413 rather than 429
 	}
 	runtime.HTTPError(ctx, s.mux, out, w, r, werr)
+}
+
+// validUTF8 returns st with its message made valid UTF-8 (it may quote a
+// request): protojson refuses to write one that is not.
+func validUTF8(st *status.Status) *status.Status {
+	if msg := st.Message(); !utf8.ValidString(msg) {
+		return status.New(st.Code(), strings.ToValidUTF8(msg, "\uFFFD"))
+	}
+	return st
 }
 
 func (s *restServer) serve(w http.ResponseWriter, r *http.Request, params map[string]string) {
@@ -188,12 +212,21 @@ func (s *restServer) serve(w http.ResponseWriter, r *http.Request, params map[st
 		s.restError(r.Context(), w, r, status.Errorf(codes.NotFound, "gateway: no endpoint at %s", clip.Quote(full)))
 		return
 	}
-	if s.methodRefused(w, r, m) {
-		return
-	}
 	ev := CallEvent{Endpoint: m.endpoint.Name, Protocol: "http"}
-	bodyWithTimeout(w, r, s.g.cfg.bodyTimeout)
-	err := s.call(w, r, m, full, &ev)
+	var err error
+	switch {
+	case isWebSocket(r):
+		ev.Protocol = ProtocolWebSocket
+		err = s.serveWebSocket(w, r, m, &ev)
+	case m.reqMsg != nil:
+		s.upgradeRequired(w, r, m)
+		return
+	case s.methodRefused(w, r, m):
+		return
+	default:
+		bodyWithTimeout(w, r, s.g.cfg.bodyTimeout)
+		err = s.call(w, r, m, full, &ev)
+	}
 	if s.g.cfg.observe != nil {
 		ev.Duration, ev.Code, ev.Err = time.Since(start), uint32(grpcStatus(err).Code()), err
 		s.g.cfg.observe(ev)
@@ -227,6 +260,9 @@ func (s *restServer) call(w http.ResponseWriter, r *http.Request, m *method, ful
 	md, _ := metadata.FromOutgoingContext(ctx)
 	var hdr, trl native.Metadata
 	opts := s.g.callOptions(md, &hdr, &trl)
+	if m.respMsg != nil {
+		return s.sendMessages(ctx, w, r, m, req, opts, &hdr, &trl, ev)
+	}
 	if !m.serverStreaming {
 		var out json.RawMessage
 		if err := s.g.backend.Call(ctx, m.endpoint.Name, req, &out, opts...); err != nil {

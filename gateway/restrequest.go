@@ -92,6 +92,12 @@ func (s *restServer) jsonBody(r *http.Request, m *method) ([]byte, error) {
 		return nil, &runtime.HTTPStatusError{HTTPStatus: http.StatusRequestEntityTooLarge,
 			Err: status.Errorf(codes.ResourceExhausted, "gateway: request body over %d bytes", limit)}
 	}
+	return checkRequestJSON(b, m)
+}
+
+// checkRequestJSON checks b, a request's JSON, against endpoint m's schema
+// and returns it as the backend expects it.
+func checkRequestJSON(b []byte, m *method) ([]byte, error) {
 	if out, ok := m.requestJSONDirect(b); ok {
 		return out, nil
 	}

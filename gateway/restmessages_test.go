@@ -1,0 +1,363 @@
+package gateway
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/framegate/framegate/native"
+)
+
+type msEvent struct {
+	ID      string `json:"id"`
+	N       int    `json:"n"`
+	Resumed string `json:"resumed,omitempty"`
+}
+
+type msEvents struct {
+	Count int  `json:"count"`
+	Fail  int  `json:"fail"` // fail after this many, if > 0
+	Hold  bool `json:"hold"` // after the events, wait for the caller to go
+}
+
+type msFlood struct {
+	Name  string `json:"name"`
+	Count int    `json:"count"`
+	Size  int    `json:"size"`
+}
+
+// floods are the Msg.Flood calls, by name.
+var floods sync.Map // name -> *flood
+
+type flood struct {
+	sent atomic.Int64  // messages
+	done chan struct{} // closed when the handler returned
+}
+
+// registerRESTMessageStreams adds the endpoints the REST and WebSocket
+// tests need to registerMessageStreams' server.
+func registerRESTMessageStreams(t testing.TB, srv *native.Server) {
+	t.Helper()
+	// Events e1, e2, ... resuming after the caller's last-event-id.
+	if err := srv.Register("Msg.Events", func(ctx context.Context, req *msEvents, out *native.Sender[msEvent]) error {
+		last := native.IncomingMetadata(ctx).Get("last-event-id")
+		start := 1
+		if n, err := strconv.Atoi(strings.TrimPrefix(last, "e")); err == nil {
+			start = n + 1
+		}
+		for i := start; i <= req.Count; i++ {
+			if req.Fail > 0 && i-start == req.Fail {
+				return native.Errorf(native.CodeAborted, "events stopped after %d", req.Fail)
+			}
+			if err := out.Send(&msEvent{ID: fmt.Sprint("e", i), N: i, Resumed: last}); err != nil {
+				return err
+			}
+		}
+		if req.Hold {
+			<-ctx.Done()
+			return ctx.Err()
+		}
+		return nil
+	}, native.Safe()); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Register("Msg.Flood", func(ctx context.Context, req *msFlood, out *native.Sender[msTick]) error {
+		v, _ := floods.LoadOrStore(req.Name, &flood{done: make(chan struct{})})
+		f := v.(*flood)
+		defer close(f.done)
+		text := strings.Repeat("f", req.Size)
+		for i := range req.Count {
+			if err := out.Send(&msTick{Seq: int64(i), Text: text}); err != nil {
+				return err
+			}
+			f.sent.Add(1)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// postStream POSTs body to the REST path of endpoint name ("Msg.Watch")
+// with the given headers.
+func (e *msEnv) postStream(t *testing.T, ctx context.Context, name, body string, hdr ...string) *http.Response {
+	t.Helper()
+	path := "/native." + strings.Replace(name, ".", "/", 1)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.http.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+// ndjsonLine is one line of a newline-delimited JSON stream.
+type ndjsonLine struct {
+	Result json.RawMessage `json:"result"`
+	Error  *struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// readNDJSON reads a response's lines to its end, returning them and how
+// the body ended (nil: a clean end).
+func readNDJSON(t *testing.T, resp *http.Response) ([]ndjsonLine, error) {
+	t.Helper()
+	var lines []ndjsonLine
+	br := bufio.NewReader(resp.Body)
+	for {
+		b, err := br.ReadBytes('\n')
+		if len(b) > 0 {
+			var l ndjsonLine
+			if jerr := json.Unmarshal(b, &l); jerr != nil || b[len(b)-1] != '\n' {
+				t.Fatalf("line %d %q: %v", len(lines), b, jerr)
+			}
+			lines = append(lines, l)
+		}
+		if err == io.EOF {
+			return lines, nil
+		}
+		if err != nil {
+			return lines, err
+		}
+	}
+}
+
+func TestRESTMessagesNDJSON(t *testing.T) {
+	eachMessageBackend(t, func(t *testing.T, e *msEnv) {
+		resp := e.postStream(t, context.Background(), "Msg.Watch", `{"count":5,"name":"a"}`)
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/x-ndjson" || resp.Header.Get("X-Accel-Buffering") != "no" {
+			t.Fatalf("status %d header %v", resp.StatusCode, resp.Header)
+		}
+		lines, err := readNDJSON(t, resp)
+		if err != nil || len(lines) != 5 {
+			t.Fatalf("%d lines, %v", len(lines), err)
+		}
+		for i, l := range lines {
+			if want := fmt.Sprintf(`{"seq":%d,"text":"a"}`, i); string(l.Result) != want || l.Error != nil {
+				t.Errorf("line %d: %s %v, want %s", i, l.Result, l.Error, want)
+			}
+		}
+		if resp.Trailer.Get("Grpc-Status") != "0" || resp.Trailer.Get("Grpc-Metadata-X-Sent") != "5" {
+			t.Errorf("trailer %v", resp.Trailer)
+		}
+
+		// An error after 7 messages: the 7, the error line with its code,
+		// and a transfer that does not end cleanly.
+		resp = e.postStream(t, context.Background(), "Msg.Watch", `{"count":50,"fail":7,"name":"b"}`)
+		lines, err = readNDJSON(t, resp)
+		if err == nil {
+			t.Errorf("the failed stream ended cleanly")
+		}
+		if len(lines) != 8 || lines[7].Error == nil || lines[7].Error.Code != int(native.CodeAborted) || !strings.Contains(lines[7].Error.Message, "watch b stopped after 7 ticks") {
+			t.Fatalf("got %d lines, last %+v", len(lines), lines[len(lines)-1])
+		}
+
+		// Refused before the stream: the status under its HTTP status.
+		resp = e.postStream(t, context.Background(), "Msg.Watch", `{"count":1,"nosuch":1}`)
+		if b, _ := io.ReadAll(resp.Body); resp.StatusCode != 400 || !strings.Contains(string(b), "nosuch") {
+			t.Errorf("unknown field: %d %s", resp.StatusCode, b)
+		}
+		// A stream from the client needs a WebSocket.
+		resp = e.postStream(t, context.Background(), "Msg.Echo", `{}`)
+		if b, _ := io.ReadAll(resp.Body); resp.StatusCode != http.StatusUpgradeRequired || resp.Header.Get("Upgrade") != "websocket" || !strings.Contains(string(b), "WebSocket") {
+			t.Errorf("POST to a bidi stream: %d %v %s", resp.StatusCode, resp.Header, b)
+		}
+	})
+}
+
+// sseEvent is one event of an SSE stream.
+type sseEvent struct {
+	event, id, data string
+}
+
+// readSSE reads events until the stream ends (how: nil for a clean end)
+// or stop says to.
+func readSSE(r io.Reader, comments *int, stop func(sseEvent) bool) ([]sseEvent, error) {
+	var evs []sseEvent
+	var ev sseEvent
+	br := bufio.NewReader(r)
+	for {
+		line, err := br.ReadString('\n')
+		if err == io.EOF && line == "" {
+			return evs, nil
+		}
+		if err != nil {
+			return evs, err
+		}
+		line = strings.TrimSuffix(line, "\n")
+		k, v, _ := strings.Cut(line, ": ")
+		switch {
+		case line == "":
+			evs = append(evs, ev)
+			if stop != nil && stop(ev) {
+				return evs, nil
+			}
+			ev = sseEvent{}
+		case k == "":
+			*comments++
+		case k == "event":
+			ev.event = v
+		case k == "id":
+			ev.id = v
+		case k == "data":
+			ev.data = v
+		}
+	}
+}
+
+func TestRESTMessagesSSE(t *testing.T) {
+	eachMessageBackend(t, func(t *testing.T, e *msEnv) {
+		resp := e.postStream(t, context.Background(), "Msg.Events", `{"count":3}`, "Accept", "text/event-stream")
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" || resp.Header.Get("Cache-Control") != "no-cache" {
+			t.Fatalf("status %d header %v", resp.StatusCode, resp.Header)
+		}
+		var comments int
+		evs, err := readSSE(resp.Body, &comments, nil)
+		if err != nil || len(evs) != 4 {
+			t.Fatalf("events %+v, %v", evs, err)
+		}
+		for i, ev := range evs[:3] {
+			if want := fmt.Sprintf(`{"id":"e%d","n":%d}`, i+1, i+1); ev.event != "" || ev.id != fmt.Sprint("e", i+1) || ev.data != want {
+				t.Errorf("event %d: %+v, want data %s", i, ev, want)
+			}
+		}
+		if end := evs[3]; end.event != "end" || !strings.Contains(end.data, `"code":0`) {
+			t.Errorf("last event %+v", end)
+		}
+
+		// GET (the endpoint is safe) with Last-Event-ID, as EventSource
+		// reconnects: the handler resumes after it.
+		req, _ := http.NewRequest(http.MethodGet, e.http.URL+"/native.Msg/Events?count=5", nil)
+		req.Header.Set("Accept", "text/event-stream")
+		req.Header.Set("Last-Event-ID", "e3")
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs, err = readSSE(resp.Body, &comments, nil)
+		resp.Body.Close()
+		if err != nil || len(evs) != 3 || evs[0].id != "e4" || evs[1].data != `{"id":"e5","n":5,"resumed":"e3"}` || evs[2].event != "end" {
+			t.Fatalf("resumed: %+v, %v", evs, err)
+		}
+
+		// An error after 2 events: an error event with its code, and a
+		// transfer that does not end cleanly.
+		resp = e.postStream(t, context.Background(), "Msg.Events", `{"count":9,"fail":2}`, "Accept", "text/event-stream")
+		evs, err = readSSE(resp.Body, &comments, nil)
+		if err == nil {
+			t.Errorf("the failed stream ended cleanly")
+		}
+		var st struct {
+			Code    int
+			Message string
+		}
+		if len(evs) != 3 || evs[2].event != "error" || json.Unmarshal([]byte(evs[2].data), &st) != nil || st.Code != int(native.CodeAborted) || st.Message != "events stopped after 2" {
+			t.Fatalf("events %+v", evs)
+		}
+		if comments != 0 {
+			t.Errorf("%d comments with the default heartbeat", comments)
+		}
+	})
+}
+
+// A stream with nothing to say sends heartbeat comments.
+func TestRESTMessagesSSEHeartbeat(t *testing.T) {
+	eachMessageBackend(t, func(t *testing.T, e *msEnv) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		resp := e.postStream(t, ctx, "Msg.Events", `{"count":1,"hold":true}`, "Accept", "text/event-stream")
+		var comments int
+		evs, err := readSSE(&stopAfter{r: resp.Body, n: &comments, after: 3}, &comments, nil)
+		if comments < 3 || len(evs) < 1 || evs[0].id != "e1" {
+			t.Fatalf("%d comments, events %+v, %v", comments, evs, err)
+		}
+	}, WithStreamHeartbeat(time.Millisecond))
+}
+
+// stopAfter reads r until *n reaches after.
+type stopAfter struct {
+	r     io.Reader
+	n     *int
+	after int
+}
+
+func (s *stopAfter) Read(p []byte) (int, error) {
+	if *s.n >= s.after {
+		return 0, io.EOF
+	}
+	return s.r.Read(p[:min(len(p), 1)]) // a byte at a time: stop right after the comment
+}
+
+// A client that reads nothing holds the backend's stream back: the
+// gateway keeps no more than the transports' windows, and the handler's
+// Send fails once the client is gone.
+func TestRESTMessagesSlowReader(t *testing.T) {
+	eachMessageBackend(t, func(t *testing.T, e *msEnv) {
+		const size, count = 64 << 10, 4096                       // 256 MiB if nothing held it back
+		name := fmt.Sprint(t.Name(), "-", time.Now().UnixNano()) // unique with -count
+		ctx, cancel := context.WithCancel(context.Background())
+		resp := e.postStream(t, ctx, "Msg.Flood", fmt.Sprintf(`{"name":%q,"count":%d,"size":%d}`, name, count, size))
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+		var f *flood
+		for f == nil {
+			if v, ok := floods.Load(name); ok {
+				f = v.(*flood)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		sent := &f.sent
+		// Wait until the handler stops sending (or, if nothing held it
+		// back, sends everything).
+		last, still := int64(-1), 0
+		for still < 50 {
+			n := sent.Load()
+			if n == count {
+				t.Fatalf("the handler sent all %d messages (%d MiB) to a client that reads nothing", count, count*size>>20)
+			}
+			if n == last {
+				still++
+			} else {
+				last, still = n, 0
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		// The sockets' buffers (loopback's grow to 32 MiB here), and a
+		// remote backend's client window.
+		bound := int64(32 << 20)
+		if e.name == "remote" {
+			bound += native.DefaultClientStreamWindow
+		}
+		if held := last * size; held > bound {
+			t.Errorf("%d MiB sent before the handler was held back, want at most %d", held>>20, bound>>20)
+		}
+		t.Logf("held back after %d messages (%d KiB)", last, last*size>>10)
+		// The client goes: the handler's Send fails, and it returns.
+		cancel()
+		resp.Body.Close()
+		wait(t, f.done, "the handler's end after its client went")
+		if n := sent.Load(); n == count {
+			t.Errorf("the handler sent all its messages")
+		}
+	})
+}
