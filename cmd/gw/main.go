@@ -53,6 +53,7 @@ Commands:
   gw [serve]   run the gateway (the default command)
   gw backend   run a native-only server of the demo file store
   gw call      call a native endpoint from the command line
+  gw ws        call a stream of messages over a WebSocket (the HTTP listener)
   gw schema    write the served descriptors (FileDescriptorSet or .proto)
   gw config    check a configuration file (gw config check FILE)
   gw help CMD  describe a command (as gw CMD -h does)
@@ -72,6 +73,8 @@ func run(args []string, sio *stdio) int {
 		return runBackend(args, sio)
 	case "call":
 		return runCall(args, sio)
+	case "ws":
+		return runWS(args, sio)
 	case "schema":
 		return runSchema(args, sio)
 	case "config":
