@@ -91,7 +91,9 @@
 // a handler's metadata goes in the trailer (SetTrailer; SetHeader fails).
 // A caller's Send returns io.EOF once the call ended on
 // the server's side; why is Recv's error, or Close's. The gateway serves
-// them as gRPC client, server and bidi streams of the messages' own types.
+// them as gRPC client, server and bidi streams of the messages' own types,
+// and over HTTP as newline-delimited JSON, Server-Sent Events and
+// WebSocket.
 //
 // # Safe and idempotent endpoints
 //
