@@ -65,7 +65,7 @@ func buildOpenAPI(set *protoSet) ([]byte, error) {
 		"info": jsonObj{
 			"title":       "framegate gateway",
 			"version":     "1",
-			"description": "Native endpoints over REST: POST a JSON body (or GET with query parameters) to /<package>.<Service>/<Method>. Response streams are raw bytes ended by a Grpc-Status trailer; request streams are the raw request body.",
+			"description": "Native endpoints over REST: POST a JSON body (or GET with query parameters) to /<package>.<Service>/<Method>. Response streams are raw bytes ended by a Grpc-Status trailer; request streams are the raw request body. Streams of messages are newline-delimited JSON or Server-Sent Events, and WebSockets when the client sends messages.",
 		},
 		"paths":      paths,
 		"components": jsonObj{"schemas": b.schemas},
@@ -107,7 +107,17 @@ var componentSafe = regexp.MustCompile(`[^A-Za-z0-9._-]`)
 func (b *openAPIBuilder) endpointPath(m *method) jsonObj {
 	ep := m.endpoint
 	ok := jsonObj{"description": "The response."}
-	if ep.Response.HasStream() {
+	if ep.Response.HasMessages() {
+		ok["description"] = "The response stream of messages, each sent as it is produced: newline-delimited JSON, one {\"result\": message} line each," +
+			" a failure after the first ending with an {\"error\": status} line and an aborted transfer, a clean end with the trailer Grpc-Status: 0." +
+			" With Accept: text/event-stream, Server-Sent Events: data: message (id: its top-level id member, if any), event: end or event: error with the status last;" +
+			" Last-Event-ID reaches the handler as request metadata last-event-id."
+		ok["content"] = jsonObj{
+			"application/x-ndjson": jsonObj{"schema": jsonObj{"type": "object", "properties": jsonObj{
+				"result": b.nativeType(ep.ResponseMessage), "error": ref("google.rpc.Status")}}},
+			"text/event-stream": jsonObj{"schema": jsonObj{"type": "string"}},
+		}
+	} else if ep.Response.HasStream() {
 		ok["description"] = "The response stream, raw, as it is produced; a complete stream ends with the trailer Grpc-Status: 0, a broken one with an aborted transfer."
 		ok["content"] = jsonObj{"application/octet-stream": jsonObj{"schema": jsonObj{"type": "string", "format": "binary"}}}
 	} else {
@@ -129,6 +139,15 @@ func (b *openAPIBuilder) endpointPath(m *method) jsonObj {
 	item := jsonObj{}
 	for _, meth := range allowedMethods(m) {
 		switch {
+		case ep.Request.HasMessages():
+			// OpenAPI 3.0 cannot describe a WebSocket: the operation
+			// says what it carries.
+			op := withParams(base("websocket"))
+			op["description"] = "A WebSocket (GET with Upgrade: websocket): the client sends one JSON text message per message (an empty one ends its side;" +
+				" the request from the query, or else the first message), and receives {\"result\": message} for each message of the response," +
+				" then one {\"status\": status, \"trailer\": {...}} before a normal close."
+			op["responses"] = jsonObj{"101": jsonObj{"description": "Switching Protocols: the WebSocket."}, "default": errorResponse}
+			item["get"] = op
 		case meth == http.MethodGet:
 			item["get"] = withParams(base("get"))
 		case meth == http.MethodHead:

@@ -5,6 +5,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -197,4 +198,42 @@ func TestOpenAPIWideQuery(t *testing.T) {
 			t.Fatalf("Wide%d: query parameters %v, want one exploded object", i, ps)
 		}
 	}
+}
+
+// Streams of messages: NDJSON and SSE responses of the message's schema,
+// and a WebSocket operation for the endpoints that receive messages.
+func TestOpenAPIMessageStreams(t *testing.T) {
+	eachMessageBackend(t, func(t *testing.T, e *msEnv) {
+		loadOpenAPI(t, e.env) // valid OpenAPI
+		b, err := e.gw.OpenAPI()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			Paths map[string]map[string]struct {
+				Description string `json:"description"`
+				Responses   map[string]struct {
+					Content map[string]struct {
+						Schema struct {
+							Properties map[string]map[string]any `json:"properties"`
+						} `json:"schema"`
+					} `json:"content"`
+				} `json:"responses"`
+			} `json:"paths"`
+		}
+		if err := json.Unmarshal(b, &doc); err != nil {
+			t.Fatal(err)
+		}
+		watch := doc.Paths["/native.Msg/Watch"]["post"].Responses["200"].Content
+		if ref := watch["application/x-ndjson"].Schema.Properties["result"]["$ref"]; ref != "#/components/schemas/native.gateway.msTick" {
+			t.Errorf("Watch's NDJSON result is %v", watch["application/x-ndjson"].Schema.Properties["result"])
+		}
+		if _, ok := watch["text/event-stream"]; !ok {
+			t.Errorf("Watch's content %v has no text/event-stream", watch)
+		}
+		echo := doc.Paths["/native.Msg/Echo"]
+		if len(echo) != 1 || echo["get"].Responses["101"].Content != nil || !strings.Contains(echo["get"].Description, "WebSocket") {
+			t.Errorf("Echo's operations %+v", echo)
+		}
+	})
 }
