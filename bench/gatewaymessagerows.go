@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
@@ -14,15 +17,83 @@ import (
 )
 
 // Streams of small messages through the gateway (issue 17): Bench.Watch, a
-// native server stream of EchoMsg, served by the gateway as the gRPC server
-// stream native.Bench/Watch of the EchoMsg message, in process. The client
+// native server stream of EchoMsg, in process. Over gRPC, the gateway
+// serves it as the server stream native.Bench/Watch of the EchoMsg message;
+// the client
 // receives each message's wire bytes (rawCodec) and compares them with the
 // first, which it decodes and checks field by field, as the unary gateway
 // rows do: the row measures the gateway, not a dynamicpb client.
 
 func init() {
 	register(contender{name: "messages/gateway-grpc/tcp", unit: "msgs/s", order: 563, run: gatewayMessages})
+	register(contender{name: "messages/gateway-sse/tcp", unit: "msgs/s", order: 564, run: gatewaySSEMessages})
 	registerRatio(ratio{name: "messages gateway-grpc/grpc tcp", num: "messages/gateway-grpc/tcp", den: "messages/grpc/tcp"})
+	registerRatio(ratio{name: "messages gateway-sse/grpc tcp", num: "messages/gateway-sse/tcp", den: "messages/grpc/tcp"})
+}
+
+// gatewaySSEMessages is Bench.Watch through the gateway's REST front door
+// as Server-Sent Events (GET, Accept: text/event-stream, HTTP/1.1 over
+// loopback TCP), in process. The client reads each event's data line and
+// compares it with the first, which it decodes and checks; the stream must
+// end with the end event.
+func gatewaySSEMessages(r *round) (float64, error) {
+	gs, err := startGatewayWith(gatewaySetup{server: grpcDefaults, client: grpcDefaults})
+	if err != nil {
+		return 0, err
+	}
+	var want []byte
+	v, err := r.messages(func(n int) error {
+		req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/%s/Watch?n=%d", gs.httpBase, gatewayService, n), nil)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Accept", "text/event-stream")
+		resp, err := gs.hc.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+			return fmt.Errorf("GET Watch: %s: %s", resp.Status, b)
+		}
+		br := bufio.NewReaderSize(resp.Body, 64<<10)
+		got, ended := 0, false
+		for !ended {
+			line, err := br.ReadSlice('\n')
+			if err != nil {
+				return fmt.Errorf("after %d events: %w", got, err)
+			}
+			switch {
+			case bytes.HasPrefix(line, []byte("data: ")):
+				data := line[len("data: ") : len(line)-1]
+				if want == nil {
+					var m EchoMsg
+					if err := json.Unmarshal(data, &m); err != nil {
+						return fmt.Errorf("event %q: %w", data, err)
+					}
+					if err := checkEcho(&m); err != nil {
+						return err
+					}
+					want = append([]byte(nil), data...)
+				} else if !bytes.Equal(data, want) {
+					return fmt.Errorf("event %q, want %q", data, want)
+				}
+				got++
+			case bytes.Equal(line, []byte("event: end\n")):
+				ended = true
+			case bytes.HasPrefix(line, []byte("event: ")):
+				rest, _ := br.ReadString('\n')
+				return fmt.Errorf("after %d events: %s%s", got, line, rest)
+			}
+		}
+		if got != n {
+			return fmt.Errorf("received %d events, want %d", got, n)
+		}
+		_, err = io.Copy(io.Discard, br)
+		return err
+	})
+	return v, errors.Join(err, gs.close())
 }
 
 func gatewayMessages(r *round) (float64, error) {

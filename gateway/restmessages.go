@@ -123,25 +123,34 @@ func (s *restServer) sendMessages(ctx context.Context, w http.ResponseWriter, r 
 	rcl := http.NewResponseController(w)
 	rcl.Flush()
 
+	// A goroutine receives the messages, so that a message is flushed
+	// only when the next one is not there yet (many small messages share
+	// a write), and heartbeats go out while none comes.
 	var heartbeat <-chan time.Time
-	next := rx.Recv
 	if sse && s.g.cfg.heartbeat > 0 {
 		t := time.NewTicker(s.g.cfg.heartbeat)
 		defer t.Stop()
 		heartbeat = t.C
-		p := startMessagePump(rx)
-		defer p.stop()
-		next = p.next(heartbeat, func() error {
-			_, err := io.WriteString(w, ": ping\n\n")
-			if err == nil {
-				err = rcl.Flush()
-			}
-			return err
-		})
 	}
+	p := startMessagePump(rx)
+	defer p.stop()
+	next := p.next(heartbeat, func() error {
+		_, err := io.WriteString(w, ": ping\n\n")
+		if err == nil {
+			err = rcl.Flush()
+		}
+		return err
+	})
 	var buf []byte
+	var ready *received // taken from the pump before the last flush
 	for {
-		data, rerr := next()
+		var data *json.RawMessage
+		var rerr error
+		if ready != nil {
+			data, rerr, ready = ready.data, ready.err, nil
+		} else {
+			data, rerr = next()
+		}
 		if rerr == io.EOF {
 			if sse {
 				buf = appendSSE(buf[:0], "end", "", s.statusJSON(r, status.New(codes.OK, "")))
@@ -173,10 +182,13 @@ func (s *restServer) sendMessages(ctx context.Context, w http.ResponseWriter, r 
 		if _, err := w.Write(buf); err != nil {
 			return native.Errorf(native.CodeCanceled, "gateway: writing the response stream: %v", err)
 		}
+		ev.BytesOut += int64(len(*data))
+		if ready = p.ready(); ready != nil {
+			continue
+		}
 		if err := rcl.Flush(); err != nil {
 			return native.Errorf(native.CodeCanceled, "gateway: writing the response stream: %v", err)
 		}
-		ev.BytesOut += int64(len(*data))
 	}
 }
 
@@ -256,7 +268,8 @@ func topLevelID(b []byte) string {
 
 // messagePump receives a stream's messages on a goroutine of its own, one
 // at a time, so that the writer can wait for the next message and a
-// heartbeat at once; it holds at most one message.
+// heartbeat at once, and see whether the next message is there before it
+// flushes; it holds one message while the writer holds another.
 type messagePump struct {
 	ch   chan received
 	done chan struct{}
@@ -302,6 +315,17 @@ func (p *messagePump) next(tick <-chan time.Time, beat func() error) func() (*js
 				}
 			}
 		}
+	}
+}
+
+// ready returns what the goroutine has received already, without waiting;
+// nil when it has nothing yet.
+func (p *messagePump) ready() *received {
+	select {
+	case r := <-p.ch:
+		return &r
+	default:
+		return nil
 	}
 }
 
