@@ -67,3 +67,81 @@ func ExampleStore() {
 	// InvalidArgument
 	// NotFound
 }
+
+// Watch is a server stream of the changes Write and Delete make. A watch
+// with request metadata last-event-id resumes after that event: here after
+// the store's last one, so it sees exactly the changes made since.
+func ExampleStore_Watch() {
+	dir, err := os.MkdirTemp("", "store-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	s, err := store.Open(dir)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	srv := native.NewServer()
+	if err := s.Register(srv); err != nil {
+		log.Fatal(err)
+	}
+	c := native.NewLocalClient(srv)
+	ctx := context.Background()
+
+	var events native.Receiver[store.Event]
+	md := native.Metadata{store.LastEventIDKey: {s.LastEventID()}}
+	if err := c.Call(ctx, "Store.Watch", &store.WatchRequest{Prefix: "docs/"}, &events, native.WithMetadata(md)); err != nil {
+		log.Fatal(err)
+	}
+	defer events.Close()
+
+	for _, name := range []string{"docs/a.txt", "tmp/b.txt", "docs/a.txt"} {
+		if err := s.Write(ctx, &store.WriteRequest{Name: name}, strings.NewReader("hello"), &store.WriteResponse{}); err != nil {
+			log.Fatal(err)
+		}
+	}
+	if err := s.Delete(ctx, &store.DeleteRequest{Name: "docs/a.txt"}, &store.DeleteResponse{}); err != nil {
+		log.Fatal(err)
+	}
+	var first string
+	for range 3 {
+		ev, err := events.Recv()
+		if err != nil {
+			log.Fatal(err)
+		}
+		if first == "" {
+			first = ev.ID
+		}
+		fmt.Println(ev.Kind, ev.Name, ev.Size)
+	}
+
+	// Ids are decimal strings; resuming after the first event sends the
+	// kept events after it that match the prefix (tmp/b.txt does not).
+	var again native.Receiver[store.Event]
+	md = native.Metadata{store.LastEventIDKey: {first}}
+	if err := c.Call(ctx, "Store.Watch", &store.WatchRequest{Prefix: "docs/"}, &again, native.WithMetadata(md)); err != nil {
+		log.Fatal(err)
+	}
+	defer again.Close()
+	ev, err := again.Recv()
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("resumed:", ev.Kind, ev.Name)
+
+	// An id the store no longer keeps, or never made, is refused.
+	var old native.Receiver[store.Event]
+	md = native.Metadata{store.LastEventIDKey: {"1"}}
+	err = c.Call(ctx, "Store.Watch", &store.WatchRequest{}, &old, native.WithMetadata(md))
+	if err == nil {
+		_, err = old.Recv()
+	}
+	fmt.Println(native.CodeOf(err))
+	// Output:
+	// created docs/a.txt 5
+	// written docs/a.txt 5
+	// deleted docs/a.txt 5
+	// resumed: written docs/a.txt
+	// OutOfRange
+}

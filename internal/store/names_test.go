@@ -253,7 +253,7 @@ func TestRegister(t *testing.T) {
 	if err := ts.Register(&r); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"Store.List", "Store.Stat", "Store.Read", "Store.Write", "Store.Delete"}
+	want := []string{"Store.List", "Store.Stat", "Store.Read", "Store.Write", "Store.Delete", "Store.Watch"}
 	if !slices.Equal(r.names, want) {
 		t.Errorf("registered %q, want %q", r.names, want)
 	}

@@ -290,7 +290,7 @@ func (s *Store) Write(ctx context.Context, req *WriteRequest, body io.Reader, re
 	if ctx.Err() != nil {
 		return ctxError(ctx, "write", name)
 	}
-	if err = s.root.Rename(tmp, name); err != nil {
+	if err = s.commit(tmp, name, size); err != nil {
 		return s.fsError("write", name, err)
 	}
 	s.syncDir(dir) // best effort: the rename is done, the file is there
@@ -385,11 +385,33 @@ func (s *Store) Delete(ctx context.Context, req *DeleteRequest, resp *DeleteResp
 	if err := checkName(name); err != nil {
 		return err
 	}
-	if _, err := s.statRegular("delete", name); err != nil {
+	c := s.changes
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	fi, err := s.statRegular("delete", name)
+	if err != nil {
 		return err
 	}
 	if err := s.root.Remove(name); err != nil {
 		return s.fsError("delete", name, err)
 	}
+	c.publishLocked(EventDeleted, name, fi.Size())
+	return nil
+}
+
+// commit renames a write's temporary file over name and publishes the
+// change: created if name did not exist, written if it did.
+func (s *Store) commit(tmp, name string, size int64) error {
+	c := s.changes
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	kind := EventCreated
+	if _, err := s.root.Lstat(name); err == nil {
+		kind = EventWritten
+	}
+	if err := s.root.Rename(tmp, name); err != nil {
+		return err
+	}
+	c.publishLocked(kind, name, size)
 	return nil
 }

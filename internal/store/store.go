@@ -1,9 +1,10 @@
 // Package store is a small file store served as an ordinary native service:
 // the demo service the gateway serves by default.
 //
-// A Store is rooted at one directory and exposes five endpoints, registered
-// with [Store.Register]: Store.List, Store.Stat, Store.Read, Store.Write and
-// Store.Delete. Files are named by slash-separated paths relative to the root
+// A Store is rooted at one directory and exposes six endpoints, registered
+// with [Store.Register]: Store.List, Store.Stat, Store.Read, Store.Write,
+// Store.Delete and Store.Watch, a stream of the changes Write and Delete
+// make. [Echo] is a second demo service, of a bidi stream of messages. Files are named by slash-separated paths relative to the root
 // ("docs/readme.txt"). Every name goes through one check (see the error codes
 // below), and every file system access goes through an [os.Root], so no name
 // and no symbolic link can reach outside the root.
@@ -16,7 +17,9 @@
 //   - NotFound: a missing file.
 //   - FailedPrecondition: a directory, or another non-regular file, where a
 //     regular file is needed, or a file where a directory is needed.
-//   - OutOfRange: a read offset beyond the end of the file.
+//   - OutOfRange: a read offset beyond the end of the file; a watch's
+//     Last-Event-ID older than the events kept, or after the last one.
+//   - ResourceExhausted: a watcher that fell behind, or too many watchers.
 //   - Unavailable: the store is closed.
 //   - Internal: any other file system error; its message names the file
 //     relative to the root, never the root's absolute path.
@@ -50,10 +53,15 @@ type Store struct {
 	// errEscape is the error os.Root returns for a name that leaves the
 	// root. The os package does not export it, so Open captures it.
 	errEscape error
+	changes   *changes
 }
 
 // Open opens the store rooted at dir, creating dir (mode 0o755) if missing.
-func Open(dir string) (*Store, error) {
+func Open(dir string, opts ...Option) (*Store, error) {
+	o := options{watch: DefaultWatchLimits}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
@@ -68,21 +76,27 @@ func Open(dir string) (*Store, error) {
 		root.Close()
 		return nil, fmt.Errorf("store: os.Root did not refuse %q: %v", "..", err)
 	}
-	return &Store{root: root, errEscape: pe.Err}, nil
+	return &Store{root: root, errEscape: pe.Err, changes: newChanges(o.watch)}, nil
 }
 
-// Close closes the store. Calls made after Close fail with Unavailable;
-// streams already returned by Read stay readable.
-func (s *Store) Close() error { return s.root.Close() }
+// Close closes the store. Calls made after Close fail with Unavailable,
+// and so do the watches in progress; streams already returned by Read stay
+// readable.
+func (s *Store) Close() error {
+	s.changes.close()
+	return s.root.Close()
+}
 
-// Register registers the store's endpoints on r; a *native.Server satisfies
-// r's interface.
-// List, Stat and Read are safe (read-only); Write and Delete change the
-// store but are idempotent: doing either twice leaves what doing it once
-// does.
-func (s *Store) Register(r interface {
+// Registrar is where Register puts endpoints; a *native.Server is one.
+type Registrar interface {
 	Register(name string, fn any, opts ...native.EndpointOption) error
-}) error {
+}
+
+// Register registers the store's endpoints on r.
+// List, Stat, Read and Watch are safe (read-only); Write and Delete change
+// the store but are idempotent: doing either twice leaves what doing it
+// once does.
+func (s *Store) Register(r Registrar) error {
 	endpoints := []struct {
 		name string
 		fn   any
@@ -93,6 +107,7 @@ func (s *Store) Register(r interface {
 		{"Store.Read", s.Read, native.Safe()},
 		{"Store.Write", s.Write, native.Idempotent()},
 		{"Store.Delete", s.Delete, native.Idempotent()},
+		{"Store.Watch", s.Watch, native.Safe()},
 	}
 	for _, e := range endpoints {
 		if err := r.Register(e.name, e.fn, e.decl); err != nil {

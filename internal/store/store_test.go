@@ -29,11 +29,11 @@ type testStore struct {
 	dir, outside string
 }
 
-func newStore(t *testing.T) *testStore {
+func newStore(t *testing.T, opts ...Option) *testStore {
 	t.Helper()
 	base := t.TempDir()
 	ts := &testStore{dir: filepath.Join(base, "root"), outside: filepath.Join(base, "outside")}
-	s, err := Open(ts.dir)
+	s, err := Open(ts.dir, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
