@@ -41,8 +41,8 @@ costs more there (net/http's HTTP/2 server instead of grpc-go's: 2-3x the
 time of a small unary call here); -max-calls keeps a pool for gRPC calls
 and one for HTTP requests on it.
 
-The native server is the embedded demo file store (rooted at -data-dir),
-which also listens on -native-addr for native clients such as gw call, or,
+The native server is the embedded demo file store (rooted at -data-dir)
+with its Echo service, which also listens on -native-addr for native clients such as gw call, or,
 with -backend, a remote native server:
   tcp://host:port, unix:///path   a native server listening there
   tls://host:port                 the same over TLS (-backend-ca verifies it;
@@ -431,6 +431,9 @@ func (s *server) startEmbedded(ctx context.Context, opts []gateway.Option) error
 	s.st = st
 	s.nsrv = s.guard.newNativeServer(append(s.tr.nativeOptions(), native.WithLogger(s.log))...)
 	if err := st.Register(s.nsrv); err != nil {
+		return err
+	}
+	if err := (store.Echo{}).Register(s.nsrv); err != nil {
 		return err
 	}
 	s.g, err = gateway.New(ctx, gateway.Local(s.nsrv), opts...)

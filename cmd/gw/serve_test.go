@@ -195,6 +195,8 @@ func TestServeEmbedded(t *testing.T) {
 		}
 	})
 
+	t.Run("Store.Watch and Echo.Chat", func(t *testing.T) { testDemoStreams(t, nativeAddr) })
+
 	t.Run("REST with curl", func(t *testing.T) {
 		needCurl(t)
 		if !restAvailable(t, httpAddr) {
