@@ -97,10 +97,16 @@ func TestREADME(t *testing.T) {
 			`may change state, and that origin is not allowed; to allow its pages, start the gateway with -cors-origin https://evil.example (gateway.WithCORSOrigins)","details":[]} 403`,
 			`origin \"https://app.example\" is not allowed to call this gateway from a browser; to allow it, start the gateway with -cors-origin https://app.example (gateway.WithCORSOrigins)","details":[]} 403`,
 		},
-		"buf curl --http2-prior-knowledge --protocol connect": {
+		"buf curl --http2-prior-knowledge --protocol connect -d '{\"prefix\":\"\"}'": {
 			`"entries": [`, `"name": "web.txt"`, `"size": "17"`, `"data": "aGkgZnJvbSBidWYgY3VybAo="`,
 			`"code": "not_found"`, "exit 40\n",
 			`{"name":"web.txt","size":"17","mod_time":"`,
+		},
+		"grpcurl -plaintext -d '{\"prefix\":\"notes/\"}'": {
+			`"kind": "created"`, `"name": "notes/a.txt"`, `"count": "3"`, `"text": "to be joined"`,
+			"\"seq\": \"2\",\n  \"text\": \"there\"", `"text": "over connect"`, `"text": "over grpc-web"`,
+			`data: {"id":"`, `"kind":"created","name":"notes/b.txt","size":2,"time":"`, `"kind":"created","name":"notes/c.txt"`,
+			"{\"seq\":1,\"text\":\"hi\"}\n{\"seq\":2,\"text\":\"again\"}\n",
 		},
 		"gw call -list": {
 			"Store.Write   json+stream", `"name": "docs/a.txt"`, "written by gw call\n",

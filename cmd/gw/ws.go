@@ -29,7 +29,7 @@ Exit status: 0 when the call ended cleanly, 1 if it failed (the status code's
 name is printed on stderr, e.g. "gw ws: Aborted: ..."), 2 for a usage error.`
 
 const wsExample = `  gw ws 'ws://localhost:8080/native.Store/Watch?prefix=docs/' < /dev/null
-  printf '{"text":"hi"}\n{"text":"again"}\n' | gw ws ws://localhost:8080/native.Demo/Echo
+  printf '{"text":"hi"}\n{"text":"again"}\n' | gw ws ws://localhost:8080/native.Echo/Chat
   gw ws -H 'Authorization: Bearer s3cret' ws://localhost:8080/native.Log/Append < records.jsonl`
 
 // headerFlag collects -H "Name: value" flags.
