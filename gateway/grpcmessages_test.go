@@ -371,3 +371,18 @@ func TestGRPCMessageUnknownField(t *testing.T) {
 		wantCode(t, err, codes.InvalidArgument, "111")
 	})
 }
+
+// A gRPC client that reads nothing holds the handler's Send back (gRPC's
+// flow control, then the native stream's), and its going ends the handler.
+func TestGRPCMessageSlowConsumer(t *testing.T) {
+	eachMessageBackend(t, func(t *testing.T, e *msEnv) {
+		testSlowConsumer(t, e, func(ctx context.Context, req string) func() {
+			st := e.d.stream(ctx, "native.Msg/Flood")
+			if err := st.SendMsg(e.d.in("native.Msg/Flood", req)); err != nil {
+				t.Fatal(err)
+			}
+			st.CloseSend()
+			return func() {}
+		})
+	})
+}

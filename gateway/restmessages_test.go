@@ -312,52 +312,63 @@ func (s *stopAfter) Read(p []byte) (int, error) {
 // Send fails once the client is gone.
 func TestRESTMessagesSlowReader(t *testing.T) {
 	eachMessageBackend(t, func(t *testing.T, e *msEnv) {
-		const size, count = 64 << 10, 4096                       // 256 MiB if nothing held it back
-		name := fmt.Sprint(t.Name(), "-", time.Now().UnixNano()) // unique with -count
-		ctx, cancel := context.WithCancel(context.Background())
-		resp := e.postStream(t, ctx, "Msg.Flood", fmt.Sprintf(`{"name":%q,"count":%d,"size":%d}`, name, count, size))
-		if resp.StatusCode != 200 {
-			t.Fatalf("status %d", resp.StatusCode)
-		}
-		var f *flood
-		for f == nil {
-			if v, ok := floods.Load(name); ok {
-				f = v.(*flood)
+		testSlowConsumer(t, e, func(ctx context.Context, req string) func() {
+			resp := e.postStream(t, ctx, "Msg.Flood", req)
+			if resp.StatusCode != 200 {
+				t.Fatalf("status %d", resp.StatusCode)
 			}
-			time.Sleep(time.Millisecond)
-		}
-		sent := &f.sent
-		// Wait until the handler stops sending (or, if nothing held it
-		// back, sends everything).
-		last, still := int64(-1), 0
-		for still < 50 {
-			n := sent.Load()
-			if n == count {
-				t.Fatalf("the handler sent all %d messages (%d MiB) to a client that reads nothing", count, count*size>>20)
-			}
-			if n == last {
-				still++
-			} else {
-				last, still = n, 0
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		// The sockets' buffers (loopback's grow to 32 MiB here), and a
-		// remote backend's client window.
-		bound := int64(32 << 20)
-		if e.name == "remote" {
-			bound += native.DefaultClientStreamWindow
-		}
-		if held := last * size; held > bound {
-			t.Errorf("%d MiB sent before the handler was held back, want at most %d", held>>20, bound>>20)
-		}
-		t.Logf("held back after %d messages (%d KiB)", last, last*size>>10)
-		// The client goes: the handler's Send fails, and it returns.
-		cancel()
-		resp.Body.Close()
-		wait(t, f.done, "the handler's end after its client went")
-		if n := sent.Load(); n == count {
-			t.Errorf("the handler sent all its messages")
-		}
+			return func() { resp.Body.Close() }
+		})
 	})
+}
+
+// testSlowConsumer checks that a client which reads nothing holds
+// Msg.Flood's Send back, rather than have the gateway buffer 256 MiB, and
+// that the handler ends once the client goes. start makes the call with
+// request JSON req and returns how to end it.
+func testSlowConsumer(t *testing.T, e *msEnv, start func(ctx context.Context, req string) (end func())) {
+	const size, count = 64 << 10, 4096                       // 256 MiB if nothing held it back
+	name := fmt.Sprint(t.Name(), "-", time.Now().UnixNano()) // unique with -count
+	ctx, cancel := context.WithCancel(context.Background())
+	end := start(ctx, fmt.Sprintf(`{"name":%q,"count":%d,"size":%d}`, name, count, size))
+	var f *flood
+	for f == nil {
+		if v, ok := floods.Load(name); ok {
+			f = v.(*flood)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	sent := &f.sent
+	// Wait until the handler stops sending (or, if nothing held it
+	// back, sends everything).
+	last, still := int64(-1), 0
+	for still < 50 {
+		n := sent.Load()
+		if n == count {
+			t.Fatalf("the handler sent all %d messages (%d MiB) to a client that reads nothing", count, count*size>>20)
+		}
+		if n == last {
+			still++
+		} else {
+			last, still = n, 0
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The sockets' buffers (loopback's grow to 32 MiB here), and a
+	// remote backend's client window.
+	bound := int64(32 << 20)
+	if e.name == "remote" {
+		bound += native.DefaultClientStreamWindow
+	}
+	if held := last * size; held > bound {
+		t.Errorf("%d MiB sent before the handler was held back, want at most %d", held>>20, bound>>20)
+	}
+	t.Logf("held back after %d messages (%d KiB)", last, last*size>>10)
+	// The client goes: the handler's Send fails, and it returns.
+	cancel()
+	end()
+	wait(t, f.done, "the handler's end after its client went")
+	if n := sent.Load(); n == count {
+		t.Errorf("the handler sent all its messages")
+	}
 }
