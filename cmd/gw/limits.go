@@ -293,8 +293,11 @@ func (g *guard) grpcOptions() []grpc.ServerOption {
 		grpc.MaxHeaderListSize(uint32(g.f.maxHeaderSize)),
 		grpc.MaxConcurrentStreams(uint32(g.f.maxConnStreams)),
 		// A connection with no stream goes as the HTTP listener's idle
-		// keep-alive connections do (http.Server.IdleTimeout).
-		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 2 * time.Minute}),
+		// keep-alive connections do (http.Server.IdleTimeout). One whose
+		// streams are quiet (a watch waiting for changes) is pinged each
+		// minute, and a peer that does not answer within 20 s is gone:
+		// its calls end, rather than hold their places for hours.
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 2 * time.Minute, Time: time.Minute, Timeout: 20 * time.Second}),
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
 	}
