@@ -84,10 +84,12 @@
 // sender ended the stream cleanly (the handler returned nil, the caller
 // closed its Sender); a handler's error after N messages reaches the caller
 // as that error, with its code, after the N messages; Receiver.Close and a
-// cancelled ctx abort the call with RST and cancel the handler's context; a
-// slow reader blocks its sender's Send through flow control; and a message
-// over WithMaxMessageSize fails the stream with CodeResourceExhausted
-// naming the limit. The response header goes out as the handler starts, so
+// cancelled ctx abort the call with RST and cancel the handler's context
+// (its Recv returns the messages that arrived, then the reason, even when
+// the abort came before the handler started); a slow reader blocks its
+// sender's Send through flow control; and a message over
+// WithMaxMessageSize fails the stream with CodeResourceExhausted naming the
+// limit. The response header goes out as the handler starts, so
 // a handler's metadata goes in the trailer (SetTrailer; SetHeader fails).
 // A caller's Send returns io.EOF once the call ended on
 // the server's side; why is Recv's error, or Close's. The gateway serves

@@ -103,27 +103,33 @@ func (c *serverConn) respond(ctx context.Context, call *serverCall) error {
 // with FAILED_PRECONDITION there; SetTrailer works). The handler's Sender fills a pipe that
 // another goroutine sends as DATA; the handler's return ends the stream
 // with a TRAILER carrying its error (code 0 for nil).
+//
+// A call that ends before its header goes out (the caller's RST, which
+// cancelled ctx and ended the request stream with its reason, or a broken
+// connection) still runs its handler, as a call whose response is JSON
+// does: its Recv returns the messages that arrived and then the reason, its
+// Send the reason. Whether a handler runs does not depend on which of the
+// header and the RST came first.
 func (c *serverConn) respondMessages(ctx context.Context, call *serverCall, inv *invocation) error {
 	h, ci := call.h, call.ci
 	ci.sent = true
 	rh := responseHeader{Body: BodyMessages, Metadata: ci.header}
-	if err := c.w.writeMessage(&call.resp, &rh, nil, false, false, nil); err != nil {
-		if call.stream != nil {
-			call.stream.abort(errHandlerReturned)
-		}
-		return err
-	}
 	p := newMsgPipe()
 	inv.out = newMsgSend(p, c.cfg.maxMessageSize, h.name, CodeInternal)
 	stop := context.AfterFunc(ctx, func() { p.closeRead(sendStopped(ctx)) })
 	sent := make(chan error, 1)
-	go func() {
-		_, _, err := c.w.sendStream(&call.resp, p, func() Metadata { return ci.trailer })
-		if err != nil {
-			p.closeRead(sendFailed(ctx, err))
-		}
+	if err := c.w.writeMessage(&call.resp, &rh, nil, false, false, nil); err != nil {
+		p.closeRead(sendFailed(ctx, err))
 		sent <- err
-	}()
+	} else {
+		go func() {
+			_, _, err := c.w.sendStream(&call.resp, p, func() Metadata { return ci.trailer })
+			if err != nil {
+				p.closeRead(sendFailed(ctx, err))
+			}
+			sent <- err
+		}()
+	}
 	herr := h.run(ctx, inv, c.cfg.logger, c.peer)
 	stop()
 	if call.stream != nil {

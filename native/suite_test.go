@@ -43,6 +43,7 @@ func suiteCases() []suiteCase {
 	cs = append(cs, unaryCases...)
 	cs = append(cs, streamCases...)
 	cs = append(cs, messageCases...)
+	cs = append(cs, messageAbortCases...)
 	cs = append(cs, connCases...)
 	cs = append(cs, serverCases...)
 	cs = append(cs, limitCases...)
