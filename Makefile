@@ -131,9 +131,10 @@ check-generate: tools googleapis ## Fail if generated code differs from what `ma
 	echo "check-generate: generated files are up to date."
 
 .PHONY: lint-proto
-lint-proto: tools googleapis ## Lint api/ with buf's STANDARD rules and check its formatting
+lint-proto: tools googleapis ## Lint api/ (and the bench's protos) with buf's STANDARD rules and check their formatting
 	$(BUF) lint
 	$(BUF) format --diff --exit-code api
+	cd bench/internal/benchpb && $(BUF) lint && $(BUF) format --diff --exit-code proto
 
 ##@ Checks
 

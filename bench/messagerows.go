@@ -9,28 +9,49 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/framegate/framegate/bench/internal/benchpb"
 	"github.com/framegate/framegate/native"
 )
 
 // Streams of small messages (issue 17): a server stream of ~100-byte
-// messages on one connection over TCP loopback. native sends EchoMsg as a
-// JSON message (Sender, Receiver); grpc-go sends a StringValue holding the
-// same JSON text, as the unary rows do, and its client receives each into a
-// new message, as a generated client's Recv does. Both receivers check
-// each message. The grpc-decoded row also decodes each StringValue's JSON
-// into an EchoMsg: what native's Receiver hands its caller.
+// messages on one connection over TCP loopback, each end with its default
+// settings. native sends EchoMsg as a JSON message (Sender, Receiver) and
+// its caller receives each into a new EchoMsg. grpc-go sends the same
+// message as protobuf (benchpb.EchoMsg, generated code, the same field
+// values), and its client receives each into a new message, as a generated
+// client's Recv does. Both receivers check each message.
+//
+// Two more grpc-go rows carry the JSON text in a StringValue instead: the
+// same bytes as native's on the wire, handed to the caller as text
+// (grpc-string), or decoded into an EchoMsg as native's Receiver does
+// (grpc-decoded).
 
 func init() {
 	register(contender{name: "messages/native/tcp", unit: "msgs/s", order: 560, run: nativeMessages})
-	register(contender{name: "messages/grpc/tcp", unit: "msgs/s", order: 561, run: func(r *round) (float64, error) { return grpcMessages(r, false) }})
-	register(contender{name: "messages/grpc-decoded/tcp", unit: "msgs/s", order: 562, run: func(r *round) (float64, error) { return grpcMessages(r, true) }})
+	register(contender{name: "messages/grpc/tcp", unit: "msgs/s", order: 561, run: func(r *round) (float64, error) { return grpcMessages(r, grpcProto) }})
+	register(contender{name: "messages/grpc-string/tcp", unit: "msgs/s", order: 562, run: func(r *round) (float64, error) { return grpcMessages(r, grpcText) }})
+	register(contender{name: "messages/grpc-decoded/tcp", unit: "msgs/s", order: 563, run: func(r *round) (float64, error) { return grpcMessages(r, grpcTextDecoded) }})
 	registerRatio(ratio{name: "messages native/grpc tcp", num: "messages/native/tcp", den: "messages/grpc/tcp", target: atLeast(2)})
-	// The same work product on both sides: grpc-go's receiver also decodes
-	// each message's JSON text into an EchoMsg, as native's Receiver does.
+	registerRatio(ratio{name: "messages native/grpc-string tcp", num: "messages/native/tcp", den: "messages/grpc-string/tcp"})
 	registerRatio(ratio{name: "messages native/grpc-decoded tcp", num: "messages/native/tcp", den: "messages/grpc-decoded/tcp"})
 }
+
+// grpcMessageKind is what the grpc-go message rows send and receive.
+type grpcMessageKind int
+
+const (
+	grpcProto       grpcMessageKind = iota // benchpb.EchoMsg
+	grpcText                               // a StringValue holding echoJSON
+	grpcTextDecoded                        // the same, its JSON decoded into an EchoMsg
+)
+
+// grpcPlain is grpc-go exactly as shipped on both ends: a stream of small
+// messages needs no knob (grpcDefaults raises the receive limit for bulk
+// messages).
+var grpcPlain = grpcSettings{name: "plain"}
 
 // messagesPerCall is how many messages one stream carries in the timed part.
 const messagesPerCall = 100_000
@@ -101,40 +122,50 @@ func benchWatch(ctx context.Context, req *streamRequest, out *native.Sender[Echo
 	return nil
 }
 
+// echoProto is echoRequest as protobuf.
+var echoProto = &benchpb.EchoMsg{Id: echoRequest.ID, Name: echoRequest.Name, Tags: echoRequest.Tags, Size: echoRequest.Size, Owner: echoRequest.Owner}
+
 // grpcMessagesDesc is the grpc-go side: Watch streams Int64Value.Value
-// copies of a StringValue holding echoJSON.
+// copies of echoProto, WatchText of a StringValue holding echoJSON.
 var grpcMessagesDesc = grpc.ServiceDesc{
 	ServiceName: "framegate.bench.Messages",
 	HandlerType: (*any)(nil),
-	Streams: []grpc.StreamDesc{{
-		StreamName:    "Watch",
-		ServerStreams: true,
-		Handler: func(_ any, ss grpc.ServerStream) error {
-			var req wrapperspb.Int64Value
-			if err := ss.RecvMsg(&req); err != nil {
+	Streams: []grpc.StreamDesc{
+		{StreamName: "Watch", ServerStreams: true, Handler: grpcWatch(echoProto)},
+		{StreamName: "WatchText", ServerStreams: true, Handler: grpcWatch(wrapperspb.String(echoJSON))},
+	},
+}
+
+// grpcWatch is a handler that streams copies of msg.
+func grpcWatch(msg proto.Message) grpc.StreamHandler {
+	return func(_ any, ss grpc.ServerStream) error {
+		var req wrapperspb.Int64Value
+		if err := ss.RecvMsg(&req); err != nil {
+			return err
+		}
+		for range req.Value {
+			if err := ss.SendMsg(msg); err != nil {
 				return err
 			}
-			msg := wrapperspb.String(echoJSON)
-			for range req.Value {
-				if err := ss.SendMsg(msg); err != nil {
-					return err
-				}
-			}
-			return nil
-		},
-	}},
+		}
+		return nil
+	}
 }
 
 var grpcWatchStream = &grpc.StreamDesc{StreamName: "Watch", ServerStreams: true}
 
-func grpcMessages(r *round, decode bool) (float64, error) {
-	gs, err := startGRPC("tcp", 1, grpcDefaults)
+func grpcMessages(r *round, kind grpcMessageKind) (float64, error) {
+	gs, err := startGRPC("tcp", 1, grpcPlain)
 	if err != nil {
 		return 0, err
 	}
+	method := "/framegate.bench.Messages/Watch"
+	if kind != grpcProto {
+		method += "Text"
+	}
 	ctx := context.Background()
 	v, err := r.messages(func(n int) error {
-		cs, err := gs.cc.NewStream(ctx, grpcWatchStream, "/framegate.bench.Messages/Watch", grpc.WaitForReady(true))
+		cs, err := gs.cc.NewStream(ctx, grpcWatchStream, method, grpc.WaitForReady(true))
 		if err != nil {
 			return err
 		}
@@ -146,24 +177,10 @@ func grpcMessages(r *round, decode bool) (float64, error) {
 		}
 		got := 0
 		for {
-			m := new(wrapperspb.StringValue)
-			err := cs.RecvMsg(m)
-			if err == io.EOF {
+			if err := grpcRecvEcho(cs, kind); err == io.EOF {
 				break
-			}
-			if err != nil {
+			} else if err != nil {
 				return err
-			}
-			if decode {
-				var e EchoMsg
-				if err := json.Unmarshal([]byte(m.Value), &e); err != nil {
-					return err
-				}
-				if err := checkEcho(&e); err != nil {
-					return err
-				}
-			} else if m.Value != echoJSON {
-				return fmt.Errorf("received %q", m.Value)
 			}
 			got++
 		}
@@ -173,4 +190,31 @@ func grpcMessages(r *round, decode bool) (float64, error) {
 		return nil
 	})
 	return v, errors.Join(err, gs.close())
+}
+
+// grpcRecvEcho receives the next message of kind into a new message, as a
+// generated client's Recv does, and checks it as checkEcho does.
+func grpcRecvEcho(cs grpc.ClientStream, kind grpcMessageKind) error {
+	if kind == grpcProto {
+		m := new(benchpb.EchoMsg)
+		if err := cs.RecvMsg(m); err != nil {
+			return err
+		}
+		return checkEcho(&EchoMsg{ID: m.GetId(), Name: m.GetName(), Tags: m.GetTags()})
+	}
+	m := new(wrapperspb.StringValue)
+	if err := cs.RecvMsg(m); err != nil {
+		return err
+	}
+	if kind == grpcText {
+		if m.Value != echoJSON {
+			return fmt.Errorf("received %q", m.Value)
+		}
+		return nil
+	}
+	var e EchoMsg
+	if err := json.Unmarshal([]byte(m.Value), &e); err != nil {
+		return err
+	}
+	return checkEcho(&e)
 }

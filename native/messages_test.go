@@ -40,6 +40,22 @@ func goldenPayload(t testing.TB, name string) []byte {
 	return nil
 }
 
+// nextAll reads r's messages until io.EOF.
+func nextAll(t *testing.T, r *msgRecv) []string {
+	t.Helper()
+	var got []string
+	for {
+		m, err := r.next()
+		if err == io.EOF {
+			return got
+		}
+		if err != nil {
+			t.Fatalf("after %d messages: %v", len(got), err)
+		}
+		got = append(got, string(m))
+	}
+}
+
 // TestMessageStreamDecode reads the golden DATA payloads back as messages,
 // however the bytes are split, and checks how a stream ends.
 func TestMessageStreamDecode(t *testing.T) {
@@ -53,18 +69,7 @@ func TestMessageStreamDecode(t *testing.T) {
 		{"half", func(b []byte) io.Reader { return iotest.HalfReader(bytes.NewReader(b)) }},
 	} {
 		t.Run(split.name, func(t *testing.T) {
-			r := &msgRecv{src: &byteSource{r: split.r(stream)}, limit: 1024}
-			var got []string
-			for {
-				m, err := r.next()
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				got = append(got, string(m))
-			}
+			got := nextAll(t, &msgRecv{src: &byteSource{r: split.r(stream)}, limit: 1024})
 			if want := `{"seq":1}|{}|"x"`; strings.Join(got, "|") != want {
 				t.Fatalf("messages %q, want %s", got, want)
 			}
@@ -118,6 +123,42 @@ func TestMessageMemoryFollowsBytes(t *testing.T) {
 		if body := src.before[i] - 4; ask > max(body, msgReadStep) {
 			t.Fatalf("read %d asked for %d bytes after %d bytes of the message arrived", i, ask, body)
 		}
+	}
+}
+
+// TestMessageReadAheadFollowsBytes checks the read-ahead buffer of a
+// stream of small messages: it grows only after a Read filled it (the
+// stream had that much waiting), never past msgReadAhead, and a stream
+// that trickles keeps the first size.
+func TestMessageReadAheadFollowsBytes(t *testing.T) {
+	msg := appendMsg(nil, []byte(`{"seq":1}`))
+	many := bytes.Repeat(msg, 3*msgReadAhead/len(msg))
+	for _, c := range []struct {
+		name     string
+		r        io.Reader
+		maxAsk   int
+		messages int
+	}{
+		{"backlog", bytes.NewReader(many), msgReadAhead, len(many) / len(msg)},
+		{"trickle", iotest.HalfReader(bytes.NewReader(msg)), msgReadStep, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			src := &byteSource{r: c.r}
+			got := nextAll(t, &msgRecv{src: src, limit: 1024})
+			if len(got) != c.messages || got[0] != `{"seq":1}` || got[len(got)-1] != got[0] {
+				t.Fatalf("%d messages, want %d of {\"seq\":1}", len(got), c.messages)
+			}
+			largest := 0
+			for i, ask := range src.asks {
+				largest = max(largest, ask)
+				if i > 0 && ask > msgReadStep && ask > 2*src.before[i] {
+					t.Fatalf("read %d asked for %d bytes after %d arrived", i, ask, src.before[i])
+				}
+			}
+			if largest != c.maxAsk {
+				t.Fatalf("largest read %d bytes, want %d", largest, c.maxAsk)
+			}
+		})
 	}
 }
 
