@@ -53,3 +53,19 @@ func (g *Gateway) plainStream(h http.Header) {
 		h.Set(gzhttp.HeaderNoCompression, "1") // gzhttp removes it
 	}
 }
+
+// sendHeader writes a response stream's header (plainStream marked it)
+// with code, and sends it at once, before any of the body: the client
+// learns that its call began (an EventSource fires its open event) before
+// the first message. gzhttp holds a header back until the first byte of
+// the body, to choose whether to compress, and a Flush before that sends
+// nothing; a Write of nothing makes it choose (not to compress, for a
+// plain stream) and pass the header on. It returns the ResponseController
+// that flushed.
+func sendHeader(w http.ResponseWriter, code int) *http.ResponseController {
+	w.WriteHeader(code)
+	w.Write(nil)
+	rcl := http.NewResponseController(w)
+	rcl.Flush()
+	return rcl
+}

@@ -32,10 +32,12 @@ package gateway
 // it when it reconnects) reaches the handler as request metadata
 // last-event-id, so a handler that keeps its events can resume after it.
 //
-// Each message is written and flushed before the next is received: a
-// client that reads slowly holds the backend's Send back through the
-// native stream's flow control, and the gateway holds one message at a
-// time.
+// The header goes out as soon as the backend took the call, before the
+// first message (an EventSource fires its open event then), whatever the
+// client's Accept-Encoding. Each message is written and flushed before the
+// next is received: a client that reads slowly holds the backend's Send
+// back through the native stream's flow control, and the gateway holds
+// one message at a time.
 
 import (
 	"bytes"
@@ -119,9 +121,7 @@ func (s *restServer) sendMessages(ctx context.Context, w http.ResponseWriter, r 
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no") // nginx: pass each event on at once
 	h.Set("Trailer", "Grpc-Status, Grpc-Message")
-	w.WriteHeader(http.StatusOK)
-	rcl := http.NewResponseController(w)
-	rcl.Flush()
+	rcl := sendHeader(w, http.StatusOK)
 
 	// A goroutine receives the messages, so that a message is flushed
 	// only when the next one is not there yet (many small messages share

@@ -372,3 +372,46 @@ func testSlowConsumer(t *testing.T, e *msEnv, start func(ctx context.Context, re
 		t.Errorf("the handler sent all its messages")
 	}
 }
+
+// A stream that has sent nothing yet has its header answered at once, as
+// NDJSON and as SSE, for a client that takes compression too (browsers
+// and Go's client ask for gzip): an EventSource's open event does not wait
+// for the first event, and no heartbeat is needed to get it.
+func TestRESTMessagesHeaderFirst(t *testing.T) {
+	eachMessageBackend(t, func(t *testing.T, e *msEnv) {
+		tr := &http.Transport{DisableCompression: true} // sends Accept-Encoding as given
+		defer tr.CloseIdleConnections()
+		for _, tc := range []struct{ accept, encoding, ct string }{
+			{"", "", ndjsonType},
+			{"", "gzip, zstd", ndjsonType},
+			{sseType, "", sseType},
+			{sseType, "gzip, deflate, br, zstd", sseType},
+		} {
+			what := fmt.Sprintf("Accept %q, Accept-Encoding %q", tc.accept, tc.encoding)
+			ctx, cancel := context.WithCancel(context.Background())
+			t.Cleanup(cancel) // before the server's Close, which waits for the call
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.http.URL+"/native.Msg/Events?count=0&hold=true", nil)
+			for k, v := range map[string]string{"Accept": tc.accept, "Accept-Encoding": tc.encoding} {
+				if v != "" {
+					req.Header.Set(k, v)
+				}
+			}
+			answered := make(chan struct{})
+			var resp *http.Response
+			var err error
+			go func() {
+				defer close(answered)
+				resp, err = tr.RoundTrip(req)
+			}()
+			wait(t, answered, "the header of a stream without messages yet, "+what)
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != tc.ct || resp.Header.Get("Content-Encoding") != "" {
+				t.Errorf("%s: %d %v", what, resp.StatusCode, resp.Header)
+			}
+			cancel()
+			resp.Body.Close()
+		}
+	}, WithStreamHeartbeat(0))
+}
