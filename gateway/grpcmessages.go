@@ -102,12 +102,25 @@ func (g *Gateway) serveMessages(ss grpc.ServerStream, m *method, c *grpcCall, op
 		// (grpc-go ends it when this handler returns). One that fails
 		// aborts the call, and its error is the call's.
 		upErr = make(chan error, 1)
+		upDone := make(chan struct{})
 		go func() {
+			defer close(upDone)
 			if err := up.run(); err != nil {
 				upErr <- err
 				rx.Close()
 			}
 		}()
+		// A Connect call's request body must not be read once its
+		// handler returned: stop it, and wait. (grpc-go ends a RecvMsg
+		// itself when the handler returns, and offers no other way.)
+		if s, ok := ss.(interface{ stopRecv() bool }); ok {
+			defer func() {
+				rx.Close() // a Send the backend holds back returns
+				if s.stopRecv() {
+					<-upDone
+				}
+			}()
+		}
 	} else if err := ss.SendHeader(toGRPCMD(*hdr)); err != nil {
 		return false, err
 	}

@@ -50,15 +50,27 @@ func errBodyStalled(d time.Duration) error {
 type progressBody struct {
 	body    io.ReadCloser
 	rc      *http.ResponseController
-	d       time.Duration
+	d       time.Duration // 0: no timeout (a body stop may still end)
 	ended   bool
 	stalled atomic.Bool // a Connect call's handler may look while a read is in progress
+
+	mu      sync.Mutex // stopped, and the deadline a read sets
+	stopped bool
 }
 
 // bodyWithTimeout puts r's body behind a progressBody, unless there is no
 // body or no timeout.
 func bodyWithTimeout(w http.ResponseWriter, r *http.Request, d time.Duration) {
-	if d <= 0 || r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+	if d <= 0 {
+		return
+	}
+	stoppableBody(w, r, d)
+}
+
+// stoppableBody puts r's body behind a progressBody with timeout d (0:
+// none), which can be stopped, unless there is no body.
+func stoppableBody(w http.ResponseWriter, r *http.Request, d time.Duration) {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		return
 	}
 	r.Body = &progressBody{body: r.Body, rc: http.NewResponseController(connWriter(w)), d: d}
@@ -87,10 +99,24 @@ func (b *progressBody) Read(p []byte) (int, error) {
 	if b.ended {
 		return b.body.Read(p)
 	}
-	_ = b.rc.SetReadDeadline(time.Now().Add(b.d))
+	b.mu.Lock()
+	if b.stopped {
+		b.mu.Unlock()
+		return 0, errBodyStopped
+	}
+	if b.d > 0 {
+		_ = b.rc.SetReadDeadline(time.Now().Add(b.d))
+	}
+	b.mu.Unlock()
 	n, err := b.body.Read(p)
 	if err != nil {
 		b.ended = true
+		b.mu.Lock()
+		stopped := b.stopped
+		b.mu.Unlock()
+		if stopped {
+			return n, errBodyStopped
+		}
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			// The connection is spent: a read timed out mid-body.
 			b.stalled.Store(true)
@@ -102,6 +128,22 @@ func (b *progressBody) Read(p []byte) (int, error) {
 }
 
 func (b *progressBody) Close() error { return b.body.Close() }
+
+// stop ends the reading of the body: a read in progress returns at once
+// (its deadline is now), and later ones fail, with errBodyStopped. A
+// handler that returns while a goroutine of its own may still read the
+// body (a bidi stream's client messages) stops it and waits for that
+// goroutine first: a body, and the writer its deadlines go through, must
+// not be used once the handler has returned.
+func (b *progressBody) stop() {
+	b.mu.Lock()
+	b.stopped = true
+	b.mu.Unlock()
+	_ = b.rc.SetReadDeadline(time.Now())
+}
+
+// errBodyStopped is what reads of a stopped progressBody return.
+var errBodyStopped = native.Errorf(native.CodeCanceled, "gateway: the call ended before the client's stream")
 
 // stalledBody reports whether r's body was cut by its timeout.
 func stalledBody(r *http.Request) (time.Duration, bool) {

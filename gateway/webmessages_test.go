@@ -93,5 +93,19 @@ func TestWebRPCMessageClientAndBidi(t *testing.T) {
 		if err := bs.CloseResponse(); err != nil {
 			t.Fatal(err)
 		}
+
+		// The handler ends the call while the client's side is still
+		// open: the client gets its error, and the gateway's goroutine
+		// that read the client's messages ends with the call (goleak).
+		bs = c.CallBidiStream(context.Background())
+		bs.Send(dynMsg(t, echoIn, `{"seq":"1"}`))
+		if _, err := bs.Receive(); err != nil {
+			t.Fatal(err)
+		}
+		bs.Send(dynMsg(t, echoIn, `{"seq":"2","text":"fail"}`))
+		_, err = bs.Receive()
+		wantConnectErr(t, err, connect.CodeFailedPrecondition, `echo refuses "fail" after seq 2`)
+		bs.CloseRequest()
+		bs.CloseResponse()
 	})
 }

@@ -147,10 +147,11 @@ func (g *Gateway) webRPC(next http.Handler) http.Handler {
 			writeWebStatus(w, r, status.Errorf(codes.Unimplemented, "gateway: unknown method %s", clip.Quote(r.URL.Path)))
 			return
 		}
-		bodyWithTimeout(w, r, g.cfg.bodyTimeout)
+		stoppableBody(w, r, g.cfg.bodyTimeout)
 		if pb, ok := r.Body.(*progressBody); ok {
 			// connect-go reports a body cut by its timeout as the
-			// connection's end: serveWeb says what happened.
+			// connection's end: serveWeb says what happened; and a bidi
+			// call stops the body before it returns (webStream.stopRecv).
 			r = r.WithContext(context.WithValue(r.Context(), progressKey{}, pb))
 		}
 		// connect-go flushes each message of a stream through
@@ -240,6 +241,7 @@ func (g *Gateway) newWebHandler(m *method) http.Handler {
 func (g *Gateway) serveWeb(ctx context.Context, m *method, ws *webStream, h http.Header, protocol string) error {
 	start := time.Now()
 	ws.ctx = metadata.NewIncomingContext(ctx, g.webMetadata(h))
+	ws.body, _ = ctx.Value(progressKey{}).(*progressBody)
 	if protocol == connect.ProtocolGRPCWeb {
 		protocol = ProtocolGRPCWeb
 	}

@@ -36,6 +36,18 @@ type webStream struct {
 	out   any
 	hdr   metadata.MD
 	trl   metadata.MD
+	body  *progressBody // the request's, if stoppable
+}
+
+// stopRecv stops the request body, so that a RecvMsg in progress on
+// another goroutine returns; false when there is nothing to stop, and so no
+// waiting for it.
+func (s *webStream) stopRecv() bool {
+	if s.body == nil {
+		return false
+	}
+	s.body.stop()
+	return true
 }
 
 func (s *webStream) Context() context.Context { return s.ctx }
