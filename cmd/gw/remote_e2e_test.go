@@ -173,7 +173,7 @@ func grepLines(s, sub string) string {
 
 // A backend run as a command, speaking on its stdin and stdout: one process
 // carries the describing, the health probes and every call, concurrent
-// downloads included; killed, it is started again; it is gone after the
+// downloads and a watch included; killed, it is started again; it is gone after the
 // gateway stops.
 func TestRemoteExecBackend(t *testing.T) {
 	dataDir := t.TempDir()
@@ -201,6 +201,15 @@ func TestRemoteExecBackend(t *testing.T) {
 		if err := d.rest(); err != nil || d.sum() != sha(content) {
 			t.Fatalf("download: %v, %d bytes", err, d.n)
 		}
+	}
+
+	// A stream of messages over the same process: a watch sees a write
+	// made through the gateway.
+	out = watchUntil(t, `"name": "x/w.txt"`, func() {
+		curlStatus(t, "--data-binary", "w", "-X", "PUT", "http://"+httpAddr+"/native.Store/Write?name=x/w.txt")
+	}, grpcurlBin, "-plaintext", "-d", `{"prefix":"x/w"}`, grpcAddr, "native.Store/Watch")
+	if !strings.Contains(out, `"size": "1"`) {
+		t.Errorf("Watch through the exec backend: %s", out)
 	}
 
 	// One process served it all: the connections multiplex.
