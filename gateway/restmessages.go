@@ -32,9 +32,13 @@ package gateway
 // it when it reconnects) reaches the handler as request metadata
 // last-event-id, so a handler that keeps its events can resume after it.
 //
-// The header goes out as soon as the backend took the call, before the
-// first message (an EventSource fires its open event then), whatever the
-// client's Accept-Encoding. Each message is written and flushed before the
+// The header goes out as soon as the backend's handler sent its own: with
+// its first message, or at native.SendHeader (a handler that waits for
+// events calls it once it is subscribed), before the first message (an
+// EventSource fires its open event then), whatever the client's
+// Accept-Encoding. A handler that fails before that (a watch refusing a
+// malformed Last-Event-ID) is refused like any call, under the HTTP status
+// of its code: an EventSource does not reconnect after it. Each message is written and flushed before the
 // next is received: a client that reads slowly holds the backend's Send
 // back through the native stream's flow control, and the gateway holds
 // one message at a time.

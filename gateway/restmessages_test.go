@@ -27,6 +27,9 @@ type msEvents struct {
 	Count int  `json:"count"`
 	Fail  int  `json:"fail"` // fail after this many, if > 0
 	Hold  bool `json:"hold"` // after the events, wait for the caller to go
+	// Refuse fails the call before any event, as a watch refuses a
+	// malformed Last-Event-ID.
+	Refuse bool `json:"refuse"`
 }
 
 type msFlood struct {
@@ -50,6 +53,9 @@ func registerRESTMessageStreams(t testing.TB, srv *native.Server) {
 	// Events e1, e2, ... resuming after the caller's last-event-id.
 	if err := srv.Register("Msg.Events", func(ctx context.Context, req *msEvents, out *native.Sender[msEvent]) error {
 		last := native.IncomingMetadata(ctx).Get("last-event-id")
+		if req.Refuse {
+			return native.Errorf(native.CodeNotFound, "no events after %q", last)
+		}
 		start := 1
 		if n, err := strconv.Atoi(strings.TrimPrefix(last, "e")); err == nil {
 			start = n + 1
@@ -63,6 +69,10 @@ func registerRESTMessageStreams(t testing.TB, srv *native.Server) {
 			}
 		}
 		if req.Hold {
+			// Subscribed: the caller learns it now, not at a first event.
+			if err := native.SendHeader(ctx); err != nil {
+				return err
+			}
 			<-ctx.Done()
 			return ctx.Err()
 		}
@@ -180,6 +190,53 @@ func TestRESTMessagesNDJSON(t *testing.T) {
 		resp = e.postStream(t, context.Background(), "Msg.Echo", `{}`)
 		if b, _ := io.ReadAll(resp.Body); resp.StatusCode != http.StatusUpgradeRequired || resp.Header.Get("Upgrade") != "websocket" || !strings.Contains(string(b), "WebSocket") {
 			t.Errorf("POST to a bidi stream: %d %v %s", resp.StatusCode, resp.Header, b)
+		}
+	})
+}
+
+// A stream whose handler fails before its first message is refused as any
+// call is, with the status of its code under the mapped HTTP status, over
+// NDJSON and SSE, by POST and by GET: never a 200 stream that began and
+// failed (which an EventSource would retry forever).
+func TestRESTMessagesRefusedBeforeFirst(t *testing.T) {
+	eachMessageBackend(t, func(t *testing.T, e *msEnv) {
+		for _, tc := range []struct{ method, accept string }{
+			{http.MethodPost, ""},
+			{http.MethodPost, sseType},
+			{http.MethodGet, ""},
+			{http.MethodGet, sseType},
+		} {
+			what := tc.method + " Accept " + strconv.Quote(tc.accept)
+			var body io.Reader
+			url := e.http.URL + "/native.Msg/Events"
+			if tc.method == http.MethodPost {
+				body = strings.NewReader(`{"count":3,"refuse":true}`)
+			} else {
+				url += "?count=3&refuse=true"
+			}
+			req, _ := http.NewRequest(tc.method, url, body)
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Last-Event-ID", "e9")
+			if tc.accept != "" {
+				req.Header.Set("Accept", tc.accept)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			var st struct {
+				Code    int
+				Message string
+			}
+			if resp.StatusCode != http.StatusNotFound || strings.Contains(resp.Header.Get("Content-Type"), sseType) || strings.Contains(resp.Header.Get("Content-Type"), ndjsonType) {
+				t.Errorf("%s: %d %v %s, want 404 with a status", what, resp.StatusCode, resp.Header, b)
+				continue
+			}
+			if json.Unmarshal(b, &st) != nil || st.Code != int(native.CodeNotFound) || st.Message != `no events after "e9"` {
+				t.Errorf("%s: body %s", what, b)
+			}
 		}
 	})
 }

@@ -89,8 +89,27 @@
 // the abort came before the handler started); a slow reader blocks its
 // sender's Send through flow control; and a message over
 // WithMaxMessageSize fails the stream with CodeResourceExhausted naming the
-// limit. The response header goes out as the handler starts, so
-// a handler's metadata goes in the trailer (SetTrailer; SetHeader fails).
+// limit.
+//
+// The response header goes out lazily, as grpc-go and connect-go send a
+// server stream's: at the handler's first Send, at SendHeader, or at its
+// return. Until then SetHeader works (after it, the handler's metadata
+// goes in the trailer, SetTrailer), and the caller waits: a server-stream
+// caller's Call returns when the header arrives, a bidi caller's Call at
+// once and its first Recv then. A handler that fails before the header
+// went out answers an ordinary error, which Call (or that first Recv)
+// returns: no stream began. One that returns nil first answers an empty
+// stream. A handler that waits before its first message, such as a watch
+// that registered and waits for events, calls SendHeader to tell its
+// caller the call was taken:
+//
+//	if err := s.subscribe(ctx, req); err != nil {
+//		return err // the caller's Call returns it
+//	}
+//	if err := native.SendHeader(ctx); err != nil {
+//		return err
+//	}
+//
 // A caller's Send returns io.EOF once the call ended on
 // the server's side; why is Recv's error, or Close's. The gateway serves
 // them as gRPC client, server and bidi streams of the messages' own types,

@@ -82,8 +82,7 @@ func (lc *LocalClient) Call(ctx context.Context, method string, req, resp any, o
 	lcall := localCall{ctx: ctx, hctx: hctx, cancel: cancel, h: h, inv: inv, ci: ci, o: o, resp: resp, rc: rc, rr: rr, end: end}
 	if h.reqRecv != nil || h.respSend != nil {
 		end = nil // the call ends when its streams do, or Sender.Close
-		lc.callMessages(&lcall, tx, rx)
-		return nil
+		return lc.callMessages(&lcall, tx, rx)
 	}
 	herr := h.run(hctx, &lcall.inv, lc.s.cfg.logger, "local")
 	ls, err = lcall.answer(herr)

@@ -134,8 +134,10 @@ type msgSend struct {
 	endpoint string
 	encCode  Code // the code of a message that cannot be encoded
 	close    func() error
-	enc      *json.Encoder
-	scratch  bytes.Buffer
+	header   *msgHeader // a handler's response header, sent before its first message
+
+	enc     *json.Encoder
+	scratch bytes.Buffer
 }
 
 func newMsgSend(p *msgPipe, limit int64, endpoint string, encCode Code) *msgSend {
@@ -153,6 +155,11 @@ func (s *msgSend) send(m any) error {
 	data = data[:len(data)-1] // Encode's newline
 	if int64(len(data)) > s.limit {
 		return Errorf(CodeResourceExhausted, "message of %d bytes is over the limit of %d bytes (WithMaxMessageSize)", len(data), s.limit)
+	}
+	if s.header != nil {
+		if err := s.header.open(); err != nil {
+			return err
+		}
 	}
 	return s.p.write(data)
 }

@@ -68,6 +68,9 @@ type callInfo struct {
 	header   Metadata // set by SetHeader
 	trailer  Metadata // set by SetTrailer
 	sent     bool     // response header written: SetHeader is too late
+	// msgHeader sends the response header of a handler whose response
+	// is a stream of messages (SendHeader); nil for other handlers.
+	msgHeader *msgHeader
 	// rangeSpec and ifRange are the request's Range and If-Range
 	// (RequestedRange).
 	rangeSpec, ifRange string
@@ -109,7 +112,11 @@ func Peer(ctx context.Context) string {
 }
 
 // SetHeader adds md to the response metadata. It must be called from the
-// handler before it returns; it fails outside a handler.
+// handler before it returns, and before the response header was sent: for
+// a handler whose response is a stream of messages, before its first Send
+// or SendHeader (after it, SetHeader fails with FAILED_PRECONDITION and
+// the handler's metadata goes in the trailer, SetTrailer). It fails outside
+// a handler.
 func SetHeader(ctx context.Context, md Metadata) error {
 	ci := callInfoFrom(ctx)
 	if ci == nil {
@@ -120,6 +127,30 @@ func SetHeader(ctx context.Context, md Metadata) error {
 	}
 	ci.header = ci.header.merge(md)
 	return nil
+}
+
+// SendHeader sends the response header of a handler whose response is a
+// stream of messages now, with the metadata SetHeader added, instead of
+// with its first message. The caller's Call (or, for a bidi caller, its
+// first Recv) returns when the header arrives, so a handler that waits
+// before its first message, such as a watch that registered and waits for
+// events, calls it to tell its caller that the call was taken. Until the
+// header is sent, an error the handler returns is an ordinary error answer
+// (no stream began); after it, the error ends the stream.
+//
+// SendHeader does nothing once the header went out; it returns the error
+// of sending it (the caller gave up, the connection broke), as Send would.
+// It fails with FAILED_PRECONDITION in a handler whose response is not a
+// stream of messages, and outside a handler.
+func SendHeader(ctx context.Context) error {
+	ci := callInfoFrom(ctx)
+	if ci == nil {
+		return Errorf(CodeInternal, "SendHeader called outside a handler")
+	}
+	if ci.msgHeader == nil {
+		return Errorf(CodeFailedPrecondition, "SendHeader called in the handler of %q, whose response is not a stream of messages", ci.endpoint)
+	}
+	return ci.msgHeader.open()
 }
 
 // SetTrailer adds md to the trailer metadata. For a response stream the

@@ -98,11 +98,13 @@ func (c *serverConn) respond(ctx context.Context, call *serverCall) error {
 }
 
 // respondMessages runs the handler of a stream of messages. The response
-// header goes out first, as the handler starts, so that a caller of a bidi
-// endpoint learns that the call was taken before it sends (SetHeader fails
-// with FAILED_PRECONDITION there; SetTrailer works). The handler's Sender fills a pipe that
-// another goroutine sends as DATA; the handler's return ends the stream
-// with a TRAILER carrying its error (code 0 for nil).
+// header goes out lazily (messageheader.go): at the handler's first Send,
+// at its SendHeader, or at its return; until then SetHeader works. The
+// handler's Sender fills a pipe that another goroutine, started with the
+// header, sends as DATA; the handler's return ends the stream with a
+// TRAILER carrying its error (code 0 for nil). A handler that fails before
+// the header went out answers an error header, as one whose response is
+// JSON does.
 //
 // A call that ends before its header goes out (the caller's RST, which
 // cancelled ctx and ended the request stream with its reason, or a broken
@@ -112,16 +114,19 @@ func (c *serverConn) respond(ctx context.Context, call *serverCall) error {
 // header and the RST came first.
 func (c *serverConn) respondMessages(ctx context.Context, call *serverCall, inv *invocation) error {
 	h, ci := call.h, call.ci
-	ci.sent = true
-	rh := responseHeader{Body: BodyMessages, Metadata: ci.header}
 	p := newMsgPipe()
-	inv.out = newMsgSend(p, c.cfg.maxMessageSize, h.name, CodeInternal)
+	out := newMsgSend(p, c.cfg.maxMessageSize, h.name, CodeInternal)
+	inv.out = out
 	stop := context.AfterFunc(ctx, func() { p.closeRead(sendStopped(ctx)) })
 	sent := make(chan error, 1)
-	if err := c.w.writeMessage(&call.resp, &rh, nil, false, false, nil); err != nil {
-		p.closeRead(sendFailed(ctx, err))
-		sent <- err
-	} else {
+	hdr := &msgHeader{send: func() error {
+		ci.sent = true
+		rh := responseHeader{Body: BodyMessages, Metadata: ci.header}
+		if err := c.w.writeMessage(&call.resp, &rh, nil, false, false, nil); err != nil {
+			p.closeRead(sendFailed(ctx, err))
+			sent <- err
+			return sendFailed(ctx, err)
+		}
 		go func() {
 			_, _, err := c.w.sendStream(&call.resp, p, func() Metadata { return ci.trailer })
 			if err != nil {
@@ -129,11 +134,19 @@ func (c *serverConn) respondMessages(ctx context.Context, call *serverCall, inv 
 			}
 			sent <- err
 		}()
-	}
+		return nil
+	}}
+	out.header, ci.msgHeader = hdr, hdr
 	herr := h.run(ctx, inv, c.cfg.logger, c.peer)
 	stop()
 	if call.stream != nil {
 		call.stream.abort(errHandlerReturned)
+	}
+	if hdr.finish() {
+		if herr != nil {
+			return c.respondError(call, herr)
+		}
+		hdr.send() // an empty stream; its error comes through sent
 	}
 	p.closeWrite(herr)
 	if err := <-sent; err != nil {

@@ -44,6 +44,7 @@ func suiteCases() []suiteCase {
 	cs = append(cs, streamCases...)
 	cs = append(cs, messageCases...)
 	cs = append(cs, messageAbortCases...)
+	cs = append(cs, messageHeaderCases...)
 	cs = append(cs, connCases...)
 	cs = append(cs, serverCases...)
 	cs = append(cs, limitCases...)

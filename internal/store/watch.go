@@ -24,14 +24,19 @@ const LastEventIDKey = "last-event-id"
 // whose names start with req.Prefix, as they happen, until the caller goes
 // away (an error of ctx) or the store closes (Unavailable). Changes made to
 // the directory by other means are not seen. It sends only events, no
-// initial listing: a client that needs the current files calls List after
-// Watch started sending.
+// initial listing. Watch sends its response header (native.SendHeader) as
+// soon as the watcher is registered, so the caller's Call returns when the
+// watch is in place: a client that needs the current files calls List
+// then, and misses no change made after it.
 //
 // With request metadata LastEventIDKey (the Last-Event-ID of SSE), Watch
 // first sends the kept events after that id that match the prefix, then
 // the live ones: no event is missed or sent twice. An id older than the
 // events the store keeps (see WatchLimits), or after its last event, fails
 // with OutOfRange; one that is not a decimal number with InvalidArgument.
+// These refusals come before the header: the caller's Call returns them
+// (over the gateway's SSE, an HTTP error status rather than a stream that
+// began and failed, which an EventSource would retry forever).
 //
 // A watcher never slows the store down: a client that falls more than
 // WatchLimits.Queue events behind has its watch ended with
@@ -52,6 +57,10 @@ func (s *Store) Watch(ctx context.Context, req *WatchRequest, out *native.Sender
 		return err
 	}
 	defer s.changes.unsubscribe(w)
+	// Subscribed, and the replay decided: the caller may learn it.
+	if err := native.SendHeader(ctx); err != nil {
+		return err
+	}
 	send := func(ev *Event) error {
 		select {
 		case <-s.changes.done: // closing wins over queued events

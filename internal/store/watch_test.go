@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -67,18 +68,15 @@ func watch(t *testing.T, ctx context.Context, c native.Caller, prefix, lastID st
 	return rx
 }
 
-// watchError is the error a Store.Watch call fails with: its Call's or
-// its first Recv's.
+// watchError is the error a Store.Watch call fails with: its Call's, for
+// Watch refuses a call before it sends its header (a watch that began
+// shows as an error without a code).
 func watchError(ctx context.Context, c native.Caller, prefix, lastID string) error {
 	var rx native.Receiver[Event]
 	err := c.Call(ctx, "Store.Watch", &WatchRequest{Prefix: prefix}, &rx, native.WithMetadata(native.Metadata{LastEventIDKey: {lastID}}))
-	if err != nil {
-		return err
-	}
-	defer rx.Close()
-	ev, err := rx.Recv()
 	if err == nil {
-		return fmt.Errorf("got event %+v, want an error", ev)
+		rx.Close()
+		return errors.New("Call returned: the watch began, want its refusal")
 	}
 	return err
 }
@@ -170,6 +168,38 @@ func TestWatchEvents(t *testing.T) {
 			"1 created docs/a 5", "2 created other/x 1", "3 written docs/a 2", "4 deleted docs/a 2",
 			"5 deleted other/x 1", "6 created docs.txt 36", "7 created docs/c 0",
 		})
+	})
+}
+
+// Watch's Call returns once the watcher is registered, before any event
+// (Watch sends its header then): a change made right after it is seen.
+func TestWatchSubscribedAtCall(t *testing.T) {
+	eachCaller(t, nil, func(t *testing.T, ts *testStore, c native.Caller) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		rx := new(native.Receiver[Event])
+		called := make(chan error, 1)
+		go func() { called <- c.Call(ctx, "Store.Watch", &WatchRequest{}, rx) }()
+		select {
+		case err := <-called:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			cancel()
+			t.Fatal("Watch's Call did not return before its first event")
+		}
+		defer rx.Close()
+		ts.changes.mu.Lock()
+		n := len(ts.changes.watchers)
+		ts.changes.mu.Unlock()
+		if n != 1 {
+			t.Fatalf("%d watchers registered when Call returned, want 1", n)
+		}
+		ts.mustWrite(t, "a", "x")
+		if ev, err := rx.Recv(); err != nil || ev.Name != "a" || ev.Kind != "created" {
+			t.Fatalf("first event %+v, %v", ev, err)
+		}
 	})
 }
 
