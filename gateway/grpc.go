@@ -242,21 +242,7 @@ func (g *Gateway) serveGRPC(ss grpc.ServerStream, m *method, ev *CallEvent, wire
 		if err != nil {
 			return err
 		}
-		if wire {
-			b, err := m.responseWire(*out)
-			if err == nil {
-				c.out.b = b
-				return ss.SendMsg(&c.out)
-			}
-			if err != errUseMessage {
-				return status.Error(codes.Internal, err.Error())
-			}
-		}
-		msg, err := m.responseMessage(*out)
-		if err != nil {
-			return status.Error(codes.Internal, err.Error())
-		}
-		return ss.SendMsg(msg)
+		return g.sendResponse(ss, m, c, wire)
 	}
 	var rc io.ReadCloser
 	var info native.StreamInfo
