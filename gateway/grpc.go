@@ -33,13 +33,32 @@ import (
 // whose stacks have grown to what a call through the gateway needs: a new
 // goroutine per stream spent about 6% of a unary call's CPU growing its
 // stack.
+//
+// A connection's frames are written in batches of up to grpcWriteBuffer
+// bytes, from a buffer shared by all connections and held only while a
+// batch is written (grpc.WriteBufferSize, grpc.SharedWriteBuffer; opts may
+// set others).
 func (g *Gateway) NewGRPCServer(opts ...grpc.ServerOption) *grpc.Server {
-	opts = append([]grpc.ServerOption{grpc.NumStreamWorkers(uint32(4 * goruntime.GOMAXPROCS(0)))}, opts...)
+	opts = append([]grpc.ServerOption{
+		grpc.NumStreamWorkers(uint32(4 * goruntime.GOMAXPROCS(0))),
+		grpc.WriteBufferSize(grpcWriteBuffer),
+		grpc.SharedWriteBuffer(true),
+	}, opts...)
 	opts = append(opts, grpc.UnknownServiceHandler(g.handleWireStream), grpc.ForceServerCodecV2(newChunkCodec()))
 	s := grpc.NewServer(opts...)
 	g.RegisterServices(s)
 	return s
 }
+
+// grpcWriteBuffer is the gRPC server's write batch. grpc-go's default,
+// 32 KiB, is one write(2) per two 16 KiB DATA frames: a download through the
+// gateway spent a fifth of its CPU in those writes. With 1 MiB the
+// gateway/grpc/tcp bench row ran 1.62 GiB/s (1.37-1.66) against 1.47
+// (1.46-1.51) in the same run, and 512 KiB 1.48. Shared, the buffer costs
+// memory only while a connection is written to; a connection whose client
+// does not read holds one until grpc-go's flow control stops it (the
+// client's window, 64 KiB by default, well below it).
+const grpcWriteBuffer = 1 << 20
 
 // handleStream serves one call of a synthesized method, on a server with
 // any codec (StreamHandler).
