@@ -19,6 +19,11 @@ package gateway
 //	                the handler's trailer metadata), code 0 for a clean
 //	                end; then a close frame with code 1000
 //
+// A client may offer the subprotocol WebSocketProtocol, which the gateway
+// then selects; it offers nothing else. (A browser that offers a
+// subprotocol fails a handshake that selects none: a page that must offer
+// one, to carry a token, offers this one beside it.)
+//
 // <status> is the status JSON the front door answers errors with. Every
 // call ends with the final message and a normal close, never a silent
 // one, except when the client is gone or a message stalls: a message
@@ -88,6 +93,10 @@ func (s *restServer) upgradeRequired(w http.ResponseWriter, r *http.Request, m *
 		Err: status.Errorf(codes.FailedPrecondition, "gateway: endpoint %q takes a stream of messages from the client: open a WebSocket at this path", m.endpoint.Name)})
 }
 
+// WebSocketProtocol names the gateway's WebSocket messages (this file's
+// comment says what they are), as a subprotocol a client may offer.
+const WebSocketProtocol = "framegate.v1"
+
 // serveWebSocket serves a call of m over a WebSocket. What can be refused
 // before the handshake is refused with an HTTP status.
 func (s *restServer) serveWebSocket(w http.ResponseWriter, r *http.Request, m *method, ev *CallEvent) error {
@@ -115,7 +124,7 @@ func (s *restServer) serveWebSocket(w http.ResponseWriter, r *http.Request, m *m
 	}
 	// The cross-site guard checked the Origin, allowing the origins of
 	// WithCORSOrigins as well as the gateway's own.
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true, Subprotocols: []string{WebSocketProtocol}})
 	if err != nil {
 		return status.Errorf(codes.InvalidArgument, "gateway: %v", err) // Accept answered
 	}

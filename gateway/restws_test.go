@@ -275,3 +275,30 @@ func TestWebSocketCrossOrigin(t *testing.T) {
 		}
 	}, WithCORSOrigins("https://app.example"))
 }
+
+// The gateway selects WebSocketProtocol when the client offers it, beside
+// others it does not know, and no subprotocol when the client offers
+// none of its own: the call works either way.
+func TestWebSocketSubprotocol(t *testing.T) {
+	eachMessageBackend(t, func(t *testing.T, e *msEnv) {
+		for _, tc := range []struct {
+			offer []string
+			want  string
+		}{
+			{nil, ""},
+			{[]string{"chat.example", WebSocketProtocol}, WebSocketProtocol},
+			{[]string{"chat.example"}, ""},
+		} {
+			c := e.wsDial(t, "Msg.Echo", "", &websocket.DialOptions{Subprotocols: tc.offer})
+			if got := c.Subprotocol(); got != tc.want {
+				t.Errorf("offered %q: the gateway selected %q, want %q", tc.offer, got, tc.want)
+			}
+			wsSend(t, c, `{"seq":1}`, "")
+			results, f := wsRecv(t, c)
+			if len(results) != 1 {
+				t.Errorf("offered %q: results %v", tc.offer, results)
+			}
+			wantFinal(t, f, native.CodeOK, "")
+		}
+	})
+}

@@ -4,7 +4,7 @@ package main
 // gRPC call but the health checks must carry the metadata
 // "authorization: Bearer TOKEN", every HTTP request but GET /healthz (and
 // GET /metrics unless -auth-metrics) the header "Authorization: Bearer
-// TOKEN". Tokens are compared as SHA-256 digests in constant time, against
+// TOKEN" (or, from a browser, the token where authbrowser.go says). Tokens are compared as SHA-256 digests in constant time, against
 // every token of the file, so neither the length nor the position of a
 // match shows in the time a check takes. No token is ever logged.
 
@@ -129,6 +129,12 @@ func (a *tokenAuth) check(values []string) error {
 	if !strings.EqualFold(scheme, "Bearer") || tok == "" {
 		return errMissingToken
 	}
+	return a.checkToken(tok)
+}
+
+// checkToken checks a token: errInvalidToken unless it is one of the valid
+// ones.
+func (a *tokenAuth) checkToken(tok string) error {
 	d := sha256.Sum256([]byte(tok))
 	ok := 0
 	for _, v := range *a.digests.Load() {
@@ -200,14 +206,21 @@ func reasonOf(err error) string {
 	return "limit"
 }
 
-// requireToken wraps an HTTP handler with the token check: a request
-// without a valid token gets 401, a WWW-Authenticate challenge and
+// requireToken wraps an HTTP handler with the token check (from the
+// Authorization header, or where a browser can put a token:
+// authbrowser.go): a request without a valid token gets 401, a WWW-Authenticate challenge and
 // grpc-gateway's status JSON ({"code":16,"message":...}); a Connect or
 // gRPC-Web call gets the refusal in its protocol's own format
 // (gateway.WriteStatus).
 func (a *tokenAuth) requireToken(next http.Handler, refused func(path, reason string)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := a.check(r.Header.Values("Authorization")); err != nil {
+		err := errMissingToken
+		if values := r.Header.Values("Authorization"); len(values) > 0 {
+			err = a.check(values)
+		} else if tok, found, next := browserToken(r); found {
+			err, r = a.checkToken(tok), next
+		}
+		if err != nil {
 			refused(r.URL.Path, reasonOf(err))
 			challenge := "Bearer"
 			if err == errInvalidToken {

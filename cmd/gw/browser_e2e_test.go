@@ -83,15 +83,21 @@ func newBrowser(t *testing.T) context.Context {
 	return ctx
 }
 
-// page serves a page of its own origin, with the script run gives it.
+// page serves a page of its own origin, with the script run gives it;
+// requests for other paths go to proxy, if set.
 type page struct {
-	srv  *httptest.Server
-	html string
+	srv   *httptest.Server
+	html  string
+	proxy http.Handler
 }
 
 func newPage(t *testing.T) *page {
 	p := &page{}
 	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p.proxy != nil && r.URL.Path != "/" {
+			p.proxy.ServeHTTP(w, r)
+			return
+		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		fmt.Fprint(w, p.html)
 	}))

@@ -119,6 +119,7 @@ func TestREADME(t *testing.T) {
 		"-auth-token-file": {
 			`{"name":"t.txt","size":18,"sha256":"`, `"name": "t.txt"`, `{"entries":[{"name":"t.txt","size":18,`,
 			`{"code":16,"message":"gw: missing bearer token","details":[]} 401`,
+			"\n{\"name\":\"t.txt\",\"size\":18,\"mod_time\":\"", // Stat with the cookie
 		},
 		"gw serve -addr":  {"{}\n", `{"entries":[]}`, "SERVING\nHTTP/2\n"},
 		"gw config check": {"gw.yaml: ok\n", `framegate_gateway_config_reloads_total{result="applied"} 1`},
