@@ -38,7 +38,12 @@ package gateway
 // EventSource fires its open event then), whatever the client's
 // Accept-Encoding. A handler that fails before that (a watch refusing a
 // malformed Last-Event-ID) is refused like any call, under the HTTP status
-// of its code: an EventSource does not reconnect after it. Each message is written and flushed before the
+// of its code: an EventSource does not reconnect after it. An SSE stream
+// whose handler sends nothing, not even its header, for a heartbeat gets
+// the gateway's own header and heartbeats meanwhile, so that proxies see
+// an answer: what the handler does then follows as after a first message
+// (an error is an error event), and its header metadata is lost. Each
+// message is written, and flushed unless the next one is there, before the
 // next is received: a client that reads slowly holds the backend's Send
 // back through the native stream's flow control, and the gateway holds
 // one message at a time.
@@ -107,44 +112,66 @@ func lastEventID(r *http.Request, opts []native.CallOption) []native.CallOption 
 // sendMessages calls endpoint m, whose response is a stream of messages,
 // and writes the stream as newline-delimited JSON or SSE.
 func (s *restServer) sendMessages(ctx context.Context, w http.ResponseWriter, r *http.Request, m *method, req any, opts []native.CallOption, hdr, trl *native.Metadata, ev *CallEvent) error {
-	rx := new(native.Receiver[json.RawMessage])
-	if err := s.g.backend.Call(ctx, m.endpoint.Name, req, rx, lastEventID(r, opts)...); err != nil {
-		s.restError(withServerMD(ctx, err, hdr, trl), w, r, err)
-		return err
-	}
-	defer rx.Close()
 	sse := wantsSSE(r)
 	h := w.Header()
-	s.g.plainStream(h)
-	setMetadataHeaders(h, "", *hdr)
-	if sse {
-		h.Set("Content-Type", sseType)
-	} else {
-		h.Set("Content-Type", ndjsonType)
+	var rcl *http.ResponseController // set once the header is sent
+	writeHeader := func() {
+		s.g.plainStream(h)
+		if sse {
+			h.Set("Content-Type", sseType)
+		} else {
+			h.Set("Content-Type", ndjsonType)
+		}
+		h.Set("Cache-Control", "no-cache")
+		h.Set("X-Accel-Buffering", "no") // nginx: pass each event on at once
+		h.Set("Trailer", "Grpc-Status, Grpc-Message")
+		rcl = sendHeader(w, http.StatusOK)
 	}
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no") // nginx: pass each event on at once
-	h.Set("Trailer", "Grpc-Status, Grpc-Message")
-	rcl := sendHeader(w, http.StatusOK)
-
-	// A goroutine receives the messages, so that a message is flushed
-	// only when the next one is not there yet (many small messages share
-	// a write), and heartbeats go out while none comes.
-	var heartbeat <-chan time.Time
-	if sse && s.g.cfg.heartbeat > 0 {
-		t := time.NewTicker(s.g.cfg.heartbeat)
-		defer t.Stop()
-		heartbeat = t.C
-	}
-	p := startMessagePump(rx)
-	defer p.stop()
-	next := p.next(heartbeat, func() error {
+	ping := func() error {
 		_, err := io.WriteString(w, ": ping\n\n")
 		if err == nil {
 			err = rcl.Flush()
 		}
 		return err
+	}
+	var heartbeat time.Duration
+	if sse {
+		heartbeat = s.g.cfg.heartbeat
+	}
+	rx := new(native.Receiver[json.RawMessage])
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	err := s.callBeating(ctx, cancel, m, req, rx, lastEventID(r, opts), heartbeat, func() error {
+		if rcl == nil {
+			writeHeader()
+		}
+		return ping()
 	})
+	switch {
+	case err != nil && rcl == nil:
+		s.restError(withServerMD(ctx, err, hdr, trl), w, r, err)
+		return err
+	case err != nil: // after an early header: as an error after N messages
+		return s.endMessages(w, r, rcl, sse, nil, err, trl)
+	}
+	defer rx.Close()
+	if rcl == nil {
+		setMetadataHeaders(h, "", *hdr)
+		writeHeader()
+	}
+
+	// A goroutine receives the messages, so that a message is flushed
+	// only when the next one is not there yet (many small messages share
+	// a write), and heartbeats go out while none comes.
+	var tick <-chan time.Time
+	if heartbeat > 0 {
+		t := time.NewTicker(heartbeat)
+		defer t.Stop()
+		tick = t.C
+	}
+	p := startMessagePump(rx)
+	defer p.stop()
+	next := p.next(tick, ping)
 	var buf []byte
 	var ready *received // taken from the pump before the last flush
 	for {
@@ -155,27 +182,8 @@ func (s *restServer) sendMessages(ctx context.Context, w http.ResponseWriter, r 
 		} else {
 			data, rerr = next()
 		}
-		if rerr == io.EOF {
-			if sse {
-				buf = appendSSE(buf[:0], "end", "", s.statusJSON(r, status.New(codes.OK, "")))
-				w.Write(buf)
-			}
-			setMetadataHeaders(h, http.TrailerPrefix, *trl)
-			h.Set("Grpc-Status", "0")
-			return nil
-		}
 		if rerr != nil {
-			st := grpcStatus(rerr)
-			if sse {
-				buf = appendSSE(buf[:0], "error", "", s.statusJSON(r, st))
-			} else {
-				buf = append(append(append(buf[:0], `{"error":`...), s.statusJSON(r, st)...), "}\n"...)
-			}
-			w.Write(buf)
-			if !abortStream(r, rcl, st) {
-				return streamReset{rerr}
-			}
-			return rerr
+			return s.endMessages(w, r, rcl, sse, buf, rerr, trl)
 		}
 		msg := oneLine(*data)
 		if sse {
@@ -194,6 +202,66 @@ func (s *restServer) sendMessages(ctx context.Context, w http.ResponseWriter, r 
 			return native.Errorf(native.CodeCanceled, "gateway: writing the response stream: %v", err)
 		}
 	}
+}
+
+// callBeating calls endpoint m for a response stream of messages into rx.
+// The call returns once the handler sent its header (its first message, or
+// native.SendHeader); with heartbeat > 0, if that takes longer than
+// heartbeat, beat sends the gateway's own header and a heartbeat, and again
+// every heartbeat until the call returns, so that proxies on the way see
+// an answer and bytes (a handler that waits for its first event without
+// SendHeader). Its metadata then comes too late for the header: only the
+// trailer's is sent. A failed beat (the client is gone) ends the call
+// through cancel, ctx's.
+func (s *restServer) callBeating(ctx context.Context, cancel context.CancelCauseFunc, m *method, req any, rx *native.Receiver[json.RawMessage], opts []native.CallOption, heartbeat time.Duration, beat func() error) error {
+	if heartbeat <= 0 {
+		return s.g.backend.Call(ctx, m.endpoint.Name, req, rx, opts...)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.g.backend.Call(ctx, m.endpoint.Name, req, rx, opts...) }()
+	t := time.NewTimer(heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case err := <-done:
+			return err
+		case <-t.C:
+			if err := beat(); err != nil {
+				err = native.Errorf(native.CodeCanceled, "gateway: writing the response stream: %v", err)
+				cancel(err)
+				<-done
+				return err
+			}
+			t.Reset(heartbeat)
+		}
+	}
+}
+
+// endMessages ends a response stream of messages that began: with the
+// clean end's trailer (err io.EOF), else with an error line or event and an
+// aborted transfer.
+func (s *restServer) endMessages(w http.ResponseWriter, r *http.Request, rcl *http.ResponseController, sse bool, buf []byte, err error, trl *native.Metadata) error {
+	h := w.Header()
+	if err == io.EOF {
+		if sse {
+			buf = appendSSE(buf[:0], "end", "", s.statusJSON(r, status.New(codes.OK, "")))
+			w.Write(buf)
+		}
+		setMetadataHeaders(h, http.TrailerPrefix, *trl)
+		h.Set("Grpc-Status", "0")
+		return nil
+	}
+	st := grpcStatus(err)
+	if sse {
+		buf = appendSSE(buf[:0], "error", "", s.statusJSON(r, st))
+	} else {
+		buf = append(append(append(buf[:0], `{"error":`...), s.statusJSON(r, st)...), "}\n"...)
+	}
+	w.Write(buf)
+	if !abortStream(r, rcl, st) {
+		return streamReset{err}
+	}
+	return err
 }
 
 // statusJSON is st as the front door writes error statuses.

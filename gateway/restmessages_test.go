@@ -30,6 +30,9 @@ type msEvents struct {
 	// Refuse fails the call before any event, as a watch refuses a
 	// malformed Last-Event-ID.
 	Refuse bool `json:"refuse"`
+	// Delay waits this many milliseconds before anything (a refusal too),
+	// without native.SendHeader, as a handler waiting for its first event.
+	Delay int `json:"delay"`
 }
 
 type msFlood struct {
@@ -53,6 +56,11 @@ func registerRESTMessageStreams(t testing.TB, srv *native.Server) {
 	// Events e1, e2, ... resuming after the caller's last-event-id.
 	if err := srv.Register("Msg.Events", func(ctx context.Context, req *msEvents, out *native.Sender[msEvent]) error {
 		last := native.IncomingMetadata(ctx).Get("last-event-id")
+		select {
+		case <-time.After(time.Duration(req.Delay) * time.Millisecond):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 		if req.Refuse {
 			return native.Errorf(native.CodeNotFound, "no events after %q", last)
 		}
@@ -263,6 +271,7 @@ func readSSE(r io.Reader, comments *int, stop func(sseEvent) bool) ([]sseEvent, 
 		line = strings.TrimSuffix(line, "\n")
 		k, v, _ := strings.Cut(line, ": ")
 		switch {
+		case line == "" && ev == sseEvent{}: // after a comment: no event
 		case line == "":
 			evs = append(evs, ev)
 			if stop != nil && stop(ev) {
@@ -342,26 +351,64 @@ func TestRESTMessagesSSEHeartbeat(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		resp := e.postStream(t, ctx, "Msg.Events", `{"count":1,"hold":true}`, "Accept", "text/event-stream")
-		var comments int
-		evs, err := readSSE(&stopAfter{r: resp.Body, n: &comments, after: 3}, &comments, nil)
-		if comments < 3 || len(evs) < 1 || evs[0].id != "e1" {
-			t.Fatalf("%d comments, events %+v, %v", comments, evs, err)
+		var comments, after int // after: the comments before the event
+		seen := false
+		stop := &stopAfter{r: resp.Body, done: func() bool { return seen && comments-after >= 3 }}
+		evs, err := readSSE(stop, &comments, func(ev sseEvent) bool { seen, after = true, comments; return false })
+		if comments-after < 3 || len(evs) < 1 || evs[0].id != "e1" {
+			t.Fatalf("%d comments, %d after the events %+v, %v", comments, comments-after, evs, err)
 		}
 	}, WithStreamHeartbeat(time.Millisecond))
 }
 
-// stopAfter reads r until *n reaches after.
+// stopAfter reads r until done.
 type stopAfter struct {
-	r     io.Reader
-	n     *int
-	after int
+	r    io.Reader
+	done func() bool
 }
 
 func (s *stopAfter) Read(p []byte) (int, error) {
-	if *s.n >= s.after {
+	if s.done() {
 		return 0, io.EOF
 	}
 	return s.r.Read(p[:min(len(p), 1)]) // a byte at a time: stop right after the comment
+}
+
+// A handler that sends nothing, not even its header, for longer than a
+// heartbeat gets the gateway's own SSE header and heartbeats meanwhile,
+// so that proxies see an answer; what it then sends, or the error it
+// returns, follows as after any first message. Without SSE the gateway
+// waits for the handler's header, so that a refusal keeps its status.
+func TestRESTMessagesSSESilentHandler(t *testing.T) {
+	eachMessageBackend(t, func(t *testing.T, e *msEnv) {
+		resp := e.postStream(t, context.Background(), "Msg.Events", `{"count":2,"delay":300}`, "Accept", "text/event-stream")
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != sseType {
+			t.Fatalf("status %d header %v", resp.StatusCode, resp.Header)
+		}
+		var comments int
+		evs, err := readSSE(resp.Body, &comments, nil)
+		if err != nil || len(evs) != 3 || evs[0].id != "e1" || evs[1].id != "e2" || evs[2].event != "end" {
+			t.Fatalf("events %+v, %v", evs, err)
+		}
+		if comments == 0 {
+			t.Errorf("no heartbeat while the handler was silent")
+		}
+
+		resp = e.postStream(t, context.Background(), "Msg.Events", `{"delay":300,"refuse":true}`, "Accept", "text/event-stream")
+		evs, err = readSSE(resp.Body, &comments, nil)
+		if resp.StatusCode != 200 || err == nil {
+			t.Errorf("a late refusal: status %d, the stream ended cleanly: %v", resp.StatusCode, err == nil)
+		}
+		var st struct{ Code int }
+		if len(evs) != 1 || evs[0].event != "error" || json.Unmarshal([]byte(evs[0].data), &st) != nil || st.Code != int(native.CodeNotFound) {
+			t.Errorf("a late refusal: events %+v; want one error event, NOT_FOUND", evs)
+		}
+
+		resp = e.postStream(t, context.Background(), "Msg.Events", `{"delay":300,"refuse":true}`)
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("a late refusal without SSE: status %d, want 404", resp.StatusCode)
+		}
+	}, WithStreamHeartbeat(20*time.Millisecond))
 }
 
 // A client that reads nothing holds the backend's stream back: the
