@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/mem"
@@ -28,8 +29,8 @@ import (
 // while grpc-go writes.
 const maxStreamChunks = 2
 
-// chunkBudget hands out the chunk buffers of one download, from grpc-go's
-// buffer pool, at most maxStreamChunks at a time. grpc-go gives each back
+// chunkBudget hands out the chunk buffers of one download, from
+// chunkBufs, at most maxStreamChunks at a time. grpc-go gives each back
 // (Put, as the buffer's pool) once the frames carrying it are written, or
 // when the stream is cancelled.
 type chunkBudget struct {
@@ -45,19 +46,32 @@ func newChunkBudget() *chunkBudget {
 func (b *chunkBudget) get(ctx context.Context, size int) (*[]byte, error) {
 	select {
 	case b.slots <- struct{}{}:
-		return mem.DefaultBufferPool().Get(size), nil
+		return b.Get(size), nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
 }
 
+// chunkBufs keeps chunk buffers between chunks and downloads. Unlike
+// grpc-go's default pool, it does not clear a buffer it hands out again:
+// a chunk's message carries only the bytes read into it, and clearing
+// 512 KiB per chunk cost a download 2% of its CPU.
+var chunkBufs sync.Pool
+
 // Get is get without a budget (mem.BufferPool); the gateway takes its
 // buffers with get.
-func (b *chunkBudget) Get(size int) *[]byte { return mem.DefaultBufferPool().Get(size) }
+func (b *chunkBudget) Get(size int) *[]byte {
+	if bp, ok := chunkBufs.Get().(*[]byte); ok && cap(*bp) >= size {
+		*bp = (*bp)[:size]
+		return bp
+	}
+	buf := make([]byte, size)
+	return &buf
+}
 
 // Put returns a buffer that get handed out.
 func (b *chunkBudget) Put(buf *[]byte) {
-	mem.DefaultBufferPool().Put(buf)
+	chunkBufs.Put(buf)
 	<-b.slots
 }
 
