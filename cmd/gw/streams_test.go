@@ -125,6 +125,24 @@ func TestGRPCBodyTimeout(t *testing.T) {
 	waitFor(t, 10*time.Second, "the place freed", func() bool { return fx.inFlight(t, "grpc") == 0 })
 }
 
+// A gRPC stream whose deadline comes before -body-timeout and that sends
+// no message ends at its deadline, and its place is freed (the gateway
+// then waits in RecvMsg itself, without a timer).
+func TestGRPCDeadlineBeforeBodyTimeout(t *testing.T) {
+	noLeaks(t)
+	fx := newFixture(t, "-body-timeout", "1m")
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	st, err := fx.conn.NewStream(ctx, &grpc.StreamDesc{ClientStreams: true, ServerStreams: true}, "/native.Echo/Say", grpc.ForceCodec(rawCodec{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the call in flight", func() bool { return fx.inFlight(t, "grpc") == 1 })
+	var b []byte
+	wantCode(t, "a stream with headers only", st.RecvMsg(&b), codes.DeadlineExceeded, "")
+	waitFor(t, 10*time.Second, "the place freed", func() bool { return fx.inFlight(t, "grpc") == 0 })
+}
+
 // A REST body that stops is cut with 408 after -body-timeout and its place
 // freed (before, a Content-Length of 100 with 1 byte sent held its place
 // for minutes); an upload that keeps moving lives longer than that.
