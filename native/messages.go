@@ -18,7 +18,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	jsonv2 "encoding/json/v2"
 	"errors"
 	"fmt"
 	"io"
@@ -340,7 +339,7 @@ func (r *msgRecv) recv(m any) error {
 	}
 	if r.strict != "" {
 		err = decodeRequest(r.strict, data, m)
-	} else if err = jsonv2.Unmarshal(data, m, messageJSON); err != nil {
+	} else if err = unmarshalJSON(data, m, true); err != nil {
 		err = &Error{code: CodeInternal, msg: fmt.Sprintf("cannot decode a message of %q into %T: %v", r.endpoint, m, err), err: err}
 	}
 	if err != nil {

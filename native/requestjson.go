@@ -39,11 +39,11 @@ var strictJSON = jsonv2.JoinOptions(
 // grpc-go's instead of 1.40x).
 var messageJSON = jsonv2.JoinOptions(strictJSON, jsonv2.RejectUnknownMembers(false))
 
-// decodeRequest reads data, the JSON request of endpoint method, into v
-// strictly (see strictJSON). Its error is INVALID_ARGUMENT and names the
+// decodeRequest reads data, the JSON request of endpoint method, into v, a
+// pointer to a zero value, strictly (see strictJSON). Its error is INVALID_ARGUMENT and names the
 // member at fault by its JSON pointer, quoting at most a few bytes of it.
 func decodeRequest(method string, data []byte, v any) error {
-	err := jsonv2.Unmarshal(data, v, strictJSON)
+	err := unmarshalJSON(data, v, false)
 	if err == nil {
 		return nil
 	}

@@ -1,0 +1,292 @@
+package native
+
+import (
+	"encoding/json"
+	jsonv2 "encoding/json/v2"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+)
+
+// Plain struct types the tests decode into.
+type (
+	plainEcho struct {
+		ID    int64    `json:"id"`
+		Name  string   `json:"name"`
+		Tags  []string `json:"tags"`
+		Size  int64    `json:"size"`
+		Owner string   `json:"owner"`
+	}
+	plainTag     string
+	plainScalars struct {
+		B   bool
+		I8  int8 `json:"i8"`
+		I16 int16
+		I32 int32
+		I   int
+		U8  uint8
+		U16 uint16
+		U32 uint32
+		U64 uint64 `json:"u64,omitempty"`
+		F32 float32
+		F64 float64
+		K   plainTag `json:"k"`
+	}
+	plainInner struct {
+		A string   `json:"a"`
+		N uint16   `json:"n"`
+		T []string `json:"t"`
+	}
+	plainNested struct {
+		Inner  plainInner   `json:"inner"`
+		P      *plainInner  `json:"p,omitzero"`
+		List   []plainInner `json:"list"`
+		Ints   []int32      `json:"ints"`
+		PS     *string      `json:"ps"`
+		Floats []float64    `json:"floats,omitempty"`
+		Kinds  []plainTag   `json:"kinds"`
+		hidden int
+		Skip   string `json:"-"`
+	}
+)
+
+// plainTypes makes a zero value of each plain test type.
+var plainTypes = []func() any{
+	func() any { return new(plainEcho) },
+	func() any { return new(plainScalars) },
+	func() any { return new(plainNested) },
+}
+
+// checkPlainDecode decodes data into each plain type, strictly and
+// leniently, with the plain codec and with encoding/json/v2, and fails
+// unless they agree: where the codec handles the input, v2 decodes it to
+// the same value without error; where it declines, the value is still
+// zero; and unmarshalJSON's value and error are v2's. It returns how many
+// decodes the codec handled.
+func checkPlainDecode(t *testing.T, data []byte) (handled int) {
+	t.Helper()
+	for _, mk := range plainTypes {
+		for _, lenient := range []bool{false, true} {
+			opts := strictJSON
+			if lenient {
+				opts = messageJSON
+			}
+			want := mk()
+			wantErr := jsonv2.Unmarshal(data, want, opts)
+			got := mk()
+			if decodePlainJSON(data, got, lenient) {
+				handled++
+				if wantErr != nil {
+					t.Fatalf("%T lenient=%v %q: the plain codec decoded %+v, encoding/json/v2 failed: %v", got, lenient, data, got, wantErr)
+				}
+				if !reflect.DeepEqual(got, want) {
+					t.Fatalf("%T lenient=%v %q: the plain codec decoded\n%+v\nencoding/json/v2\n%+v", got, lenient, data, got, want)
+				}
+			} else if !reflect.ValueOf(got).Elem().IsZero() {
+				t.Fatalf("%T lenient=%v %q: declined, but left %+v", got, lenient, data, got)
+			}
+			got = mk()
+			err := unmarshalJSON(data, got, lenient)
+			if fmt.Sprint(err) != fmt.Sprint(wantErr) || (wantErr == nil && !reflect.DeepEqual(got, want)) {
+				t.Fatalf("%T lenient=%v %q: unmarshalJSON gave %+v, %v; encoding/json/v2 %+v, %v", got, lenient, data, got, err, want, wantErr)
+			}
+		}
+	}
+	return handled
+}
+
+func TestPlainJSONDecodeHandles(t *testing.T) {
+	t.Parallel()
+	for _, in := range []string{
+		`{"id":1234567,"name":"reports/2026/q3-summary.pdf","tags":["finance","quarterly"],"size":1048576,"owner":"alice"}`,
+		" \t\r\n{ \"id\" : -9223372036854775808 , \"tags\" : [ ] } \n",
+		`{"id":9223372036854775807,"tags":null,"name":null}`,
+		`{"name":"caf\u00e9 \ud83d\ude00 \"q\" \\ \/ \b\f\n\r\t \u003c\u0026","owner":"日本"}`,
+		`{"tags":["a",null,"\u0000"]}`,
+		`{}`,
+		`{"B":true,"i8":-128,"I16":32767,"I32":-2147483648,"I":-0,"U8":255,"U16":65535,"U32":4294967295,"u64":18446744073709551615,"F32":3.4028235e38,"F64":-1.5e-300,"k":"x"}`,
+		`{"B":false,"F32":0.1,"F64":1E+2}`,
+		`{"inner":{"a":"x","n":7,"t":["y"]},"p":{"a":"z"},"list":[{"n":1},{},null],"ints":[1,-2],"ps":"s","floats":[0.5],"kinds":["k"]}`,
+		`{"p":null,"ps":null,"inner":null,"list":[]}`,
+	} {
+		if checkPlainDecode(t, []byte(in)) == 0 {
+			t.Errorf("%s: no type handled it", in)
+		}
+	}
+}
+
+// An unknown member is skipped when lenient (messageJSON), as v2 does.
+func TestPlainJSONDecodeSkipsUnknownWhenLenient(t *testing.T) {
+	t.Parallel()
+	in := []byte(`{"id":1,"new":[1,"two",true,null,[]],"newer":-1.5e3,"name":"n"}`)
+	var m plainEcho
+	if !decodePlainJSON(in, &m, true) {
+		t.Fatal("declined an unknown member when lenient")
+	}
+	if m.ID != 1 || m.Name != "n" {
+		t.Fatalf("decoded %+v", m)
+	}
+	if decodePlainJSON(in, new(plainEcho), false) {
+		t.Fatal("took an unknown member when strict")
+	}
+	checkPlainDecode(t, in)
+}
+
+// The plain codec declines what it cannot be sure to decode as v2 does,
+// and then unmarshalJSON gives v2's error or value.
+func TestPlainJSONDecodeDeclines(t *testing.T) {
+	t.Parallel()
+	for _, in := range []string{
+		``,
+		`null`,
+		`[]`,
+		`{"id":1}x`,
+		`{"id":1}` + "\x00",
+		`{"id":1,"id":2}`,
+		`{"ID":1}`,
+		`{"i\u0064":1}`,
+		`{"id":1.0}`,
+		`{"id":1e3}`,
+		`{"id":9223372036854775808}`,
+		`{"id":-9223372036854775809}`,
+		`{"id":99999999999999999999}`,
+		`{"id":"1"}`,
+		`{"id":01}`,
+		`{"name":"\ud800"}`,
+		`{"name":"\udc00\ud800"}`,
+		`{"name":"\x"}`,
+		"{\"name\":\"\xff\"}",
+		"{\"name\":\"a\tb\"}",
+		`{"name":1}`,
+		`{"tags":"a"}`,
+		`{"tags":["a",1]}`,
+		`{"tags":["a"`,
+		`{"new":{"a":1}}`,
+		`{"new":1,"new":2}`,
+		`{"a":1,"b":2,"c":3,"d":4,"e":5}`,
+		`{"id":1,}`,
+		`{"id" 1}`,
+		`{"i8":128}`,
+		`{"U8":-0}`,
+		`{"U16":65536}`,
+		`{"F32":1e39}`,
+		`{"B":1}`,
+		`{"I":nul}`,
+	} {
+		for _, mk := range plainTypes {
+			for _, lenient := range []bool{false, true} {
+				if v := mk(); decodePlainJSON([]byte(in), v, lenient) {
+					// Some inputs are fine for another type (an unknown
+					// member when lenient): then v2 must agree.
+					if err := jsonv2.Unmarshal([]byte(in), mk(), messageJSON); err != nil || !lenient {
+						t.Errorf("%T lenient=%v %q: handled, want declined", v, lenient, in)
+					}
+				}
+			}
+		}
+		checkPlainDecode(t, []byte(in))
+	}
+}
+
+// A value that is not zero is left to v2, which merges into it.
+func TestPlainJSONDecodeDeclinesNonZero(t *testing.T) {
+	t.Parallel()
+	m := plainEcho{Owner: "bob"}
+	if decodePlainJSON([]byte(`{"id":1}`), &m, true) {
+		t.Fatal("decoded into a value that was not zero")
+	}
+	if err := unmarshalJSON([]byte(`{"id":1}`), &m, true); err != nil || !reflect.DeepEqual(m, plainEcho{ID: 1, Owner: "bob"}) {
+		t.Fatalf("got %+v, %v", m, err)
+	}
+}
+
+func TestPlainCodecOnlyForPlainTypes(t *testing.T) {
+	t.Parallel()
+	type recursive struct {
+		Next *recursive `json:"next"`
+	}
+	for _, v := range []any{
+		struct{ plainInner }{},
+		struct {
+			N int `json:"n,string"`
+		}{},
+		struct{ T time.Time }{},
+		struct{ M map[string]string }{},
+		struct{ B []byte }{},
+		struct{ A any }{},
+		struct{ A [2]int }{},
+		reflect.New(reflect.StructOf([]reflect.StructField{ // a name twice
+			{Name: "A", Type: reflect.TypeFor[int](), Tag: `json:"a"`},
+			{Name: "B", Type: reflect.TypeFor[int](), Tag: `json:"a"`},
+		})).Elem().Interface(),
+		struct {
+			A int `json:"a-b"`
+		}{},
+		struct{ R json.RawMessage }{},
+		struct{ N json.Number }{},
+		recursive{},
+		struct{ C complex64 }{},
+		0,
+	} {
+		if plainCodecFor(reflect.TypeOf(v)) != nil {
+			t.Errorf("%T has a plain codec", v)
+		}
+	}
+	for _, mk := range plainTypes {
+		if v := mk(); plainCodecFor(reflect.TypeOf(v).Elem()) == nil {
+			t.Errorf("%T has no plain codec", v)
+		}
+	}
+}
+
+// FuzzPlainJSONDecode decodes random bytes into the plain test types with
+// the plain codec and with encoding/json/v2, strictly and leniently: see
+// checkPlainDecode.
+func FuzzPlainJSONDecode(f *testing.F) {
+	for _, s := range []string{
+		`{"id":1234567,"name":"reports/2026/q3-summary.pdf","tags":["finance","quarterly"],"size":1048576,"owner":"alice"}`,
+		`{"B":true,"i8":-128,"I16":32767,"u64":18446744073709551615,"F32":3.4028235e38,"F64":-1.5e-300,"k":"x"}`,
+		`{"inner":{"a":"x","n":7,"t":["y"]},"p":{"a":"z"},"list":[{"n":1},{},null],"ints":[1,-2],"ps":"s"}`,
+		`{"name":"caf\u00e9 \ud83d\ude00 \"q\"","x":[1,{"a":1}]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkPlainDecode(t, data)
+		// The bytes as the strings of a message that json.Marshal wrote,
+		// which the codec must decode itself, escapes and all.
+		m := plainEcho{ID: int64(len(data)), Name: string(data), Tags: []string{string(data), ""}}
+		b, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got plainEcho
+		if !decodePlainJSON(b, &got, false) {
+			t.Fatalf("declined %s", b)
+		}
+		checkPlainDecode(t, b)
+	})
+}
+
+// BenchmarkPlainJSONDecode decodes the bench's ~100-byte EchoMsg as a
+// stream of messages does, with encoding/json/v2 and through unmarshalJSON.
+func BenchmarkPlainJSONDecode(b *testing.B) {
+	data := []byte(`{"id":1234567,"name":"reports/2026/q3-summary.pdf","tags":["finance","quarterly"],"size":1048576,"owner":"alice"}`)
+	b.Run("jsonv2", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := jsonv2.Unmarshal(data, new(plainEcho), messageJSON); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("plain", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := unmarshalJSON(data, new(plainEcho), true); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
