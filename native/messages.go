@@ -135,8 +135,9 @@ type msgSend struct {
 	close    func() error
 	header   *msgHeader // a handler's response header, sent before its first message
 
+	buf     []byte // a message the plain codec wrote (plainencode.go)
 	enc     *json.Encoder
-	scratch bytes.Buffer
+	scratch bytes.Buffer // a message enc wrote
 }
 
 func newMsgSend(p *msgPipe, limit int64, endpoint string, encCode Code) *msgSend {
@@ -146,12 +147,17 @@ func newMsgSend(p *msgPipe, limit int64, endpoint string, encCode Code) *msgSend
 }
 
 func (s *msgSend) send(m any) error {
-	s.scratch.Reset()
-	if err := s.enc.Encode(m); err != nil {
-		return Errorf(s.encCode, "cannot encode a message of %q: %v", s.endpoint, err)
+	data, ok := appendPlainJSON(s.buf[:0], m)
+	if ok {
+		s.buf = data
+	} else {
+		s.scratch.Reset()
+		if err := s.enc.Encode(m); err != nil {
+			return Errorf(s.encCode, "cannot encode a message of %q: %v", s.endpoint, err)
+		}
+		data = s.scratch.Bytes()
+		data = data[:len(data)-1] // Encode's newline
 	}
-	data := s.scratch.Bytes()
-	data = data[:len(data)-1] // Encode's newline
 	if int64(len(data)) > s.limit {
 		return Errorf(CodeResourceExhausted, "message of %d bytes is over the limit of %d bytes (WithMaxMessageSize)", len(data), s.limit)
 	}

@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	jsonv2 "encoding/json/v2"
 	"fmt"
+	"math"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -85,6 +87,9 @@ func checkPlainDecode(t *testing.T, data []byte) (handled int) {
 				}
 			} else if !reflect.ValueOf(got).Elem().IsZero() {
 				t.Fatalf("%T lenient=%v %q: declined, but left %+v", got, lenient, data, got)
+			}
+			if wantErr == nil {
+				checkPlainEncode(t, want)
 			}
 			got = mk()
 			err := unmarshalJSON(data, got, lenient)
@@ -287,6 +292,109 @@ func BenchmarkPlainJSONDecode(b *testing.B) {
 			if err := unmarshalJSON(data, new(plainEcho), true); err != nil {
 				b.Fatal(err)
 			}
+		}
+	})
+}
+
+// checkPlainEncode fails unless the plain codec writes v as json.Marshal
+// does, or declines where Marshal fails.
+func checkPlainEncode(t *testing.T, v any) {
+	t.Helper()
+	want, wantErr := json.Marshal(v)
+	got, ok := appendPlainJSON([]byte("x"), v)
+	switch {
+	case !ok && string(got) != "x":
+		t.Fatalf("%+v: declined, but changed dst to %q", v, got)
+	case ok && wantErr != nil:
+		t.Fatalf("%+v: the plain codec wrote %s, json.Marshal failed: %v", v, got, wantErr)
+	case ok && string(got[1:]) != string(want):
+		t.Fatalf("%+v: the plain codec wrote\n%s\njson.Marshal\n%s", v, got[1:], want)
+	case !ok && wantErr == nil && !strings.Contains(string(want), "\uFFFD"):
+		t.Fatalf("%+v: declined, json.Marshal wrote %s", v, want)
+	}
+	b, err := marshalJSON(v)
+	if string(b) != string(want) || fmt.Sprint(err) != fmt.Sprint(wantErr) {
+		t.Fatalf("%+v: marshalJSON gave %s, %v; json.Marshal %s, %v", v, b, err, want, wantErr)
+	}
+}
+
+func TestPlainJSONEncode(t *testing.T) {
+	t.Parallel()
+	s := "x"
+	for _, v := range []any{
+		&plainEcho{ID: 1234567, Name: "reports/2026/q3-summary.pdf", Tags: []string{"finance", "quarterly"}, Size: 1048576, Owner: "alice"},
+		&plainEcho{},
+		&plainEcho{Name: "<a href=\"x\">&</a>\u2028\u2029\xff\x00\n\t日本", Tags: []string{}},
+		&plainScalars{B: true, I8: -128, I16: 32767, I32: -2147483648, I: -1, U8: 255, U16: 65535, U32: 4294967295, U64: 1<<64 - 1, F32: 3.4028235e38, F64: 1e-7, K: "k"},
+		&plainScalars{F32: 1e-7, F64: 1e21},
+		&plainScalars{F32: float32(math.Copysign(0, -1)), F64: 123456789.125},
+		&plainNested{Inner: plainInner{A: "a", N: 1, T: []string{"t"}}, P: &plainInner{}, List: []plainInner{{}, {A: "b"}}, Ints: []int32{-1, 2}, PS: &s, Floats: []float64{0.1, -2}, Kinds: []plainTag{"k"}},
+		&plainNested{Floats: []float64{}, List: []plainInner{}},
+		&plainOmit{F: math.Copysign(0, -1), E: []string{}},
+		&plainOmit{S: "s", I: 1, B: true, P: &s, E: []string{"e"}, Z: []int{}, In: plainInner{N: 1}},
+	} {
+		checkPlainEncode(t, v)
+	}
+	for _, v := range []any{
+		&plainScalars{F64: math.NaN()},
+		&plainScalars{F32: float32(math.Inf(1))},
+		&plainNested{Floats: []float64{1, math.Inf(-1)}},
+	} {
+		if _, ok := appendPlainJSON(nil, v); ok {
+			t.Errorf("%+v: encoded, want declined", v)
+		}
+		checkPlainEncode(t, v)
+	}
+	if _, ok := appendPlainJSON(nil, plainEcho{}); ok {
+		t.Error("encoded a struct that is not behind a pointer")
+	}
+	if _, ok := appendPlainJSON(nil, (*plainEcho)(nil)); ok {
+		t.Error("encoded a nil pointer")
+	}
+}
+
+// plainOmit has omitempty and omitzero fields of every kind.
+type plainOmit struct {
+	S  string     `json:"s,omitempty"`
+	I  int        `json:"i,omitempty"`
+	B  bool       `json:"b,omitempty"`
+	F  float64    `json:"f,omitempty"`
+	P  *string    `json:"p,omitempty"`
+	E  []string   `json:"e,omitempty"`
+	Z  []int      `json:"z,omitzero"`
+	FZ float64    `json:"fz,omitzero"`
+	In plainInner `json:"in,omitzero"`
+	IE plainInner `json:"ie,omitempty"`
+	SZ string     `json:"sz,omitempty,omitzero"`
+}
+
+// FuzzPlainJSONEncode writes values of the plain test types built from
+// the fuzzer's values with the plain codec and with json.Marshal, which
+// must agree byte for byte.
+func FuzzPlainJSONEncode(f *testing.F) {
+	f.Add("reports/2026/q3-summary.pdf", int64(1234567), uint64(1048576), 0.5, float32(1.5), true, uint8(2))
+	f.Add("<&>\u2028\xff\x01", int64(-1<<63), uint64(1<<64-1), 1e21, float32(1e-7), false, uint8(0))
+	f.Add("", int64(0), uint64(0), math.Copysign(0, -1), float32(3.4028235e38), true, uint8(255))
+	f.Fuzz(func(t *testing.T, s string, i int64, u uint64, fl float64, f32 float32, b bool, n uint8) {
+		tags := make([]string, n%4)
+		for k := range tags {
+			tags[k] = s[:len(s)*k/4]
+		}
+		if n&4 != 0 {
+			tags = nil
+		}
+		ps := &s
+		if n&8 != 0 {
+			ps = nil
+		}
+		inner := plainInner{A: s, N: uint16(u), T: tags}
+		for _, v := range []any{
+			&plainEcho{ID: i, Name: s, Tags: tags, Size: int64(u), Owner: s},
+			&plainScalars{B: b, I8: int8(i), I16: int16(i), I32: int32(i), I: int(i), U8: uint8(u), U16: uint16(u), U32: uint32(u), U64: u, F32: f32, F64: fl, K: plainTag(s)},
+			&plainNested{Inner: inner, P: &inner, List: []plainInner{inner, {}}, Ints: []int32{int32(i)}, PS: ps, Floats: []float64{fl, float64(f32)}, Kinds: []plainTag{plainTag(s)}},
+			&plainOmit{S: s, I: int(i), B: b, F: fl, P: ps, E: tags, Z: make([]int, n%2), FZ: float64(f32), In: plainInner{N: uint16(n % 2)}, SZ: s},
+		} {
+			checkPlainEncode(t, v)
 		}
 	})
 }
