@@ -4,6 +4,7 @@ package native
 
 import (
 	"bytes"
+	"encoding/json"
 	jsonv2 "encoding/json/v2"
 	"reflect"
 	"slices"
@@ -14,24 +15,52 @@ import (
 	"github.com/framegate/framegate/internal/jsonstr"
 )
 
+// plainMode is the rule the plain codec decodes by: the one of the decoder
+// it stands in for.
+type plainMode uint8
+
+const (
+	// plainStrict is strictJSON's: an unknown member is declined (v2
+	// refuses it, and its error names it).
+	plainStrict plainMode = iota
+	// plainMessage is messageJSON's: an unknown member is skipped.
+	plainMessage
+	// plainV1 is encoding/json's Unmarshal: an unknown member is skipped
+	// unless its name may match a field's but for case (v1 then sets that
+	// field), which is declined.
+	plainV1
+)
+
 // unmarshalJSON is jsonv2.Unmarshal(data, v, strictJSON), or with
 // messageJSON when lenient, for v a pointer to a zero value: through the
 // plain codec when it handles the input.
 func unmarshalJSON(data []byte, v any, lenient bool) error {
-	if decodePlainJSON(data, v, lenient) {
+	if !lenient {
+		if decodePlainJSON(data, v, plainStrict) {
+			return nil
+		}
+		return jsonv2.Unmarshal(data, v, strictJSON)
+	}
+	if decodePlainJSON(data, v, plainMessage) {
 		return nil
 	}
-	if lenient {
-		return jsonv2.Unmarshal(data, v, messageJSON)
-	}
-	return jsonv2.Unmarshal(data, v, strictJSON)
+	return jsonv2.Unmarshal(data, v, messageJSON)
 }
 
-// decodePlainJSON decodes data into v as jsonv2.Unmarshal(data, v, opts)
-// does, with opts strictJSON or (lenient) messageJSON, when v points to a
-// zero plain struct and data is input the plain codec handles. Otherwise
-// it reports false and v is as it was.
-func decodePlainJSON(data []byte, v any, lenient bool) bool {
+// unmarshalResponse is json.Unmarshal(data, v), the rule a caller reads a
+// response by: through the plain codec when v points to a zero plain
+// struct and the codec handles the input.
+func unmarshalResponse(data []byte, v any) error {
+	if decodePlainJSON(data, v, plainV1) {
+		return nil
+	}
+	return json.Unmarshal(data, v)
+}
+
+// decodePlainJSON decodes data into v as the decoder of mode does, when v
+// points to a zero plain struct and data is input the plain codec
+// handles. Otherwise it reports false and v is as it was.
+func decodePlainJSON(data []byte, v any, mode plainMode) bool {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return false
@@ -45,7 +74,7 @@ func decodePlainJSON(data []byte, v any, lenient bool) bool {
 	if c == nil || !allZero(unsafe.Slice((*byte)(p), t.Size())) {
 		return false
 	}
-	r := plainReader{headerDecoder: headerDecoder{b: data}, lenient: lenient}
+	r := plainReader{headerDecoder: headerDecoder{b: data}, mode: mode}
 	if r.peek() == '{' && r.value(c, p) {
 		r.ws()
 		if r.i == len(r.b) {
@@ -67,9 +96,9 @@ var zeroBytes [1024]byte
 // scanner. Each method reads one value and reports false to decline.
 type plainReader struct {
 	headerDecoder
-	lenient bool   // skip unknown members (messageJSON); else decline them
-	buf     []byte // unescaped string bytes
-	src     string // b as a string, made once for substring
+	mode plainMode
+	buf  []byte // unescaped string bytes
+	src  string // b as a string, made once for substring
 }
 
 // value decodes the JSON value at r's position into the zero value of
@@ -337,7 +366,7 @@ func (r *plainReader) object(fields []plainField, p unsafe.Pointer) bool {
 			seen |= 1 << k
 		} else {
 			// v2 refuses an unknown name repeated too.
-			if !r.lenient || len(unknown) == cap(unknown) ||
+			if r.mode == plainStrict || r.mode == plainV1 && foldsToField(name, fields) || len(unknown) == cap(unknown) ||
 				slices.ContainsFunc(unknown, func(u []byte) bool { return bytes.Equal(u, name) }) ||
 				!r.skipValue(0) {
 				return false
@@ -348,6 +377,39 @@ func (r *plainReader) object(fields []plainField, p unsafe.Pointer) bool {
 			return ok
 		}
 	}
+}
+
+// foldsToField reports whether encoding/json's case-insensitive matching
+// may take name for one of fields: it matches one but for ASCII case, or
+// has non-ASCII bytes (Unicode folds 'K' and 'S' to non-ASCII runes too).
+func foldsToField(name []byte, fields []plainField) bool {
+	for _, c := range name {
+		if c >= utf8.RuneSelf {
+			return true
+		}
+	}
+	for i := range fields {
+		if len(fields[i].name) == len(name) && asciiEqualFold(fields[i].name, name) {
+			return true
+		}
+	}
+	return false
+}
+
+func asciiEqualFold(s string, b []byte) bool {
+	for i := range len(s) {
+		x, y := s[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 // more consumes what follows a member or an element: a comma (more) or

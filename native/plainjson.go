@@ -8,11 +8,12 @@ package native
 //
 // It is a shortcut, never a second meaning: it handles only input it is
 // certain to decode exactly as jsonv2.Unmarshal does with strictJSON or
-// messageJSON (requestjson.go) and declines the rest (escaped member names,
+// messageJSON (requestjson.go), or as json.Unmarshal does (a caller's
+// response), and declines the rest (escaped member names,
 // numbers out of range or with a fraction into an integer, an object in
 // an unknown member's value, a member repeated, an unknown member in strict
 // mode, anything malformed...). A declined input leaves the value zero
-// again and encoding/json/v2 decodes it, so results and error texts are
+// again and encoding/json decodes it, so results and error texts are
 // v2's by construction (plaindecode.go). FuzzPlainJSONDecode checks the
 // two agree.
 //

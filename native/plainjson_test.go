@@ -60,41 +60,54 @@ var plainTypes = []func() any{
 	func() any { return new(plainNested) },
 }
 
-// checkPlainDecode decodes data into each plain type, strictly and
-// leniently, with the plain codec and with encoding/json/v2, and fails
-// unless they agree: where the codec handles the input, v2 decodes it to
-// the same value without error; where it declines, the value is still
-// zero; and unmarshalJSON's value and error are v2's. It returns how many
-// decodes the codec handled.
+// plainModes are the plain codec's modes, each with the decoder it
+// stands in for and the function that picks between them.
+var plainModes = []struct {
+	mode      plainMode
+	reference func(data []byte, v any) error
+	unmarshal func(data []byte, v any) error
+}{
+	{plainStrict, func(data []byte, v any) error { return jsonv2.Unmarshal(data, v, strictJSON) },
+		func(data []byte, v any) error { return unmarshalJSON(data, v, false) }},
+	{plainMessage, func(data []byte, v any) error { return jsonv2.Unmarshal(data, v, messageJSON) },
+		func(data []byte, v any) error { return unmarshalJSON(data, v, true) }},
+	{plainV1, json.Unmarshal, unmarshalResponse},
+}
+
+// checkPlainDecode decodes data into each plain type in each mode, with
+// the plain codec and with the decoder the mode stands in for
+// (encoding/json/v2 with strictJSON or messageJSON, or json.Unmarshal),
+// and fails unless they agree: where the codec handles the input, the
+// reference decodes it to the same value without error; where it
+// declines, the value is still zero; and the value and error of
+// unmarshalJSON or unmarshalResponse are the reference's. Every value
+// decoded is also encoded (checkPlainEncode). It returns how many decodes
+// the codec handled.
 func checkPlainDecode(t *testing.T, data []byte) (handled int) {
 	t.Helper()
 	for _, mk := range plainTypes {
-		for _, lenient := range []bool{false, true} {
-			opts := strictJSON
-			if lenient {
-				opts = messageJSON
-			}
+		for _, m := range plainModes {
 			want := mk()
-			wantErr := jsonv2.Unmarshal(data, want, opts)
+			wantErr := m.reference(data, want)
 			got := mk()
-			if decodePlainJSON(data, got, lenient) {
+			if decodePlainJSON(data, got, m.mode) {
 				handled++
 				if wantErr != nil {
-					t.Fatalf("%T lenient=%v %q: the plain codec decoded %+v, encoding/json/v2 failed: %v", got, lenient, data, got, wantErr)
+					t.Fatalf("%T mode %d %q: the plain codec decoded %+v, the reference failed: %v", got, m.mode, data, got, wantErr)
 				}
 				if !reflect.DeepEqual(got, want) {
-					t.Fatalf("%T lenient=%v %q: the plain codec decoded\n%+v\nencoding/json/v2\n%+v", got, lenient, data, got, want)
+					t.Fatalf("%T mode %d %q: the plain codec decoded\n%+v\nthe reference\n%+v", got, m.mode, data, got, want)
 				}
 			} else if !reflect.ValueOf(got).Elem().IsZero() {
-				t.Fatalf("%T lenient=%v %q: declined, but left %+v", got, lenient, data, got)
+				t.Fatalf("%T mode %d %q: declined, but left %+v", got, m.mode, data, got)
 			}
 			if wantErr == nil {
 				checkPlainEncode(t, want)
 			}
 			got = mk()
-			err := unmarshalJSON(data, got, lenient)
+			err := m.unmarshal(data, got)
 			if fmt.Sprint(err) != fmt.Sprint(wantErr) || (wantErr == nil && !reflect.DeepEqual(got, want)) {
-				t.Fatalf("%T lenient=%v %q: unmarshalJSON gave %+v, %v; encoding/json/v2 %+v, %v", got, lenient, data, got, err, want, wantErr)
+				t.Fatalf("%T mode %d %q: gave %+v, %v; the reference %+v, %v", got, m.mode, data, got, err, want, wantErr)
 			}
 		}
 	}
@@ -126,13 +139,13 @@ func TestPlainJSONDecodeSkipsUnknownWhenLenient(t *testing.T) {
 	t.Parallel()
 	in := []byte(`{"id":1,"new":[1,"two",true,null,[]],"newer":-1.5e3,"name":"n"}`)
 	var m plainEcho
-	if !decodePlainJSON(in, &m, true) {
+	if !decodePlainJSON(in, &m, plainMessage) {
 		t.Fatal("declined an unknown member when lenient")
 	}
 	if m.ID != 1 || m.Name != "n" {
 		t.Fatalf("decoded %+v", m)
 	}
-	if decodePlainJSON(in, new(plainEcho), false) {
+	if decodePlainJSON(in, new(plainEcho), plainStrict) {
 		t.Fatal("took an unknown member when strict")
 	}
 	checkPlainDecode(t, in)
@@ -180,12 +193,12 @@ func TestPlainJSONDecodeDeclines(t *testing.T) {
 		`{"I":nul}`,
 	} {
 		for _, mk := range plainTypes {
-			for _, lenient := range []bool{false, true} {
-				if v := mk(); decodePlainJSON([]byte(in), v, lenient) {
+			for _, m := range plainModes {
+				if v := mk(); decodePlainJSON([]byte(in), v, m.mode) {
 					// Some inputs are fine for another type (an unknown
-					// member when lenient): then v2 must agree.
-					if err := jsonv2.Unmarshal([]byte(in), mk(), messageJSON); err != nil || !lenient {
-						t.Errorf("%T lenient=%v %q: handled, want declined", v, lenient, in)
+					// member when lenient): then the reference must agree.
+					if err := m.reference([]byte(in), mk()); err != nil || m.mode == plainStrict {
+						t.Errorf("%T mode %d %q: handled, want declined", v, m.mode, in)
 					}
 				}
 			}
@@ -194,11 +207,26 @@ func TestPlainJSONDecodeDeclines(t *testing.T) {
 	}
 }
 
+// encoding/json matches names case-insensitively: a name that may match a
+// field but for case is declined in plainV1 mode, skipped when lenient.
+func TestPlainJSONDecodeV1CaseFold(t *testing.T) {
+	t.Parallel()
+	for _, in := range []string{`{"ID":1}`, `{"nAmE":"x"}`, `{"Key":1}`, `{"owneſ":1}`, "{\"\u017Fize\":1}"} {
+		if decodePlainJSON([]byte(in), new(plainEcho), plainV1) {
+			t.Errorf("%s: handled in plainV1 mode", in)
+		}
+		checkPlainDecode(t, []byte(in))
+	}
+	if !decodePlainJSON([]byte(`{"ID":1}`), new(plainEcho), plainMessage) {
+		t.Error("declined an unknown member in plainMessage mode")
+	}
+}
+
 // A value that is not zero is left to v2, which merges into it.
 func TestPlainJSONDecodeDeclinesNonZero(t *testing.T) {
 	t.Parallel()
 	m := plainEcho{Owner: "bob"}
-	if decodePlainJSON([]byte(`{"id":1}`), &m, true) {
+	if decodePlainJSON([]byte(`{"id":1}`), &m, plainMessage) {
 		t.Fatal("decoded into a value that was not zero")
 	}
 	if err := unmarshalJSON([]byte(`{"id":1}`), &m, true); err != nil || !reflect.DeepEqual(m, plainEcho{ID: 1, Owner: "bob"}) {
@@ -267,7 +295,7 @@ func FuzzPlainJSONDecode(f *testing.F) {
 			t.Fatal(err)
 		}
 		var got plainEcho
-		if !decodePlainJSON(b, &got, false) {
+		if !decodePlainJSON(b, &got, plainStrict) {
 			t.Fatalf("declined %s", b)
 		}
 		checkPlainDecode(t, b)
@@ -395,6 +423,30 @@ func FuzzPlainJSONEncode(f *testing.F) {
 			&plainOmit{S: s, I: int(i), B: b, F: fl, P: ps, E: tags, Z: make([]int, n%2), FZ: float64(f32), In: plainInner{N: uint16(n % 2)}, SZ: s},
 		} {
 			checkPlainEncode(t, v)
+		}
+	})
+}
+
+// BenchmarkPlainJSONEncode writes the bench's EchoMsg as a stream of
+// messages does, with encoding/json and with the plain codec.
+func BenchmarkPlainJSONEncode(b *testing.B) {
+	m := &plainEcho{ID: 1234567, Name: "reports/2026/q3-summary.pdf", Tags: []string{"finance", "quarterly"}, Size: 1048576, Owner: "alice"}
+	b.Run("json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := json.Marshal(m); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("plain", func(b *testing.B) {
+		b.ReportAllocs()
+		var buf []byte
+		for b.Loop() {
+			var ok bool
+			if buf, ok = appendPlainJSON(buf[:0], m); !ok {
+				b.Fatal("declined")
+			}
 		}
 	})
 }
