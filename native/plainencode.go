@@ -9,23 +9,36 @@ package native
 // FuzzPlainJSONEncode checks it.
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
 	"reflect"
 	"strconv"
 	"unsafe"
 
+	"github.com/framegate/framegate/internal/bufpool"
 	"github.com/framegate/framegate/internal/jsonstr"
 )
 
 // marshalJSON is json.Marshal(v): through the plain codec when v is a
-// pointer to a plain struct.
+// pointer to a plain struct. The codec writes into a pooled buffer, and
+// the result is copied out of it: one allocation, as Marshal makes.
 func marshalJSON(v any) ([]byte, error) {
-	if b, ok := appendPlainJSON(nil, v); ok {
-		return b, nil
+	bp := bufpool.Get(marshalScratchSize)
+	defer bufpool.Put(bp)
+	b, ok := appendPlainJSON((*bp)[:0], v)
+	switch {
+	case !ok:
+		return json.Marshal(v)
+	case len(b) <= len(*bp): // still in the pooled buffer
+		return bytes.Clone(b), nil
 	}
-	return json.Marshal(v)
+	return b, nil
 }
+
+// marshalScratchSize is the size of marshalJSON's pooled buffer; a larger
+// value grows its own.
+const marshalScratchSize = 4 << 10
 
 // appendPlainJSON appends what json.Marshal(v) returns when v is a non-nil
 // pointer to a plain struct whose values it can write; otherwise it

@@ -100,8 +100,13 @@ var (
 	unmarshalerFromType = reflect.TypeFor[jsonv2.UnmarshalerFrom]()
 )
 
-// hasJSONMethods reports whether t or *t marshals or unmarshals itself.
+// hasJSONMethods reports whether t or *t marshals or unmarshals itself,
+// or is json.Number, which encoding/json writes as a number (it has v2's
+// methods since Go 1.27, and its special case in v1 before).
 func hasJSONMethods(t reflect.Type) bool {
+	if t == reflect.TypeFor[json.Number]() {
+		return true
+	}
 	for _, i := range []reflect.Type{textMarshalerType, textUnmarshalerType, jsonMarshalerType, jsonUnmarshalerType, marshalerToType, unmarshalerFromType} {
 		if t.Implements(i) || reflect.PointerTo(t).Implements(i) {
 			return true

@@ -33,7 +33,8 @@ type (
 		U64 uint64 `json:"u64,omitempty"`
 		F32 float32
 		F64 float64
-		K   plainTag `json:"k"`
+		K   plainTag      `json:"k"`
+		D   time.Duration `json:"d"`
 	}
 	plainInner struct {
 		A string   `json:"a"`
@@ -258,6 +259,7 @@ func TestPlainCodecOnlyForPlainTypes(t *testing.T) {
 		}{},
 		struct{ R json.RawMessage }{},
 		struct{ N json.Number }{},
+		struct{ N []json.Number }{},
 		recursive{},
 		struct{ C complex64 }{},
 		0,
@@ -418,7 +420,7 @@ func FuzzPlainJSONEncode(f *testing.F) {
 		inner := plainInner{A: s, N: uint16(u), T: tags}
 		for _, v := range []any{
 			&plainEcho{ID: i, Name: s, Tags: tags, Size: int64(u), Owner: s},
-			&plainScalars{B: b, I8: int8(i), I16: int16(i), I32: int32(i), I: int(i), U8: uint8(u), U16: uint16(u), U32: uint32(u), U64: u, F32: f32, F64: fl, K: plainTag(s)},
+			&plainScalars{B: b, I8: int8(i), I16: int16(i), I32: int32(i), I: int(i), U8: uint8(u), U16: uint16(u), U32: uint32(u), U64: u, F32: f32, F64: fl, K: plainTag(s), D: time.Duration(i)},
 			&plainNested{Inner: inner, P: &inner, List: []plainInner{inner, {}}, Ints: []int32{int32(i)}, PS: ps, Floats: []float64{fl, float64(f32)}, Kinds: []plainTag{plainTag(s)}},
 			&plainOmit{S: s, I: int(i), B: b, F: fl, P: ps, E: tags, Z: make([]int, n%2), FZ: float64(f32), In: plainInner{N: uint16(n % 2)}, SZ: s},
 		} {
@@ -435,6 +437,14 @@ func BenchmarkPlainJSONEncode(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := json.Marshal(m); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("marshalJSON", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := marshalJSON(m); err != nil {
 				b.Fatal(err)
 			}
 		}
