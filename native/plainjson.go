@@ -4,7 +4,11 @@ package native
 // messages and requests most endpoints take are a handful of strings,
 // numbers and string lists, and encoding/json/v2's general machinery was
 // 85% of the CPU time of the goroutine that receives a stream of small
-// messages (525-570 ns for the bench's ~100-byte EchoMsg).
+// messages (525-570 ns for the bench's ~100-byte EchoMsg). With this codec
+// EchoMsg decodes in 314 ns against v2's 625 (3 allocations each) and
+// encodes in 126 ns against json.Marshal's 350, and the messages/native
+// bench row went from 1.69-1.83x grpc-go's messages per second to
+// 2.52-2.58x (medians of four runs of three rounds, alternating builds).
 //
 // It is a shortcut, never a second meaning: it handles only input it is
 // certain to decode exactly as jsonv2.Unmarshal does with strictJSON or
