@@ -6,8 +6,6 @@ package gateway
 
 import (
 	"encoding/base64"
-	"math"
-	"strconv"
 	"time"
 
 	"github.com/framegate/framegate/internal/jsonstr"
@@ -20,25 +18,10 @@ func appendString(dst []byte, s string, escapeHTML bool) []byte {
 }
 
 // appendFloat appends f (a float64, or a float32 when bits is 32) as
-// encoding/json does: like ES6, shortest representation, exponent form
-// below 1e-6 and from 1e21. The caller rejects NaN and infinities.
+// encoding/json does (see jsonstr.AppendFloat). The caller rejects NaN and
+// infinities.
 func appendFloat(dst []byte, f float64, bits int) []byte {
-	abs := math.Abs(f)
-	format := byte('f')
-	if abs != 0 {
-		if bits == 64 && (abs < 1e-6 || abs >= 1e21) || bits == 32 && (float32(abs) < 1e-6 || float32(abs) >= 1e21) {
-			format = 'e'
-		}
-	}
-	dst = strconv.AppendFloat(dst, f, format, -1, bits)
-	if format == 'e' {
-		// Clean up e-09 to e-9.
-		if n := len(dst); n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
-			dst[n-2] = dst[n-1]
-			dst = dst[:n-1]
-		}
-	}
-	return dst
+	return jsonstr.AppendFloat(dst, f, bits)
 }
 
 // appendBytes appends b as a JSON string holding its standard base64

@@ -121,7 +121,7 @@ func encodeRequestJSON(value any) ([]byte, error) {
 	if raw, ok := value.(json.RawMessage); ok && len(raw) > 0 {
 		return raw, nil
 	}
-	return json.Marshal(value)
+	return marshalJSON(value)
 }
 
 func streamRequestKind(r StreamRequest) (BodyKind, any, io.Reader) {

@@ -2,7 +2,6 @@ package native
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -229,7 +228,7 @@ func (c *Client) answer(ctx context.Context, call *clientCall, resp any, rc *io.
 		return ev.stream, nil
 	}
 	if resp != nil {
-		if err := json.Unmarshal(ev.body, resp); err != nil {
+		if err := unmarshalResponse(ev.body, resp); err != nil {
 			return nil, &Error{code: CodeInternal, msg: fmt.Sprintf("cannot decode the response of %q into %T: %v", method, resp, err), err: err}
 		}
 	}

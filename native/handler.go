@@ -2,7 +2,6 @@ package native
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -273,7 +272,7 @@ func (h *handler) run(ctx context.Context, inv *invocation, logger *slog.Logger,
 
 // encodeResponse is the JSON of inv's response.
 func (h *handler) encodeResponse(inv *invocation) ([]byte, error) {
-	data, err := json.Marshal(inv.resp)
+	data, err := marshalJSON(inv.resp)
 	if err != nil {
 		return nil, Errorf(CodeInternal, "cannot encode the response of %q: %v", h.name, err)
 	}

@@ -273,38 +273,63 @@ func (d *headerDecoder) str() (string, error) {
 		return "", d.errorf("want a string, found %s", d.found())
 	}
 	start := d.i
+	raw, plain, err := d.quoted()
+	if err != nil {
+		return "", err
+	}
+	if plain {
+		return string(raw), nil
+	}
+	var s string
+	if err := json.Unmarshal(d.b[start:d.i], &s); err != nil {
+		return "", d.errorf("invalid string: %v", err)
+	}
+	return s, nil
+}
+
+// quoted consumes the string whose opening quote is at the current
+// position and returns the bytes between its quotes; plain says they are
+// printable ASCII without escapes, the string's value as it is.
+func (d *headerDecoder) quoted() (raw []byte, plain bool, err error) {
 	d.i++
-	simple := true
+	start := d.i
+	plain = true
 	for d.i < len(d.b) {
 		c := d.b[d.i]
+		if printableASCII[c] {
+			d.i++
+			continue
+		}
 		switch {
 		case c == '"':
 			d.i++
-			if simple {
-				return string(d.b[start+1 : d.i-1]), nil
-			}
-			var s string
-			if err := json.Unmarshal(d.b[start:d.i], &s); err != nil {
-				return "", d.errorf("invalid string: %v", err)
-			}
-			return s, nil
+			return d.b[start : d.i-1], plain, nil
 		case c == '\\':
-			simple = false
+			plain = false
 			d.i += 2
 		case c < 0x20:
-			return "", d.errorf("control character %#x in a string", c)
+			return nil, false, d.errorf("control character %#x in a string", c)
 		default:
 			if c >= utf8.RuneSelf {
-				simple = false
+				plain = false
 			}
 			d.i++
 		}
 	}
-	return "", d.errorf("unterminated string")
+	return nil, false, d.errorf("unterminated string")
 }
 
+// printableASCII holds the bytes that stand for themselves in a JSON string:
+// printable ASCII but the quote and the backslash.
+var printableASCII = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // number returns the text of a JSON number, checked against the grammar.
-func (d *headerDecoder) number() (string, error) {
+func (d *headerDecoder) number() ([]byte, error) {
 	d.ws()
 	start := d.i
 	digits := func() int {
@@ -321,12 +346,12 @@ func (d *headerDecoder) number() (string, error) {
 	intStart := d.i
 	n := digits()
 	if n == 0 || (n > 1 && d.b[intStart] == '0') {
-		return "", d.errorf("invalid number")
+		return nil, d.errorf("invalid number")
 	}
 	if d.i < len(d.b) && d.b[d.i] == '.' {
 		d.i++
 		if digits() == 0 {
-			return "", d.errorf("invalid number")
+			return nil, d.errorf("invalid number")
 		}
 	}
 	if d.i < len(d.b) && (d.b[d.i] == 'e' || d.b[d.i] == 'E') {
@@ -335,10 +360,10 @@ func (d *headerDecoder) number() (string, error) {
 			d.i++
 		}
 		if digits() == 0 {
-			return "", d.errorf("invalid number")
+			return nil, d.errorf("invalid number")
 		}
 	}
-	return string(d.b[start:d.i]), nil
+	return d.b[start:d.i], nil
 }
 
 func (d *headerDecoder) int64() (int64, error) {
@@ -349,7 +374,7 @@ func (d *headerDecoder) int64() (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	n, err := strconv.ParseInt(s, 10, 64)
+	n, err := strconv.ParseInt(string(s), 10, 64)
 	if err != nil {
 		return 0, d.errorf("want an integer, got %s", s)
 	}
@@ -364,7 +389,7 @@ func (d *headerDecoder) code() (Code, error) {
 	if err != nil {
 		return 0, err
 	}
-	n, err := strconv.ParseUint(s, 10, 32)
+	n, err := strconv.ParseUint(string(s), 10, 32)
 	if err != nil {
 		return 0, d.errorf("want a status code (an unsigned 32-bit integer), got %s", s)
 	}

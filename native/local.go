@@ -141,7 +141,7 @@ func (l *localCall) answer(err error) (*localStream, error) {
 			return nil, nil
 		}
 		if resp != nil {
-			if err := json.Unmarshal(data, resp); err != nil {
+			if err := unmarshalResponse(data, resp); err != nil {
 				return nil, &Error{code: CodeInternal, msg: fmt.Sprintf("cannot decode the response of %q into %T: %v", h.name, resp, err), err: err}
 			}
 		}

@@ -18,7 +18,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	jsonv2 "encoding/json/v2"
 	"errors"
 	"fmt"
 	"io"
@@ -136,8 +135,9 @@ type msgSend struct {
 	close    func() error
 	header   *msgHeader // a handler's response header, sent before its first message
 
+	buf     []byte // a message the plain codec wrote (plainencode.go)
 	enc     *json.Encoder
-	scratch bytes.Buffer
+	scratch bytes.Buffer // a message enc wrote
 }
 
 func newMsgSend(p *msgPipe, limit int64, endpoint string, encCode Code) *msgSend {
@@ -147,12 +147,17 @@ func newMsgSend(p *msgPipe, limit int64, endpoint string, encCode Code) *msgSend
 }
 
 func (s *msgSend) send(m any) error {
-	s.scratch.Reset()
-	if err := s.enc.Encode(m); err != nil {
-		return Errorf(s.encCode, "cannot encode a message of %q: %v", s.endpoint, err)
+	data, ok := appendPlainJSON(s.buf[:0], m)
+	if ok {
+		s.buf = data
+	} else {
+		s.scratch.Reset()
+		if err := s.enc.Encode(m); err != nil {
+			return Errorf(s.encCode, "cannot encode a message of %q: %v", s.endpoint, err)
+		}
+		data = s.scratch.Bytes()
+		data = data[:len(data)-1] // Encode's newline
 	}
-	data := s.scratch.Bytes()
-	data = data[:len(data)-1] // Encode's newline
 	if int64(len(data)) > s.limit {
 		return Errorf(CodeResourceExhausted, "message of %d bytes is over the limit of %d bytes (WithMaxMessageSize)", len(data), s.limit)
 	}
@@ -340,7 +345,7 @@ func (r *msgRecv) recv(m any) error {
 	}
 	if r.strict != "" {
 		err = decodeRequest(r.strict, data, m)
-	} else if err = jsonv2.Unmarshal(data, m, messageJSON); err != nil {
+	} else if err = unmarshalJSON(data, m, true); err != nil {
 		err = &Error{code: CodeInternal, msg: fmt.Sprintf("cannot decode a message of %q into %T: %v", r.endpoint, m, err), err: err}
 	}
 	if err != nil {

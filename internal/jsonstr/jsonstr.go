@@ -1,6 +1,8 @@
-// Package jsonstr writes JSON strings byte for byte as encoding/json (Go
-// 1.26) writes Go strings. native's header encoder and the gateway's JSON
-// writer share it; their tests compare the output with encoding/json.
+// Package jsonstr writes JSON strings and numbers byte for byte as
+// encoding/json (Go 1.26) writes Go strings and floats, and reads JSON
+// strings as encoding/json/v2 does. native's header and plain struct codecs
+// and the gateway's JSON writer share it; their tests compare the output
+// with encoding/json.
 package jsonstr
 
 import "unicode/utf8"
@@ -11,6 +13,19 @@ const hexDigits = "0123456789abcdef"
 // U+2028 and U+2029 are escaped, and with escapeHTML (encoding/json's
 // default) so are '<', '>' and '&'.
 func Append(dst []byte, s string, escapeHTML bool) []byte {
+	dst, _ = appendString(dst, s, escapeHTML, false)
+	return dst
+}
+
+// AppendValid is Append for s that is UTF-8; for s that is not, it
+// reports false (what it appended is of no use). encoding/json in Go 1.26
+// writes invalid bytes as \ufffd, in 1.27 as a raw U+FFFD: a caller that
+// must match its Go's encoding/json byte for byte declines such strings.
+func AppendValid(dst []byte, s string, escapeHTML bool) ([]byte, bool) {
+	return appendString(dst, s, escapeHTML, true)
+}
+
+func appendString(dst []byte, s string, escapeHTML, refuseInvalid bool) ([]byte, bool) {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -42,6 +57,9 @@ func Append(dst []byte, s string, escapeHTML bool) []byte {
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 {
+			if refuseInvalid {
+				return dst, false
+			}
 			dst = append(dst, s[start:i]...)
 			dst = append(dst, `\ufffd`...)
 			i += size
@@ -58,5 +76,5 @@ func Append(dst []byte, s string, escapeHTML bool) []byte {
 		i += size
 	}
 	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	return append(dst, '"'), true
 }

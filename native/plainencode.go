@@ -1,0 +1,201 @@
+package native
+
+// The encoding half of the plain codec (plainjson.go says what it is): it
+// writes exactly the bytes encoding/json's Marshal writes for a plain
+// struct (fields in order, v1's omitempty, omitzero, HTML-safe string
+// escaping, nil slices as null, ES6 floats). It declines NaN and
+// infinities, which Marshal refuses, and strings that are not UTF-8, which
+// Marshal writes differently from one Go release to the next.
+// FuzzPlainJSONEncode checks it.
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"reflect"
+	"strconv"
+	"unsafe"
+
+	"github.com/framegate/framegate/internal/bufpool"
+	"github.com/framegate/framegate/internal/jsonstr"
+)
+
+// marshalJSON is json.Marshal(v): through the plain codec when v is a
+// pointer to a plain struct. The codec writes into a pooled buffer, and
+// the result is copied out of it: one allocation, as Marshal makes.
+func marshalJSON(v any) ([]byte, error) {
+	bp := bufpool.Get(marshalScratchSize)
+	defer bufpool.Put(bp)
+	b, ok := appendPlainJSON((*bp)[:0], v)
+	switch {
+	case !ok:
+		return json.Marshal(v)
+	case len(b) <= len(*bp): // still in the pooled buffer
+		return bytes.Clone(b), nil
+	}
+	return b, nil
+}
+
+// marshalScratchSize is the size of marshalJSON's pooled buffer; a larger
+// value grows its own.
+const marshalScratchSize = 4 << 10
+
+// appendPlainJSON appends what json.Marshal(v) returns when v is a non-nil
+// pointer to a plain struct whose values it can write; otherwise it
+// reports false and returns dst as it was.
+func appendPlainJSON(dst []byte, v any) ([]byte, bool) {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return dst, false
+	}
+	c := plainCodecFor(rv.Type().Elem())
+	if c == nil {
+		return dst, false
+	}
+	b, ok := appendPlainValue(dst, c, rv.UnsafePointer())
+	if !ok {
+		return dst, false
+	}
+	return b, true
+}
+
+// appendPlainValue appends the value of type t at p.
+func appendPlainValue(b []byte, t *plainType, p unsafe.Pointer) ([]byte, bool) {
+	switch t.kind {
+	case plainString:
+		return jsonstr.AppendValid(b, *(*string)(p), true)
+	case plainBool:
+		return strconv.AppendBool(b, *(*bool)(p)), true
+	case plainInt:
+		return strconv.AppendInt(b, loadInt(t.size, p), 10), true
+	case plainUint:
+		return strconv.AppendUint(b, loadUint(t.size, p), 10), true
+	case plainFloat:
+		f := loadFloat(t.size, p)
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return b, false
+		}
+		return jsonstr.AppendFloat(b, f, int(t.size*8)), true
+	case plainStrings:
+		s := *(*[]string)(p)
+		if s == nil {
+			return append(b, "null"...), true
+		}
+		b = append(b, '[')
+		for i, v := range s {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var ok bool
+			if b, ok = jsonstr.AppendValid(b, v, true); !ok {
+				return b, false
+			}
+		}
+		return append(b, ']'), true
+	case plainSlice:
+		s := reflect.NewAt(t.typ, p).Elem()
+		if s.IsNil() {
+			return append(b, "null"...), true
+		}
+		b = append(b, '[')
+		base, size := s.UnsafePointer(), t.elem.typ.Size()
+		for i := range s.Len() {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var ok bool
+			if b, ok = appendPlainValue(b, t.elem, unsafe.Add(base, uintptr(i)*size)); !ok {
+				return b, false
+			}
+		}
+		return append(b, ']'), true
+	case plainPointer:
+		e := *(*unsafe.Pointer)(p)
+		if e == nil {
+			return append(b, "null"...), true
+		}
+		return appendPlainValue(b, t.elem, e)
+	case plainStruct:
+		b = append(b, '{')
+		first := true
+		for i := range t.fields {
+			f := &t.fields[i]
+			fp := unsafe.Add(p, f.offset)
+			if f.omitempty && plainEmpty(f.typ, fp) || f.omitzero && plainZero(f.typ, fp) {
+				continue
+			}
+			if !first {
+				b = append(b, ',')
+			}
+			first = false
+			b = append(b, '"')
+			b = append(b, f.name...) // letters, digits and _: nothing to escape
+			b = append(b, '"', ':')
+			var ok bool
+			if b, ok = appendPlainValue(b, f.typ, fp); !ok {
+				return b, false
+			}
+		}
+		return append(b, '}'), true
+	}
+	return b, false
+}
+
+func loadInt(size uintptr, p unsafe.Pointer) int64 {
+	switch size {
+	case 1:
+		return int64(*(*int8)(p))
+	case 2:
+		return int64(*(*int16)(p))
+	case 4:
+		return int64(*(*int32)(p))
+	}
+	return *(*int64)(p)
+}
+
+func loadUint(size uintptr, p unsafe.Pointer) uint64 {
+	switch size {
+	case 1:
+		return uint64(*(*uint8)(p))
+	case 2:
+		return uint64(*(*uint16)(p))
+	case 4:
+		return uint64(*(*uint32)(p))
+	}
+	return *(*uint64)(p)
+}
+
+func loadFloat(size uintptr, p unsafe.Pointer) float64 {
+	if size == 4 {
+		return float64(*(*float32)(p))
+	}
+	return *(*float64)(p)
+}
+
+// plainEmpty is encoding/json's omitempty test: false, 0, "", a nil
+// pointer, an empty slice; a struct is never empty.
+func plainEmpty(t *plainType, p unsafe.Pointer) bool {
+	switch t.kind {
+	case plainString:
+		return *(*string)(p) == ""
+	case plainBool:
+		return !*(*bool)(p)
+	case plainInt:
+		return loadInt(t.size, p) == 0
+	case plainUint:
+		return loadUint(t.size, p) == 0
+	case plainFloat:
+		return loadFloat(t.size, p) == 0
+	case plainStrings, plainSlice:
+		return reflect.NewAt(t.typ, p).Elem().Len() == 0
+	case plainPointer:
+		return *(*unsafe.Pointer)(p) == nil
+	}
+	return false
+}
+
+// plainZero is encoding/json's omitzero test, reflect's IsZero (a float's
+// -0 is not zero, an empty slice is not nil).
+func plainZero(t *plainType, p unsafe.Pointer) bool {
+	return reflect.NewAt(t.typ, p).Elem().IsZero()
+}
