@@ -63,6 +63,7 @@ func TestHeaderDecodeErrors(t *testing.T) {
 		{`null`, "want a JSON object"},
 		{`[]`, `want a JSON object, found "[]"`},
 		{`{"method":"a"} x`, "data after the JSON object"},
+		{"{\"method\":\"a\"}\x00", "data after the JSON object"},
 		{`{"method":"a","method":"b"}`, `key "method" repeated`},
 		{`{"Method":"a"}`, `keys are case-sensitive, want "method"`},
 		{`{"method":1}`, "want a string"},

@@ -203,7 +203,7 @@ func (d *headerDecoder) object(known []string, field func(key string) error) err
 	if err := d.members(known, field); err != nil {
 		return err
 	}
-	if d.peek() != 0 {
+	if d.ws(); d.i < len(d.b) { // (peek's 0 is also a NUL byte)
 		return d.errorf("data after the JSON object")
 	}
 	return nil
