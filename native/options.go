@@ -229,7 +229,10 @@ func WithConnObserver(f func(ConnEvent)) Option {
 }
 
 // WithStreamChunkSize sets the payload size of the DATA frames this side
-// sends (default 1 MiB). It is capped by the peer's frame payload limit.
+// sends (default 1 MiB). It is capped by the peer's frame payload limit,
+// and at 512 KiB while the connection carries other calls beside the
+// stream (for 100 ms after one started beside another), so that their
+// frames wait for less of it.
 func WithStreamChunkSize(n int) Option {
 	return optionFunc(func(c *config) { c.streamChunk = min(max(n, 512), MaxMaxFramePayload) })
 }
