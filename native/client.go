@@ -290,6 +290,9 @@ func (c *Client) start(call *clientCall) error {
 	call.req.open.Store(true)
 	call.halves.Store(2)
 	c.calls[call.id] = call
+	if len(c.calls) > 1 {
+		c.w.markShared()
+	}
 	return nil
 }
 

@@ -20,3 +20,12 @@ func defaultSettings(max uint32) settings {
 func WithLendAfter(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.lendAfter = d })
 }
+
+// WithSharedFor sets how long a connection counts as shared after a call
+// started beside another (wire.go), for tests.
+func WithSharedFor(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.sharedFor = d })
+}
+
+// SharedQuantum is the largest DATA frame of a stream beside other calls.
+const SharedQuantum = sharedQuantum

@@ -36,6 +36,7 @@ type config struct {
 	pingTimeout      time.Duration   // the peer is dead after this long without a frame after a PING
 	hook             CallHook        // traces calls (callhook.go); nil for none
 	lendAfter        time.Duration   // server only: inline.go; tests set it (export_test.go)
+	sharedFor        time.Duration   // wire.go; tests set it (export_test.go)
 	maxMessageSize   int64           // the largest message of a stream of messages
 }
 
@@ -128,6 +129,7 @@ func newConfig(opts []Option) config {
 		pingInterval:     DefaultPingInterval,
 		pingTimeout:      DefaultPingTimeout,
 		lendAfter:        lendAfter,
+		sharedFor:        sharedFor,
 	}
 	for _, o := range opts {
 		o.apply(&c)
@@ -227,7 +229,10 @@ func WithConnObserver(f func(ConnEvent)) Option {
 }
 
 // WithStreamChunkSize sets the payload size of the DATA frames this side
-// sends (default 1 MiB). It is capped by the peer's frame payload limit.
+// sends (default 1 MiB). It is capped by the peer's frame payload limit,
+// and at 512 KiB while the connection carries other calls beside the
+// stream (for 100 ms after one started beside another), so that their
+// frames wait for less of it.
 func WithStreamChunkSize(n int) Option {
 	return optionFunc(func(c *config) { c.streamChunk = min(max(n, 512), MaxMaxFramePayload) })
 }

@@ -55,6 +55,9 @@ func (c *serverConn) onHeader(fh FrameHeader) error {
 	busy := crowded && c.liveCalls() >= int(c.w.mine.maxCalls)
 	c.mu.Lock()
 	c.calls[call.id] = call
+	if len(c.calls) > 1 {
+		c.w.markShared()
+	}
 	if !away {
 		c.served = call.id // the CLOSE says the calls above it were not processed
 	}

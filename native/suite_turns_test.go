@@ -5,17 +5,77 @@ package native_test
 // chunks, in both directions, as they do between a stream's DATA frames.
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/framegate/framegate/native"
 )
 
 var turnCases = []suiteCase{
 	{name: "LargeJSONTakesTurns", remote: true, run: testLargeJSONTakesTurns},
+	{name: "StreamBesideCallsTakesSmallerFrames", remote: true, run: testStreamBesideCalls},
+}
+
+// testStreamBesideCalls checks the size of a stream's DATA frames: whole
+// 1 MiB chunks while the stream is alone on its connection, at most
+// native.SharedQuantum once a call started beside it, so that small calls
+// wait for less of it.
+func testStreamBesideCalls(t *testing.T, mk factory) {
+	const size = 3 << 20
+	srv, _ := newServer(t, native.WithSharedFor(time.Hour))
+	entered := make(chan struct{}, 1)
+	gate := make(chan struct{})
+	mustRegister(t, srv, "Big.Stream", func(ctx context.Context, req *echoReq, resp *io.Reader) error {
+		if req.N == 1 {
+			entered <- struct{}{}
+			<-gate
+		}
+		*resp = bytes.NewReader(make([]byte, size))
+		return nil
+	})
+	var cl, sl *frameLog
+	f := mk(t, srv, logConns(&cl, &sl))
+	get := func(n int) {
+		t.Helper()
+		var rc io.ReadCloser
+		if err := f.caller.Call(context.Background(), "Big.Stream", &echoReq{N: n}, &rc); err != nil {
+			t.Errorf("Big.Stream: %v", err)
+			return
+		}
+		defer rc.Close()
+		if got, err := io.Copy(io.Discard, rc); got != size || err != nil {
+			t.Errorf("Big.Stream: %d bytes, %v; want %d", got, err, size)
+		}
+	}
+	largest := func() map[uint32]uint32 {
+		_, wrote := sl.frames()
+		m := map[uint32]uint32{}
+		for _, h := range wrote {
+			if h.Type == native.TypeData {
+				m[h.Call] = max(m[h.Call], h.Length)
+			}
+		}
+		return m
+	}
+	get(0) // alone: call 1
+	if got := largest()[1]; got != native.DefaultStreamChunkSize {
+		t.Errorf("a stream alone: DATA frames of at most %d bytes, want whole chunks of %d", got, native.DefaultStreamChunkSize)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); get(1) }() // call 2, beside call 3
+	<-entered
+	checkEcho(t, f.caller, 3)
+	close(gate)
+	<-done
+	if got := largest()[2]; got == 0 || got > native.SharedQuantum {
+		t.Errorf("a stream beside another call: DATA frames of at most %d bytes, want at most %d", got, native.SharedQuantum)
+	}
 }
 
 func testLargeJSONTakesTurns(t *testing.T, mk factory) {

@@ -46,6 +46,11 @@ type wire struct {
 	recvUsed    int64 // DATA bytes received and not yet given back
 	recvUnacked int64 // of those, consumed since the last WINDOW_UPDATE
 
+	// sharedAt is when a call last started while another was in progress
+	// (markShared), in nanoseconds since wireEpoch; 0 if never.
+	sharedAt  atomic.Int64
+	sharedFor time.Duration
+
 	closeOnce sync.Once
 	// cause, if set, is why this side gave the connection up (abandon): the
 	// owner reports it in place of the read error that follows.
@@ -131,6 +136,7 @@ func (w *wire) handshake(cfg *config, client bool) error {
 	w.peer = st
 	w.fr.peerMax = st.maxFramePayload
 	w.chunk = min(cfg.streamChunk, int(st.maxFramePayload))
+	w.sharedFor = cfg.sharedFor
 	w.connCredit = int64(st.connWindow)
 	return nil
 }
@@ -400,8 +406,12 @@ func (w *wire) writeTrailer(hf *half, srcErr error, trailerMD func() Metadata) e
 // front of buf, as DATA frames of hf, each as large as the peer's credit
 // allows: it waits for credit, and gives up when the half ends.
 func (w *wire) writeData(hf *half, buf []byte) error {
+	quantum := len(buf)
+	if w.shared() {
+		quantum = sharedQuantum
+	}
 	for off := FrameHeaderLen; off < len(buf); {
-		n, err := w.takeCredit(hf, len(buf)-off)
+		n, err := w.takeCredit(hf, min(len(buf)-off, quantum))
 		if err != nil {
 			return err
 		}
