@@ -36,7 +36,7 @@ type config struct {
 	pingTimeout      time.Duration   // the peer is dead after this long without a frame after a PING
 	hook             CallHook        // traces calls (callhook.go); nil for none
 	lendAfter        time.Duration   // server only: inline.go; tests set it (export_test.go)
-	sharedFor        time.Duration   // wire.go; tests set it (export_test.go)
+	sharedFor        time.Duration   // flow.go; tests set it (export_test.go)
 	maxMessageSize   int64           // the largest message of a stream of messages
 }
 

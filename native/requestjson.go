@@ -41,8 +41,9 @@ var strictJSON = jsonv2.JoinOptions(
 var messageJSON = jsonv2.JoinOptions(strictJSON, jsonv2.RejectUnknownMembers(false))
 
 // decodeRequest reads data, the JSON request of endpoint method, into v, a
-// pointer to a zero value, strictly (see strictJSON). Its error is INVALID_ARGUMENT and names the
-// member at fault by its JSON pointer, quoting at most a few bytes of it.
+// pointer to a zero value, strictly (see strictJSON). Its error is
+// INVALID_ARGUMENT and names the member at fault by its JSON pointer,
+// quoting at most a few bytes of it.
 func decodeRequest(method string, data []byte, v any) error {
 	err := unmarshalJSON(data, v, false)
 	if err == nil {
