@@ -78,6 +78,9 @@ func init() {
 	registerRatio(ratio{name: "gateway-rest/raw tcp", num: "gateway/rest/tcp", den: "raw/tcp"})
 	registerRatio(ratio{name: "unary gateway/grpc 1", num: "unary/gateway-grpc/1", den: "unary/grpc/1"})
 	registerRatio(ratio{name: "unary gateway/grpc 16", num: "unary/gateway-grpc/16", den: "unary/grpc/16"})
+	// CPU per call, both ends, through the gateway against plain grpc-go.
+	registerRatio(ratio{name: "cpu unary gateway/grpc 1", num: "unary/gateway-grpc/1 cpu", den: "unary/grpc/1 cpu"})
+	registerRatio(ratio{name: "cpu unary gateway/grpc 16", num: "unary/gateway-grpc/16 cpu", den: "unary/grpc/16 cpu"})
 }
 
 // gatewayService is the gRPC service the gateway makes of Bench.*.

@@ -27,7 +27,7 @@ func TestGatewayRows(t *testing.T) {
 	for _, name := range []string{
 		"gateway/grpc tcp 1MiB", "cpu gateway/grpc tcp 1MiB", "gateway-rest/raw tcp",
 		"client-win16M/BDP gateway/grpc tcp", "client-win16M/BDP grpc tcp 1MiB", "gateway/grpc tcp 1MiB client-win16M",
-		"unary gateway/grpc 1", "unary gateway/grpc 16",
+		"unary gateway/grpc 1", "unary gateway/grpc 16", "cpu unary gateway/grpc 16",
 		"unary gateway-oneport/gateway-grpc 1", "unary gateway-sniff/gateway-grpc 16",
 		"unary gateway-connect/gateway-grpc 1", "unary gateway-connect/gateway-grpc 16",
 	} {

@@ -80,7 +80,10 @@ var echoJSON = func() string {
 
 // calls runs call from callers goroutines for cfg.minTime (after a short
 // untimed warm-up) and returns calls per second. It records the p50 and p99
-// latency and the heap allocations per call.
+// latency, the heap allocations per call and the process's CPU time per
+// call (user+sys; both ends live in this process, so on a machine whose
+// CPUs are all busy it is what decides calls/s, and it varies less with
+// the machine's neighbours than calls/s does).
 func (r *round) calls(callers int, call func() error) (float64, error) {
 	for range 200 {
 		if err := call(); err != nil {
@@ -111,13 +114,13 @@ func (r *round) calls(callers int, call func() error) (float64, error) {
 			lats[i] = lat
 		}()
 	}
-	allocs0 := heapAllocs()
+	cpu0, allocs0 := cpuTime(), heapAllocs()
 	t0 := time.Now()
 	close(start)
 	timer := time.AfterFunc(d, func() { stop.Store(true) })
 	wg.Wait()
 	el := time.Since(t0)
-	allocs := heapAllocs() - allocs0
+	cpu, allocs := cpuTime()-cpu0, heapAllocs()-allocs0
 	timer.Stop()
 	if err := errors.Join(errs...); err != nil {
 		return 0, err
@@ -127,6 +130,7 @@ func (r *round) calls(callers int, call func() error) (float64, error) {
 	r.record("p50", "µs", float64(percentile(all, 50))/1e3)
 	r.record("p99", "µs", float64(percentile(all, 99))/1e3)
 	r.record("allocs", "allocs/call", float64(allocs)/float64(len(all)))
+	r.record("cpu", "CPU-µs/call", cpu.Seconds()*1e6/float64(len(all)))
 	return float64(len(all)) / el.Seconds(), nil
 }
 

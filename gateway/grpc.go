@@ -118,6 +118,12 @@ func (g *Gateway) incomingMD(ctx context.Context) metadata.MD {
 // callOptions passes the allowed request metadata and collects the
 // response metadata.
 func (g *Gateway) callOptions(md metadata.MD, hdr, trl *native.Metadata) []native.CallOption {
+	return g.appendCallOptions(nil, md, hdr, trl)
+}
+
+// appendCallOptions is callOptions appending to dst, which a caller may
+// hold in an allocation of its own (grpcCall).
+func (g *Gateway) appendCallOptions(dst []native.CallOption, md metadata.MD, hdr, trl *native.Metadata) []native.CallOption {
 	var out native.Metadata
 	for k, vs := range md {
 		if g.cfg.allowed(k) {
@@ -127,10 +133,10 @@ func (g *Gateway) callOptions(md metadata.MD, hdr, trl *native.Metadata) []nativ
 			out[k] = vs
 		}
 	}
-	if out == nil {
-		return []native.CallOption{native.Header(hdr), native.Trailer(trl)}
+	if out != nil {
+		dst = append(dst, native.WithMetadata(out))
 	}
-	return []native.CallOption{native.WithMetadata(out), native.Header(hdr), native.Trailer(trl)}
+	return append(dst, native.Header(hdr), native.Trailer(trl))
 }
 
 // toGRPCMD converts native metadata to gRPC metadata, dropping keys gRPC
@@ -183,8 +189,10 @@ func validMDValue(v string) bool {
 type grpcCall struct {
 	hdr, trl native.Metadata
 	in       wireMsg
+	req      json.RawMessage
 	resp     json.RawMessage
 	out      wireOut
+	opts     [4]native.CallOption // WithMetadata, Header, Trailer, Info
 }
 
 // serveGRPC serves a call of m; wire says the server's codec is chunkCodec,
@@ -194,7 +202,7 @@ func (g *Gateway) serveGRPC(ss grpc.ServerStream, m *method, ev *CallEvent, wire
 	// What the call's options and messages point at, in one allocation.
 	c := new(grpcCall)
 	hdr, trl := &c.hdr, &c.trl
-	opts := g.callOptions(g.incomingMD(ctx), hdr, trl)
+	opts := g.appendCallOptions(c.opts[:0], g.incomingMD(ctx), hdr, trl)
 	trlReady := false // trl may be read: see settled
 	defer func() {
 		if trlReady {
@@ -218,7 +226,8 @@ func (g *Gateway) serveGRPC(ss grpc.ServerStream, m *method, ev *CallEvent, wire
 		if err != nil {
 			return err
 		}
-		req = json.RawMessage(b)
+		c.req = b
+		req = &c.req // a pointer: boxing the slice would allocate
 	case m.clientStreaming && isHTTPBody(m.in.FullName()):
 		first = &httpbody.HttpBody{}
 	default:

@@ -40,9 +40,7 @@ func HeadOnly() CallOption { return callOptionFunc(func(o *callOpts) { o.head = 
 
 // Info stores what a stream response announces of itself in *info when
 // the response header arrives; Length is -1 when it announces nothing.
-func Info(info *StreamInfo) CallOption {
-	return callOptionFunc(func(o *callOpts) { o.info = info })
-}
+func Info(info *StreamInfo) CallOption { return infoOption{info} }
 
 // WithMetadata sends md as the call's request metadata; the handler reads
 // it with IncomingMetadata.
@@ -52,15 +50,24 @@ func WithMetadata(md Metadata) CallOption {
 
 // Header stores the response metadata in *md when the response header
 // arrives.
-func Header(md *Metadata) CallOption {
-	return callOptionFunc(func(o *callOpts) { o.header = md })
-}
+func Header(md *Metadata) CallOption { return headerOption{md} }
 
 // Trailer stores the trailer metadata in *md: when the call returns for a
 // JSON response, and before the stream's reader returns io.EOF for a stream.
-func Trailer(md *Metadata) CallOption {
-	return callOptionFunc(func(o *callOpts) { o.trailer = md })
-}
+func Trailer(md *Metadata) CallOption { return trailerOption{md} }
+
+// Header, Trailer and Info return structs of one pointer, which an
+// interface holds without an allocation (a closure would cost one per
+// option per call).
+type (
+	headerOption  struct{ md *Metadata }
+	trailerOption struct{ md *Metadata }
+	infoOption    struct{ info *StreamInfo }
+)
+
+func (h headerOption) applyCall(o *callOpts)  { o.header = h.md }
+func (t trailerOption) applyCall(o *callOpts) { o.trailer = t.md }
+func (i infoOption) applyCall(o *callOpts)    { o.info = i.info }
 
 // StreamRequest is a request with a JSON part followed by a byte stream, for
 // endpoints whose handler takes both a request value and an io.Reader:
@@ -115,11 +122,19 @@ func messageParts(req, resp any) (senderBinder, receiverBinder) {
 }
 
 // encodeRequestJSON returns the JSON of a request value: json.Marshal's,
-// except that a json.RawMessage goes as it is (the server reads it as
-// strictly either way), without the copy and compaction json.Marshal makes.
+// except that a json.RawMessage, or a pointer to one, goes as it is (the
+// server reads it as strictly either way), without the copy and compaction
+// json.Marshal makes.
 func encodeRequestJSON(value any) ([]byte, error) {
-	if raw, ok := value.(json.RawMessage); ok && len(raw) > 0 {
-		return raw, nil
+	switch raw := value.(type) {
+	case json.RawMessage:
+		if len(raw) > 0 {
+			return raw, nil
+		}
+	case *json.RawMessage:
+		if raw != nil && len(*raw) > 0 {
+			return *raw, nil
+		}
 	}
 	return marshalJSON(value)
 }

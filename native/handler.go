@@ -281,12 +281,13 @@ func (h *handler) encodeResponse(inv *invocation) ([]byte, error) {
 
 // invocation is one call of a handler: arguments in, results out.
 type invocation struct {
-	req    any       // decoded request (a pointer to reqType), nil without JSON part
-	body   io.Reader // request stream
-	resp   any       // JSON response (pointer to respType)
-	stream io.Reader // response stream
-	in     *msgRecv  // request messages
-	out    *msgSend  // response messages
+	ctx    context.Context // the handler's, set by call
+	req    any             // decoded request (a pointer to reqType), nil without JSON part
+	body   io.Reader       // request stream
+	resp   any             // JSON response (pointer to respType)
+	stream io.Reader       // response stream
+	in     *msgRecv        // request messages
+	out    *msgSend        // response messages
 }
 
 // newRequest returns a pointer to a new zero request value.
@@ -301,7 +302,11 @@ func (h *handler) newRequest() any {
 func (h *handler) call(ctx context.Context, inv *invocation) (err error) {
 	args := make([]reflect.Value, 0, 4)
 	if h.withCtx {
-		args = append(args, reflect.ValueOf(&ctx).Elem())
+		// The Value of a context.Context variable, which reflect takes as
+		// it is. &inv.ctx, not &ctx: that would move ctx to the heap on
+		// every call.
+		inv.ctx = ctx
+		args = append(args, reflect.ValueOf(&inv.ctx).Elem())
 	}
 	if h.reqType != nil {
 		rv := reflect.ValueOf(inv.req)

@@ -41,9 +41,12 @@ func (lc *LocalClient) Close() error { return nil }
 // the handler's reader directly, and closing it cancels the handler's
 // context and closes the handler's reader if it is an io.Closer.
 func (lc *LocalClient) Call(ctx context.Context, method string, req, resp any, opts ...CallOption) (err error) {
-	var o callOpts
+	// The call's state, its options and its callInfo in one allocation
+	// (each on its own cost a unary call two more).
+	l := new(localCall)
+	o := &l.o
 	for _, op := range opts {
-		op.applyCall(&o)
+		op.applyCall(o)
 	}
 	kind, value, body := requestParts(req)
 	accept, rc, rr := responseKind(resp)
@@ -59,7 +62,8 @@ func (lc *LocalClient) Call(ctx context.Context, method string, req, resp any, o
 		return contextError(ctx)
 	}
 	hctx, cancel := context.WithCancelCause(ctx)
-	ci := &callInfo{endpoint: method, peer: "local", incoming: o.md.Clone(), rangeSpec: o.rangeSpec, ifRange: o.ifRange}
+	l.info = callInfo{endpoint: method, peer: "local", incoming: o.md.Clone(), rangeSpec: o.rangeSpec, ifRange: o.ifRange}
+	ci := &l.info
 	hctx, end := lc.s.cfg.startServerCall(withCallInfo(hctx, ci))
 	var ls *localStream // a stream handed over ends the call itself
 	defer endLocalCall(&end, &ls, &err)
@@ -79,13 +83,13 @@ func (lc *LocalClient) Call(ctx context.Context, method string, req, resp any, o
 			return err
 		}
 	}
-	lcall := localCall{ctx: ctx, hctx: hctx, cancel: cancel, h: h, inv: inv, ci: ci, o: o, resp: resp, rc: rc, rr: rr, end: end}
+	l.ctx, l.hctx, l.cancel, l.h, l.inv, l.ci, l.resp, l.rc, l.rr, l.end = ctx, hctx, cancel, h, inv, ci, resp, rc, rr, end
 	if h.reqRecv != nil || h.respSend != nil {
 		end = nil // the call ends when its streams do, or Sender.Close
-		return lc.callMessages(&lcall, tx, rx)
+		return lc.callMessages(l, tx, rx)
 	}
-	herr := h.run(hctx, &lcall.inv, lc.s.cfg.logger, "local")
-	ls, err = lcall.answer(herr)
+	herr := h.run(hctx, &l.inv, lc.s.cfg.logger, "local")
+	ls, err = l.answer(herr)
 	return err
 }
 
@@ -96,7 +100,8 @@ type localCall struct {
 	cancel    context.CancelCauseFunc
 	h         *handler
 	inv       invocation
-	ci        *callInfo
+	ci        *callInfo // &info
+	info      callInfo
 	o         callOpts
 	resp      any
 	rc        *io.ReadCloser

@@ -65,22 +65,25 @@ func TestStrictRequestJSON(t *testing.T) {
 	}
 	for name, cl := range clients {
 		for _, tc := range cases {
-			before := ran.Load()
-			var out struct {
-				Name string `json:"name"` // the response's "extra" is ignored
-			}
-			err := cl.Call(context.Background(), "S.Put", json.RawMessage(tc.body), &out)
-			if tc.want == "" {
-				if err != nil || out.Name != "x" {
-					t.Errorf("%s: %.80s: got %+v, %v; want the name back", name, tc.body, out, err)
+			raw := json.RawMessage(tc.body)
+			for _, req := range []any{raw, &raw} { // both go as they are
+				before := ran.Load()
+				var out struct {
+					Name string `json:"name"` // the response's "extra" is ignored
 				}
-				continue
-			}
-			if native.CodeOf(err) != native.CodeInvalidArgument || !strings.Contains(err.Error(), tc.want) || len(err.Error()) > 512 {
-				t.Errorf("%s: %.80s: got %v, want INVALID_ARGUMENT saying %q", name, tc.body, err, tc.want)
-			}
-			if ran.Load() != before {
-				t.Errorf("%s: %.80s: the handler ran", name, tc.body)
+				err := cl.Call(context.Background(), "S.Put", req, &out)
+				if tc.want == "" {
+					if err != nil || out.Name != "x" {
+						t.Errorf("%s: %T %.80s: got %+v, %v; want the name back", name, req, tc.body, out, err)
+					}
+					continue
+				}
+				if native.CodeOf(err) != native.CodeInvalidArgument || !strings.Contains(err.Error(), tc.want) || len(err.Error()) > 512 {
+					t.Errorf("%s: %T %.80s: got %v, want INVALID_ARGUMENT saying %q", name, req, tc.body, err, tc.want)
+				}
+				if ran.Load() != before {
+					t.Errorf("%s: %T %.80s: the handler ran", name, req, tc.body)
+				}
 			}
 		}
 	}
