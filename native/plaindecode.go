@@ -105,7 +105,7 @@ type plainReader struct {
 // type t at p. null leaves it zero, as encoding/json/v2 with v1's rules
 // does for every kind.
 func (r *plainReader) value(t *plainType, p unsafe.Pointer) bool {
-	switch t.kind {
+	switch t.Kind {
 	case plainString:
 		return r.str((*string)(p))
 	case plainBool:
@@ -115,9 +115,9 @@ func (r *plainReader) value(t *plainType, p unsafe.Pointer) bool {
 		}
 		return r.literal("false") || r.literal("null")
 	case plainInt, plainUint:
-		return r.int(t.size, t.kind == plainInt, p)
+		return r.int(t.Size, t.Kind == plainInt, p)
 	case plainFloat:
-		return r.float(t.size, p)
+		return r.float(t.Size, p)
 	case plainStrings:
 		return r.strings((*[]string)(p))
 	case plainSlice:
@@ -126,14 +126,14 @@ func (r *plainReader) value(t *plainType, p unsafe.Pointer) bool {
 		if r.literal("null") {
 			return true
 		}
-		v := reflect.New(t.elem.typ).UnsafePointer()
-		if !r.value(t.elem, v) {
+		v := reflect.New(t.Elem.Go).UnsafePointer()
+		if !r.value(t.Elem, v) {
 			return false
 		}
 		*(*unsafe.Pointer)(p) = v
 		return true
 	case plainStruct:
-		return r.object(t.fields, p)
+		return r.object(t.Fields, p)
 	}
 	return false
 }
@@ -295,16 +295,16 @@ func (r *plainReader) slice(t *plainType, p unsafe.Pointer) bool {
 	if null, ok := r.arrayStart(); null || !ok {
 		return ok
 	}
-	s := reflect.NewAt(t.typ, p).Elem()
+	s := reflect.NewAt(t.Go, p).Elem()
 	if r.peek() == ']' {
 		r.i++
-		s.Set(reflect.MakeSlice(t.typ, 0, 0))
+		s.Set(reflect.MakeSlice(t.Go, 0, 0))
 		return true
 	}
 	for n := 0; ; n++ {
 		s.Grow(1)
 		s.SetLen(n + 1)
-		if !r.value(t.elem, s.Index(n).Addr().UnsafePointer()) {
+		if !r.value(t.Elem, s.Index(n).Addr().UnsafePointer()) {
 			return false
 		}
 		if more, ok := r.more(']'); !more {
@@ -352,7 +352,7 @@ func (r *plainReader) object(fields []plainField, p unsafe.Pointer) bool {
 			return false
 		}
 		k := 0
-		for k < len(fields) && fields[k].name != string(name) {
+		for k < len(fields) && fields[k].Name != string(name) {
 			k++
 		}
 		if r.peek() != ':' {
@@ -360,7 +360,7 @@ func (r *plainReader) object(fields []plainField, p unsafe.Pointer) bool {
 		}
 		r.i++
 		if k < len(fields) {
-			if seen&(1<<k) != 0 || !r.value(fields[k].typ, unsafe.Add(p, fields[k].offset)) {
+			if seen&(1<<k) != 0 || !r.value(fields[k].Type, unsafe.Add(p, fields[k].Offset)) {
 				return false
 			}
 			seen |= 1 << k
@@ -389,7 +389,7 @@ func foldsToField(name []byte, fields []plainField) bool {
 		}
 	}
 	for i := range fields {
-		if len(fields[i].name) == len(name) && asciiEqualFold(fields[i].name, name) {
+		if len(fields[i].Name) == len(name) && asciiEqualFold(fields[i].Name, name) {
 			return true
 		}
 	}

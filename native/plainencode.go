@@ -61,21 +61,21 @@ func appendPlainJSON(dst []byte, v any) ([]byte, bool) {
 
 // appendPlainValue appends the value of type t at p.
 func appendPlainValue(b []byte, t *plainType, p unsafe.Pointer) ([]byte, bool) {
-	switch t.kind {
+	switch t.Kind {
 	case plainString:
 		return jsonstr.AppendValid(b, *(*string)(p), true)
 	case plainBool:
 		return strconv.AppendBool(b, *(*bool)(p)), true
 	case plainInt:
-		return strconv.AppendInt(b, loadInt(t.size, p), 10), true
+		return strconv.AppendInt(b, loadInt(t.Size, p), 10), true
 	case plainUint:
-		return strconv.AppendUint(b, loadUint(t.size, p), 10), true
+		return strconv.AppendUint(b, loadUint(t.Size, p), 10), true
 	case plainFloat:
-		f := loadFloat(t.size, p)
+		f := loadFloat(t.Size, p)
 		if math.IsNaN(f) || math.IsInf(f, 0) {
 			return b, false
 		}
-		return jsonstr.AppendFloat(b, f, int(t.size*8)), true
+		return jsonstr.AppendFloat(b, f, int(t.Size*8)), true
 	case plainStrings:
 		s := *(*[]string)(p)
 		if s == nil {
@@ -93,18 +93,18 @@ func appendPlainValue(b []byte, t *plainType, p unsafe.Pointer) ([]byte, bool) {
 		}
 		return append(b, ']'), true
 	case plainSlice:
-		s := reflect.NewAt(t.typ, p).Elem()
+		s := reflect.NewAt(t.Go, p).Elem()
 		if s.IsNil() {
 			return append(b, "null"...), true
 		}
 		b = append(b, '[')
-		base, size := s.UnsafePointer(), t.elem.typ.Size()
+		base, size := s.UnsafePointer(), t.Elem.Go.Size()
 		for i := range s.Len() {
 			if i > 0 {
 				b = append(b, ',')
 			}
 			var ok bool
-			if b, ok = appendPlainValue(b, t.elem, unsafe.Add(base, uintptr(i)*size)); !ok {
+			if b, ok = appendPlainValue(b, t.Elem, unsafe.Add(base, uintptr(i)*size)); !ok {
 				return b, false
 			}
 		}
@@ -114,14 +114,14 @@ func appendPlainValue(b []byte, t *plainType, p unsafe.Pointer) ([]byte, bool) {
 		if e == nil {
 			return append(b, "null"...), true
 		}
-		return appendPlainValue(b, t.elem, e)
+		return appendPlainValue(b, t.Elem, e)
 	case plainStruct:
 		b = append(b, '{')
 		first := true
-		for i := range t.fields {
-			f := &t.fields[i]
-			fp := unsafe.Add(p, f.offset)
-			if f.omitempty && plainEmpty(f.typ, fp) || f.omitzero && plainZero(f.typ, fp) {
+		for i := range t.Fields {
+			f := &t.Fields[i]
+			fp := unsafe.Add(p, f.Offset)
+			if f.OmitEmpty && plainEmpty(f.Type, fp) || f.OmitZero && plainZero(f.Type, fp) {
 				continue
 			}
 			if !first {
@@ -129,10 +129,10 @@ func appendPlainValue(b []byte, t *plainType, p unsafe.Pointer) ([]byte, bool) {
 			}
 			first = false
 			b = append(b, '"')
-			b = append(b, f.name...) // letters, digits and _: nothing to escape
+			b = append(b, f.Name...) // letters, digits and _: nothing to escape
 			b = append(b, '"', ':')
 			var ok bool
-			if b, ok = appendPlainValue(b, f.typ, fp); !ok {
+			if b, ok = appendPlainValue(b, f.Type, fp); !ok {
 				return b, false
 			}
 		}
@@ -175,19 +175,19 @@ func loadFloat(size uintptr, p unsafe.Pointer) float64 {
 // plainEmpty is encoding/json's omitempty test: false, 0, "", a nil
 // pointer, an empty slice; a struct is never empty.
 func plainEmpty(t *plainType, p unsafe.Pointer) bool {
-	switch t.kind {
+	switch t.Kind {
 	case plainString:
 		return *(*string)(p) == ""
 	case plainBool:
 		return !*(*bool)(p)
 	case plainInt:
-		return loadInt(t.size, p) == 0
+		return loadInt(t.Size, p) == 0
 	case plainUint:
-		return loadUint(t.size, p) == 0
+		return loadUint(t.Size, p) == 0
 	case plainFloat:
-		return loadFloat(t.size, p) == 0
+		return loadFloat(t.Size, p) == 0
 	case plainStrings, plainSlice:
-		return reflect.NewAt(t.typ, p).Elem().Len() == 0
+		return reflect.NewAt(t.Go, p).Elem().Len() == 0
 	case plainPointer:
 		return *(*unsafe.Pointer)(p) == nil
 	}
@@ -197,5 +197,5 @@ func plainEmpty(t *plainType, p unsafe.Pointer) bool {
 // plainZero is encoding/json's omitzero test, reflect's IsZero (a float's
 // -0 is not zero, an empty slice is not nil).
 func plainZero(t *plainType, p unsafe.Pointer) bool {
-	return reflect.NewAt(t.typ, p).Elem().IsZero()
+	return reflect.NewAt(t.Go, p).Elem().IsZero()
 }
