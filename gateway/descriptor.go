@@ -133,6 +133,9 @@ type method struct {
 	// reqMsg and respMsg locate each message of a stream of messages; nil
 	// without one.
 	reqMsg, respMsg *body
+	// The wire codecs of value calls to an in-process backend
+	// (grpcvalue.go).
+	methodValues
 }
 
 // msgPlan describes one message to synthesize before its descriptor exists.

@@ -220,6 +220,13 @@ func (g *Gateway) serveGRPC(ss grpc.ServerStream, m *method, ev *CallEvent, wire
 	direct := wire && !m.clientStreaming && m.req != nil
 	var req any
 	var first proto.Message
+	if vb, ok := g.backend.(valueBackend); ok && direct && !m.serverStreaming {
+		if vc := m.valuesOf(vb); vc.req != nil {
+			var err error
+			trlReady, err = g.serveValue(ss, m, c, vc, vb, opts)
+			return err
+		}
+	}
 	switch {
 	case direct:
 		b, err := recvRequestJSON(ss, m, &c.in, g.cfg.bodyTimeout)
@@ -262,15 +269,9 @@ func (g *Gateway) serveGRPC(ss grpc.ServerStream, m *method, ev *CallEvent, wire
 		req = native.StreamRequest{JSON: req, Body: body}
 	}
 	if !m.serverStreaming {
-		out := &c.resp
-		err := g.backend.Call(ctx, m.endpoint.Name, req, out, opts...)
-		if trlReady = settled(ctx, err); trlReady {
-			ss.SetHeader(toGRPCMD(*hdr))
-		}
-		if err != nil {
-			return err
-		}
-		return g.sendResponse(ss, m, c, wire)
+		var err error
+		trlReady, err = g.callUnaryWith(ss, m, c, req, opts, wire)
+		return err
 	}
 	var rc io.ReadCloser
 	var info native.StreamInfo
@@ -290,6 +291,26 @@ func (g *Gateway) serveGRPC(ss grpc.ServerStream, m *method, ev *CallEvent, wire
 	ended, err := g.sendStream(ss, m, rc, hdr.Get("content-type"), ev)
 	trlReady = ended && ctx.Err() == nil
 	return err
+}
+
+// callUnary makes the unary call of m with the request JSON in c.req, and
+// sends its response; trlReady is serveGRPC's.
+func (g *Gateway) callUnary(ss grpc.ServerStream, m *method, c *grpcCall, opts []native.CallOption) (trlReady bool, err error) {
+	return g.callUnaryWith(ss, m, c, &c.req, opts, true)
+}
+
+// callUnaryWith is callUnary with request req, on a server whose codec is
+// chunkCodec when wire is set.
+func (g *Gateway) callUnaryWith(ss grpc.ServerStream, m *method, c *grpcCall, req any, opts []native.CallOption, wire bool) (trlReady bool, err error) {
+	ctx := ss.Context()
+	err = g.backend.Call(ctx, m.endpoint.Name, req, &c.resp, opts...)
+	if trlReady = settled(ctx, err); trlReady {
+		ss.SetHeader(toGRPCMD(c.hdr))
+	}
+	if err != nil {
+		return trlReady, err
+	}
+	return trlReady, g.sendResponse(ss, m, c, wire)
 }
 
 // settled reports whether a call that returned err ran to its end, so that
@@ -448,6 +469,12 @@ func recvRequestJSON(ss grpc.ServerStream, m *method, wm *wireMsg, d time.Durati
 	if err := recvWithTimeout(ss, wm, d); err != nil {
 		return nil, err
 	}
+	return requestJSONOf(m, wm)
+}
+
+// requestJSONOf is recvRequestJSON for the message wm received; it frees
+// wm.
+func requestJSONOf(m *method, wm *wireMsg) ([]byte, error) {
 	defer wm.free()
 	b, err := m.requestJSONFromWire(wm.bytes())
 	if err != nil {

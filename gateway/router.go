@@ -125,10 +125,22 @@ func checkBackends(backends []NamedBackend) error {
 
 // Call makes the call on the backend that serves method.
 func (r *Router) Call(ctx context.Context, method string, req, resp any, opts ...native.CallOption) error {
+	p, err := r.enter(method)
+	if err != nil {
+		return err
+	}
+	err = p.b.Call(ctx, method, req, resp, opts...)
+	p.inflight.Add(-1)
+	return err
+}
+
+// enter returns the part that serves method, counting a call in flight
+// on it, which the caller ends with p.inflight.Add(-1).
+func (r *Router) enter(method string) (*routerPart, error) {
 	for {
 		p := (*r.route.Load())[method]
 		if p == nil {
-			return native.Errorf(native.CodeUnimplemented, "gateway: no backend serves endpoint %s", clip.Quote(method))
+			return nil, native.Errorf(native.CodeUnimplemented, "gateway: no backend serves endpoint %s", clip.Quote(method))
 		}
 		// Counted before removed is read: an Update that removes p sets
 		// removed after it stores the new table, then waits for inflight
@@ -139,10 +151,37 @@ func (r *Router) Call(ctx context.Context, method string, req, resp any, opts ..
 			p.inflight.Add(-1)
 			continue
 		}
-		err := p.b.Call(ctx, method, req, resp, opts...)
-		p.inflight.Add(-1)
-		return err
+		return p, nil
 	}
+}
+
+// valueInfo is valueBackend's: the Router takes values for the endpoints
+// of its in-process backends.
+func (r *Router) valueInfo(endpoint string) (native.ValueInfo, bool) {
+	p := (*r.route.Load())[endpoint]
+	if p == nil {
+		return native.ValueInfo{}, false
+	}
+	vb, ok := p.b.(valueBackend)
+	if !ok {
+		return native.ValueInfo{}, false
+	}
+	return vb.valueInfo(endpoint)
+}
+
+// callValue is valueBackend's: native.ErrValueType when the endpoint's
+// backend is not (or no longer) one in this process.
+func (r *Router) callValue(ctx context.Context, endpoint string, req any, opts ...native.CallOption) (any, error) {
+	p, err := r.enter(endpoint)
+	if err != nil {
+		return nil, err
+	}
+	defer p.inflight.Add(-1)
+	vb, ok := p.b.(valueBackend)
+	if !ok {
+		return nil, native.ErrValueType
+	}
+	return vb.callValue(ctx, endpoint, req, opts...)
 }
 
 // Schema describes every backend and returns their merged schema. A

@@ -40,7 +40,14 @@ func (lc *LocalClient) Close() error { return nil }
 // handler runs in the caller's goroutine; a response stream is read from
 // the handler's reader directly, and closing it cancels the handler's
 // context and closes the handler's reader if it is an io.Closer.
-func (lc *LocalClient) Call(ctx context.Context, method string, req, resp any, opts ...CallOption) (err error) {
+func (lc *LocalClient) Call(ctx context.Context, method string, req, resp any, opts ...CallOption) error {
+	_, err := lc.call(ctx, method, req, resp, false, opts)
+	return err
+}
+
+// call is Call, and CallValue when value is set: req is then the request
+// value, resp is nil, and the response value is returned.
+func (lc *LocalClient) call(ctx context.Context, method string, req, resp any, value bool, opts []CallOption) (out any, err error) {
 	// The call's state, its options and its callInfo in one allocation
 	// (each on its own cost a unary call two more).
 	l := new(localCall)
@@ -48,18 +55,31 @@ func (lc *LocalClient) Call(ctx context.Context, method string, req, resp any, o
 	for _, op := range opts {
 		op.applyCall(o)
 	}
-	kind, value, body := requestParts(req)
-	accept, rc, rr := responseKind(resp)
-	h, rejected := lc.s.admit(method, kind, accept)
-	if rejected != nil {
-		return rejected
+	var (
+		kind, accept BodyKind = BodyJSON, BodyJSON
+		jsonPart     any      // the request's JSON part
+		body         io.Reader
+		rc           *io.ReadCloser
+		rr           *io.Reader
+	)
+	if !value {
+		kind, jsonPart, body = requestParts(req)
+		accept, rc, rr = responseKind(resp)
 	}
+	h, rejected := lc.s.admit(method, kind, accept)
+	if value && (rejected != nil || !h.takesValue(req)) {
+		return nil, ErrValueType
+	}
+	if rejected != nil {
+		return nil, rejected
+	}
+	l.value = value
 	tx, rx := messageParts(req, resp)
 	if kind.HasMessages() && tx == nil {
-		return Errorf(CodeInvalidArgument, "the Messages of the request for %q must be a *native.Sender[T], it is %T", method, req.(interface{ messages() any }).messages())
+		return nil, Errorf(CodeInvalidArgument, "the Messages of the request for %q must be a *native.Sender[T], it is %T", method, req.(interface{ messages() any }).messages())
 	}
 	if err := ctx.Err(); err != nil {
-		return contextError(ctx)
+		return nil, contextError(ctx)
 	}
 	hctx, cancel := context.WithCancelCause(ctx)
 	l.info = callInfo{endpoint: method, peer: "local", incoming: o.md.Clone(), rangeSpec: o.rangeSpec, ifRange: o.ifRange}
@@ -68,29 +88,34 @@ func (lc *LocalClient) Call(ctx context.Context, method string, req, resp any, o
 	var ls *localStream // a stream handed over ends the call itself
 	defer endLocalCall(&end, &ls, &err)
 	inv := invocation{body: body}
-	if h.reqType != nil {
-		data, err := encodeRequestJSON(value)
+	if value {
+		inv.req = req // CallValue's, handed over
+	} else if h.reqType != nil {
+		data, err := encodeRequestJSON(jsonPart)
 		if err != nil {
 			cancel(errCallDone)
-			return &Error{code: CodeInvalidArgument, msg: fmt.Sprintf("cannot encode the request for %q: %v", method, err), err: err}
+			return nil, &Error{code: CodeInvalidArgument, msg: fmt.Sprintf("cannot encode the request for %q: %v", method, err), err: err}
 		}
 		if int64(len(data)) > lc.s.cfg.lim.maxBodySize {
 			cancel(errCallDone)
-			return Errorf(CodeResourceExhausted, "request body of %q exceeds the limit of %d bytes", method, lc.s.cfg.lim.maxBodySize)
+			return nil, Errorf(CodeResourceExhausted, "request body of %q exceeds the limit of %d bytes", method, lc.s.cfg.lim.maxBodySize)
 		}
 		if inv.req, err = h.decode(data); err != nil {
 			cancel(errCallDone)
-			return err
+			return nil, err
 		}
 	}
 	l.ctx, l.hctx, l.cancel, l.h, l.inv, l.ci, l.resp, l.rc, l.rr, l.end = ctx, hctx, cancel, h, inv, ci, resp, rc, rr, end
 	if h.reqRecv != nil || h.respSend != nil {
 		end = nil // the call ends when its streams do, or Sender.Close
-		return lc.callMessages(l, tx, rx)
+		return nil, lc.callMessages(l, tx, rx)
 	}
 	herr := h.run(hctx, &l.inv, lc.s.cfg.logger, "local")
 	ls, err = l.answer(herr)
-	return err
+	if err != nil || !value {
+		return nil, err
+	}
+	return l.inv.resp, nil // CallValue's: the handler's value as it is
 }
 
 // localCall is one call of a LocalClient, between its handler's run and
@@ -102,6 +127,7 @@ type localCall struct {
 	inv       invocation
 	ci        *callInfo // &info
 	info      callInfo
+	value     bool // a CallValue call
 	o         callOpts
 	resp      any
 	rc        *io.ReadCloser
@@ -136,6 +162,9 @@ func (l *localCall) answer(err error) (*localStream, error) {
 		defer cancel(errCallDone)
 		if o.trailer != nil {
 			*o.trailer = ci.trailer
+		}
+		if l.value {
+			return nil, nil // CallValue takes inv.resp as it is
 		}
 		data, err := h.encodeResponse(&l.inv)
 		if err != nil {
