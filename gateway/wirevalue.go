@@ -639,9 +639,9 @@ func scalarZero(f *wireField, p unsafe.Pointer) bool {
 	case protoreflect.DoubleKind, protoreflect.Int64Kind, protoreflect.Uint64Kind:
 		return *(*uint64)(p) == 0
 	case protoreflect.Int32Kind:
-		return loadInt(f.size, p) == 0
+		return plaintype.LoadInt(f.size, p) == 0
 	}
-	return loadUint(f.size, p) == 0
+	return plaintype.LoadUint(f.size, p) == 0
 }
 
 // appendValue appends the value of the scalar of f at p, without a tag.
@@ -668,33 +668,7 @@ func (f *wireField) appendValue(b []byte, p unsafe.Pointer) ([]byte, bool) {
 		}
 		return protowire.AppendFixed64(b, math.Float64bits(v)), true
 	case protoreflect.Int32Kind, protoreflect.Int64Kind:
-		return protowire.AppendVarint(b, uint64(loadInt(f.size, p))), true
+		return protowire.AppendVarint(b, uint64(plaintype.LoadInt(f.size, p))), true
 	}
-	return protowire.AppendVarint(b, loadUint(f.size, p)), true
-}
-
-// loadInt returns the int of size bytes at p.
-func loadInt(size uintptr, p unsafe.Pointer) int64 {
-	switch size {
-	case 1:
-		return int64(*(*int8)(p))
-	case 2:
-		return int64(*(*int16)(p))
-	case 4:
-		return int64(*(*int32)(p))
-	}
-	return *(*int64)(p)
-}
-
-// loadUint returns the uint of size bytes at p.
-func loadUint(size uintptr, p unsafe.Pointer) uint64 {
-	switch size {
-	case 1:
-		return uint64(*(*uint8)(p))
-	case 2:
-		return uint64(*(*uint16)(p))
-	case 4:
-		return uint64(*(*uint32)(p))
-	}
-	return *(*uint64)(p)
+	return protowire.AppendVarint(b, plaintype.LoadUint(f.size, p)), true
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/framegate/framegate/internal/bufpool"
 	"github.com/framegate/framegate/internal/jsonstr"
+	"github.com/framegate/framegate/internal/plaintype"
 )
 
 // marshalJSON is json.Marshal(v): through the plain codec when v is a
@@ -67,11 +68,11 @@ func appendPlainValue(b []byte, t *plainType, p unsafe.Pointer) ([]byte, bool) {
 	case plainBool:
 		return strconv.AppendBool(b, *(*bool)(p)), true
 	case plainInt:
-		return strconv.AppendInt(b, loadInt(t.Size, p), 10), true
+		return strconv.AppendInt(b, plaintype.LoadInt(t.Size, p), 10), true
 	case plainUint:
-		return strconv.AppendUint(b, loadUint(t.Size, p), 10), true
+		return strconv.AppendUint(b, plaintype.LoadUint(t.Size, p), 10), true
 	case plainFloat:
-		f := loadFloat(t.Size, p)
+		f := plaintype.LoadFloat(t.Size, p)
 		if math.IsNaN(f) || math.IsInf(f, 0) {
 			return b, false
 		}
@@ -141,37 +142,6 @@ func appendPlainValue(b []byte, t *plainType, p unsafe.Pointer) ([]byte, bool) {
 	return b, false
 }
 
-func loadInt(size uintptr, p unsafe.Pointer) int64 {
-	switch size {
-	case 1:
-		return int64(*(*int8)(p))
-	case 2:
-		return int64(*(*int16)(p))
-	case 4:
-		return int64(*(*int32)(p))
-	}
-	return *(*int64)(p)
-}
-
-func loadUint(size uintptr, p unsafe.Pointer) uint64 {
-	switch size {
-	case 1:
-		return uint64(*(*uint8)(p))
-	case 2:
-		return uint64(*(*uint16)(p))
-	case 4:
-		return uint64(*(*uint32)(p))
-	}
-	return *(*uint64)(p)
-}
-
-func loadFloat(size uintptr, p unsafe.Pointer) float64 {
-	if size == 4 {
-		return float64(*(*float32)(p))
-	}
-	return *(*float64)(p)
-}
-
 // plainEmpty is encoding/json's omitempty test: false, 0, "", a nil
 // pointer, an empty slice; a struct is never empty.
 func plainEmpty(t *plainType, p unsafe.Pointer) bool {
@@ -181,11 +151,11 @@ func plainEmpty(t *plainType, p unsafe.Pointer) bool {
 	case plainBool:
 		return !*(*bool)(p)
 	case plainInt:
-		return loadInt(t.Size, p) == 0
+		return plaintype.LoadInt(t.Size, p) == 0
 	case plainUint:
-		return loadUint(t.Size, p) == 0
+		return plaintype.LoadUint(t.Size, p) == 0
 	case plainFloat:
-		return loadFloat(t.Size, p) == 0
+		return plaintype.LoadFloat(t.Size, p) == 0
 	case plainStrings, plainSlice:
 		return reflect.NewAt(t.Go, p).Elem().Len() == 0
 	case plainPointer:

@@ -21,6 +21,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unsafe"
 )
 
 // Kind is what a Type is, and so how it is read and written.
@@ -223,4 +224,38 @@ func plainName(s string) bool {
 		}
 	}
 	return s != ""
+}
+
+// LoadInt returns the signed integer of size bytes (1, 2, 4 or 8) at p.
+func LoadInt(size uintptr, p unsafe.Pointer) int64 {
+	switch size {
+	case 1:
+		return int64(*(*int8)(p))
+	case 2:
+		return int64(*(*int16)(p))
+	case 4:
+		return int64(*(*int32)(p))
+	}
+	return *(*int64)(p)
+}
+
+// LoadUint returns the unsigned integer of size bytes (1, 2, 4 or 8) at p.
+func LoadUint(size uintptr, p unsafe.Pointer) uint64 {
+	switch size {
+	case 1:
+		return uint64(*(*uint8)(p))
+	case 2:
+		return uint64(*(*uint16)(p))
+	case 4:
+		return uint64(*(*uint32)(p))
+	}
+	return *(*uint64)(p)
+}
+
+// LoadFloat returns the float of size bytes (4 or 8) at p.
+func LoadFloat(size uintptr, p unsafe.Pointer) float64 {
+	if size == 4 {
+		return float64(*(*float32)(p))
+	}
+	return *(*float64)(p)
 }
