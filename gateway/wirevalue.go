@@ -60,7 +60,8 @@ type wireField struct {
 	size   uintptr        // of a scalar value or element
 	ptr    bool           // a Go pointer: an optional scalar, or a message
 	list   bool
-	elemGo reflect.Type // of a list's elements, or of a pointer's target
+	slice  reflect.Type // of a list: []E, E as the Go field declares it
+	elemGo reflect.Type // the target of a pointer (of a list's elements)
 	sub    *wireStruct  // of a message field
 }
 
@@ -104,7 +105,7 @@ func matchField(fc *fieldCodec, gf *plaintype.Field) (wireField, bool) {
 		if gt.Kind != plaintype.Slice && gt.Kind != plaintype.Strings {
 			return wf, false
 		}
-		wf.elemGo = gt.Elem.Go
+		wf.slice = reflect.SliceOf(gt.Elem.Go)
 		gt = gt.Elem
 	}
 	if gt.Kind == plaintype.Pointer {
@@ -252,7 +253,7 @@ func (r *wireReader) field(f *wireField, typ protowire.Type, b []byte, p unsafe.
 		}
 		switch {
 		case f.list:
-			s := reflect.NewAt(reflect.SliceOf(f.elemGo), p).Elem()
+			s := reflect.NewAt(f.slice, p).Elem()
 			if s.Len() == 0 {
 				s.Set(reflect.MakeSlice(s.Type(), 0, runLength(f.num, b)))
 			}
@@ -303,7 +304,7 @@ func (r *wireReader) field(f *wireField, typ protowire.Type, b []byte, p unsafe.
 		if count < 0 {
 			return -1
 		}
-		s := reflect.MakeSlice(reflect.SliceOf(f.elemGo), count, count)
+		s := reflect.MakeSlice(f.slice, count, count)
 		base := s.UnsafePointer()
 		for k := range count {
 			m := r.scalar(f, f.wt, v, unsafe.Add(base, uintptr(k)*f.size))
@@ -578,8 +579,8 @@ const binary64 = 10
 // appendMessages appends the elements of the list of structs (or of
 // pointers to structs) at p.
 func (f *wireField) appendMessages(b []byte, p unsafe.Pointer) ([]byte, bool) {
-	s := reflect.NewAt(reflect.SliceOf(f.elemGo), p).Elem()
-	base, step := s.UnsafePointer(), f.elemGo.Size()
+	s := reflect.NewAt(f.slice, p).Elem()
+	base, step := s.UnsafePointer(), f.slice.Elem().Size()
 	for k := range s.Len() {
 		ep := unsafe.Add(base, uintptr(k)*step)
 		if f.ptr {
@@ -598,7 +599,7 @@ func (f *wireField) appendMessages(b []byte, p unsafe.Pointer) ([]byte, bool) {
 // appendPacked appends the packed list of scalars at p, nothing when it is
 // empty.
 func (f *wireField) appendPacked(b []byte, p unsafe.Pointer) ([]byte, bool) {
-	s := reflect.NewAt(reflect.SliceOf(f.elemGo), p).Elem()
+	s := reflect.NewAt(f.slice, p).Elem()
 	if s.Len() == 0 {
 		return b, true
 	}
