@@ -71,16 +71,22 @@ func (m *method) valuesOf(vb valueBackend) *valueCodecs {
 }
 
 // maxWireFor is the longest request of ws whose JSON is certain to fit in
-// limit bytes. Each field the wire holds takes at least 2 of its bytes
-// (tag and value), and its JSON at most its name, 4 bytes of quotes,
-// colon and comma, and 20 of value (a number; a nested object's braces
-// take less, and a string's bytes are 6 at most each when escaped, of its
-// own bytes on the wire), so maxName+32 JSON bytes per wire byte is a
-// bound with room to spare; a packed number of 1 byte takes at most 4
-// ("127,"), an escaped string byte 6.
+// limit bytes. The JSON of an empty message is the zero value's, every
+// field written (ws.zero at most). Each scalar field the wire holds takes
+// at least 2 of its bytes (tag and value), and its JSON at most its name,
+// 4 bytes of quotes, colon and comma, and 20 of value (a number; a
+// string's bytes are 6 at most each when escaped, of its own bytes on the
+// wire), so maxName+32 JSON bytes per wire byte is a bound with room to
+// spare; a packed number of 1 byte takes at most 4 ("127,"). A message
+// set, or a list element, takes at least 2 wire bytes (tag and length)
+// and adds at most its zero value's JSON (maxZero), hence maxName + 32 +
+// maxZero per wire byte. It is -1 when not even the empty message fits.
 func maxWireFor(ws *wireStruct, limit int64) int {
-	k := int64(ws.maxName + 32)
-	return int(max(0, (limit-2)/k))
+	if limit < int64(ws.zero) {
+		return -1
+	}
+	k := int64(ws.maxName + 32 + ws.maxZero)
+	return int((limit - int64(ws.zero)) / k)
 }
 
 // methodValues is what a method holds for value calls (descriptor.go's

@@ -17,7 +17,7 @@ package gateway
 // proto kind, a bool other than 0 or 1, NaN, infinities and -0, invalid
 // UTF-8, a nil element in a list of pointers, and malformed bytes. A
 // request too large for its JSON to be certain to fit the backend's body
-// limit goes the JSON path too (valueCodecs.fits).
+// limit goes the JSON path too (maxWireFor).
 //
 // Types: the struct must be plain (package plaintype), and each of its
 // fields must match the proto field of the same JSON name: a scalar of the
@@ -48,6 +48,10 @@ type wireStruct struct {
 	typ     *plaintype.Type
 	fields  []wireField // by field number
 	maxName int         // the longest JSON member name in the tree
+	// zero bounds the length of the JSON path's JSON of the zero value,
+	// which writes every field (a scalar's zero, null, a nested struct's
+	// zero), and maxZero is the largest zero in the tree (maxWireFor).
+	zero, maxZero int
 }
 
 // wireField is one field of a wireStruct.
@@ -71,7 +75,7 @@ func buildWireStruct(mc *messageCodec, t *plaintype.Type) *wireStruct {
 	if mc == nil || t == nil || t.Kind != plaintype.Struct || len(mc.fields) != len(t.Fields) {
 		return nil
 	}
-	ws := &wireStruct{typ: t}
+	ws := &wireStruct{typ: t, zero: len("{}")}
 	for i := range mc.fields {
 		fc := &mc.fields[i]
 		j := slices.IndexFunc(t.Fields, func(f plaintype.Field) bool { return f.Name == fc.jsonName })
@@ -84,11 +88,18 @@ func buildWireStruct(mc *messageCodec, t *plaintype.Type) *wireStruct {
 			return nil
 		}
 		ws.maxName = max(ws.maxName, len(gf.Name))
+		zero := len("false") // the longest of false, null, "" and 0
 		if wf.sub != nil {
 			ws.maxName = max(ws.maxName, wf.sub.maxName)
+			ws.maxZero = max(ws.maxZero, wf.sub.maxZero)
+			if !wf.ptr && !wf.list {
+				zero = wf.sub.zero
+			}
 		}
+		ws.zero += len(`"":,`) + len(gf.Name) + zero
 		ws.fields = append(ws.fields, wf)
 	}
+	ws.maxZero = max(ws.maxZero, ws.zero)
 	slices.SortFunc(ws.fields, func(a, b wireField) int { return int(a.num) - int(b.num) })
 	return ws
 }
@@ -531,7 +542,7 @@ func (ws *wireStruct) appendMessage(b []byte, p unsafe.Pointer) ([]byte, bool) {
 					continue
 				}
 			}
-			b, ok = f.appendSub(b, mp)
+			b, ok = f.appendSub(b, mp, !f.ptr)
 		case f.list && f.kind == protoreflect.StringKind:
 			for _, s := range *(*[]string)(fp) {
 				if !utf8.ValidString(s) {
@@ -560,13 +571,19 @@ func (ws *wireStruct) appendMessage(b []byte, p unsafe.Pointer) ([]byte, bool) {
 }
 
 // appendSub appends the message field f holding the struct at p: its tag,
-// its length and its fields.
-func (f *wireField) appendSub(b []byte, p unsafe.Pointer) ([]byte, bool) {
+// its length and its fields; nothing when omitEmpty is set and no field
+// is written, as the JSON path leaves a struct value field that is not
+// optional unset when its message would be empty.
+func (f *wireField) appendSub(b []byte, p unsafe.Pointer, omitEmpty bool) ([]byte, bool) {
+	tag := len(b)
 	b = protowire.AppendTag(b, f.num, protowire.BytesType)
 	start := len(b)
 	b, ok := f.sub.appendMessage(b, p)
 	if !ok {
 		return b, false
+	}
+	if omitEmpty && len(b) == start {
+		return b[:tag], true
 	}
 	var n [binary64]byte
 	size := protowire.AppendVarint(n[:0], uint64(len(b)-start))
@@ -589,7 +606,7 @@ func (f *wireField) appendMessages(b []byte, p unsafe.Pointer) ([]byte, bool) {
 			}
 		}
 		var ok bool
-		if b, ok = f.appendSub(b, ep); !ok {
+		if b, ok = f.appendSub(b, ep, false); !ok {
 			return b, false
 		}
 	}
