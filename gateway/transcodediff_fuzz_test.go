@@ -568,6 +568,20 @@ func jsonValues(data []byte, vals []jsontext.Value) []jsontext.Value {
 	return vals
 }
 
+// seedTail returns the tail of wire bytes for a seed that runs without the
+// fuzzer: nothing, wild bytes of a message of md, or random bytes.
+func seedTail(r *rand.Rand, seed uint64, md protoreflect.MessageDescriptor) []byte {
+	switch seed % 3 {
+	case 1:
+		return wildWire(r, md, 0)
+	case 2:
+		tail := make([]byte, r.Intn(8))
+		r.Read(tail)
+		return tail
+	}
+	return nil
+}
+
 // FuzzTranscodeDiff checks the direct transcoders against the message
 // path: schemaSeed picks the schema (hand-written or random), msgSeed the
 // generated and wild messages; tail is appended to their wire bytes and
@@ -610,17 +624,10 @@ func TestTranscodeDiffRandom(t *testing.T) {
 			st.refused++
 			continue
 		}
-		// A tail: nothing, another message's wild bytes (unknown fields
-		// and wrong wire types for this one), or random bytes.
+		// A tail of another message: unknown fields and wrong wire types
+		// for this one.
 		r := rand.New(rand.NewSource(int64(seed)))
-		var tail []byte
-		switch seed % 3 {
-		case 1:
-			tail = wildWire(r, ds.codecs[r.Intn(len(ds.codecs))].desc, 0)
-		case 2:
-			tail = make([]byte, r.Intn(8))
-			r.Read(tail)
-		}
+		tail := seedTail(r, seed, ds.codecs[r.Intn(len(ds.codecs))].desc)
 		jsonText := []byte(jsonOddValues[r.Intn(len(jsonOddValues))])
 		diffCase(t, &st, ds, seed, tail, jsonText)
 	}
