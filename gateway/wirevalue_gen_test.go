@@ -10,6 +10,7 @@ import (
 	"math/rand"
 	"reflect"
 	"strings"
+	"time"
 )
 
 // plainScalars are the scalar Go types a plain struct's fields may have.
@@ -18,6 +19,13 @@ var plainScalars = []reflect.Type{
 	reflect.TypeFor[int8](), reflect.TypeFor[int16](), reflect.TypeFor[int32](), reflect.TypeFor[int64](), reflect.TypeFor[int](),
 	reflect.TypeFor[uint8](), reflect.TypeFor[uint16](), reflect.TypeFor[uint32](), reflect.TypeFor[uint64](), reflect.TypeFor[uint](),
 	reflect.TypeFor[float32](), reflect.TypeFor[float64](),
+}
+
+// wvNoCodec are field types the wire codec has none for; nil is an int64
+// under `,string`.
+var wvNoCodec = []reflect.Type{
+	reflect.TypeFor[map[string]int64](), reflect.TypeFor[[]byte](), reflect.TypeFor[time.Time](),
+	reflect.TypeFor[[][]int32](), reflect.TypeFor[any](), reflect.TypeFor[[]*int32](), nil,
 }
 
 // wvEchoMsg is the bench's EchoMsg (bench/unary.go).
@@ -40,8 +48,11 @@ func randPlainType(r *rand.Rand, depth int) reflect.Type {
 		return reflect.TypeFor[wvEchoMsg]()
 	}
 	n := r.Intn(7)
-	if depth > 1 {
+	switch {
+	case depth > 1:
 		n = r.Intn(3)
+	case r.Intn(16) == 0:
+		n = 16 + r.Intn(49) // tags of 2 bytes, up to plaintype's 64 fields
 	}
 	used := map[string]bool{}
 	var fields []reflect.StructField
@@ -61,6 +72,13 @@ func randPlainType(r *rand.Rand, depth int) reflect.Type {
 			tag += ",omitempty"
 		case 1:
 			tag += ",omitzero"
+		}
+		if r.Intn(60) == 0 {
+			// What has no wire codec: the method takes the JSON path.
+			ft = wvNoCodec[r.Intn(len(wvNoCodec))]
+			if ft == nil {
+				ft, tag = reflect.TypeFor[int64](), name+",string"
+			}
 		}
 		fields = append(fields, reflect.StructField{Name: fmt.Sprintf("F%d", i), Type: ft, Tag: reflect.StructTag(`json:"` + tag + `"`)})
 	}
@@ -146,7 +164,15 @@ func randFill(r *rand.Rand, v reflect.Value, depth int) {
 			}
 		}
 		v.Set(s)
+	case reflect.Map:
+		v.Set(reflect.MakeMap(v.Type()))
+	case reflect.Interface:
+		v.Set(reflect.ValueOf(wvStrings[r.Intn(len(wvStrings))]))
 	case reflect.Struct:
+		if v.Type() == reflect.TypeFor[time.Time]() {
+			v.Set(reflect.ValueOf(time.Unix(r.Int63n(1<<34), 0).UTC()))
+			return
+		}
 		for i := range v.NumField() {
 			randFill(r, v.Field(i), depth+1)
 		}
