@@ -23,9 +23,11 @@ var (
 )
 
 // LocalClient calls a Server's handlers in process, with no frames and no
-// connection, through the same interface as Client. Requests and responses
-// still go through encoding/json, so a handler sees exactly what it would
+// connection, through the same interface as Client. Call's requests and
+// responses still go through JSON, so a handler sees exactly what it would
 // see remotely; streams are handed over as they are, without copies.
+// CallValue hands over request and response values themselves, for a
+// caller that builds them (the gateway, from protobuf).
 type LocalClient struct {
 	s *Server
 }
