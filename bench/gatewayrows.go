@@ -76,8 +76,8 @@ func init() {
 	registerRatio(ratio{name: "client-win16M/BDP gateway/grpc tcp", num: "gateway/grpc/tcp/client-win16M", den: "gateway/grpc/tcp"})
 	registerRatio(ratio{name: "gateway/grpc tcp 1MiB client-win16M", num: "gateway/grpc/tcp/client-win16M", den: "grpc/tcp/1MiB/client-win16M"})
 	registerRatio(ratio{name: "gateway-rest/raw tcp", num: "gateway/rest/tcp", den: "raw/tcp"})
-	registerRatio(ratio{name: "unary gateway/grpc 1", num: "unary/gateway-grpc/1", den: "unary/grpc/1"})
-	registerRatio(ratio{name: "unary gateway/grpc 16", num: "unary/gateway-grpc/16", den: "unary/grpc/16"})
+	registerRatio(ratio{name: "unary gateway/grpc 1", num: "unary/gateway-grpc/1", den: "unary/grpc/1", target: atLeast(0.9)})
+	registerRatio(ratio{name: "unary gateway/grpc 16", num: "unary/gateway-grpc/16", den: "unary/grpc/16", target: atLeast(0.9)})
 	// CPU per call, both ends, through the gateway against plain grpc-go.
 	registerRatio(ratio{name: "cpu unary gateway/grpc 1", num: "unary/gateway-grpc/1 cpu", den: "unary/grpc/1 cpu"})
 	registerRatio(ratio{name: "cpu unary gateway/grpc 16", num: "unary/gateway-grpc/16 cpu", den: "unary/grpc/16 cpu"})
