@@ -15,7 +15,8 @@ type Backend interface {
 }
 
 // Local returns a Backend that calls srv's handlers in this process, with
-// no frames and no sockets.
+// no frames and no sockets; unary gRPC calls of plain-struct endpoints
+// also skip JSON (native.LocalClient.CallValue).
 func Local(srv *native.Server) Backend {
 	return localBackend{LocalClient: native.NewLocalClient(srv), srv: srv}
 }

@@ -16,7 +16,12 @@
 // in one pass (wirejson.go), and a JSON answer becomes wire bytes in one
 // pass (jsonwire.go), both driven by the codec tables (codec.go). Uploads
 // and REST requests go through dynamicpb messages (decode.go, encode.go),
-// the path FuzzTranscodeDiff holds the direct one to.
+// the path FuzzTranscodeDiff holds the direct one to. A unary call of an
+// in-process backend (Local) whose request and response are plain Go
+// structs skips JSON altogether: the wire bytes are decoded straight into
+// the handler's struct and its answer encoded straight back
+// (wirevalue.go, native.LocalClient.CallValue); FuzzWireValue holds that
+// shortcut to the JSON path.
 //
 // The package depends on no tracing library. To trace calls through it,
 // give NewGRPCServer otelgrpc's stats handler, wrap HTTPHandler in
