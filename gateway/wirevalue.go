@@ -57,9 +57,8 @@ type wireField struct {
 	kind   protoreflect.Kind
 	wt     protowire.Type // of a scalar value or element
 	off    uintptr
-	goKind plaintype.Kind // of the value, or of a list's elements
-	size   uintptr        // of a scalar value or element
-	ptr    bool           // a Go pointer: an optional scalar, or a message
+	size   uintptr // of a scalar value or element
+	ptr    bool    // a Go pointer: an optional scalar, or a message
 	list   bool
 	slice  reflect.Type // of a list: []E, E as the Go field declares it
 	elemGo reflect.Type // the target of a pointer (of a list's elements)
@@ -123,7 +122,7 @@ func matchField(fc *fieldCodec, gf *plaintype.Field) (wireField, bool) {
 		wf.ptr, wf.elemGo = true, gt.Elem.Go
 		gt = gt.Elem
 	}
-	wf.goKind, wf.size = gt.Kind, gt.Size
+	wf.size = gt.Size
 	nk := fc.typ.kind
 	if wf.list {
 		nk = fc.typ.elem.kind
