@@ -22,6 +22,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"runtime/trace"
 	"strings"
 	"syscall"
 	"time"
@@ -44,6 +45,7 @@ type config struct {
 	rssChild  bool
 	cpuProf   string
 	memProf   string
+	traceOut  string
 }
 
 // segment is the size of one stream (one call) within a transfer: large
@@ -71,6 +73,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&cfg.rssChild, "rss-child", false, "internal: the peak-RSS row's child process")
 	fs.StringVar(&cfg.cpuProf, "cpuprofile", "", "write a CPU profile of the whole run to this file (use with -only)")
 	fs.StringVar(&cfg.memProf, "memprofile", "", "write an allocation profile of the whole run to this file (use with -only)")
+	fs.StringVar(&cfg.traceOut, "trace", "", "write an execution trace of the whole run to this file (use with -only; go tool trace reads it)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -232,8 +235,20 @@ func runBench(cfg *config, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// profiled runs f under the CPU and allocation profilers the flags ask for.
+// profiled runs f under the CPU and allocation profilers and the
+// execution tracer the flags ask for.
 func profiled(cfg *config, f func() error) error {
+	if cfg.traceOut != "" {
+		tf, err := os.Create(cfg.traceOut)
+		if err != nil {
+			return err
+		}
+		defer tf.Close()
+		if err := trace.Start(tf); err != nil {
+			return err
+		}
+		defer trace.Stop()
+	}
 	if cfg.memProf != "" {
 		runtime.MemProfileRate = 64 << 10
 	}
