@@ -246,6 +246,9 @@ func (c *Client) await(ctx context.Context, call *clientCall) (clientEvent, erro
 	}
 	for {
 		c.rr.waiters.Add(1)
+		if role != nil {
+			c.rr.waiting()
+		}
 		select {
 		case ev := <-call.events:
 			c.rr.waiters.Add(-1)

@@ -21,7 +21,7 @@ func NewClient(rwc io.ReadWriteCloser, opts ...Option) (*Client, error) {
 	c.cfg.clientWindows()
 	c.cfg.finish()
 	c.w.init(rwc, c.cfg.lim)
-	c.rr.init(clientIdleAfter)
+	c.rr.init(c.cfg.clientIdleAfter)
 	if err := c.w.handshake(&c.cfg, true); err != nil {
 		rwc.Close()
 		return nil, err

@@ -88,11 +88,24 @@ func (c *Client) readFailed(err error) {
 
 // parkRole parks the role; at once the reader's if the connection is
 // ending.
-func (c *Client) parkRole() {
+func (c *Client) parkRole() { c.rr.park(c.ending()) }
+
+// ending reports whether the connection is closing, going away or lost.
+func (c *Client) ending() bool {
 	c.mu.Lock()
-	ending := c.closing || c.goAway || c.err != nil
-	c.mu.Unlock()
-	c.rr.park(ending)
+	defer c.mu.Unlock()
+	return c.closing || c.goAway || c.err != nil
+}
+
+// leaveRole leaves the role for the stream's consumer that holds it
+// (readRole.leave); parks it at once for the reader if the connection is
+// ending.
+func (c *Client) leaveRole() {
+	if c.ending() {
+		c.rr.park(true)
+		return
+	}
+	c.rr.leave()
 }
 
 // readInline reads frames on the caller's goroutine, which holds the

@@ -27,5 +27,11 @@ func WithSharedFor(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.sharedFor = d })
 }
 
+// WithClientIdleAfter sets how long a client's reading role stays parked
+// before its reader goroutine takes it (role.go), for tests.
+func WithClientIdleAfter(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.clientIdleAfter = d })
+}
+
 // SharedQuantum is the largest DATA frame of a stream beside other calls.
 const SharedQuantum = sharedQuantum

@@ -386,7 +386,12 @@ func (r *recvWindow) consumed(n int64, window uint32) (inc int64) {
 // 4.4-13.6x (the tail is noisy: it is mostly the two cores the stream
 // keeps busy), and kept the stream at 0.83-0.86 of its throughput alone
 // (0.89-0.94 with 1 MiB; target 0.8); 256 KiB frames took the p99 to
-// 3.9-5.4x but the stream to 0.76-0.81.
+// 3.9-5.4x but the stream to 0.76-0.81. Since the consumer reads the DATA
+// ahead of a small call's answer itself (readRole.leave), 256 KiB frames
+// still keep the stream at only 0.76-0.84 (two runs of 3 rounds against
+// 0.84-0.96 with 512 KiB), and the p99 does not follow the frame size
+// alone: the slow calls wait for a thread the kernel does not run for up
+// to 4 ms, with CPU time to spare (bench/multiplexrows.go).
 //
 // A connection counts as shared for sharedFor (tests change it) after a
 // call started while another was in progress (markShared): small calls

@@ -37,6 +37,7 @@ type config struct {
 	hook             CallHook        // traces calls (callhook.go); nil for none
 	lendAfter        time.Duration   // server only: inline.go; tests set it (export_test.go)
 	sharedFor        time.Duration   // flow.go; tests set it (export_test.go)
+	clientIdleAfter  time.Duration   // client only: role.go; tests set it (export_test.go)
 	maxMessageSize   int64           // the largest message of a stream of messages
 }
 
@@ -130,6 +131,7 @@ func newConfig(opts []Option) config {
 		pingTimeout:      DefaultPingTimeout,
 		lendAfter:        lendAfter,
 		sharedFor:        sharedFor,
+		clientIdleAfter:  clientIdleAfter,
 	}
 	for _, o := range opts {
 		o.apply(&c)

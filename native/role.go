@@ -14,7 +14,9 @@ package native
 // The role is parked when its holder stops reading and someone may want it;
 // while parked for idleAfter without anyone taking it, the reader goroutine
 // takes it, so PINGs, WINDOW_UPDATEs, other calls' frames and a lost
-// connection are never left unread for long.
+// connection are never left unread for long. A stream's consumer that read
+// a payload of its own leaves the role for its next Read instead (leave):
+// the others take it only once it stayed away for awayGrace.
 
 import (
 	"sync"
@@ -44,6 +46,10 @@ const (
 type readRole struct {
 	role chan struct{} // capacity 1: holds the role while it is parked
 	wake chan struct{} // capacity 1: gives the role to the reader goroutine
+	away chan struct{} // capacity 1: holds the role while it is left (leave)
+
+	awayT     *time.Timer // parks a role left for longer than awayGrace
+	awayArmed atomic.Bool // awayT is set
 
 	idle      *time.Timer
 	idleAfter time.Duration
@@ -67,20 +73,100 @@ func (r *readRole) init(idleAfter time.Duration) {
 	r.wake = make(chan struct{}, 1)
 	r.idle = time.AfterFunc(time.Hour, r.onIdle)
 	r.idle.Stop()
+	r.away = make(chan struct{}, 1)
+	r.awayT = time.AfterFunc(time.Hour, r.onAway)
+	r.awayT.Stop()
 }
 
 // park parks the role its holder has, for a waiter or, once idle, the
 // reader goroutine; at once the reader's if the connection is ending.
 func (r *readRole) park(ending bool) {
 	r.role <- struct{}{}
+	r.armIdle()
+	if ending {
+		r.wakeReader()
+	}
+}
+
+// armIdle has the idle timer run if it does not.
+func (r *readRole) armIdle() {
 	r.idleMu.Lock()
 	if !r.idleArmed {
 		r.idleArmed = true
 		r.idle.Reset(r.idleAfter)
 	}
 	r.idleMu.Unlock()
-	if ending {
-		r.wakeReader()
+}
+
+// leave is park for a stream's consumer that read a payload of its own and
+// returns it: the role waits for the consumer's next Read (back), which in
+// a copy loop comes within microseconds, while the DATA ahead of anyone
+// else's frame is most likely the consumer's own. A waiter that took the
+// role parked at once read the stream's DATA into its buffer until its own
+// frame came, a copy more per byte, and took the consumer's turns: beside a
+// saturating download, a small call read up to a frame and the socket's
+// bytes for it. Now the consumer reads them straight into its own buffer
+// and hands the small call its answer. If the consumer stays away for
+// awayGrace while someone waits, the role is parked for them (onAway), and
+// the idle timer covers a consumer that never comes back.
+func (r *readRole) leave() {
+	r.away <- struct{}{}
+	r.armIdle()
+	if r.waiters.Load() > 0 {
+		r.armAway(true)
+	}
+}
+
+// awayGrace is how long a role left by a stream's consumer waits for it
+// while someone else waits for the role.
+const awayGrace = 50 * time.Microsecond
+
+// armAway has awayT fire awayGrace from now: always if again (the consumer
+// left the role again), else only if it is not set (a waiter came).
+func (r *readRole) armAway(again bool) {
+	if again || !r.awayArmed.Load() {
+		r.awayArmed.Store(true)
+		r.awayT.Reset(awayGrace)
+	}
+}
+
+// waiting is called by a waiter for the role once it counts among the
+// waiters: a role left away is parked for it within awayGrace. The leaver
+// checks the waiters after leaving, and the waiter the role after counting
+// itself, so one of them sees the other.
+func (r *readRole) waiting() {
+	if len(r.away) > 0 {
+		r.armAway(false)
+	}
+}
+
+// onAway is awayT's function: a role still left is parked for the waiters.
+func (r *readRole) onAway() {
+	r.awayArmed.Store(false)
+	select {
+	case <-r.away:
+		r.role <- struct{}{}
+	default:
+	}
+}
+
+// back takes the role back if it is still left.
+func (r *readRole) back() bool {
+	select {
+	case <-r.away:
+		r.takes.Add(1)
+		return true
+	default:
+		return false
+	}
+}
+
+// unleave parks a role left away: its consumer will not come back for it.
+func (r *readRole) unleave() {
+	select {
+	case <-r.away:
+		r.park(false)
+	default:
 	}
 }
 
@@ -112,10 +198,13 @@ func (r *readRole) onIdle() {
 	r.wakeReader()
 }
 
-// wakeReader gives the role to the reader goroutine if it is parked.
+// wakeReader gives the role to the reader goroutine if it is parked or
+// left.
 func (r *readRole) wakeReader() {
 	select {
 	case <-r.role:
+		r.handOver()
+	case <-r.away:
 		r.handOver()
 	default:
 	}
@@ -137,6 +226,7 @@ func (r *readRole) stop() {
 	r.idle.Stop()
 	r.idleArmed = false
 	r.idleMu.Unlock()
+	r.awayT.Stop()
 }
 
 // payload reads a frame's payload into the scratch buffer; the caller holds

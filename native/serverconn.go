@@ -195,6 +195,9 @@ func (c *serverConn) isOver() bool {
 // parkRole parks the role after a stream's reader read its own frame.
 func (c *serverConn) parkRole() { c.rr.park(false) }
 
+// leaveRole leaves the role for the request stream's reader that holds it.
+func (c *serverConn) leaveRole() { c.rr.leave() }
+
 // readOne reads one frame and handles it; see frameConn.
 func (c *serverConn) readOne(me *streamReader) (over bool) {
 	c.holder = me

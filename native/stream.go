@@ -30,6 +30,9 @@ type frameConn interface {
 	readFailed(err error)
 	// parkRole parks the role after its holder read its own frame.
 	parkRole()
+	// leaveRole leaves the role for its holder, a stream's consumer
+	// returning a payload of its own, to take back (readRole.leave).
+	leaveRole()
 }
 
 // errStreamClosed is returned by Read after Close.
@@ -186,8 +189,17 @@ func (s *streamReader) Read(p []byte) (int, error) {
 		var role chan struct{}
 		if s.inline {
 			role = s.rr.role
+			if s.rr.back() {
+				if n, err, done := s.readInline(p); done {
+					return n, err
+				}
+				continue
+			}
 		}
 		s.rr.waiters.Add(1)
+		if s.inline {
+			s.rr.waiting()
+		}
 		select {
 		case <-s.notify:
 			s.rr.waiters.Add(-1)
@@ -272,10 +284,11 @@ func (s *streamReader) readInline(p []byte) (int, error, bool) {
 			closed := s.closed
 			s.mu.Unlock()
 			s.credit(int64(m), inc)
-			s.conn.parkRole()
 			if closed {
+				s.conn.parkRole()
 				return m, s.sticky(), true
 			}
+			s.conn.leaveRole()
 			return m, nil, true
 		}
 		s.mu.Lock()
@@ -342,6 +355,9 @@ func (s *streamReader) Close() error {
 // abort is Close with the reason the consumer gave up (a cancelled
 // context); Read returns it from now on.
 func (s *streamReader) abort(reason error) {
+	if s.inline {
+		s.rr.unleave()
+	}
 	if s.stop(reason) && s.onAbort != nil {
 		s.onAbort(reason)
 	}
