@@ -41,9 +41,11 @@ func init() {
 		run: func(r *round) (float64, error) { return muxSmall(r, true) }})
 	register(contender{name: "mux/stream-alone", unit: "GiB/s", order: 602, run: muxStreamAlone})
 	register(contender{name: "mux/small-beside-upload", unit: "calls/s", order: 603, run: muxSmallBesideUpload})
+	register(contender{name: "mux/small-beside-other-conn", unit: "calls/s", order: 604, run: muxSmallOtherConn})
 	registerRatio(ratio{name: "mux small p99 beside/alone", num: "mux/small-beside-stream p99", den: "mux/small-alone p99", target: atMost(5)})
 	registerRatio(ratio{name: "mux stream beside/alone", num: "mux/small-beside-stream stream", den: "mux/stream-alone", target: atLeast(0.8)})
 	registerRatio(ratio{name: "mux small p99 beside-upload/alone", num: "mux/small-beside-upload p99", den: "mux/small-alone p99"})
+	registerRatio(ratio{name: "mux small p99 beside/other-conn", num: "mux/small-beside-stream p99", den: "mux/small-beside-other-conn p99"})
 }
 
 // smallEvery is the pace of the small calls.
@@ -79,6 +81,38 @@ func muxSmall(r *round, beside bool) (float64, error) {
 		}
 	}
 	return v, errors.Join(err, ns.close())
+}
+
+// muxSmallOtherConn is muxSmall beside the same endless download on
+// another connection, to another server: the machine as loaded as beside
+// the stream, nothing shared but the process. Against it, the p99 beside
+// the stream on the same connection is what sharing the connection costs;
+// against the calls alone, what the load costs too.
+func muxSmallOtherConn(r *round) (float64, error) {
+	ns, err := startNative("unix")
+	if err != nil {
+		return 0, err
+	}
+	other, err := startNative("unix")
+	if err != nil {
+		return 0, errors.Join(err, ns.close())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var rc io.ReadCloser
+	if err := other.client.Call(ctx, "Bench.Stream", &streamRequest{N: 1 << 50}, &rc); err != nil {
+		cancel()
+		return 0, errors.Join(err, other.close(), ns.close())
+	}
+	var streamed atomic.Int64
+	streamDone := make(chan error, 1)
+	go func() { streamDone <- drain(rc, &streamed) }()
+	time.Sleep(100 * time.Millisecond)
+	v, err := pacedCalls(r, ns.client, streamed.Load, "stream", true)
+	cancel()
+	if serr := <-streamDone; serr == nil {
+		err = errors.Join(err, errors.New("the endless stream ended"))
+	}
+	return v, errors.Join(err, other.close(), ns.close())
 }
 
 // pacedCalls makes a small call every smallEvery on c for the round's time
