@@ -12,10 +12,11 @@ import (
 	"github.com/framegate/framegate/native"
 )
 
-const backendAbout = `Run the demo file store (rooted at -data-dir) as a native server without a
-gateway: on -native-addr, or with -stdio on its stdin and stdout, for a
-gateway started with -backend exec:... (one process per connection; it
-exits when the connection ends). Logs go to stderr only.
+const backendAbout = `Run the demo file store (rooted at -data-dir) and its Echo service, as gw
+serve embeds them, as a native server without a gateway: on -native-addr,
+or with -stdio on its stdin and stdout, for a gateway started with
+-backend exec:... (one process per connection; it exits when the
+connection ends). Logs go to stderr only.
 
 -tls-cert and -tls-key turn on TLS; -client-ca requires client certificates.
 With -otlp-endpoint each call runs in a span (OpenTelemetry, sent over
@@ -88,6 +89,9 @@ func runBackend(args []string, sio *stdio) int {
 	srv := native.NewServer(append(tr.nativeOptions(), native.WithLogger(logger), native.WithReadTimeout(readTimeout), native.WithIdleTimeout(idleTimeout),
 		native.WithMaxConns(maxConns), native.WithMaxServerCalls(maxCalls))...)
 	if err := st.Register(srv); err != nil {
+		return fail(err)
+	}
+	if err := (store.Echo{}).Register(srv); err != nil {
 		return fail(err)
 	}
 	for name := range strings.SplitSeq(extra, ",") {

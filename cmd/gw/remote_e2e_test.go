@@ -212,6 +212,11 @@ func TestRemoteExecBackend(t *testing.T) {
 		t.Errorf("Watch through the exec backend: %s", out)
 	}
 
+	// The Echo service, as gw serve embeds it: a bidi stream of messages.
+	if out := grpcurlIn(t, strings.NewReader(`{"text":"hi"} {"text":"there"}`), "-plaintext", "-d", "@", grpcAddr, "native.Echo/Chat"); !strings.Contains(out, "\"seq\": \"2\",\n  \"text\": \"there\"") {
+		t.Errorf("Echo.Chat through the exec backend: %s", out)
+	}
+
 	// One process served it all: the connections multiplex.
 	pids := backendPIDs(gw)
 	if len(pids) != 1 {
