@@ -246,8 +246,12 @@ func (c *Client) await(ctx context.Context, call *clientCall) (clientEvent, erro
 	}
 	for {
 		c.rr.waiters.Add(1)
-		if role != nil {
-			c.rr.waiting()
+		if role != nil && c.rr.waiting() {
+			c.rr.waiters.Add(-1)
+			if ev, ok, err := c.readInline(ctx, call); ok || err != nil {
+				return ev, err
+			}
+			continue
 		}
 		select {
 		case ev := <-call.events:

@@ -48,8 +48,9 @@ type readRole struct {
 	wake chan struct{} // capacity 1: gives the role to the reader goroutine
 	away chan struct{} // capacity 1: holds the role while it is left (leave)
 
-	awayT     *time.Timer // parks a role left for longer than awayGrace
-	awayArmed atomic.Bool // awayT is set
+	awayT     *time.Timer  // parks a role left for longer than awayGrace
+	awayArmed atomic.Bool  // awayT is set
+	leftAt    atomic.Int64 // when the role was last left, since wireEpoch
 
 	idle      *time.Timer
 	idleAfter time.Duration
@@ -106,14 +107,15 @@ func (r *readRole) armIdle() {
 // frame came, a copy more per byte, and took the consumer's turns: beside a
 // saturating download, a small call read up to a frame and the socket's
 // bytes for it. Now the consumer reads them straight into its own buffer
-// and hands the small call its answer. If the consumer stays away for
-// awayGrace while someone waits, the role is parked for them (onAway), and
-// the idle timer covers a consumer that never comes back.
+// and hands the small call its answer. A consumer away for awayGrace has
+// its role taken by a waiter (waiting, onAway), and the idle timer covers a
+// consumer that never comes back.
 func (r *readRole) leave() {
+	r.leftAt.Store(int64(time.Since(wireEpoch)))
 	r.away <- struct{}{}
 	r.armIdle()
 	if r.waiters.Load() > 0 {
-		r.armAway(true)
+		r.armAway(awayGrace)
 	}
 }
 
@@ -121,23 +123,33 @@ func (r *readRole) leave() {
 // while someone else waits for the role.
 const awayGrace = 50 * time.Microsecond
 
-// armAway has awayT fire awayGrace from now: always if again (the consumer
-// left the role again), else only if it is not set (a waiter came).
-func (r *readRole) armAway(again bool) {
-	if again || !r.awayArmed.Load() {
-		r.awayArmed.Store(true)
-		r.awayT.Reset(awayGrace)
-	}
+// armAway has awayT fire after d.
+func (r *readRole) armAway(d time.Duration) {
+	r.awayArmed.Store(true)
+	r.awayT.Reset(d)
 }
 
 // waiting is called by a waiter for the role once it counts among the
-// waiters: a role left away is parked for it within awayGrace. The leaver
+// waiters. It takes a role left away for awayGrace already (took: the
+// waiter holds it), and has one left more recently parked for it when
+// its grace ends. The grace counts from the leaving, not the waiting: a
+// timer that short fires up to a millisecond late in a process otherwise
+// idle (the runtime's netpoller sleeps whole milliseconds), and a consumer
+// that writes what it read to a slow peer is away for long. The leaver
 // checks the waiters after leaving, and the waiter the role after counting
 // itself, so one of them sees the other.
-func (r *readRole) waiting() {
-	if len(r.away) > 0 {
-		r.armAway(false)
+func (r *readRole) waiting() (took bool) {
+	if len(r.away) == 0 {
+		return false
 	}
+	left := time.Since(wireEpoch) - time.Duration(r.leftAt.Load())
+	if left >= awayGrace {
+		return r.back()
+	}
+	if !r.awayArmed.Load() {
+		r.armAway(awayGrace - left)
+	}
+	return false
 }
 
 // onAway is awayT's function: a role still left is parked for the waiters.

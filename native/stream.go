@@ -197,8 +197,12 @@ func (s *streamReader) Read(p []byte) (int, error) {
 			}
 		}
 		s.rr.waiters.Add(1)
-		if s.inline {
-			s.rr.waiting()
+		if s.inline && s.rr.waiting() {
+			s.rr.waiters.Add(-1)
+			if n, err, done := s.readInline(p); done {
+				return n, err
+			}
+			continue
 		}
 		select {
 		case <-s.notify:
