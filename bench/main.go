@@ -238,32 +238,20 @@ func runBench(cfg *config, stdout, stderr io.Writer) error {
 // profiled runs f under the CPU and allocation profilers and the
 // execution tracer the flags ask for.
 func profiled(cfg *config, f func() error) error {
-	if cfg.traceOut != "" {
-		tf, err := os.Create(cfg.traceOut)
-		if err != nil {
-			return err
-		}
-		defer tf.Close()
-		if err := trace.Start(tf); err != nil {
-			return err
-		}
-		defer trace.Stop()
+	stopTrace, err := recordTo(cfg.traceOut, trace.Start, trace.Stop)
+	if err != nil {
+		return err
 	}
+	defer stopTrace()
 	if cfg.memProf != "" {
 		runtime.MemProfileRate = 64 << 10
 	}
-	if cfg.cpuProf != "" {
-		pf, err := os.Create(cfg.cpuProf)
-		if err != nil {
-			return err
-		}
-		defer pf.Close()
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopCPU, err := recordTo(cfg.cpuProf, pprof.StartCPUProfile, pprof.StopCPUProfile)
+	if err != nil {
+		return err
 	}
-	err := f()
+	defer stopCPU()
+	err = f()
 	if cfg.memProf != "" {
 		mf, merr := os.Create(cfg.memProf)
 		if merr == nil {
@@ -273,6 +261,24 @@ func profiled(cfg *config, f func() error) error {
 		err = errors.Join(err, merr)
 	}
 	return err
+}
+
+// recordTo starts a recorder (the tracer, the CPU profiler) writing to a
+// file at path, unless path is empty; the function returned stops it and
+// closes the file.
+func recordTo(path string, start func(io.Writer) error, stop func()) (func(), error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := start(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { stop(); f.Close() }, nil
 }
 
 // watchdog ends the process with every goroutine's stack if a row hangs (a

@@ -155,23 +155,11 @@ func (r *readRole) waiting() (took bool) {
 // onAway is awayT's function: a role still left is parked for the waiters.
 func (r *readRole) onAway() {
 	r.awayArmed.Store(false)
-	select {
-	case <-r.away:
-		r.role <- struct{}{}
-	default:
-	}
+	r.unleave()
 }
 
 // back takes the role back if it is still left.
-func (r *readRole) back() bool {
-	select {
-	case <-r.away:
-		r.takes.Add(1)
-		return true
-	default:
-		return false
-	}
-}
+func (r *readRole) back() bool { return r.takeFrom(r.away) }
 
 // unleave parks a role left away: its consumer will not come back for it.
 func (r *readRole) unleave() {
@@ -183,9 +171,12 @@ func (r *readRole) unleave() {
 }
 
 // take takes the parked role, if it is parked.
-func (r *readRole) take() bool {
+func (r *readRole) take() bool { return r.takeFrom(r.role) }
+
+// takeFrom takes the role from ch (role or away) if it is there.
+func (r *readRole) takeFrom(ch chan struct{}) bool {
 	select {
-	case <-r.role:
+	case <-ch:
 		r.takes.Add(1)
 		return true
 	default:

@@ -189,15 +189,9 @@ func (s *streamReader) Read(p []byte) (int, error) {
 		var role chan struct{}
 		if s.inline {
 			role = s.rr.role
-			if s.rr.back() {
-				if n, err, done := s.readInline(p); done {
-					return n, err
-				}
-				continue
-			}
 		}
 		s.rr.waiters.Add(1)
-		if s.inline && s.rr.waiting() {
+		if s.inline && (s.rr.back() || s.rr.waiting()) {
 			s.rr.waiters.Add(-1)
 			if n, err, done := s.readInline(p); done {
 				return n, err
