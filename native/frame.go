@@ -259,10 +259,16 @@ const readBufferSize = 16 << 10
 // connection's write mutex).
 type framer struct {
 	r    *bufio.Reader
-	w    io.Writer
-	lim  limits
-	rhdr [FrameHeaderLen]byte
-	wbuf []byte // assembles small frames so each goes out in one Write
+	back putBack   // bytes read ahead and given back: r reads them first
+	vec  vecReader // reads the transport into several buffers; nil if it cannot
+	// inHand is the bytes of the next frame's payload that readTail read
+	// into its consumer's buffer (readRole.ownData takes them).
+	inHand uint32
+	iov    [3][]byte
+	w      io.Writer
+	lim    limits
+	rhdr   [FrameHeaderLen]byte
+	wbuf   []byte // assembles small frames so each goes out in one Write
 	// peerMax is the largest payload the peer accepts.
 	peerMax uint32
 	// inBytes counts the bytes read from the transport (heartbeat.go).
@@ -271,14 +277,17 @@ type framer struct {
 
 func newFramer(rw io.ReadWriter, lim limits) *framer {
 	f := &framer{w: rw, lim: lim}
-	f.r = bufio.NewReaderSize(countingReader{rw, &f.inBytes}, readBufferSize)
+	f.readFrom(rw, newReadv(rw))
 	return f
 }
 
 // readFrom makes the framer read through r, which reads the transport (a
-// reader that sets deadlines, say).
-func (f *framer) readFrom(r io.Reader) {
-	f.r = bufio.NewReaderSize(countingReader{r, &f.inBytes}, readBufferSize)
+// reader that sets deadlines, say), and vec, which reads it into several
+// buffers at once (nil: it cannot).
+func (f *framer) readFrom(r io.Reader, vec vecReader) {
+	f.back.src = countingReader{r, &f.inBytes}
+	f.r = bufio.NewReaderSize(&f.back, readBufferSize)
+	f.vec = vec
 }
 
 // frameBuffered reports whether a whole frame has arrived in the read

@@ -66,6 +66,7 @@ type readRole struct {
 	scratch []byte        // payload buffer for small frames
 	pend    *streamReader // a DATA payload its consumer read in part
 	pendN   uint32        // the bytes of it still unread
+	took    uint32        // bytes of pend's frame its consumer holds already (framer.readTail)
 }
 
 func (r *readRole) init(idleAfter time.Duration) {
@@ -256,16 +257,22 @@ func (r *readRole) settle(fr *framer, me *streamReader) error {
 
 // ownData takes a DATA frame of n bytes for s, whose consumer holds the
 // role: the payload is left for it to read straight into its buffer (pend),
-// or discarded, its credit given back, if s was given up.
+// or discarded, its credit given back, if s was given up. The first bytes
+// of it may be in the consumer's buffer already (framer.readTail): they are
+// its own (took), or dropped with the rest.
 func (r *readRole) ownData(w *wire, s *streamReader, n uint32) error {
+	have := w.fr.takeInHand()
 	live, err := s.accept(n)
 	if err != nil {
 		return err
 	}
 	if !live {
 		w.consumed(int64(n))
-		return w.fr.discard(n)
+		return w.fr.discard(n - have)
 	}
-	r.pend, r.pendN = s, n
+	r.took = have
+	if have < n {
+		r.pend, r.pendN = s, n-have
+	}
 	return nil
 }

@@ -3,22 +3,9 @@ package native
 import (
 	"errors"
 	"io"
-	"net"
 	"os"
 	"syscall"
 )
-
-// sendfileConn returns the raw socket of a transport that can take
-// sendfile(2): a TCP or unix stream socket.
-func sendfileConn(rwc io.ReadWriteCloser) (syscall.RawConn, bool) {
-	switch rwc.(type) {
-	case *net.TCPConn, *net.UnixConn:
-	default:
-		return nil, false
-	}
-	rc, err := rwc.(syscall.Conn).SyscallConn()
-	return rc, err == nil
-}
 
 // sendFile sends n bytes of f (the file behind src) as DATA frames written
 // with sendfile, then the trailer, as sendStream does with reads.

@@ -8,8 +8,6 @@ import (
 	"syscall"
 )
 
-func sendfileConn(io.ReadWriteCloser) (syscall.RawConn, bool) { return nil, false }
-
 func (w *wire) sendFile(*half, syscall.RawConn, io.Reader, *os.File, int64, func() Metadata) (int64, error, error) {
 	panic("unreachable")
 }

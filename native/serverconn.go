@@ -95,9 +95,13 @@ func newServerConn(s *Server, rwc io.ReadWriteCloser) *serverConn {
 	c.w.init(rwc, s.cfg.lim)
 	c.rr.init(serverIdleAfter)
 	if dc, ok := rwc.(interface{ SetReadDeadline(time.Time) error }); ok && s.cfg.readTimeout > 0 {
-		c.rd = &deadlineReader{r: rwc, conn: dc, d: s.cfg.readTimeout}
+		c.rd = &deadlineReader{r: rwc, vec: c.w.fr.vec, conn: dc, d: s.cfg.readTimeout}
 		c.rd.idle.Store(true)
-		c.w.fr.readFrom(c.rd)
+		var vec vecReader
+		if c.rd.vec != nil {
+			vec = c.rd
+		}
+		c.w.fr.readFrom(c.rd, vec)
 	}
 	if nc, ok := rwc.(net.Conn); ok && nc.RemoteAddr() != nil {
 		c.peer = nc.RemoteAddr().String()
@@ -359,25 +363,47 @@ func (c *serverConn) teardown(err error) error {
 // (idle).
 type deadlineReader struct {
 	r    io.Reader
+	vec  vecReader // r's vectored reader, if any
 	conn interface{ SetReadDeadline(time.Time) error }
 	d    time.Duration
 	idle atomic.Bool
 }
 
 func (r *deadlineReader) Read(p []byte) (int, error) {
-	var dl time.Time
-	idle := r.idle.Load()
-	if !idle {
-		dl = time.Now().Add(r.d)
-	}
-	if err := r.conn.SetReadDeadline(dl); err != nil {
+	idle, err := r.arm()
+	if err != nil {
 		return 0, err
 	}
 	n, err := r.r.Read(p)
+	r.got(n, idle)
+	return n, err
+}
+
+func (r *deadlineReader) readVec(bufs [][]byte) (int, error) {
+	idle, err := r.arm()
+	if err != nil {
+		return 0, err
+	}
+	n, err := r.vec.readVec(bufs)
+	r.got(n, idle)
+	return n, err
+}
+
+// arm sets the read deadline of the next read: none while idle.
+func (r *deadlineReader) arm() (idle bool, err error) {
+	var dl time.Time
+	idle = r.idle.Load()
+	if !idle {
+		dl = time.Now().Add(r.d)
+	}
+	return idle, r.conn.SetReadDeadline(dl)
+}
+
+// got notes a read of n bytes made while idle or not.
+func (r *deadlineReader) got(n int, idle bool) {
 	if n > 0 && idle {
 		r.idle.Store(false) // the rest of this frame is due within d
 	}
-	return n, err
 }
 
 func (r *deadlineReader) timeoutError() error {

@@ -264,7 +264,7 @@ func (s *streamReader) readInline(p []byte) (int, error, bool) {
 	rr, fr := s.rr, s.w.fr
 	for {
 		if rr.pend == s {
-			m, err := fr.r.Read(p[:min(len(p), int(rr.pendN))])
+			m, ahead, err := fr.readTail(p, rr.pendN, s.call, !s.w.shared())
 			if rr.pendN -= uint32(m); rr.pendN == 0 {
 				rr.pend = nil
 			}
@@ -273,6 +273,16 @@ func (s *streamReader) readInline(p []byte) (int, error, bool) {
 				s.end(truncated(err))
 				s.conn.readFailed(cutPayload(FrameHeader{Type: TypeData, Call: s.call}, err))
 				return 0, truncated(err), true
+			}
+			if ahead > 0 {
+				// The next frame is a DATA frame of this stream whose first
+				// bytes follow the tail in p: handle its header now, so
+				// that they are this Read's.
+				if s.conn.readOne(s) {
+					return m, nil, true // the connection is over
+				}
+				m += int(rr.took)
+				rr.took = 0
 			}
 			s.mu.Lock()
 			var inc int64

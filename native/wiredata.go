@@ -16,7 +16,7 @@ import (
 // writing: errHalfClosed when the half was ended by an RST, or the
 // connection's write error.
 func (w *wire) sendStream(hf *half, src io.Reader, trailerMD func() Metadata) (sent int64, srcErr, err error) {
-	if rc, ok := sendfileConn(w.rwc); ok {
+	if rc, ok := socketOf(w.rwc); ok {
 		if f, n, ok := fileRange(src); ok {
 			return w.sendFile(hf, rc, src, f, n, trailerMD)
 		}

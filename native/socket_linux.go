@@ -1,0 +1,87 @@
+package native
+
+import (
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"unsafe"
+)
+
+// socketOf returns the raw socket of a TCP or unix stream transport, which
+// can take sendfile(2) and readv(2).
+func socketOf(rwc io.Reader) (syscall.RawConn, bool) {
+	switch rwc.(type) {
+	case *net.TCPConn, *net.UnixConn:
+	default:
+		return nil, false
+	}
+	rc, err := rwc.(syscall.Conn).SyscallConn()
+	return rc, err == nil
+}
+
+// socketReadv reads a socket into several buffers with one readv(2),
+// waiting in the netpoller as the socket's Read does (its read deadline
+// holds). It keeps its iovecs and callback, so a read allocates nothing.
+type socketReadv struct {
+	rc    syscall.RawConn
+	iov   [3]syscall.Iovec
+	k     int
+	n     int
+	errno syscall.Errno
+	fn    func(fd uintptr) bool
+}
+
+// newReadv returns a vectored reader of rwc's socket, or nil if rwc is not
+// a socket.
+func newReadv(rwc io.Reader) vecReader {
+	rc, ok := socketOf(rwc)
+	if !ok {
+		return nil
+	}
+	s := &socketReadv{rc: rc}
+	s.fn = s.read
+	return s
+}
+
+func (s *socketReadv) read(fd uintptr) bool {
+	for {
+		r, _, e := syscall.Syscall(syscall.SYS_READV, fd, uintptr(unsafe.Pointer(&s.iov[0])), uintptr(s.k))
+		switch e {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false // wait until readable
+		}
+		s.n, s.errno = int(r), e
+		return true
+	}
+}
+
+// readVec reads into bufs in order, as one read: it returns when at least
+// one byte arrived, like Read. A closed peer is io.EOF.
+func (s *socketReadv) readVec(bufs [][]byte) (int, error) {
+	s.k = 0
+	for _, b := range bufs {
+		if len(b) > 0 && s.k < len(s.iov) {
+			s.iov[s.k].Base = &b[0]
+			s.iov[s.k].SetLen(len(b))
+			s.k++
+		}
+	}
+	if s.k == 0 {
+		return 0, nil
+	}
+	s.n, s.errno = 0, 0
+	err := s.rc.Read(s.fn)
+	clear(s.iov[:]) // the buffers are the caller's again
+	switch {
+	case err != nil:
+		return 0, err
+	case s.errno != 0:
+		return 0, os.NewSyscallError("readv", s.errno)
+	case s.n == 0:
+		return 0, io.EOF
+	}
+	return s.n, nil
+}
