@@ -36,15 +36,20 @@ const maxReadAhead = DefaultStreamChunkSize
 // framer, is read next.
 // Everything else read past the tail (another frame; what follows a DATA
 // frame shorter than what arrived) is given back, to be read again through
-// the framer: a copy more of those bytes. So the caller reads across only
-// while its connection's calls do not overlap (across): beside another
-// stream, that stream's DATA would follow the tail as often as not.
+// the framer: a copy more of those bytes. So the caller reads a payload
+// past the header only while its connection's calls do not overlap
+// (across): beside another stream, that stream's DATA would follow the tail
+// as often as not. Otherwise the read takes the tail and the next header
+// only, which spares the framer's fill all the same.
 func (f *framer) readTail(p []byte, n uint32, call uint32, across bool) (m, ahead int, err error) {
-	if !across || f.vec == nil || int(n) >= len(p) || f.r.Buffered() > 0 || len(f.back.b) > 0 {
+	if f.vec == nil || int(n) >= len(p) || f.r.Buffered() > 0 || len(f.back.b) > 0 {
 		m, err = f.r.Read(p[:min(len(p), int(n))])
 		return m, 0, err
 	}
 	past := p[n:min(len(p), int(n)+maxReadAhead)]
+	if !across {
+		past = past[:0]
+	}
 	f.iov = [3][]byte{p[:n], f.rhdr[:], past}
 	got, err := f.vec.readVec(f.iov[:])
 	f.iov = [3][]byte{}

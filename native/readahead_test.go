@@ -81,8 +81,8 @@ func frameScript(script []byte) (wire, mine []byte, others []string) {
 // consumeWithTails reads the frames of wire as a stream's consumer and the
 // reading role do: call 1's payloads with readTail into buffers of the sizes
 // in bufSizes (cycled), taking the bytes read ahead as readRole.ownData
-// does, the other frames whole.
-func consumeWithTails(t *testing.T, fr *framer, bufSizes []int) (mine []byte, others []string) {
+// does, the other frames whole. across is readTail's.
+func consumeWithTails(t *testing.T, fr *framer, bufSizes []int, across bool) (mine []byte, others []string) {
 	t.Helper()
 	k := 0
 	for {
@@ -111,11 +111,11 @@ func consumeWithTails(t *testing.T, fr *framer, bufSizes []int) (mine []byte, ot
 		for pend := h.Length - have; pend > 0; {
 			p := make([]byte, max(1, bufSizes[k%len(bufSizes)]))
 			k++
-			m, ahead, err := fr.readTail(p, pend, 1, true)
+			m, ahead, err := fr.readTail(p, pend, 1, across)
 			if err != nil {
 				t.Fatalf("readTail: %v", err)
 			}
-			if m > int(pend) || (ahead > 0 && m != int(pend)) {
+			if m > int(pend) || (ahead > 0 && (m != int(pend) || !across)) {
 				t.Fatalf("readTail of %d bytes: m %d, ahead %d", pend, m, ahead)
 			}
 			mine = append(mine, p[:m+ahead]...)
@@ -130,16 +130,17 @@ func consumeWithTails(t *testing.T, fr *framer, bufSizes []int) (mine []byte, ot
 // whatever the consumer's buffers.
 func FuzzReadTail(f *testing.F) {
 	// Reads of 12 bytes (a header), then 56 KiB: each tail is read with
-	// all that follows it.
-	f.Add([]byte{0, 10, 0, 10, 2, 3, 3, 0, 1, 200}, []byte{12, 255}, []byte{255})
-	f.Add([]byte{0, 255, 1, 255, 0, 1}, []byte{12, 255}, []byte{255})   // DATA after DATA
-	f.Add([]byte{0, 20, 2, 20, 0, 20}, []byte{12, 255}, []byte{255})    // another call's DATA after the tail
-	f.Add([]byte{0, 20, 3, 0, 0, 20}, []byte{12, 255}, []byte{255})     // a PING after the tail
-	f.Add([]byte{0, 20, 0, 20}, []byte{12, 145, 5, 255}, []byte{255})   // a header cut short
-	f.Add([]byte{0, 1, 0, 1, 0, 1, 0, 1}, []byte{12, 255}, []byte{255}) // short frames: what follows is given back
-	f.Add([]byte{0, 200, 1, 100, 2, 50, 0, 30}, []byte{7, 100, 3}, []byte{40, 1, 250})
+	// all that follows it (across), or with the next header only.
+	f.Add([]byte{0, 10, 0, 10, 2, 3, 3, 0, 1, 200}, []byte{12, 255}, []byte{255}, true)
+	f.Add([]byte{0, 255, 1, 255, 0, 1}, []byte{12, 255}, []byte{255}, true)   // DATA after DATA
+	f.Add([]byte{0, 20, 2, 20, 0, 20}, []byte{12, 255}, []byte{255}, true)    // another call's DATA after the tail
+	f.Add([]byte{0, 20, 3, 0, 0, 20}, []byte{12, 255}, []byte{255}, true)     // a PING after the tail
+	f.Add([]byte{0, 20, 0, 20}, []byte{12, 145, 5, 255}, []byte{255}, true)   // a header cut short
+	f.Add([]byte{0, 1, 0, 1, 0, 1, 0, 1}, []byte{12, 255}, []byte{255}, true) // short frames: what follows is given back
+	f.Add([]byte{0, 200, 1, 100, 2, 50, 0, 30}, []byte{7, 100, 3}, []byte{40, 1, 250}, true)
+	f.Add([]byte{0, 20, 0, 20, 2, 20, 0, 20}, []byte{12, 255}, []byte{255}, false) // tail and header only
 	lim := limits{maxFramePayload: 4 << 10, maxHeaderSize: 1 << 10}
-	f.Fuzz(func(t *testing.T, script, steps, bufs []byte) {
+	f.Fuzz(func(t *testing.T, script, steps, bufs []byte, across bool) {
 		script = script[:min(len(script), 128)]
 		wire, mine, others := frameScript(script)
 		var stepSizes, bufSizes []int
@@ -155,7 +156,7 @@ func FuzzReadTail(f *testing.F) {
 		conn := &chunkedConn{data: wire, steps: stepSizes}
 		fr := newFramer(conn, lim)
 		fr.vec = conn
-		gotMine, gotOthers := consumeWithTails(t, fr, bufSizes)
+		gotMine, gotOthers := consumeWithTails(t, fr, bufSizes, across)
 		if !bytes.Equal(gotMine, mine) {
 			t.Fatalf("the stream read %d bytes, want %d (first difference at %d)", len(gotMine), len(mine), firstDiff(gotMine, mine))
 		}
