@@ -24,6 +24,7 @@ func socketOf(rwc io.Reader) (syscall.RawConn, bool) {
 // waiting in the netpoller as the socket's Read does (its read deadline
 // holds). It keeps its iovecs and callback, so a read allocates nothing.
 type socketReadv struct {
+	conn  net.Conn // for errors, as its Read reports them
 	rc    syscall.RawConn
 	iov   [3]syscall.Iovec
 	k     int
@@ -39,7 +40,7 @@ func newReadv(rwc io.Reader) vecReader {
 	if !ok {
 		return nil
 	}
-	s := &socketReadv{rc: rc}
+	s := &socketReadv{conn: rwc.(net.Conn), rc: rc}
 	s.fn = s.read
 	return s
 }
@@ -59,7 +60,8 @@ func (s *socketReadv) read(fd uintptr) bool {
 }
 
 // readVec reads into bufs in order, as one read: it returns when at least
-// one byte arrived, like Read. A closed peer is io.EOF.
+// one byte arrived, like Read. A closed peer is io.EOF; other errors are
+// *net.OpError, as from Read.
 func (s *socketReadv) readVec(bufs [][]byte) (int, error) {
 	s.k = 0
 	for _, b := range bufs {
@@ -77,11 +79,13 @@ func (s *socketReadv) readVec(bufs [][]byte) (int, error) {
 	clear(s.iov[:]) // the buffers are the caller's again
 	switch {
 	case err != nil:
-		return 0, err
 	case s.errno != 0:
-		return 0, os.NewSyscallError("readv", s.errno)
+		err = os.NewSyscallError("readv", s.errno)
 	case s.n == 0:
 		return 0, io.EOF
+	default:
+		return s.n, nil
 	}
-	return s.n, nil
+	la := s.conn.LocalAddr()
+	return 0, &net.OpError{Op: "read", Net: la.Network(), Source: la, Addr: s.conn.RemoteAddr(), Err: err}
 }

@@ -42,8 +42,10 @@ func TestSocketReadv(t *testing.T) {
 		t.Fatalf("readVec = %d, %v: %q %q %q", n, err, x, y, z[:3])
 	}
 	b.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
-	if _, err := v.readVec([][]byte{x}); !errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatalf("readVec past the deadline: %v, want a deadline error", err)
+	_, err = v.readVec([][]byte{x})
+	var op *net.OpError
+	if !errors.Is(err, os.ErrDeadlineExceeded) || !errors.As(err, &op) || op.Op != "read" {
+		t.Fatalf("readVec past the deadline: %v, want a read *net.OpError for the deadline", err)
 	}
 	b.SetReadDeadline(time.Time{})
 	a.Close()
