@@ -39,13 +39,17 @@ func init() {
 		run: func(r *round) (float64, error) { return muxSmall(r, false) }})
 	register(contender{name: "mux/small-beside-stream", unit: "calls/s", order: 601,
 		run: func(r *round) (float64, error) { return muxSmall(r, true) }})
-	register(contender{name: "mux/stream-alone", unit: "GiB/s", order: 602, run: muxStreamAlone})
+	register(contender{name: "mux/stream-alone", unit: "GiB/s", order: 602,
+		run: func(r *round) (float64, error) { return muxStreams(r, 1) }})
+	register(contender{name: "mux/two-streams", unit: "GiB/s", order: 605,
+		run: func(r *round) (float64, error) { return muxStreams(r, 2) }})
 	register(contender{name: "mux/small-beside-upload", unit: "calls/s", order: 603, run: muxSmallBesideUpload})
 	register(contender{name: "mux/small-beside-other-conn", unit: "calls/s", order: 604, run: muxSmallOtherConn})
 	registerRatio(ratio{name: "mux small p99 beside/alone", num: "mux/small-beside-stream p99", den: "mux/small-alone p99", target: atMost(5)})
 	registerRatio(ratio{name: "mux stream beside/alone", num: "mux/small-beside-stream stream", den: "mux/stream-alone", target: atLeast(0.8)})
 	registerRatio(ratio{name: "mux small p99 beside-upload/alone", num: "mux/small-beside-upload p99", den: "mux/small-alone p99"})
 	registerRatio(ratio{name: "mux small p99 beside/other-conn", num: "mux/small-beside-stream p99", den: "mux/small-beside-other-conn p99"})
+	registerRatio(ratio{name: "mux two-streams/stream-alone", num: "mux/two-streams", den: "mux/stream-alone"})
 }
 
 // smallEvery is the pace of the small calls.
@@ -210,26 +214,54 @@ func drain(rc io.ReadCloser, n *atomic.Int64) error {
 	}
 }
 
-// muxStreamAlone is the download of muxSmall alone, for as long.
-func muxStreamAlone(r *round) (float64, error) {
+// muxStreams runs n endless downloads on one Client for as long as muxSmall
+// runs, and returns their GiB/s together. With n > 1 it records "fairness":
+// the bytes of the download that moved least over those of the one that
+// moved most (1: an even split). One download is muxSmall's alone; two are
+// the gateway's case, where the downloads of many clients share the one
+// connection to a backend.
+func muxStreams(r *round, n int) (float64, error) {
 	ns, err := startNative("unix")
 	if err != nil {
 		return 0, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	var rc io.ReadCloser
-	if err := ns.client.Call(ctx, "Bench.Stream", &streamRequest{N: 1 << 50}, &rc); err != nil {
-		cancel()
-		return 0, errors.Join(err, ns.close())
+	streamed := make([]atomic.Int64, n)
+	done := make(chan error, n)
+	for i := range n {
+		var rc io.ReadCloser
+		if err := ns.client.Call(ctx, "Bench.Stream", &streamRequest{N: 1 << 50}, &rc); err != nil {
+			cancel()
+			for range i {
+				<-done
+			}
+			return 0, errors.Join(err, ns.close())
+		}
+		go func() { done <- drain(rc, &streamed[i]) }()
 	}
-	var streamed atomic.Int64
-	done := make(chan error, 1)
-	go func() { done <- drain(rc, &streamed) }()
 	time.Sleep(100 * time.Millisecond)
-	s0, t0 := streamed.Load(), time.Now()
+	start := make([]int64, n)
+	for i := range streamed {
+		start[i] = streamed[i].Load()
+	}
+	t0 := time.Now()
 	time.Sleep(max(r.cfg.minTime, time.Second))
-	el, moved := time.Since(t0), streamed.Load()-s0
+	el := time.Since(t0)
+	var total, least, most int64
+	for i := range streamed {
+		m := streamed[i].Load() - start[i]
+		total += m
+		if i == 0 || m < least {
+			least = m
+		}
+		most = max(most, m)
+	}
 	cancel()
-	<-done
-	return float64(moved) / (1 << 30) / el.Seconds(), ns.close()
+	for range n {
+		<-done
+	}
+	if n > 1 && most > 0 {
+		r.record("fairness", "x", float64(least)/float64(most))
+	}
+	return float64(total) / (1 << 30) / el.Seconds(), ns.close()
 }
