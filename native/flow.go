@@ -305,7 +305,7 @@ func (w *wire) enqueue(add func(q []byte) []byte, flush bool) {
 	w.ctrlPending.Store(true)
 	w.ctrlMu.Unlock()
 	if flush && w.wl.tryLock() {
-		go w.unlock()
+		w.unlockNoWait()
 	}
 }
 
@@ -322,23 +322,75 @@ var errControlFlood = &Error{code: CodeResourceExhausted, msg: fmt.Sprintf(
 func (w *wire) unlock() {
 	for {
 		if w.ctrlPending.Load() {
-			w.ctrlMu.Lock()
-			b := w.ctrl
-			w.ctrl, w.spare = w.spare[:0], nil
-			w.ctrlFrames = 0
-			w.ctrlPending.Store(false)
-			w.ctrlMu.Unlock()
+			b := w.takeQueued()
 			w.writeLocked(b)
-			w.ctrlMu.Lock()
-			if w.spare == nil && cap(b) <= 4<<10 {
-				w.spare = b[:0]
-			}
-			w.ctrlMu.Unlock()
+			w.recycle(b)
 		}
 		w.wl.unlock()
 		if !w.ctrlPending.Load() || !w.wl.tryLock() {
 			return
 		}
+	}
+}
+
+// unlockNoWait is unlock for a goroutine that must not wait for the
+// transport (writeControl says why): it writes the queued frames only as
+// far as the transport takes them at once, and leaves the rest, with the
+// lock, to a new goroutine. On a socket the frames almost always go at
+// once: a consumer's WINDOW_UPDATE then costs no goroutine, whose start
+// woke an idle thread, which then slept in the netpoller and took every
+// later wake-up of the stream's goroutines, a thread hand-off each (bench
+// -trace of native/unix: Ps started 800-1271 times over 2 GiB with the
+// goroutines, 187-197 with windows too large for any update).
+func (w *wire) unlockNoWait() {
+	for {
+		if w.tw == nil {
+			go w.unlock()
+			return
+		}
+		if w.ctrlPending.Load() {
+			b := w.takeQueued()
+			if n, done := w.tryWriteLocked(b); !done {
+				go func() {
+					w.writeLocked(b[n:])
+					w.recycle(b)
+					w.unlock()
+				}()
+				return
+			}
+			w.recycle(b)
+		}
+		w.wl.unlock()
+		if !w.ctrlPending.Load() || !w.wl.tryLock() {
+			return
+		}
+	}
+}
+
+// tryWriter writes as much of b as the transport takes at once, without
+// waiting for room: n < len(b) with a nil error says it is full.
+type tryWriter interface {
+	tryWrite(b []byte) (n int, err error)
+}
+
+// takeQueued takes the queued frames, to be written; recycle gives their
+// buffer back.
+func (w *wire) takeQueued() []byte {
+	w.ctrlMu.Lock()
+	defer w.ctrlMu.Unlock()
+	b := w.ctrl
+	w.ctrl, w.spare = w.spare[:0], nil
+	w.ctrlFrames = 0
+	w.ctrlPending.Store(false)
+	return b
+}
+
+// recycle keeps b, written, for the queue, unless it grew large.
+func (w *wire) recycle(b []byte) {
+	w.ctrlMu.Lock()
+	defer w.ctrlMu.Unlock()
+	if w.spare == nil && cap(b) <= 4<<10 {
+		w.spare = b[:0]
 	}
 }
 

@@ -10,7 +10,7 @@ import (
 
 // socketOf returns the raw socket of a TCP or unix stream transport, which
 // can take sendfile(2) and readv(2).
-func socketOf(rwc io.Reader) (syscall.RawConn, bool) {
+func socketOf(rwc any) (syscall.RawConn, bool) {
 	switch rwc.(type) {
 	case *net.TCPConn, *net.UnixConn:
 	default:
@@ -88,4 +88,62 @@ func (s *socketReadv) readVec(bufs [][]byte) (int, error) {
 	}
 	la := s.conn.LocalAddr()
 	return 0, &net.OpError{Op: "read", Net: la.Network(), Source: la, Addr: s.conn.RemoteAddr(), Err: err}
+}
+
+// socketTryWrite writes to a socket with one write(2) that never waits for
+// room.
+type socketTryWrite struct {
+	conn  net.Conn // for errors, as its Write reports them
+	rc    syscall.RawConn
+	b     []byte
+	n     int
+	errno syscall.Errno
+	fn    func(fd uintptr) bool
+}
+
+// newTryWriter returns a writer of rwc's socket that never waits, or nil
+// if rwc is not a socket.
+func newTryWriter(rwc io.Writer) tryWriter {
+	rc, ok := socketOf(rwc)
+	if !ok {
+		return nil
+	}
+	s := &socketTryWrite{conn: rwc.(net.Conn), rc: rc}
+	s.fn = s.write
+	return s
+}
+
+func (s *socketTryWrite) write(fd uintptr) bool {
+	for {
+		r, _, e := syscall.Syscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&s.b[0])), uintptr(len(s.b)))
+		switch e {
+		case syscall.EINTR:
+			continue
+		case 0:
+			s.n = int(r)
+		case syscall.EAGAIN:
+		default:
+			s.errno = e
+		}
+		return true // never wait
+	}
+}
+
+// tryWrite writes as much of b as the socket takes now: n < len(b) with a
+// nil error says it is full. Errors are *net.OpError, as from Write.
+func (s *socketTryWrite) tryWrite(b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	s.b, s.n, s.errno = b, 0, 0
+	err := s.rc.Write(s.fn)
+	s.b = nil
+	if err == nil && s.errno != 0 {
+		err = os.NewSyscallError("write", s.errno)
+	}
+	if err != nil {
+		la := s.conn.LocalAddr()
+		return s.n, &net.OpError{Op: "write", Net: la.Network(), Source: la, Addr: s.conn.RemoteAddr(), Err: err}
+	}
+	return s.n, nil
 }

@@ -56,3 +56,62 @@ func TestSocketReadv(t *testing.T) {
 		t.Fatal("newReadv of a reader that is not a socket is not nil")
 	}
 }
+
+// TestSocketTryWrite writes a unix socket without waiting: until it is
+// full, then less than asked with no error, then on once the peer read;
+// after the peer closed, a write *net.OpError.
+func TestSocketTryWrite(t *testing.T) {
+	l, err := net.Listen("unix", filepath.Join(t.TempDir(), "s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	a, err := net.Dial("unix", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	w := newTryWriter(a)
+	if w == nil {
+		t.Fatal("newTryWriter of a unix socket is nil")
+	}
+	chunk := make([]byte, 64<<10)
+	total := 0
+	for {
+		n, err := w.tryWrite(chunk)
+		if err != nil {
+			t.Fatalf("tryWrite after %d bytes: %v", total, err)
+		}
+		total += n
+		if n < len(chunk) {
+			break // full
+		}
+		if total > 64<<20 {
+			t.Fatal("the socket took 64 MiB without filling up")
+		}
+	}
+	if n, err := w.tryWrite(chunk); n != 0 || err != nil {
+		t.Fatalf("tryWrite on a full socket = %d, %v; want 0, nil", n, err)
+	}
+	if _, err := io.ReadFull(b, make([]byte, total)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := w.tryWrite([]byte("more")); n != 4 || err != nil {
+		t.Fatalf("tryWrite once read = %d, %v; want 4, nil", n, err)
+	}
+	b.Close()
+	var op *net.OpError
+	for range 3 { // the first write after the close may still succeed
+		if _, err = w.tryWrite([]byte("x")); err != nil {
+			break
+		}
+	}
+	if !errors.As(err, &op) || op.Op != "write" {
+		t.Fatalf("tryWrite after the peer closed: %v, want a write *net.OpError", err)
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"syscall"
 )
 
-func socketOf(io.Reader) (syscall.RawConn, bool) { return nil, false }
+func socketOf(any) (syscall.RawConn, bool) { return nil, false }
 
 func newReadv(io.Reader) vecReader { return nil }
+
+func newTryWriter(io.Writer) tryWriter { return nil }

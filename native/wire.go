@@ -21,6 +21,7 @@ type wire struct {
 
 	wl   writeLock // serialises writes; guards werr and every half's open flag
 	werr error     // sticky write error
+	tw   tryWriter // writes what the transport takes at once; nil if it cannot
 
 	// Control frames queued by writeControl, written by the next holder of
 	// wl as it lets go (unlock).
@@ -59,6 +60,7 @@ type wire struct {
 func (w *wire) init(rwc io.ReadWriteCloser, lim limits) {
 	w.rwc = rwc
 	w.fr = newFramer(rwc, lim)
+	w.tw = newTryWriter(rwc)
 	w.flowCond.L = &w.flowMu
 }
 
@@ -167,10 +169,29 @@ func (w *wire) writeLocked(b []byte) error {
 		return w.werr
 	}
 	if err := w.fr.write(b); err != nil {
-		w.werr = &Error{code: CodeUnavailable, msg: "write failed: " + err.Error(), err: err}
-		return w.werr
+		return w.writeFailed(err)
 	}
 	return nil
+}
+
+// tryWriteLocked writes as much of b as the transport takes at once; the
+// caller holds wl. done is false if the rest, b[n:], is still to write.
+func (w *wire) tryWriteLocked(b []byte) (n int, done bool) {
+	if w.werr != nil {
+		return 0, true // as writeLocked: the frames are lost with the connection
+	}
+	n, err := w.tw.tryWrite(b)
+	if err != nil {
+		w.writeFailed(err)
+		return n, true
+	}
+	return n, n == len(b)
+}
+
+// writeFailed makes err the connection's sticky write error.
+func (w *wire) writeFailed(err error) error {
+	w.werr = &Error{code: CodeUnavailable, msg: "write failed: " + err.Error(), err: err}
+	return w.werr
 }
 
 // writeFrame writes one frame of a call's half, if the half is still open;
