@@ -319,19 +319,7 @@ var errControlFlood = &Error{code: CodeResourceExhausted, msg: fmt.Sprintf(
 // unlock lets go of the write lock, writing the queued control frames
 // first; one queued after that is written now if the lock is free (else by
 // its next holder).
-func (w *wire) unlock() {
-	for {
-		if w.ctrlPending.Load() {
-			b := w.takeQueued()
-			w.writeLocked(b)
-			w.recycle(b)
-		}
-		w.wl.unlock()
-		if !w.ctrlPending.Load() || !w.wl.tryLock() {
-			return
-		}
-	}
-}
+func (w *wire) unlock() { w.letGo(true) }
 
 // unlockNoWait is unlock for a goroutine that must not wait for the
 // transport (writeControl says why): it writes the queued frames only as
@@ -342,15 +330,16 @@ func (w *wire) unlock() {
 // later wake-up of the stream's goroutines, a thread hand-off each (bench
 // -trace of native/unix: Ps started 800-1271 times over 2 GiB with the
 // goroutines, 187-197 with windows too large for any update).
-func (w *wire) unlockNoWait() {
+func (w *wire) unlockNoWait() { w.letGo(false) }
+
+// letGo is unlock if wait, else unlockNoWait.
+func (w *wire) letGo(wait bool) {
 	for {
-		if w.tw == nil {
-			go w.unlock()
-			return
-		}
 		if w.ctrlPending.Load() {
 			b := w.takeQueued()
-			if n, done := w.tryWriteLocked(b); !done {
+			if wait {
+				w.writeLocked(b)
+			} else if n, done := w.tryWriteLocked(b); !done {
 				go func() {
 					w.writeLocked(b[n:])
 					w.recycle(b)

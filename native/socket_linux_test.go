@@ -14,21 +14,7 @@ import (
 // buffers in order, a read returns what arrived, a read deadline holds, and
 // the peer's close is io.EOF.
 func TestSocketReadv(t *testing.T) {
-	l, err := net.Listen("unix", filepath.Join(t.TempDir(), "s"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	a, err := net.Dial("unix", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := l.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a, b := unixPair(t)
 	v := newReadv(b)
 	if v == nil {
 		t.Fatal("newReadv of a unix socket is nil")
@@ -61,21 +47,7 @@ func TestSocketReadv(t *testing.T) {
 // full, then less than asked with no error, then on once the peer read;
 // after the peer closed, a write *net.OpError.
 func TestSocketTryWrite(t *testing.T) {
-	l, err := net.Listen("unix", filepath.Join(t.TempDir(), "s"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	a, err := net.Dial("unix", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := l.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a, b := unixPair(t)
 	w := newTryWriter(a)
 	if w == nil {
 		t.Fatal("newTryWriter of a unix socket is nil")
@@ -106,6 +78,7 @@ func TestSocketTryWrite(t *testing.T) {
 	}
 	b.Close()
 	var op *net.OpError
+	var err error
 	for range 3 { // the first write after the close may still succeed
 		if _, err = w.tryWrite([]byte("x")); err != nil {
 			break
@@ -114,4 +87,26 @@ func TestSocketTryWrite(t *testing.T) {
 	if !errors.As(err, &op) || op.Op != "write" {
 		t.Fatalf("tryWrite after the peer closed: %v, want a write *net.OpError", err)
 	}
+}
+
+// unixPair returns the two ends of a unix socket connection, closed when
+// the test ends.
+func unixPair(t *testing.T) (net.Conn, net.Conn) {
+	t.Helper()
+	l, err := net.Listen("unix", filepath.Join(t.TempDir(), "s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	a, err := net.Dial("unix", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	b, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return a, b
 }

@@ -7,38 +7,36 @@ import (
 	"time"
 )
 
-// fullAfter is a transport's non-waiting writer that takes room bytes in
-// all, then is full; the transport's Write takes the rest.
+// fullAfter is a transport whose writes that do not wait (tryWrite) take
+// room bytes in all, then find it full; its Write takes the rest.
 type fullAfter struct {
+	mu   sync.Mutex
 	room int
-	out  *lockedBuffer
+	out  bytes.Buffer
 }
 
 func (f *fullAfter) tryWrite(b []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	n := min(len(b), f.room)
 	f.room -= n
-	f.out.Write(b[:n])
-	return n, nil
+	return f.out.Write(b[:n])
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+func (f *fullAfter) Write(p []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.out.Write(p)
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
+func (f *fullAfter) Read(p []byte) (int, error) { select {} }
+func (f *fullAfter) Close() error               { return nil }
 
-func (l *lockedBuffer) Read(p []byte) (int, error) { select {} }
-func (l *lockedBuffer) Close() error               { return nil }
-
-func (l *lockedBuffer) bytes() []byte {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return bytes.Clone(l.b.Bytes())
+// written is what the transport took so far.
+func (f *fullAfter) written() []byte {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return bytes.Clone(f.out.Bytes())
 }
 
 // TestControlFramesWithoutWaiting queues control frames as a connection's
@@ -47,10 +45,10 @@ func (l *lockedBuffer) bytes() []byte {
 // is free once all are out.
 func TestControlFramesWithoutWaiting(t *testing.T) {
 	for _, room := range []int{1 << 20, 20, 0} {
-		out := &lockedBuffer{}
+		out := &fullAfter{room: room}
 		var w wire
 		w.init(out, limits{maxFramePayload: 1 << 10})
-		w.tw = &fullAfter{room: room, out: out}
+		w.tw = out
 		var want []byte
 		for i := range 3 {
 			h := FrameHeader{Type: TypeWindow, Call: uint32(i + 1)}
@@ -59,9 +57,9 @@ func TestControlFramesWithoutWaiting(t *testing.T) {
 			w.writeControl(h, p)
 		}
 		deadline := time.Now().Add(5 * time.Second)
-		for !bytes.Equal(out.bytes(), want) {
+		for !bytes.Equal(out.written(), want) {
 			if time.Now().After(deadline) {
-				t.Fatalf("room %d: the transport got %x, want %x", room, out.bytes(), want)
+				t.Fatalf("room %d: the transport got %x, want %x", room, out.written(), want)
 			}
 			time.Sleep(time.Millisecond)
 		}

@@ -175,10 +175,14 @@ func (w *wire) writeLocked(b []byte) error {
 }
 
 // tryWriteLocked writes as much of b as the transport takes at once; the
-// caller holds wl. done is false if the rest, b[n:], is still to write.
+// caller holds wl. done is false if the rest, b[n:], is still to write:
+// all of it where the transport cannot write without waiting.
 func (w *wire) tryWriteLocked(b []byte) (n int, done bool) {
-	if w.werr != nil {
+	switch {
+	case w.werr != nil:
 		return 0, true // as writeLocked: the frames are lost with the connection
+	case w.tw == nil:
+		return 0, false
 	}
 	n, err := w.tw.tryWrite(b)
 	if err != nil {
