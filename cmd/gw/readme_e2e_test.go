@@ -59,8 +59,9 @@ func TestREADME(t *testing.T) {
 	// The collector of the tracing example.
 	col := newOTLPCollector(t)
 	ports["4318"] = port(t, strings.TrimPrefix(col.URL, "http://"))
-	for _, p := range []string{"7071", "9091", "8081", "9092", "8082", "9093", "8083", "8084", "9094", "8085", "7074", "9095", "8086"} {
-		ports[p] = freePort(t)
+	readmePorts := []string{"7071", "9091", "8081", "9092", "8082", "9093", "8083", "8084", "9094", "8085", "7074", "9095", "8086"}
+	for i, q := range freePorts(t, len(readmePorts)) {
+		ports[readmePorts[i]] = q
 	}
 	rewrite := func(s string) string {
 		s = regexp.MustCompile(`(localhost|127\.0\.0\.1):(\d{4})\b`).ReplaceAllStringFunc(s, func(m string) string {
@@ -267,13 +268,20 @@ func port(t *testing.T, addr string) string {
 	return p
 }
 
-// freePort returns a port that was free a moment ago.
-func freePort(t *testing.T) string {
+// freePorts returns n distinct ports that were free a moment ago. The
+// listeners stay open until all are chosen: one closed before the next
+// was opened could hand the same port out twice (it did, and a README
+// example's two processes then fought over one port).
+func freePorts(t *testing.T, n int) []string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	var ps []string
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		ps = append(ps, port(t, l.Addr().String()))
 	}
-	defer l.Close()
-	return port(t, l.Addr().String())
+	return ps
 }
