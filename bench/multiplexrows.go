@@ -11,16 +11,16 @@ package main
 // it can would measure the CPU the two share on this 2-core machine, not the
 // connection.
 //
-// The p99 beside the stream measures the machine's kernel as much as the
-// connection. On the 2-vCPU VM of development (Linux 6.18, HZ=250,
-// PREEMPT_NONE) a thread the stream's threads share a CPU with waits up to
-// 4 ms to run: perf sched latency over 2 s of mux/stream-alone or
-// mux/small-beside-stream gives the process a max run-queue delay of
-// 4.2-4.4 ms, with the process using about one CPU of the two; over
-// mux/small-alone, 0.22 ms. -trace writes an execution trace with a region
-// per small call: the slowest 1% spent such a 4 ms in one state (Running
-// without a syscall, or one read syscall) on one goroutine, the caller's or
-// the one reading its answer.
+// The p99 beside the stream is mostly the stream's DATA frame being
+// written when a call's answer is ready (native/flow.go, sharedQuantum).
+// The kernel adds its share: on the 2-vCPU VM of development (Linux 6.18,
+// HZ=250) a thread can wait on one CPU's run queue for most of a tick
+// while the other CPU idles (perf sched timehist: 6.9 ms, the other CPU
+// idle for 7 ms meanwhile), behind the thread carrying the stream, which
+// rarely sleeps. mux/small-beside-other-conn has the same load on another
+// connection, so the two p99s tell the connection's share from the
+// machine's. -trace writes an execution trace with a region per small
+// call.
 
 import (
 	"context"
@@ -128,8 +128,8 @@ func muxSmallOtherConn(r *round) (float64, error) {
 // machine under the same load, with no connection involved. On an idle
 // process it is the runtime's timer granularity (its netpoller sleeps whole
 // milliseconds: about 1.1 ms); beside a stream it is scheduling, and on the
-// VM of development it was 5.5-5.7 ms beside the stream against calls whose
-// own p99 was 0.44-1.8 ms.
+// VM of development it was 5.5-8.8 ms beside the stream, against calls whose
+// own p99 was 0.3-0.4 ms.
 func pacedCalls(r *round, c *native.Client, moved func() int64, name string, record bool) (float64, error) {
 	d := max(r.cfg.minTime, time.Second)
 	var lats, wakes []time.Duration

@@ -412,27 +412,28 @@ func (r *recvWindow) consumed(n int64, window uint32) (inc int64) {
 }
 
 // While the connection carries calls beside a stream, the stream's DATA
-// frames are at most sharedQuantum bytes. A small call's response waits for
-// the DATA frame being written and then for the peer to read it and what
-// the socket holds before it: with 1 MiB frames that was most of its wait
-// beside a saturating download (bench mux/small-beside-stream: p50 240 µs
-// against 40 µs alone, of which 185 µs between the handler's return and
-// the response reaching the client). A stream alone keeps its whole chunks,
-// which stream faster: smaller frames cost a stream alone on a unix
-// socketpair about a tenth of its GiB/s at 256 KiB (native/raw unix
-// 0.84-0.86 against 0.88-0.89) and a fifth at 128 KiB. Beside the small
-// calls, with the builds alternated (bench -only '^mux/', 3 runs of 3-5
-// rounds, run medians): 512 KiB frames took the small calls' p50 from
-// 237-256 µs to 163-180, their p99 from 5.5-10.1x their p99 alone to
-// 4.4-13.6x (the tail is noisy: it is mostly the two cores the stream
-// keeps busy), and kept the stream at 0.83-0.86 of its throughput alone
-// (0.89-0.94 with 1 MiB; target 0.8); 256 KiB frames took the p99 to
-// 3.9-5.4x but the stream to 0.76-0.81. Since the consumer reads the DATA
-// ahead of a small call's answer itself (readRole.leave), 256 KiB frames
-// still keep the stream at only 0.76-0.84 (two runs of 3 rounds against
-// 0.84-0.96 with 512 KiB), and the p99 does not follow the frame size
-// alone: the slow calls wait for a thread the kernel does not run for up
-// to 4 ms, with CPU time to spare (bench/multiplexrows.go).
+// frames are at most sharedQuantum bytes. A small call's answer waits for
+// the DATA frame being written as it arrives, then for the peer to read
+// what the socket holds before it. How long that one frame takes sets the
+// small calls' tail: on the VM of development, bench -trace of
+// mux/small-beside-stream with 512 KiB frames showed 41-53 write(2)s of
+// over half a millisecond (up to 1.8 ms) in 2 s, and the slowest 1% of the
+// calls were answers waiting for the write lock through one of them. The
+// same calls beside the same load on another connection
+// (mux/small-beside-other-conn) had a p99 of 190-290 µs.
+//
+// Measured on this code with the builds alternated (bench -only of
+// mux/small-alone, mux/small-beside-stream and mux/stream-alone, runs of
+// 3-5 rounds; the figures are run medians of the small calls' p99 beside
+// the stream over their p99 alone, and of the stream's GiB/s beside them
+// over its GiB/s alone):
+//   - 512 KiB: 4.8-12.6x, 0.77-0.99 (six runs)
+//   - 192 KiB: 2.7-5.4x, 0.74-0.81 (four runs)
+//   - 128 KiB: 1.9-3.9x, 0.78-0.84 (six runs)
+//   - 96 KiB: 2.2-2.8x, 0.80-0.81 (two runs)
+//
+// A stream alone keeps its whole chunks: smaller frames cost a stream alone
+// on a unix socketpair a tenth of its GiB/s at 256 KiB.
 //
 // A connection counts as shared for sharedFor (tests change it) after a
 // call started while another was in progress (markShared): small calls
@@ -440,7 +441,7 @@ func (r *recvWindow) consumed(n int64, window uint32) (inc int64) {
 // arrives is the one it waits for, so the quantum must hold between them,
 // not only while one runs.
 const (
-	sharedQuantum = 512 << 10
+	sharedQuantum = 128 << 10
 	sharedFor     = 100 * time.Millisecond
 )
 
