@@ -2,13 +2,17 @@ package native_test
 
 // Small messages of many calls share writes: a server answers the requests
 // it has already received in one write (serverConn.batchable), and a
-// client's caller that finds the write lock held leaves its request to the
-// holder (wire.queueRequest), with the call ids still in order.
+// client's caller, or a server's handler, that finds the write lock held
+// leaves its request or answer to the holder (wire.queueEnd), with the call
+// ids still in order.
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -78,6 +82,117 @@ func TestServerBatchesResponses(t *testing.T) {
 	if len(log.writes)-1 >= n {
 		t.Errorf("%d requests received together were answered in %d writes: %v", n, len(log.writes)-1, log.writes)
 	}
+}
+
+// TestAnswersBesideStreamGoWithItsLetGo: answers ready while a stream's
+// DATA frame is being written wait for it in the queue, not for the write
+// lock: once the frame is written, its writer writes them together.
+func TestAnswersBesideStreamGoWithItsLetGo(t *testing.T) {
+	srv, _ := newServer(t)
+	mustRegister(t, srv, "Big.Stream", func(req *echoReq, resp *io.Reader) error {
+		*resp = bytes.NewReader(make([]byte, 4<<20))
+		return nil
+	})
+	handled := make(chan int, 8)
+	mustRegister(t, srv, "Note.Echo", func(req *echoReq, resp *echoResp) error {
+		resp.Msg, resp.N = req.Msg, req.N
+		handled <- req.N
+		return nil
+	})
+	a, b := net.Pipe()
+	gw := &gatedWrites{writeLog: writeLog{Conn: a}, held: make(chan struct{}), gate: make(chan struct{})}
+	served := make(chan error, 1)
+	go func() { served <- srv.ServeConn(gw) }()
+	drained := make(chan struct{})
+	go func() { io.Copy(io.Discard, b); close(drained) }()
+	defer func() {
+		b.Close()
+		<-served
+		<-drained
+	}()
+	reqs := cat(clientPreface(native.ProtocolVersion), hdr(1, "Big.Stream", native.BodyJSON, native.BodyStream),
+		frame(native.FrameHeader{Type: native.TypeBody, Flags: native.FlagEnd, Call: 1}, []byte(`{}`)))
+	if _, err := b.Write(reqs); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-gw.held:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stream's first DATA frame was not written")
+	}
+	// One request at a time, each once the last was handled: none is
+	// answered with the requests read after it (serverConn.batchable).
+	const calls = 3
+	for id := uint32(2); id < 2+calls; id++ {
+		req := cat(hdr(id, "Note.Echo", native.BodyJSON, native.BodyJSON),
+			frame(native.FrameHeader{Type: native.TypeBody, Flags: native.FlagEnd, Call: id}, fmt.Appendf(nil, `{"n":%d}`, id)))
+		if _, err := b.Write(req); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-handled:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("call %d was not handled while the DATA frame was being written", id)
+		}
+	}
+	close(gw.gate)
+	// The answers, in the writes after the DATA frame held: all in one
+	// write, or the last one later if its handler's answer came as the
+	// frame's writer let go; one write each if they waited for the lock.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		gw.mu.Lock()
+		var after [][]native.FrameHeader
+		if len(gw.writes) > gw.heldAt {
+			after = slices.Clone(gw.writes[gw.heldAt+1:])
+		}
+		gw.mu.Unlock()
+		writes, ends := 0, 0
+		for _, w := range after {
+			n := 0
+			for _, h := range w {
+				if h.Type == native.TypeBody && h.Flags&native.FlagEnd != 0 {
+					n++
+				}
+			}
+			if n > 0 {
+				writes++
+				ends += n
+			}
+		}
+		if ends == calls {
+			if writes >= calls {
+				t.Errorf("%d answers ready while a DATA frame was written went out in %d writes, want fewer: %v", calls, writes, after)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d answers written after the DATA frame held", ends, calls)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// gatedWrites is a writeLog whose first write of a DATA frame waits for
+// gate, after closing held; heldAt is that write's index.
+type gatedWrites struct {
+	writeLog
+	held, gate chan struct{}
+	heldAt     int
+	once       sync.Once
+}
+
+func (g *gatedWrites) Write(p []byte) (int, error) {
+	if len(p) >= native.FrameHeaderLen && native.FrameType(p[0]) == native.TypeData {
+		g.once.Do(func() {
+			g.mu.Lock()
+			g.heldAt = len(g.writes)
+			g.mu.Unlock()
+			close(g.held)
+			<-g.gate
+		})
+	}
+	return g.writeLog.Write(p)
 }
 
 // readPreface reads the server's preface.

@@ -227,9 +227,9 @@ func (w *wire) writeMessage(hf *half, header any, body []byte, hasBody, end bool
 	}
 	did := end && rest == nil
 	locked := false
-	if open != nil && did {
+	if did {
 		if locked = w.wl.tryLock(); !locked {
-			if queued, err := w.queueRequest(hf, header, body, hasBody, open); queued {
+			if queued, err := w.queueEnd(hf, header, body, hasBody, open); queued {
 				return err
 			}
 		}
@@ -240,7 +240,7 @@ func (w *wire) writeMessage(hf *half, header any, body []byte, hasBody, end bool
 	b := w.fr.wbuf[:0]
 	if open != nil {
 		// The call is numbered as the queue is taken: the requests
-		// queued meanwhile (queueRequest) have lower ids, and go first.
+		// queued meanwhile (queueEnd) have lower ids, and go first.
 		w.ctrlMu.Lock()
 		open()
 		b = w.appendQueuedLocked(b)
