@@ -122,7 +122,7 @@ func TestAnswersBesideStreamGoWithItsLetGo(t *testing.T) {
 	}
 	// One request at a time, each once the last was handled: none is
 	// answered with the requests read after it (serverConn.batchable).
-	const calls = 3
+	const calls = 6
 	for id := uint32(2); id < 2+calls; id++ {
 		req := cat(hdr(id, "Note.Echo", native.BodyJSON, native.BodyJSON),
 			frame(native.FrameHeader{Type: native.TypeBody, Flags: native.FlagEnd, Call: id}, fmt.Appendf(nil, `{"n":%d}`, id)))
@@ -137,8 +137,9 @@ func TestAnswersBesideStreamGoWithItsLetGo(t *testing.T) {
 	}
 	close(gw.gate)
 	// The answers, in the writes after the DATA frame held: all in one
-	// write, or the last one later if its handler's answer came as the
-	// frame's writer let go; one write each if they waited for the lock.
+	// write, or a few later if their handlers answered (a handler's
+	// answer follows its note) as the frame's writer let go; one write
+	// each if they waited for the lock.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		gw.mu.Lock()
