@@ -53,13 +53,6 @@ func (l *writeLock) lock(high bool) {
 	<-ch // unlock hands the lock over: held stays true
 }
 
-// busy reports whether the lock is held.
-func (l *writeLock) busy() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.held
-}
-
 // tryLock takes the lock if it is free.
 func (l *writeLock) tryLock() bool {
 	l.mu.Lock()
