@@ -18,3 +18,20 @@ func TestGetPut(t *testing.T) {
 		t.Fatalf("Get(100) after Put of another size has %d bytes", len(*c))
 	}
 }
+
+func TestManySizes(t *testing.T) {
+	// More sizes than the scan holds: each still comes back at its size,
+	// and a buffer given back is the one taken again.
+	for size := 1; size <= 3*len(recent); size++ {
+		b := Get(size)
+		if len(*b) != size {
+			t.Fatalf("Get(%d) has %d bytes", size, len(*b))
+		}
+		Put(b)
+	}
+	for size := 1; size <= 3*len(recent); size++ {
+		if p := poolOf(size, false); p == nil || p.size != size {
+			t.Fatalf("size %d: pool %+v", size, p)
+		}
+	}
+}
