@@ -6,7 +6,9 @@ package native
 // name the offset and quote a few bytes of what was found.
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"strconv"
 	"unicode/utf8"
 )
@@ -67,12 +69,19 @@ func (d *headerDecoder) quoted() (raw []byte, plain bool, err error) {
 	start := d.i
 	plain = true
 	for d.i < len(d.b) {
-		c := d.b[d.i]
-		if printableASCII[c] {
+		if d.i+8 <= len(d.b) {
+			// Eight bytes at a time, to the first that is not plain.
+			m := specialBytes(binary.LittleEndian.Uint64(d.b[d.i:]))
+			if m == 0 {
+				d.i += 8
+				continue
+			}
+			d.i += bits.TrailingZeros64(m) >> 3
+		} else if printableASCII[d.b[d.i]] {
 			d.i++
 			continue
 		}
-		switch {
+		switch c := d.b[d.i]; {
 		case c == '"':
 			d.i++
 			return d.b[start : d.i-1], plain, nil
@@ -81,14 +90,26 @@ func (d *headerDecoder) quoted() (raw []byte, plain bool, err error) {
 			d.i += 2
 		case c < 0x20:
 			return nil, false, d.errorf("control character %#x in a string", c)
-		default:
-			if c >= utf8.RuneSelf {
-				plain = false
-			}
+		default: // from 0x80
+			plain = false
 			d.i++
 		}
 	}
 	return nil, false, d.errorf("unterminated string")
+}
+
+// specialBytes marks, in the high bit of each byte of its result, the
+// bytes of x (little-endian) that are not printableASCII: below 0x20, from
+// 0x80, a quote or a backslash. It is the classic haszero and hasless of
+// "Bit Twiddling Hacks", which are exact for the lowest byte they mark
+// (a borrow runs only upward): the lowest mark is the first such byte.
+func specialBytes(x uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	q, bs := x^(ones*'"'), x^(ones*'\\')
+	m := (x - ones*0x20) & ^x // below 0x20
+	m |= (q - ones) & ^q      // a quote
+	m |= (bs - ones) & ^bs    // a backslash
+	return (m | x) & highs    // x: from 0x80
 }
 
 // printableASCII holds the bytes that stand for themselves in a JSON string:
