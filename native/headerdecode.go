@@ -15,11 +15,18 @@ import (
 // exactly one JSON object of the expected shape is a protocol error naming
 // what was wrong.
 func decodeHeader(what string, b []byte, v any) error {
+	return decodeHeaderNamed(what, b, v, nil)
+}
+
+// decodeHeaderNamed is decodeHeader whose request header takes its method
+// from names when names knows it (a server's registered names): a call to
+// a known endpoint allocates no string for its name.
+func decodeHeaderNamed(what string, b []byte, v any, names func([]byte) (string, bool)) error {
 	d := headerDecoder{b: b}
 	var err error
 	switch v := v.(type) {
 	case *requestHeader:
-		err = d.object(requestHeaderKeys, func(key string) error { return d.requestField(key, v) })
+		err = d.object(requestHeaderKeys, func(key string) error { return d.requestField(key, v, names) })
 	case *responseHeader:
 		err = d.object(responseHeaderKeys, func(key string) error { return d.responseField(key, v) })
 	case *trailer:
@@ -40,19 +47,15 @@ var (
 	trailerKeys        = []string{"code", "message", "md"}
 )
 
-func (d *headerDecoder) requestField(key string, h *requestHeader) error {
+func (d *headerDecoder) requestField(key string, h *requestHeader, names func([]byte) (string, bool)) error {
 	var err error
 	switch key {
 	case "method":
-		h.Method, err = d.str()
+		h.Method, err = d.strKnown(names)
 	case "body":
-		var s string
-		s, err = d.str()
-		h.Body = BodyKind(s)
+		h.Body, err = d.bodyKind()
 	case "accept":
-		var s string
-		s, err = d.str()
-		h.Accept = BodyKind(s)
+		h.Accept, err = d.bodyKind()
 	case "timeout":
 		h.Timeout, err = d.int64()
 	case "md":
@@ -117,9 +120,7 @@ func (d *headerDecoder) responseField(key string, h *responseHeader) error {
 	case "message":
 		h.Message, err = d.str()
 	case "body":
-		var s string
-		s, err = d.str()
-		h.Body = BodyKind(s)
+		h.Body, err = d.bodyKind()
 	case "md":
 		h.Metadata, err = d.metadata()
 	case "trailer":
@@ -177,7 +178,7 @@ func (d *headerDecoder) members(known []string, field func(key string) error) er
 			if d.peek() != '"' {
 				return d.errorf("want an object key")
 			}
-			key, err := d.str()
+			key, err := d.key(known)
 			if err != nil {
 				return err
 			}
@@ -216,7 +217,11 @@ func (d *headerDecoder) members(known []string, field func(key string) error) er
 
 // str decodes a string, or null as "". Strings with escapes or non-ASCII
 // bytes are handed to encoding/json, so that they unquote the same way.
-func (d *headerDecoder) str() (string, error) {
+func (d *headerDecoder) str() (string, error) { return d.strKnown(nil) }
+
+// strKnown is str, but a string that known knows (given its bytes, when
+// they need no unescaping) is known's, not a copy.
+func (d *headerDecoder) strKnown(known func([]byte) (string, bool)) (string, error) {
 	if d.literal("null") {
 		return "", nil
 	}
@@ -229,6 +234,11 @@ func (d *headerDecoder) str() (string, error) {
 		return "", err
 	}
 	if plain {
+		if known != nil {
+			if s, ok := known(raw); ok {
+				return s, nil
+			}
+		}
 		return string(raw), nil
 	}
 	var s string
@@ -336,4 +346,38 @@ func (d *headerDecoder) metadata() (Metadata, error) {
 			return nil, d.errorf("metadata: want ',' or '}' after %q", key)
 		}
 	}
+}
+
+// key decodes an object key; one of known is known's string, not a copy.
+func (d *headerDecoder) key(known []string) (string, error) {
+	start := d.i
+	raw, plain, err := d.quoted()
+	if err != nil {
+		return "", err
+	}
+	if plain {
+		for _, k := range known {
+			if string(raw) == k {
+				return k, nil
+			}
+		}
+	}
+	d.i = start
+	return d.str()
+}
+
+// bodyKind decodes a body kind; the kinds this version knows are not
+// copied. Which kinds a message may carry is checked by its validation.
+func (d *headerDecoder) bodyKind() (BodyKind, error) {
+	s, err := d.strKnown(knownBodyKind)
+	return BodyKind(s), err
+}
+
+func knownBodyKind(b []byte) (string, bool) {
+	for _, k := range [...]BodyKind{BodyJSON, BodyNone, BodyStream, BodyJSONStream, BodyMessages, BodyJSONMessages} {
+		if string(b) == string(k) {
+			return string(k), true
+		}
+	}
+	return "", false
 }

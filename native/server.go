@@ -19,8 +19,9 @@ type Server struct {
 	handlers atomic.Pointer[map[string]*handler] // copy on write
 	schema   atomic.Pointer[schemaCache]
 	describe *handler
-	bodies   bodyBudget   // request bodies held by all connections
-	calls    atomic.Int64 // calls counted against WithMaxServerCalls
+	names    func([]byte) (string, bool) // knownName, bound once
+	bodies   bodyBudget                  // request bodies held by all connections
+	calls    atomic.Int64                // calls counted against WithMaxServerCalls
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -44,6 +45,7 @@ func NewServer(opts ...Option) *Server {
 	m := map[string]*handler{}
 	s.handlers.Store(&m)
 	s.describe = s.describeHandler()
+	s.names = s.knownName
 	return s
 }
 
@@ -98,6 +100,15 @@ func (s *Server) Unregister(name string) bool {
 	}
 	s.handlers.Store(&m)
 	return true
+}
+
+// knownName returns the name of the endpoint b names, if there is one,
+// without copying b (decodeHeaderNamed).
+func (s *Server) knownName(b []byte) (string, bool) {
+	if h := s.lookup(string(b)); h != nil {
+		return h.name, true
+	}
+	return "", false
 }
 
 func (s *Server) lookup(name string) *handler {

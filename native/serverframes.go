@@ -25,7 +25,7 @@ func (c *serverConn) onHeader(fh FrameHeader) error {
 	}
 	call := &serverCall{id: fh.Call, resp: half{id: fh.Call, credit: int64(c.w.peer.streamWindow)}}
 	call.resp.open.Store(true)
-	if err := decodeHeader("request header", p, &call.hdr); err != nil {
+	if err := decodeHeaderNamed("request header", p, &call.hdr, c.s.names); err != nil {
 		return err
 	}
 	if err := call.hdr.validate(); err != nil {
