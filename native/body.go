@@ -17,15 +17,18 @@ package native
 import (
 	"fmt"
 	"sync/atomic"
+
+	"github.com/framegate/framegate/internal/bufpool"
 )
 
 // jsonBody is one JSON body being received, owned by the reading role's
 // holder.
 type jsonBody struct {
 	buf        []byte
-	held       int64 // buf's capacity taken from the budget
-	tooBig     bool  // over the size limit: the rest is discarded
-	overBudget bool  // the budget refused a growth: the rest is discarded
+	pooled     *[]byte // the scratch buf lies in, if pooled
+	held       int64   // buf's capacity taken from the budget
+	tooBig     bool    // over the size limit: the rest is discarded
+	overBudget bool    // the budget refused a growth: the rest is discarded
 }
 
 // read reads the next BODY payload, n bytes, into b. limit is the size
@@ -61,6 +64,11 @@ func (b *jsonBody) read(fr *framer, n uint32, limit int64, budget *bodyBudget) e
 // made gw serve's RSS 6 times the budget.
 func (b *jsonBody) grow(fr *framer, n uint32, budget *bodyBudget) bool {
 	c := cap(b.buf)
+	if c == 0 && n <= bodyScratchSize && budget.take(bodyScratchSize) {
+		b.pooled = bufpool.Get(bodyScratchSize)
+		b.buf, b.held = (*b.pooled)[:0], bodyScratchSize
+		return true
+	}
 	for i := range 3 {
 		var more int
 		switch i {
@@ -79,16 +87,33 @@ func (b *jsonBody) grow(fr *framer, n uint32, budget *bodyBudget) bool {
 		}
 		nb := make([]byte, len(b.buf), c+more)
 		copy(nb, b.buf)
+		b.free()
 		b.buf, b.held = nb, b.held+int64(more)
 		return true
 	}
 	return false
 }
 
+// bodyScratchSize is the size of the pooled buffer a body that starts
+// with a frame of at most this many bytes is read into: the small bodies
+// of most calls are neither allocated nor collected. It is taken from the
+// budget whole.
+const bodyScratchSize = 2 << 10
+
 // release drops b's bytes and gives them back to the budget.
 func (b *jsonBody) release(budget *bodyBudget) {
 	budget.give(b.held)
+	b.free()
 	b.held, b.buf = 0, nil
+}
+
+// free gives back the pooled scratch b.buf lies in, if it does; b.buf
+// must not be used after.
+func (b *jsonBody) free() {
+	if b.pooled != nil {
+		bufpool.Put(b.pooled)
+		b.pooled = nil
+	}
 }
 
 // failure is why a complete body cannot be used, or nil: what names it

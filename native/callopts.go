@@ -124,19 +124,19 @@ func messageParts(req, resp any) (senderBinder, receiverBinder) {
 // encodeRequestJSON returns the JSON of a request value: json.Marshal's,
 // except that a json.RawMessage, or a pointer to one, goes as it is (the
 // server reads it as strictly either way), without the copy and compaction
-// json.Marshal makes.
-func encodeRequestJSON(value any) ([]byte, error) {
+// json.Marshal makes. It may lie in a pooled buffer (jsonScratch).
+func encodeRequestJSON(value any) (jsonScratch, error) {
 	switch raw := value.(type) {
 	case json.RawMessage:
 		if len(raw) > 0 {
-			return raw, nil
+			return jsonScratch{b: raw}, nil
 		}
 	case *json.RawMessage:
 		if raw != nil && len(*raw) > 0 {
-			return *raw, nil
+			return jsonScratch{b: *raw}, nil
 		}
 	}
-	return marshalJSON(value)
+	return marshalScratch(value)
 }
 
 func streamRequestKind(r StreamRequest) (BodyKind, any, io.Reader) {

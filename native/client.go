@@ -58,7 +58,7 @@ const (
 // clientEvent answers a waiting Call.
 type clientEvent struct {
 	err    error
-	body   []byte
+	body   jsonBody // the response's JSON, held until it is decoded
 	stream *streamReader
 }
 
@@ -125,7 +125,7 @@ func (c *Client) call(ctx context.Context, method string, req, resp any, opts []
 		pipe = newMsgPipe()
 		body = pipe
 	}
-	var data []byte
+	var data jsonScratch
 	if kind.HasJSON() {
 		var err error
 		if data, err = encodeRequestJSON(value); err != nil {
@@ -169,7 +169,8 @@ func (c *Client) call(ctx context.Context, method string, req, resp any, opts []
 		return notSent(contextError(ctx))
 	}
 	var notStarted error
-	err := c.w.writeMessage(&call.req, &hdr, data, kind.HasJSON(), !kind.HasStream(), func() { notStarted = c.start(call) })
+	err := c.w.writeMessage(&call.req, &hdr, data.b, kind.HasJSON(), !kind.HasStream(), func() { notStarted = c.start(call) })
+	data.free()
 	if notStarted != nil {
 		<-c.sem
 		return notSent(notStarted)
@@ -182,7 +183,7 @@ func (c *Client) call(ctx context.Context, method string, req, resp any, opts []
 		go c.upload(call, body)
 	}
 	call.mu.Lock()
-	if !call.respEnded {
+	if !call.respEnded && ctx.Done() != nil { // a ctx that is never done needs no watch
 		call.stopCtx = context.AfterFunc(ctx, func() {
 			c.interrupt() // a caller reading its answer itself stops waiting
 			c.abort(call, contextError(ctx))
@@ -228,9 +229,11 @@ func (c *Client) answer(ctx context.Context, call *clientCall, resp any, rc *io.
 		return ev.stream, nil
 	}
 	if resp != nil {
-		if err := unmarshalResponse(ev.body, resp); err != nil {
-			return nil, &Error{code: CodeInternal, msg: fmt.Sprintf("cannot decode the response of %q into %T: %v", method, resp, err), err: err}
-		}
+		err = unmarshalResponse(ev.body.buf, resp)
+	}
+	ev.body.free() // a decoded value holds none of its bytes
+	if err != nil {
+		return nil, &Error{code: CodeInternal, msg: fmt.Sprintf("cannot decode the response of %q into %T: %v", method, resp, err), err: err}
 	}
 	return nil, nil
 }

@@ -340,8 +340,9 @@ func (c *Client) onBody(call *clientCall, h FrameHeader) error {
 	if h.Flags&FlagEnd == 0 {
 		return nil
 	}
-	ev := clientEvent{body: call.body.buf}
+	ev := clientEvent{body: call.body}
 	if err := call.body.failure("response", call.method, c.cfg.lim.maxBodySize, nil); err != nil {
+		call.body.free()
 		ev = clientEvent{err: err}
 	}
 	call.body = jsonBody{}

@@ -270,11 +270,11 @@ func (h *handler) run(ctx context.Context, inv *invocation, logger *slog.Logger,
 	return err
 }
 
-// encodeResponse is the JSON of inv's response.
-func (h *handler) encodeResponse(inv *invocation) ([]byte, error) {
-	data, err := marshalJSON(inv.resp)
+// encodeResponse is the JSON of inv's response, in scratch.
+func (h *handler) encodeResponse(inv *invocation) (jsonScratch, error) {
+	data, err := marshalScratch(inv.resp)
 	if err != nil {
-		return nil, Errorf(CodeInternal, "cannot encode the response of %q: %v", h.name, err)
+		return jsonScratch{}, Errorf(CodeInternal, "cannot encode the response of %q: %v", h.name, err)
 	}
 	return data, nil
 }

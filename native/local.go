@@ -1,6 +1,7 @@
 package native
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -98,11 +99,14 @@ func (lc *LocalClient) call(ctx context.Context, method string, req, resp any, v
 			cancel(errCallDone)
 			return nil, &Error{code: CodeInvalidArgument, msg: fmt.Sprintf("cannot encode the request for %q: %v", method, err), err: err}
 		}
-		if int64(len(data)) > lc.s.cfg.lim.maxBodySize {
+		if int64(len(data.b)) > lc.s.cfg.lim.maxBodySize {
+			data.free()
 			cancel(errCallDone)
 			return nil, Errorf(CodeResourceExhausted, "request body of %q exceeds the limit of %d bytes", method, lc.s.cfg.lim.maxBodySize)
 		}
-		if inv.req, err = h.decode(data); err != nil {
+		inv.req, err = h.decode(data.b) // a decoded value holds no byte of its JSON
+		data.free()
+		if err != nil {
 			cancel(errCallDone)
 			return nil, err
 		}
@@ -172,12 +176,13 @@ func (l *localCall) answer(err error) (*localStream, error) {
 		if err != nil {
 			return nil, err
 		}
+		defer data.free() // decoded values hold none of its bytes
 		if raw, ok := resp.(*json.RawMessage); ok {
-			*raw = data // what json.Unmarshal would copy
+			*raw = bytes.Clone(data.b) // what json.Unmarshal would copy
 			return nil, nil
 		}
 		if resp != nil {
-			if err := unmarshalResponse(data, resp); err != nil {
+			if err := unmarshalResponse(data.b, resp); err != nil {
 				return nil, &Error{code: CodeInternal, msg: fmt.Sprintf("cannot decode the response of %q into %T: %v", h.name, resp, err), err: err}
 			}
 		}

@@ -25,16 +25,44 @@ import (
 // pointer to a plain struct. The codec writes into a pooled buffer, and
 // the result is copied out of it: one allocation, as Marshal makes.
 func marshalJSON(v any) ([]byte, error) {
+	s, err := marshalScratch(v)
+	if err != nil || s.pooled == nil {
+		return s.b, err
+	}
+	defer s.free()
+	return bytes.Clone(s.b), nil
+}
+
+// jsonScratch is JSON that may lie in a pooled buffer: its user is done
+// with b before it calls free. A message written with wire.writeMessage
+// (or queued) is copied before that returns, so the bodies a client and a
+// server send are encoded into scratch and never allocated.
+type jsonScratch struct {
+	b      []byte
+	pooled *[]byte // the buffer b lies in, if pooled
+}
+
+// free gives the buffer back; s.b must not be used after.
+func (s jsonScratch) free() {
+	if s.pooled != nil {
+		bufpool.Put(s.pooled)
+	}
+}
+
+// marshalScratch is marshalJSON into scratch.
+func marshalScratch(v any) (jsonScratch, error) {
 	bp := bufpool.Get(marshalScratchSize)
-	defer bufpool.Put(bp)
 	b, ok := appendPlainJSON((*bp)[:0], v)
 	switch {
 	case !ok:
-		return json.Marshal(v)
+		bufpool.Put(bp)
+		b, err := json.Marshal(v)
+		return jsonScratch{b: b}, err
 	case len(b) <= len(*bp): // still in the pooled buffer
-		return bytes.Clone(b), nil
+		return jsonScratch{b: b, pooled: bp}, nil
 	}
-	return b, nil
+	bufpool.Put(bp)
+	return jsonScratch{b: b}, nil
 }
 
 // marshalScratchSize is the size of marshalJSON's pooled buffer; a larger

@@ -24,7 +24,7 @@ func (c *serverConn) run(call *serverCall) {
 // stopped the writing of the response.
 func (c *serverConn) respond(ctx context.Context, call *serverCall) error {
 	h := call.h
-	var inv invocation
+	inv := &call.inv
 	if call.stream != nil {
 		inv.body = call.stream
 		if h.reqRecv != nil {
@@ -41,10 +41,10 @@ func (c *serverConn) respond(ctx context.Context, call *serverCall) error {
 	inv.req, err = h.decode(call.body.buf)
 	call.body.release(&c.s.bodies)
 	if err == nil && h.respSend != nil {
-		return c.respondMessages(ctx, call, &inv)
+		return c.respondMessages(ctx, call, inv)
 	}
 	if err == nil {
-		err = h.run(ctx, &inv, c.cfg.logger, c.peer)
+		err = h.run(ctx, inv, c.cfg.logger, c.peer)
 	}
 	if timed {
 		h.observe(time.Since(start))
@@ -60,16 +60,17 @@ func (c *serverConn) respond(ctx context.Context, call *serverCall) error {
 	ci.sent = true
 	rh := responseHeader{Body: h.response, Metadata: ci.header}
 	if h.response == BodyJSON {
-		data, merr := h.encodeResponse(&inv)
+		data, merr := h.encodeResponse(inv)
 		if merr != nil {
 			return c.respondError(call, merr)
 		}
+		defer data.free() // both ways copy it
 		rh.Trailer = ci.trailer
-		if c.batchable(call, len(data)) {
-			c.w.queueResponse(&call.resp, &rh, data, true, false)
+		if c.batchable(call, len(data.b)) {
+			c.w.queueResponse(&call.resp, &rh, data.b, true, false)
 			return nil
 		}
-		return c.w.writeMessage(&call.resp, &rh, data, true, true, nil)
+		return c.w.writeMessage(&call.resp, &rh, data.b, true, true, nil)
 	}
 	defer closeStream(inv.stream)
 	info, src, err := prepareStream(inv.stream, call.hdr.Range, call.hdr.IfRange)

@@ -77,7 +77,10 @@ type serverCall struct {
 	hdr    requestHeader
 	ctx    context.Context
 	cancel context.CancelCauseFunc
-	ci     *callInfo
+	ci     *callInfo // &info
+	info   callInfo
+	cctx   callContext // ctx, with info
+	inv    invocation  // the handler's arguments and results (respond)
 
 	// Request half, owned by the role's holder.
 	expect reqPart

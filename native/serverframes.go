@@ -37,7 +37,8 @@ func (c *serverConn) onHeader(fh FrameHeader) error {
 	// The client may start another call as soon as it sees this one's
 	// response end: the place is given back before that.
 	call.resp.onClose = func() { c.s.releaseCall(call) }
-	call.ci = &callInfo{endpoint: call.hdr.Method, peer: c.peer, incoming: call.hdr.Metadata, rangeSpec: call.hdr.Range, ifRange: call.hdr.IfRange}
+	call.info = callInfo{endpoint: call.hdr.Method, peer: c.peer, incoming: call.hdr.Metadata, rangeSpec: call.hdr.Range, ifRange: call.hdr.IfRange}
+	call.ci = &call.info
 	ctx, cancel := context.WithCancelCause(c.ctx)
 	if call.hdr.Timeout > 0 {
 		var stop context.CancelFunc
@@ -46,7 +47,8 @@ func (c *serverConn) onHeader(fh FrameHeader) error {
 	} else {
 		call.cancel = cancel
 	}
-	call.ctx = withCallInfo(ctx, call.ci)
+	call.cctx = callContext{Context: ctx, ci: call.ci}
+	call.ctx = &call.cctx
 
 	c.mu.Lock()
 	away, why := c.goingAway, c.awayWhy
