@@ -162,28 +162,47 @@ func (w *wire) received(n uint32) error {
 // half the window is due, so the sender never waits while the reader keeps
 // up, at one small frame per half window.
 func (w *wire) consumed(n int64) {
+	w.writeWindows(0, 0, w.connDue(n))
+}
+
+// connDue accounts n consumed bytes, and returns the connection's credit
+// to give back now, if any.
+func (w *wire) connDue(n int64) (inc int64) {
 	if n == 0 {
-		return
+		return 0
 	}
 	w.recvMu.Lock()
+	defer w.recvMu.Unlock()
 	w.recvUnacked += n
-	var inc int64
 	if w.recvUnacked >= int64(w.mine.connWindow/2) {
 		inc = w.recvUnacked
 		w.recvUnacked = 0
 		w.recvUsed -= inc
 	}
-	w.recvMu.Unlock()
-	if inc > 0 {
-		w.writeWindow(0, inc)
-	}
+	return inc
 }
 
-// writeWindow sends a WINDOW_UPDATE for call (0: the connection).
-func (w *wire) writeWindow(call uint32, inc int64) {
-	var p [4]byte
-	binary.BigEndian.PutUint32(p[:], uint32(inc))
-	w.writeControl(FrameHeader{Type: TypeWindow, Call: call}, p[:])
+// writeWindows sends the WINDOW_UPDATEs due: inc for call's stream and
+// connInc for the connection, together in one write when both are. Each
+// write wakes the sender's reader, at a cost far above its bytes (see
+// DefaultClientStreamWindow): with the windows in the ratio of the
+// defaults, every connection update goes out with a stream's.
+func (w *wire) writeWindows(call uint32, inc, connInc int64) {
+	if inc == 0 && connInc == 0 {
+		return
+	}
+	w.enqueue(func(q []byte) []byte {
+		var p [4]byte
+		if inc > 0 {
+			binary.BigEndian.PutUint32(p[:], uint32(inc))
+			q = appendFrame(q, FrameHeader{Type: TypeWindow, Call: call}, p[:])
+		}
+		if connInc > 0 {
+			binary.BigEndian.PutUint32(p[:], uint32(connInc))
+			q = appendFrame(q, FrameHeader{Type: TypeWindow}, p[:])
+		}
+		return q
+	}, true)
 }
 
 // writeControl sends a control frame (PING, its answer, WINDOW_UPDATE, RST,

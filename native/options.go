@@ -93,12 +93,19 @@ const (
 	// stat, 3 runs each, one build against the other): stream windows of
 	// 16, 32 and 64 MiB ran at 5.39-5.40, 5.55-5.71 and 5.75-5.87 GB/s
 	// with 2.4-4.2k, 1.8-2.7k and 1.0-1.3k context switches, against
-	// 6.37-6.45 GB/s and 0.5k without flow control. Memory stays what
-	// arrives: a stream's buffer grows only while its reader is away,
-	// never past the window. A client that fronts slow consumers (the
-	// gateway) sets smaller windows.
-	DefaultClientStreamWindow = 64 << 20
-	DefaultClientConnWindow   = 128 << 20
+	// 6.37-6.45 GB/s and 0.5k without flow control. A later execution
+	// trace of bench native/unix at 64 and 128 MiB showed each wake of the
+	// server's reader start an idle P and move the stream to another
+	// thread; 128 and 256 MiB, whose updates go out together
+	// (wire.writeWindows), took native/unix from 0.88-0.90 of raw/unix to
+	// 0.90-0.94 (three runs of 3 rounds, builds alternated). Memory stays
+	// what arrives: a stream's buffer grows only while its reader is away,
+	// never past the window (mem/slow-reader: 127 MiB), and the connection
+	// window, twice the stream's, keeps one such stream from stopping the
+	// others. A client that fronts slow consumers (the gateway) sets
+	// smaller windows.
+	DefaultClientStreamWindow = 128 << 20
+	DefaultClientConnWindow   = 256 << 20
 	// DefaultPingInterval is how long a side waits without a frame from
 	// its peer before it sends a PING (WithHeartbeat).
 	DefaultPingInterval = 15 * time.Second

@@ -251,10 +251,7 @@ func (s *streamReader) fromBuffer(p []byte) (n int, err error, wait bool) {
 // credit gives n consumed bytes back to the connection's window, and inc to
 // the stream's.
 func (s *streamReader) credit(n, inc int64) {
-	if inc > 0 {
-		s.w.writeWindow(s.call, inc)
-	}
-	s.w.consumed(n)
+	s.w.writeWindows(s.call, inc, s.w.connDue(n))
 }
 
 // readInline reads the connection while the consumer holds the reading
