@@ -64,6 +64,7 @@ type clientEvent struct {
 
 // clientCall is one call on a client connection.
 type clientCall struct {
+	conn   *Client
 	id     uint32
 	method string
 	accept BodyKind
@@ -93,6 +94,17 @@ type clientCall struct {
 	halves    atomic.Int32
 	completed atomic.Bool
 	onDone    func(reusable bool)
+	// onReqClose, if set, runs as the request half closes (halfClosed).
+	onReqClose func()
+}
+
+// halfEnded: the request ended (halfDone counts both halves).
+func (call *clientCall) halfEnded() { call.conn.halfDone(call) }
+
+func (call *clientCall) halfClosed() {
+	if call.onReqClose != nil {
+		call.onReqClose()
+	}
 }
 
 // Call calls endpoint method. req is the request: nil for none, an
@@ -132,11 +144,11 @@ func (c *Client) call(ctx context.Context, method string, req, resp any, opts []
 			return notSent(&Error{code: CodeInvalidArgument, msg: fmt.Sprintf("cannot encode the request for %q: %v", method, err), err: err})
 		}
 	}
-	call := &clientCall{method: method, accept: accept, events: make(chan clientEvent, 1), onDone: onDone, pipe: pipe}
+	call := &clientCall{conn: c, method: method, accept: accept, events: make(chan clientEvent, 1), onDone: onDone, pipe: pipe}
 	if pipe != nil {
 		// The request half ends (RST, the response's end, a broken
 		// connection): the caller's Send stops.
-		call.req.onClose = func() { pipe.closeRead(sendEnded(ctx)) }
+		call.onReqClose = func() { pipe.closeRead(sendEnded(ctx)) }
 	}
 	for _, o := range opts {
 		o.applyCall(&call.opts)
@@ -296,7 +308,7 @@ func (c *Client) start(call *clientCall) error {
 	c.nextID++
 	call.id = c.nextID
 	c.lastMade.Store(call.id)
-	call.req.id, call.req.onEnd, call.req.credit = call.id, func() { c.halfDone(call) }, int64(c.w.peer.streamWindow)
+	call.req.id, call.req.owner, call.req.credit = call.id, call, int64(c.w.peer.streamWindow)
 	call.req.open.Store(true)
 	call.halves.Store(2)
 	c.calls[call.id] = call

@@ -72,6 +72,7 @@ const (
 
 // serverCall is one call on a server connection.
 type serverCall struct {
+	conn   *serverConn
 	id     uint32
 	h      *handler // nil when the call is rejected
 	hdr    requestHeader
@@ -92,6 +93,13 @@ type serverCall struct {
 	halves  atomic.Int32 // halves not yet ended
 	counted atomic.Bool  // counted against WithMaxServerCalls until it ends
 }
+
+// halfEnded: the response ended (halfDone counts both halves).
+func (call *serverCall) halfEnded() { call.conn.halfDone(call) }
+
+// halfClosed: the client may start another call as soon as it sees this
+// one's response end, so the place is given back before that.
+func (call *serverCall) halfClosed() { call.conn.s.releaseCall(call) }
 
 func newServerConn(s *Server, rwc io.ReadWriteCloser) *serverConn {
 	c := &serverConn{s: s, cfg: &s.cfg, calls: map[uint32]*serverCall{}, ended: make(chan struct{})}

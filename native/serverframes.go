@@ -23,7 +23,8 @@ func (c *serverConn) onHeader(fh FrameHeader) error {
 	if err != nil {
 		return err
 	}
-	call := &serverCall{id: fh.Call, resp: half{id: fh.Call, credit: int64(c.w.peer.streamWindow)}}
+	call := &serverCall{id: fh.Call, conn: c, resp: half{id: fh.Call, credit: int64(c.w.peer.streamWindow)}}
+	call.resp.owner = call
 	call.resp.open.Store(true)
 	if err := decodeHeaderNamed("request header", p, &call.hdr, c.s.names); err != nil {
 		return err
@@ -33,10 +34,6 @@ func (c *serverConn) onHeader(fh FrameHeader) error {
 	}
 	c.lastID = fh.Call
 	call.halves.Store(2)
-	call.resp.onEnd = func() { c.halfDone(call) }
-	// The client may start another call as soon as it sees this one's
-	// response end: the place is given back before that.
-	call.resp.onClose = func() { c.s.releaseCall(call) }
 	call.info = callInfo{endpoint: call.hdr.Method, peer: c.peer, incoming: call.hdr.Metadata, rangeSpec: call.hdr.Range, ifRange: call.hdr.IfRange}
 	call.ci = &call.info
 	ctx, cancel := context.WithCancelCause(c.ctx)

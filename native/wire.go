@@ -70,28 +70,36 @@ var errHalfClosed = errors.New("native: message already ended")
 // half is one direction of one call. open turns false once, when the frame
 // that ends the half is written under wire.wl or an RST for it is queued
 // (writeRST): a frame of the half is written only by a holder of wl that
-// saw it open, so none follows its end. onEnd runs once, outside the lock,
-// after the write that ended the half. credit and stopped are guarded by
-// wire.flowMu.
+// saw it open, so none follows its end. Its owner, if set, hears of the
+// end once, outside the lock, after the write that ended the half. credit
+// and stopped are guarded by wire.flowMu.
 type half struct {
-	id    uint32
-	open  atomic.Bool
-	onEnd func()
-	// onClose, if set, runs as open turns false, before the frame ending
-	// the half is written: the peer cannot see the end before it runs.
-	onClose func()
+	id      uint32
+	open    atomic.Bool
+	owner   halfOwner
 	credit  int64 // DATA bytes the peer still takes on this stream
 	stopped bool  // ended: a sender waiting for credit gives up
 }
 
-// ended runs onEnd if this write ended the half.
+// halfOwner is the call a half belongs to (a clientCall or a serverCall).
+// An interface its call implements, not closures: a closure per half was
+// an allocation per call.
+type halfOwner interface {
+	// halfEnded runs once, after the write that ended the half.
+	halfEnded()
+	// halfClosed runs as open turns false, before the frame ending the
+	// half is written: the peer cannot see the end before it runs.
+	halfClosed()
+}
+
+// ended tells the owner if this write ended the half.
 func (hf *half) ended(w *wire, did bool) {
 	if !did {
 		return
 	}
 	w.stopFlow(hf)
-	if hf.onEnd != nil {
-		hf.onEnd()
+	if hf.owner != nil {
+		hf.owner.halfEnded()
 	}
 }
 
@@ -338,8 +346,8 @@ func (hf *half) close() bool {
 	if !hf.open.CompareAndSwap(true, false) {
 		return false
 	}
-	if hf.onClose != nil {
-		hf.onClose()
+	if hf.owner != nil {
+		hf.owner.halfClosed()
 	}
 	return true
 }
