@@ -51,6 +51,7 @@ func (c *Client) readOne(me *streamReader) (over bool) {
 		if err == io.ErrUnexpectedEOF {
 			err = protocolErrorf("connection ended in the middle of a frame header")
 		} else if err == nil {
+			c.rr.saw(h)
 			err = cutPayload(h, c.onFrame(h, me))
 		}
 	}

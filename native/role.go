@@ -67,6 +67,39 @@ type readRole struct {
 	pend    *streamReader // a DATA payload its consumer read in part
 	pendN   uint32        // the bytes of it still unread
 	took    uint32        // bytes of pend's frame its consumer holds already (framer.readTail)
+	// run is the call of the DATA frames read last, runLen how many came
+	// in a row, runSize the length of the last: a consumer whose frames
+	// come in a run reads the next header with its payload (headerAhead).
+	run     uint32
+	runLen  int
+	runSize uint32
+}
+
+// saw counts frame h in the run of DATA frames of one call.
+func (r *readRole) saw(h FrameHeader) {
+	switch {
+	case h.Type != TypeData:
+		r.runLen = 0
+	case h.Call == r.run:
+		r.runLen++
+	default:
+		r.run, r.runLen = h.Call, 1
+	}
+	r.runSize = h.Length
+}
+
+// headerAhead reports whether s's consumer, holding the role at a frame
+// boundary, should read the next frame's header and its payload's first
+// bytes in one read (framer.readTail of no tail), and how many: when the
+// last two frames were s's DATA, up to the last one's length. Beside
+// calls, a stream's frames come in runs between their small ones; two
+// streams' frames alternate, and the read would take the other's payload
+// into s's buffer only to give it back.
+func (r *readRole) headerAhead(s *streamReader) (int, bool) {
+	if r.pend != nil || r.run != s.call || r.runLen < 2 {
+		return 0, false
+	}
+	return int(r.runSize), true
 }
 
 func (r *readRole) init(idleAfter time.Duration) {

@@ -281,20 +281,7 @@ func (s *streamReader) readInline(p []byte) (int, error, bool) {
 				m += int(rr.took)
 				rr.took = 0
 			}
-			s.mu.Lock()
-			var inc int64
-			if !s.ended {
-				inc = s.flow.consumed(int64(m), s.w.mine.streamWindow)
-			}
-			closed := s.closed
-			s.mu.Unlock()
-			s.credit(int64(m), inc)
-			if closed {
-				s.conn.parkRole()
-				return m, s.sticky(), true
-			}
-			s.conn.leaveRole()
-			return m, nil, true
+			return s.took(m)
 		}
 		s.mu.Lock()
 		ready := s.buffered > 0 || s.ended || s.closed
@@ -303,10 +290,50 @@ func (s *streamReader) readInline(p []byte) (int, error, bool) {
 			s.conn.parkRole()
 			return 0, nil, false
 		}
+		if size, ok := rr.headerAhead(s); ok {
+			// The header with the payload's first bytes, in one read
+			// straight into p: through the framer's buffer, the header's
+			// read took a buffer's worth of the payload, copied again.
+			_, ahead, err := fr.readTail(p[:min(len(p), size)], 0, s.call, true)
+			if err != nil {
+				s.conn.readFailed(err)
+				return 0, nil, false
+			}
+			if ahead > 0 {
+				if s.conn.readOne(s) {
+					return 0, nil, false
+				}
+				if m := int(rr.took); m > 0 {
+					rr.took = 0
+					return s.took(m)
+				}
+			}
+			// Not this stream's frame, or no payload of it yet: the
+			// header was given back for readOne.
+		}
 		if s.conn.readOne(s) {
 			return 0, nil, false
 		}
 	}
+}
+
+// took ends a Read that put m bytes of the stream into p itself: it gives
+// their credit back and leaves the role for the consumer's next Read.
+func (s *streamReader) took(m int) (int, error, bool) {
+	s.mu.Lock()
+	var inc int64
+	if !s.ended {
+		inc = s.flow.consumed(int64(m), s.w.mine.streamWindow)
+	}
+	closed := s.closed
+	s.mu.Unlock()
+	s.credit(int64(m), inc)
+	if closed {
+		s.conn.parkRole()
+		return m, s.sticky(), true
+	}
+	s.conn.leaveRole()
+	return m, nil, true
 }
 
 func (s *streamReader) receivedBytes() int64 {
