@@ -8,11 +8,13 @@ import (
 )
 
 // fullAfter is a transport whose writes that do not wait (tryWrite) take
-// room bytes in all, then find it full; its Write takes the rest.
+// room bytes in all, then find it full; its Write takes the rest. It keeps
+// what each write took apart too (writes).
 type fullAfter struct {
-	mu   sync.Mutex
-	room int
-	out  bytes.Buffer
+	mu     sync.Mutex
+	room   int
+	out    bytes.Buffer
+	writes [][]byte
 }
 
 func (f *fullAfter) tryWrite(b []byte) (int, error) {
@@ -20,13 +22,21 @@ func (f *fullAfter) tryWrite(b []byte) (int, error) {
 	defer f.mu.Unlock()
 	n := min(len(b), f.room)
 	f.room -= n
-	return f.out.Write(b[:n])
+	return f.take(b[:n])
 }
 
 func (f *fullAfter) Write(p []byte) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.out.Write(p)
+	return f.take(p)
+}
+
+// take records one write's bytes; f.mu is held.
+func (f *fullAfter) take(b []byte) (int, error) {
+	if len(b) > 0 {
+		f.writes = append(f.writes, bytes.Clone(b))
+	}
+	return f.out.Write(b)
 }
 
 func (f *fullAfter) Read(p []byte) (int, error) { select {} }

@@ -4,33 +4,13 @@ import (
 	"bytes"
 	"encoding/binary"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 )
 
-// writeCalls is a transport that takes every write whole and keeps each
-// write's bytes apart.
-type writeCalls struct {
-	mu     sync.Mutex
-	writes [][]byte
-}
-
-func (o *writeCalls) tryWrite(b []byte) (int, error) { return o.Write(b) }
-
-func (o *writeCalls) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.writes = append(o.writes, bytes.Clone(p))
-	return len(p), nil
-}
-
-func (o *writeCalls) Read(p []byte) (int, error) { select {} }
-func (o *writeCalls) Close() error               { return nil }
-
 // await returns the writes once there are n, failing the test if they do
 // not come.
-func (o *writeCalls) await(t *testing.T, n int) [][]byte {
+func (o *fullAfter) await(t *testing.T, n int) [][]byte {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -61,7 +41,7 @@ func windowFrame(call uint32, inc uint32) []byte {
 // sender's reader, so a stream's update and the connection's, due at the
 // same read, go out in one write; either alone goes in a write of its own.
 func TestWindowUpdatesShareAWrite(t *testing.T) {
-	out := &writeCalls{}
+	out := &fullAfter{room: 1 << 30} // takes every write whole
 	var w wire
 	w.init(out, limits{maxFramePayload: 1 << 10})
 	w.tw = out
