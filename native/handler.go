@@ -45,6 +45,10 @@ type handler struct {
 	// whether a server connection runs the next one inline (inline.go).
 	took atomic.Int64
 	last atomic.Int64 // the last call's time, in nanoseconds
+	// direct calls a handler of the commonest shape, func([ctx,] *Req,
+	// *Resp) error, without reflect.Value.Call (directCall); nil for the
+	// others.
+	direct directFunc
 }
 
 // registrationError explains why fn cannot be a handler and what would fix it.
@@ -157,6 +161,7 @@ func parseHandler(name string, fn any) (*handler, error) {
 	default:
 		return nil, registrationError(name, fn, "too many parameters (%d)", t.NumIn())
 	}
+	h.direct = directCall(h, v)
 	return h, nil
 }
 
@@ -300,6 +305,9 @@ func (h *handler) newRequest() any {
 
 // call runs the handler, turning a panic into a CodeInternal error.
 func (h *handler) call(ctx context.Context, inv *invocation) (err error) {
+	if h.direct != nil {
+		return h.callDirect(ctx, inv)
+	}
 	args := make([]reflect.Value, 0, 4)
 	if h.withCtx {
 		// The Value of a context.Context variable, which reflect takes as

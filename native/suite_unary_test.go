@@ -306,6 +306,10 @@ func testHandlerPanic(t *testing.T, mk factory) {
 	mustRegister(t, srv, "Panic", func(ctx context.Context, resp *echoResp) error {
 		panic("boom")
 	})
+	// JSON in and out: called without reflect (directcall.go).
+	mustRegister(t, srv, "PanicEcho", func(req *echoReq, resp *echoResp) error {
+		panic("boom from " + req.Msg)
+	})
 	var streamClosed = newCloseRecorder(strings.NewReader("never read"))
 	mustRegister(t, srv, "PanicStream", func(ctx context.Context, resp *io.Reader) error {
 		*resp = streamClosed
@@ -315,13 +319,15 @@ func testHandlerPanic(t *testing.T, mk factory) {
 	for i := range 2 {
 		wantCode(t, f.caller.Call(context.Background(), "Panic", nil, &echoResp{}), native.CodeInternal, "panicked", "boom")
 		checkEcho(t, f.caller, i)
+		wantCode(t, f.caller.Call(context.Background(), "PanicEcho", &echoReq{Msg: "direct"}, &echoResp{}), native.CodeInternal, "panicked", "boom from direct")
+		checkEcho(t, f.caller, i)
 	}
 	var rc io.ReadCloser
 	wantCode(t, f.caller.Call(context.Background(), "PanicStream", nil, &rc), native.CodeInternal, "boom")
 	waitFor(t, streamClosed.closed, 5*time.Second, "the stream of a panicking handler to be closed")
 	errs := logs.atLevel(slog.LevelError)
-	if len(errs) != 3 || !strings.Contains(errs[0].attrs["err"], "boom") || errs[0].attrs["endpoint"] != "Panic" {
-		t.Fatalf("error logs %v, want three naming the panic", errs)
+	if len(errs) != 5 || !strings.Contains(errs[0].attrs["err"], "boom") || errs[0].attrs["endpoint"] != "Panic" || errs[1].attrs["endpoint"] != "PanicEcho" {
+		t.Fatalf("error logs %v, want five naming the panic", errs)
 	}
 }
 
