@@ -71,8 +71,11 @@ type clientCall struct {
 	opts   callOpts
 	req    half // request half
 
-	events    chan clientEvent // capacity 1, one event per call
-	delivered bool             // reader goroutine only
+	// The call's one event: deliver sets ev and sends on answered
+	// (capacity 1), whose receiver then reads ev (takeEvent).
+	answered  chan struct{}
+	ev        clientEvent
+	delivered bool // under mu
 
 	// Response, owned by the reader goroutine. stream is written under mu,
 	// so other goroutines read it under mu (streamOf).
@@ -144,7 +147,7 @@ func (c *Client) call(ctx context.Context, method string, req, resp any, opts []
 			return notSent(&Error{code: CodeInvalidArgument, msg: fmt.Sprintf("cannot encode the request for %q: %v", method, err), err: err})
 		}
 	}
-	call := &clientCall{conn: c, method: method, accept: accept, events: make(chan clientEvent, 1), onDone: onDone, pipe: pipe}
+	call := &clientCall{conn: c, method: method, accept: accept, answered: make(chan struct{}, 1), onDone: onDone, pipe: pipe}
 	if pipe != nil {
 		// The request half ends (RST, the response's end, a broken
 		// connection): the caller's Send stops.
@@ -269,9 +272,9 @@ func (c *Client) await(ctx context.Context, call *clientCall) (clientEvent, erro
 			continue
 		}
 		select {
-		case ev := <-call.events:
+		case <-call.answered:
 			c.rr.waiters.Add(-1)
-			return ev, nil
+			return call.ev, nil
 		case <-role:
 			c.rr.waiters.Add(-1)
 			c.rr.taken()
@@ -417,5 +420,12 @@ func (c *Client) deliver(call *clientCall, ev clientEvent) {
 		return
 	}
 	call.delivered = true
-	call.events <- ev
+	call.ev = ev
+	call.answered <- struct{}{}
+}
+
+// takeEvent waits for call's event.
+func (call *clientCall) takeEvent() clientEvent {
+	<-call.answered
+	return call.ev
 }

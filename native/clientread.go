@@ -116,9 +116,9 @@ func (c *Client) leaveRole() {
 func (c *Client) readInline(ctx context.Context, call *clientCall) (clientEvent, bool, error) {
 	for {
 		select {
-		case ev := <-call.events:
+		case <-call.answered:
 			c.parkRole()
-			return ev, true, nil
+			return call.ev, true, nil
 		default:
 		}
 		if c.rr.pend == nil && c.w.fr.r.Buffered() == 0 {
@@ -129,12 +129,12 @@ func (c *Client) readInline(ctx context.Context, call *clientCall) (clientEvent,
 			}
 			if err != nil {
 				c.readFailed(err)
-				return <-call.events, true, nil
+				return call.takeEvent(), true, nil
 			}
 		}
 		if c.readOne(nil) {
 			// fail answered every call in progress, this one too.
-			return <-call.events, true, nil
+			return call.takeEvent(), true, nil
 		}
 	}
 }
