@@ -80,22 +80,6 @@ func withCallInfo(ctx context.Context, ci *callInfo) context.Context {
 	return context.WithValue(ctx, callInfoKey{}, ci)
 }
 
-// callContext is withCallInfo's context as a value, for a struct that
-// holds it (serverCall) to spare the allocation: it answers the callInfoKey
-// and leaves every other key, Done and Err to its parent, as WithValue's
-// does, so the contexts derived from it are the context package's own.
-type callContext struct {
-	context.Context
-	ci *callInfo
-}
-
-func (c *callContext) Value(key any) any {
-	if key == (callInfoKey{}) {
-		return c.ci
-	}
-	return c.Context.Value(key)
-}
-
 func callInfoFrom(ctx context.Context) *callInfo {
 	ci, _ := ctx.Value(callInfoKey{}).(*callInfo)
 	return ci

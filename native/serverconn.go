@@ -72,16 +72,16 @@ const (
 
 // serverCall is one call on a server connection.
 type serverCall struct {
-	conn   *serverConn
-	id     uint32
-	h      *handler // nil when the call is rejected
-	hdr    requestHeader
-	ctx    context.Context
-	cancel context.CancelCauseFunc
-	ci     *callInfo // &info
-	info   callInfo
-	cctx   callContext // ctx, with info
-	inv    invocation  // the handler's arguments and results (respond)
+	conn        *serverConn
+	id          uint32
+	h           *handler // nil when the call is rejected
+	hdr         requestHeader
+	ctx         context.Context // &cctx, or a timeout's context derived from it
+	ci          *callInfo       // &info
+	info        callInfo
+	cctx        callContext        // with info
+	stopTimeout context.CancelFunc // nil without a timeout
+	inv         invocation         // the handler's arguments and results (respond)
 
 	// Request half, owned by the role's holder.
 	expect reqPart
@@ -92,6 +92,14 @@ type serverCall struct {
 	resp    half         // response half
 	halves  atomic.Int32 // halves not yet ended
 	counted atomic.Bool  // counted against WithMaxServerCalls until it ends
+}
+
+// cancel cancels the call's context with cause.
+func (call *serverCall) cancel(cause error) {
+	call.cctx.cancel(cause)
+	if call.stopTimeout != nil {
+		call.stopTimeout()
+	}
 }
 
 // halfEnded: the response ended (halfDone counts both halves).

@@ -36,16 +36,11 @@ func (c *serverConn) onHeader(fh FrameHeader) error {
 	call.halves.Store(2)
 	call.info = callInfo{endpoint: call.hdr.Method, peer: c.peer, incoming: call.hdr.Metadata, rangeSpec: call.hdr.Range, ifRange: call.hdr.IfRange}
 	call.ci = &call.info
-	ctx, cancel := context.WithCancelCause(c.ctx)
-	if call.hdr.Timeout > 0 {
-		var stop context.CancelFunc
-		ctx, stop = context.WithTimeout(ctx, time.Duration(call.hdr.Timeout))
-		call.cancel = func(cause error) { cancel(cause); stop() }
-	} else {
-		call.cancel = cancel
-	}
-	call.cctx = callContext{Context: ctx, ci: call.ci}
+	call.cctx.init(c.ctx, call.ci)
 	call.ctx = &call.cctx
+	if call.hdr.Timeout > 0 {
+		call.ctx, call.stopTimeout = context.WithTimeout(call.ctx, time.Duration(call.hdr.Timeout))
+	}
 
 	c.mu.Lock()
 	away, why := c.goingAway, c.awayWhy
