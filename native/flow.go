@@ -53,6 +53,13 @@ func (l *writeLock) lock(high bool) {
 	<-ch // unlock hands the lock over: held stays true
 }
 
+// waited reports whether anyone waits for the lock.
+func (l *writeLock) waited() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.high)+len(l.low) > 0
+}
+
 // tryLock takes the lock if it is free.
 func (l *writeLock) tryLock() bool {
 	l.mu.Lock()

@@ -2,10 +2,11 @@ package native_test
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"testing"
 	"time"
+
+	"github.com/framegate/framegate/native"
 )
 
 // positional is a stream whose every byte says where it is: a byte out of
@@ -22,6 +23,14 @@ func (p *positional) Read(b []byte) (int, error) {
 	return len(b), nil
 }
 
+// registerPositional registers Positional.Get: req.N bytes of positional.
+func registerPositional(t *testing.T, srv *native.Server) {
+	mustRegister(t, srv, "Positional.Get", func(req *echoReq, resp *io.Reader) error {
+		*resp = io.LimitReader(&positional{}, int64(req.N))
+		return nil
+	})
+}
+
 // TestStreamBetweenCallsIsExact: a download whose frames come in runs
 // between small calls' answers on the same connection arrives byte for
 // byte, read with buffers larger and smaller than its frames. Its consumer
@@ -34,37 +43,14 @@ func TestStreamBetweenCallsIsExact(t *testing.T) {
 			t.Parallel()
 			srv, _ := newServer(t)
 			const size = 8 << 20
-			mustRegister(t, srv, "Positional.Get", func(req *echoReq, resp *io.Reader) error {
-				*resp = io.LimitReader(&positional{}, size)
-				return nil
-			})
+			registerPositional(t, srv)
 			f := remoteFactory(tr)(t, srv)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			stop := make(chan struct{})
-			called := make(chan error, 1)
-			go func() {
-				for n := 0; ; n++ {
-					select {
-					case <-stop:
-						called <- nil
-						return
-					default:
-					}
-					var resp echoResp
-					if err := f.caller.Call(ctx, "Echo.Unary", &echoReq{Msg: "x", N: n}, &resp); err != nil {
-						called <- err
-						return
-					}
-					if resp.N != 2*n {
-						called <- fmt.Errorf("call %d answered %+v", n, resp)
-						return
-					}
-				}
-			}()
+			stopCalls := callsBeside(ctx, f)
 			for _, bufSize := range []int{2 << 20, 100_003, 4096} {
 				var rc io.ReadCloser
-				if err := f.caller.Call(ctx, "Positional.Get", &echoReq{}, &rc); err != nil {
+				if err := f.caller.Call(ctx, "Positional.Get", &echoReq{N: size}, &rc); err != nil {
 					t.Fatalf("Positional.Get: %v", err)
 				}
 				buf := make([]byte, bufSize)
@@ -89,8 +75,7 @@ func TestStreamBetweenCallsIsExact(t *testing.T) {
 					t.Fatalf("buffer of %d: %d bytes, want %d", bufSize, off, size)
 				}
 			}
-			close(stop)
-			if err := <-called; err != nil {
+			if err := stopCalls(); err != nil {
 				t.Fatalf("small calls: %v", err)
 			}
 		})

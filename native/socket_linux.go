@@ -20,74 +20,118 @@ func socketOf(rwc any) (syscall.RawConn, bool) {
 	return rc, err == nil
 }
 
-// socketReadv reads a socket into several buffers with one readv(2),
-// waiting in the netpoller as the socket's Read does (its read deadline
-// holds). It keeps its iovecs and callback, so a read allocates nothing.
-type socketReadv struct {
-	conn  net.Conn // for errors, as its Read reports them
+// socketVec reads a socket into several buffers with one readv(2), or
+// writes several buffers to it with one writev(2), waiting in the netpoller
+// as the socket's Read and Write do (their deadlines hold). It keeps its
+// iovecs and callback, so a call allocates nothing.
+type socketVec struct {
+	conn  net.Conn // for errors, as its Read and Write report them
 	rc    syscall.RawConn
-	iov   [3]syscall.Iovec
-	k     int
+	sysno uintptr // SYS_READV or SYS_WRITEV
+	iov   []syscall.Iovec
 	n     int
 	errno syscall.Errno
 	fn    func(fd uintptr) bool
 }
 
-// newReadv returns a vectored reader of rwc's socket, or nil if rwc is not
-// a socket.
-func newReadv(rwc io.Reader) vecReader {
+// newSocketVec returns a socketVec of rwc's socket making the system call
+// sysno, or nil if rwc is not a socket.
+func newSocketVec(rwc any, sysno uintptr) *socketVec {
 	rc, ok := socketOf(rwc)
 	if !ok {
 		return nil
 	}
-	s := &socketReadv{conn: rwc.(net.Conn), rc: rc}
-	s.fn = s.read
+	s := &socketVec{conn: rwc.(net.Conn), rc: rc, sysno: sysno}
+	s.fn = s.call
 	return s
 }
 
-func (s *socketReadv) read(fd uintptr) bool {
+// newReadv returns a vectored reader of rwc's socket, or nil if rwc is not
+// a socket.
+func newReadv(rwc io.Reader) vecReader {
+	if s := newSocketVec(rwc, syscall.SYS_READV); s != nil {
+		return (*socketReadv)(s)
+	}
+	return nil
+}
+
+// newWritev returns a vectored writer of rwc's socket, or nil if rwc is
+// not a socket.
+func newWritev(rwc io.Writer) vecWriter {
+	if s := newSocketVec(rwc, syscall.SYS_WRITEV); s != nil {
+		return (*socketWritev)(s)
+	}
+	return nil
+}
+
+func (s *socketVec) call(fd uintptr) bool {
 	for {
-		r, _, e := syscall.Syscall(syscall.SYS_READV, fd, uintptr(unsafe.Pointer(&s.iov[0])), uintptr(s.k))
+		r, _, e := syscall.Syscall(s.sysno, fd, uintptr(unsafe.Pointer(&s.iov[0])), uintptr(len(s.iov)))
 		switch e {
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
-			return false // wait until readable
+			return false // wait until ready
 		}
 		s.n, s.errno = int(r), e
 		return true
 	}
 }
 
+// do makes the system call on bufs' non-empty buffers (maxIovecs at most)
+// through wait (the RawConn's Read or Write), and returns its count or its
+// error, as an *net.OpError of op.
+func (s *socketVec) do(bufs [][]byte, wait func(func(uintptr) bool) error, op string) (int, error) {
+	s.iov = s.iov[:0]
+	for _, b := range bufs {
+		if len(b) > 0 && len(s.iov) < maxIovecs {
+			v := syscall.Iovec{Base: &b[0]}
+			v.SetLen(len(b))
+			s.iov = append(s.iov, v)
+		}
+	}
+	if len(s.iov) == 0 {
+		return 0, nil
+	}
+	s.n, s.errno = 0, 0
+	err := wait(s.fn)
+	clear(s.iov) // the buffers are the caller's again
+	if err == nil && s.errno != 0 {
+		err = os.NewSyscallError(op+"v", s.errno)
+	}
+	if err != nil {
+		la := s.conn.LocalAddr()
+		return 0, &net.OpError{Op: op, Net: la.Network(), Source: la, Addr: s.conn.RemoteAddr(), Err: err}
+	}
+	return s.n, nil
+}
+
+// maxIovecs is the most buffers one readv(2) or writev(2) takes here
+// (Linux's IOV_MAX is 1024).
+const maxIovecs = 1024
+
+// socketReadv is a socketVec making readv(2).
+type socketReadv socketVec
+
 // readVec reads into bufs in order, as one read: it returns when at least
 // one byte arrived, like Read. A closed peer is io.EOF; other errors are
 // *net.OpError, as from Read.
 func (s *socketReadv) readVec(bufs [][]byte) (int, error) {
-	s.k = 0
-	for _, b := range bufs {
-		if len(b) > 0 && s.k < len(s.iov) {
-			s.iov[s.k].Base = &b[0]
-			s.iov[s.k].SetLen(len(b))
-			s.k++
-		}
-	}
-	if s.k == 0 {
-		return 0, nil
-	}
-	s.n, s.errno = 0, 0
-	err := s.rc.Read(s.fn)
-	clear(s.iov[:]) // the buffers are the caller's again
-	switch {
-	case err != nil:
-	case s.errno != 0:
-		err = os.NewSyscallError("readv", s.errno)
-	case s.n == 0:
+	n, err := (*socketVec)(s).do(bufs, s.rc.Read, "read")
+	if err == nil && n == 0 && len(s.iov) > 0 { // read, not all empty
 		return 0, io.EOF
-	default:
-		return s.n, nil
 	}
-	la := s.conn.LocalAddr()
-	return 0, &net.OpError{Op: "read", Net: la.Network(), Source: la, Addr: s.conn.RemoteAddr(), Err: err}
+	return n, err
+}
+
+// socketWritev is a socketVec making writev(2).
+type socketWritev socketVec
+
+// writeVec writes bufs in order, as one write: it returns once at least
+// one byte went, as much as the socket took. Errors are *net.OpError, as
+// from Write.
+func (s *socketWritev) writeVec(bufs [][]byte) (int, error) {
+	return (*socketVec)(s).do(bufs, s.rc.Write, "write")
 }
 
 // socketTryWrite writes to a socket with one write(2) that never waits for

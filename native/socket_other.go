@@ -12,3 +12,5 @@ func socketOf(any) (syscall.RawConn, bool) { return nil, false }
 func newReadv(io.Reader) vecReader { return nil }
 
 func newTryWriter(io.Writer) tryWriter { return nil }
+
+func newWritev(io.Writer) vecWriter { return nil }

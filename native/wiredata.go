@@ -80,6 +80,9 @@ func (w *wire) writeTrailer(hf *half, srcErr error, trailerMD func() Metadata) e
 func (w *wire) writeData(hf *half, buf []byte) error {
 	quantum := len(buf)
 	if w.shared() {
+		if w.vw != nil {
+			return w.writeDataRuns(hf, buf)
+		}
 		quantum = sharedQuantum
 	}
 	for off := FrameHeaderLen; off < len(buf); {

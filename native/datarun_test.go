@@ -1,0 +1,98 @@
+package native_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"testing"
+	"time"
+)
+
+// TestStreamAbortedMidRunKeepsTheWire: downloads on a connection shared
+// with small calls, aborted by their callers while their DATA flows, leave
+// the connection whole: the small calls go on, and a download after them
+// arrives byte for byte. On a socket the DATA goes out in runs of frames
+// (datarun.go), and an RST must wait for the end of the frame being
+// written: a frame cut short makes the peer take the next frame's bytes
+// for its payload.
+func TestStreamAbortedMidRunKeepsTheWire(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			t.Parallel()
+			srv, _ := newServer(t)
+			registerPositional(t, srv)
+			f := remoteFactory(tr)(t, srv)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			stopCalls := callsBeside(ctx, f)
+			for range 20 {
+				dctx, abort := context.WithCancel(ctx)
+				var rc io.ReadCloser
+				if err := f.caller.Call(dctx, "Positional.Get", &echoReq{N: 1 << 40}, &rc); err != nil {
+					t.Fatalf("Positional.Get: %v", err)
+				}
+				if _, err := io.CopyN(io.Discard, rc, 3<<20+12345); err != nil {
+					t.Fatalf("download: %v", err)
+				}
+				abort()
+				rc.Close()
+			}
+			readExact(t, ctx, f, 4<<20)
+			if err := stopCalls(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// callsBeside makes small calls on f until the function it returns is
+// called, which returns their error.
+func callsBeside(ctx context.Context, f *fixture) (stop func() error) {
+	stopped := make(chan struct{})
+	called := make(chan error, 1)
+	go func() { called <- callUntil(ctx, f, stopped) }()
+	return func() error {
+		close(stopped)
+		return <-called
+	}
+}
+
+// callUntil makes small calls on f until stop closes.
+func callUntil(ctx context.Context, f *fixture, stop chan struct{}) error {
+	for n := 0; ; n++ {
+		select {
+		case <-stop:
+			return nil
+		default:
+		}
+		var resp echoResp
+		if err := f.caller.Call(ctx, "Echo.Unary", &echoReq{Msg: "x", N: n}, &resp); err != nil {
+			return fmt.Errorf("call %d: %w", n, err)
+		}
+		if resp.N != 2*n {
+			return fmt.Errorf("call %d answered %+v", n, resp)
+		}
+	}
+}
+
+// readExact downloads size bytes of Positional.Get and checks each.
+func readExact(t *testing.T, ctx context.Context, f *fixture, size int) {
+	t.Helper()
+	var rc io.ReadCloser
+	if err := f.caller.Call(ctx, "Positional.Get", &echoReq{N: size}, &rc); err != nil {
+		t.Fatalf("Positional.Get: %v", err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatalf("download: %v", err)
+	}
+	if len(b) != size {
+		t.Fatalf("downloaded %d bytes, want %d", len(b), size)
+	}
+	for i, c := range b {
+		if want := positionalByte(int64(i)); c != want {
+			t.Fatalf("byte %d is %#x, want %#x", i, c, want)
+		}
+	}
+}
