@@ -97,6 +97,7 @@ func (w *wire) writeRun(hf *half, p []byte) error {
 		// for the next header, even when an RST of hf waits behind it.
 		if done == 0 && !hf.open.Load() {
 			w.unlock()
+			w.refund(len(p) - i*sharedQuantum) // frames 0 to i-1 went
 			return errHalfClosed
 		}
 		if w.werr != nil {

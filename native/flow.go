@@ -123,6 +123,19 @@ func (w *wire) takeCredit(hf *half, want int) (int, error) {
 	}
 }
 
+// refund gives back n bytes of connection credit taken for DATA that will
+// not be sent: its half ended first. The peer returns credit only for the
+// bytes it receives, so credit kept would be lost to the connection.
+func (w *wire) refund(n int) {
+	if n <= 0 {
+		return
+	}
+	w.flowMu.Lock()
+	w.connCredit += int64(n)
+	w.flowMu.Unlock()
+	w.flowCond.Broadcast()
+}
+
 // stopFlow wakes a sender waiting for hf's credit: the half ended.
 func (w *wire) stopFlow(hf *half) {
 	w.flowMu.Lock()

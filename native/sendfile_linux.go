@@ -22,6 +22,7 @@ func (w *wire) sendFile(hf *half, rc syscall.RawConn, src io.Reader, f *os.File,
 		w.wl.lock(false)
 		if !hf.open.Load() {
 			w.unlock()
+			w.refund(g)
 			return sent, nil, errHalfClosed
 		}
 		if w.werr != nil {

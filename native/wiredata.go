@@ -95,6 +95,9 @@ func (w *wire) writeData(hf *half, buf []byte) error {
 		fb := buf[off-FrameHeaderLen : off+n]
 		putFrameHeader(fb, FrameHeader{Type: TypeData, Length: uint32(n), Call: hf.id})
 		if err := w.writeDataFrame(hf, fb); err != nil {
+			if err == errHalfClosed {
+				w.refund(n)
+			}
 			return err
 		}
 		off += n
