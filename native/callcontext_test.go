@@ -11,7 +11,7 @@ type ctxKey struct{}
 
 func newCallContext(parent context.Context) *callContext {
 	c := &callContext{}
-	c.init(parent, &callInfo{endpoint: "E"})
+	c.init(parent, &callInfo{req: &requestHeader{Method: "E"}})
 	return c
 }
 
@@ -19,7 +19,7 @@ func newCallContext(parent context.Context) *callContext {
 func TestCallContextMadeOnDemand(t *testing.T) {
 	parent := context.WithValue(context.Background(), ctxKey{}, "v")
 	c := newCallContext(parent)
-	if callInfoFrom(c) == nil || callInfoFrom(c).endpoint != "E" || c.made.Load() {
+	if callInfoFrom(c) == nil || callInfoFrom(c).req.Method != "E" || c.made.Load() {
 		t.Fatalf("callInfo %v, made %v", callInfoFrom(c), c.made.Load())
 	}
 	if _, ok := c.Deadline(); ok || c.made.Load() {

@@ -85,7 +85,8 @@ func (lc *LocalClient) call(ctx context.Context, method string, req, resp any, v
 		return nil, contextError(ctx)
 	}
 	hctx, cancel := context.WithCancelCause(ctx)
-	l.info = callInfo{endpoint: method, peer: "local", incoming: o.md.Clone(), rangeSpec: o.rangeSpec, ifRange: o.ifRange}
+	l.hdr = requestHeader{Method: method, Metadata: o.md.Clone(), Range: o.rangeSpec, IfRange: o.ifRange}
+	l.info = callInfo{req: &l.hdr, peer: "local"}
 	ci := &l.info
 	hctx, end := lc.s.cfg.startServerCall(withCallInfo(hctx, ci))
 	var ls *localStream // a stream handed over ends the call itself
@@ -133,7 +134,8 @@ type localCall struct {
 	inv       invocation
 	ci        *callInfo // &info
 	info      callInfo
-	value     bool // a CallValue call
+	hdr       requestHeader // info's request: the caller's method and options
+	value     bool          // a CallValue call
 	o         callOpts
 	resp      any
 	rc        *io.ReadCloser

@@ -62,18 +62,17 @@ type callInfoKey struct{}
 
 // callInfo is what a handler's context knows about its call.
 type callInfo struct {
-	endpoint string
-	peer     string
-	incoming Metadata
-	header   Metadata // set by SetHeader
-	trailer  Metadata // set by SetTrailer
-	sent     bool     // response header written: SetHeader is too late
+	// req is the request's header: its method (the endpoint), metadata,
+	// Range and If-Range (RequestedRange). The call's own, not a copy: a
+	// server call holds both.
+	req     *requestHeader
+	peer    string
+	header  Metadata // set by SetHeader
+	trailer Metadata // set by SetTrailer
+	sent    bool     // response header written: SetHeader is too late
 	// msgHeader sends the response header of a handler whose response
 	// is a stream of messages (SendHeader); nil for other handlers.
 	msgHeader *msgHeader
-	// rangeSpec and ifRange are the request's Range and If-Range
-	// (RequestedRange).
-	rangeSpec, ifRange string
 }
 
 func withCallInfo(ctx context.Context, ci *callInfo) context.Context {
@@ -89,7 +88,7 @@ func callInfoFrom(ctx context.Context) *callInfo {
 // belongs to, or nil outside a handler.
 func IncomingMetadata(ctx context.Context) Metadata {
 	if ci := callInfoFrom(ctx); ci != nil {
-		return ci.incoming
+		return ci.req.Metadata
 	}
 	return nil
 }
@@ -97,7 +96,7 @@ func IncomingMetadata(ctx context.Context) Metadata {
 // Method returns the endpoint name of the call a handler's ctx belongs to.
 func Method(ctx context.Context) string {
 	if ci := callInfoFrom(ctx); ci != nil {
-		return ci.endpoint
+		return ci.req.Method
 	}
 	return ""
 }
@@ -148,7 +147,7 @@ func SendHeader(ctx context.Context) error {
 		return Errorf(CodeInternal, "SendHeader called outside a handler")
 	}
 	if ci.msgHeader == nil {
-		return Errorf(CodeFailedPrecondition, "SendHeader called in the handler of %q, whose response is not a stream of messages", ci.endpoint)
+		return Errorf(CodeFailedPrecondition, "SendHeader called in the handler of %q, whose response is not a stream of messages", ci.req.Method)
 	}
 	return ci.msgHeader.open()
 }

@@ -56,7 +56,7 @@ func (c *serverConn) respond(ctx context.Context, call *serverCall) error {
 		closeStream(inv.stream)
 		return c.respondError(call, err)
 	}
-	ci := call.ci
+	ci := &call.info
 	ci.sent = true
 	rh := responseHeader{Body: h.response, Metadata: ci.header}
 	if h.response == BodyJSON {
@@ -114,7 +114,7 @@ func (c *serverConn) respond(ctx context.Context, call *serverCall) error {
 // Send the reason. Whether a handler runs does not depend on which of the
 // header and the RST came first.
 func (c *serverConn) respondMessages(ctx context.Context, call *serverCall, inv *invocation) error {
-	h, ci := call.h, call.ci
+	h, ci := call.h, &call.info
 	p := newMsgPipe()
 	out := newMsgSend(p, c.cfg.maxMessageSize, h.name, CodeInternal)
 	inv.out = out
@@ -173,8 +173,8 @@ func (c *serverConn) refuse(call *serverCall, err error) {
 
 // errorHeader is the response header ending call with err.
 func errorHeader(call *serverCall, err error) *responseHeader {
-	call.ci.sent = true
-	rh := &responseHeader{Code: CodeOf(err), Message: messageOf(err), Body: BodyNone, Metadata: call.ci.header, Trailer: call.ci.trailer}
+	call.info.sent = true
+	rh := &responseHeader{Code: CodeOf(err), Message: messageOf(err), Body: BodyNone, Metadata: call.info.header, Trailer: call.info.trailer}
 	if rh.Code == CodeOK {
 		rh.Code = CodeUnknown
 	}

@@ -77,7 +77,6 @@ type serverCall struct {
 	h           *handler // nil when the call is rejected
 	hdr         requestHeader
 	ctx         context.Context // &cctx, or a timeout's context derived from it
-	ci          *callInfo       // &info
 	info        callInfo
 	cctx        callContext        // with info
 	stopTimeout context.CancelFunc // nil without a timeout

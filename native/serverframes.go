@@ -34,9 +34,8 @@ func (c *serverConn) onHeader(fh FrameHeader) error {
 	}
 	c.lastID = fh.Call
 	call.halves.Store(2)
-	call.info = callInfo{endpoint: call.hdr.Method, peer: c.peer, incoming: call.hdr.Metadata, rangeSpec: call.hdr.Range, ifRange: call.hdr.IfRange}
-	call.ci = &call.info
-	call.cctx.init(c.ctx, call.ci)
+	call.info = callInfo{req: &call.hdr, peer: c.peer}
+	call.cctx.init(c.ctx, &call.info)
 	call.ctx = &call.cctx
 	if call.hdr.Timeout > 0 {
 		call.ctx, call.stopTimeout = context.WithTimeout(call.ctx, time.Duration(call.hdr.Timeout))

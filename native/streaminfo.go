@@ -109,7 +109,7 @@ func (c *content) Close() error {
 // ServeContent and *os.File streams apply them by themselves.
 func RequestedRange(ctx context.Context) (spec, ifRange string) {
 	if ci := callInfoFrom(ctx); ci != nil {
-		return ci.rangeSpec, ci.ifRange
+		return ci.req.Range, ci.req.IfRange
 	}
 	return "", ""
 }
