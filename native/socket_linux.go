@@ -29,6 +29,7 @@ type socketVec struct {
 	rc    syscall.RawConn
 	sysno uintptr // SYS_READV or SYS_WRITEV
 	iov   []syscall.Iovec
+	src   vecSource // if set, gives the buffers anew at each attempt
 	n     int
 	errno syscall.Errno
 	fn    func(fd uintptr) bool
@@ -65,6 +66,11 @@ func newWritev(rwc io.Writer) vecWriter {
 }
 
 func (s *socketVec) call(fd uintptr) bool {
+	if s.src != nil {
+		if s.setIovecs(s.src.vecs()); len(s.iov) == 0 {
+			return true
+		}
+	}
 	for {
 		r, _, e := syscall.Syscall(s.sysno, fd, uintptr(unsafe.Pointer(&s.iov[0])), uintptr(len(s.iov)))
 		switch e {
@@ -78,10 +84,9 @@ func (s *socketVec) call(fd uintptr) bool {
 	}
 }
 
-// do makes the system call on bufs' non-empty buffers (maxIovecs at most)
-// through wait (the RawConn's Read or Write), and returns its count or its
-// error, as an *net.OpError of op.
-func (s *socketVec) do(bufs [][]byte, wait func(func(uintptr) bool) error, op string) (int, error) {
+// setIovecs points the iovecs at bufs' non-empty buffers (maxIovecs at
+// most).
+func (s *socketVec) setIovecs(bufs [][]byte) {
 	s.iov = s.iov[:0]
 	for _, b := range bufs {
 		if len(b) > 0 && len(s.iov) < maxIovecs {
@@ -90,12 +95,21 @@ func (s *socketVec) do(bufs [][]byte, wait func(func(uintptr) bool) error, op st
 			s.iov = append(s.iov, v)
 		}
 	}
-	if len(s.iov) == 0 {
-		return 0, nil
+}
+
+// do makes the system call on bufs' non-empty buffers, or on src's as they
+// are at each attempt if src is set, through wait (the RawConn's Read or
+// Write), and returns its count or its error, as an *net.OpError of op.
+func (s *socketVec) do(bufs [][]byte, src vecSource, wait func(func(uintptr) bool) error, op string) (int, error) {
+	if src == nil {
+		if s.setIovecs(bufs); len(s.iov) == 0 {
+			return 0, nil
+		}
 	}
-	s.n, s.errno = 0, 0
+	s.src, s.n, s.errno = src, 0, 0
 	err := wait(s.fn)
 	clear(s.iov) // the buffers are the caller's again
+	s.src = nil
 	if err == nil && s.errno != 0 {
 		err = os.NewSyscallError(op+"v", s.errno)
 	}
@@ -117,7 +131,7 @@ type socketReadv socketVec
 // one byte arrived, like Read. A closed peer is io.EOF; other errors are
 // *net.OpError, as from Read.
 func (s *socketReadv) readVec(bufs [][]byte) (int, error) {
-	n, err := (*socketVec)(s).do(bufs, s.rc.Read, "read")
+	n, err := (*socketVec)(s).do(bufs, nil, s.rc.Read, "read")
 	if err == nil && n == 0 && len(s.iov) > 0 { // read, not all empty
 		return 0, io.EOF
 	}
@@ -127,11 +141,12 @@ func (s *socketReadv) readVec(bufs [][]byte) (int, error) {
 // socketWritev is a socketVec making writev(2).
 type socketWritev socketVec
 
-// writeVec writes bufs in order, as one write: it returns once at least
-// one byte went, as much as the socket took. Errors are *net.OpError, as
-// from Write.
-func (s *socketWritev) writeVec(bufs [][]byte) (int, error) {
-	return (*socketVec)(s).do(bufs, s.rc.Write, "write")
+// writeFrom writes src's buffers in order, as one write: it returns once at
+// least one byte went, as much as the socket took. The buffers are the
+// ones src gives when the socket has room: a wait for room may change
+// them. Errors are *net.OpError, as from Write.
+func (s *socketWritev) writeFrom(src vecSource) (int, error) {
+	return (*socketVec)(s).do(nil, src, s.rc.Write, "write")
 }
 
 // socketTryWrite writes to a socket with one write(2) that never waits for
