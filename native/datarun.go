@@ -123,12 +123,14 @@ func (w *wire) writeDataRuns(hf *half, buf []byte) error {
 func (w *wire) writeRun(hf *half, p []byte) error {
 	run := dataRuns.Get().(*dataRun)
 	defer dataRuns.Put(run)
-	run.w, run.p, run.frames = w, p, (len(p)+sharedQuantum-1)/sharedQuantum
-	defer func() { run.w, run.p = nil, nil }() // p is the caller's again
+	run.w, run.p, run.frames, run.i, run.done = w, p, (len(p)+sharedQuantum-1)/sharedQuantum, 0, 0
+	defer func() { // p is the caller's again
+		run.w, run.p = nil, nil
+		clear(run.bufs[:])
+	}()
 	for i := range run.frames {
 		putFrameHeader(run.hdrs[i][:], FrameHeader{Type: TypeData, Length: uint32(len(run.payload(i))), Call: hf.id})
 	}
-	run.i, run.done = 0, 0
 	w.wl.lock(false)
 	for run.i < run.frames {
 		// A frame begun is finished: its end is where the peer looks
@@ -143,7 +145,6 @@ func (w *wire) writeRun(hf *half, p []byte) error {
 			return w.werr
 		}
 		n, err := w.vw.writeFrom(run)
-		clear(run.bufs[:])
 		if err != nil {
 			err = w.writeFailed(err)
 			w.unlock()

@@ -26,15 +26,24 @@ func TestStreamAbortedMidRunKeepsTheWire(t *testing.T) {
 			srv, _ := newServer(t)
 			registerPositional(t, srv)
 			f := remoteFactory(tr)(t, srv)
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			stopCalls := callsBeside(ctx, f)
-			abortDownloads(t, ctx, f, 20, 3<<20+12345, "Positional.Get")
-			readExact(t, ctx, f, 4<<20)
-			if err := stopCalls(); err != nil {
-				t.Fatal(err)
-			}
+			abortThenReadExact(t, f, 20, 3<<20+12345, 4<<20, "Positional.Get")
 		})
+	}
+}
+
+// abortThenReadExact makes small calls on f throughout (the connection is
+// shared: a socket's DATA goes in runs), aborts n downloads of methods
+// after reading after bytes of each (abortDownloads), then downloads exact
+// bytes of Positional.Get and checks each.
+func abortThenReadExact(t *testing.T, f *fixture, n int, after int64, exact int, methods ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	stopCalls := callsBeside(ctx, f)
+	abortDownloads(t, ctx, f, n, after, methods...)
+	readExact(t, ctx, f, exact)
+	if err := stopCalls(); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -134,14 +143,7 @@ func TestAbortedStreamsGiveTheirCreditBack(t *testing.T) {
 				return err
 			})
 			f := remoteFactory(tr)(t, srv, clientOptions(native.WithConnWindow(4<<20), native.WithStreamWindow(4<<20)))
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			stopCalls := callsBeside(ctx, f) // the connection is shared: runs
-			abortDownloads(t, ctx, f, 50, 1<<20+54321, "Positional.Get", "File.Get")
-			readExact(t, ctx, f, 16<<20)
-			if err := stopCalls(); err != nil {
-				t.Fatal(err)
-			}
+			abortThenReadExact(t, f, 50, 1<<20+54321, 16<<20, "Positional.Get", "File.Get")
 		})
 	}
 }
