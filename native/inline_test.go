@@ -6,6 +6,7 @@ package native_test
 
 import (
 	"context"
+	"io"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -73,6 +74,71 @@ func TestBlockingHandlersRunTogether(t *testing.T) {
 				}
 			}
 			checkEcho(t, f.caller, 1)
+			if err := f.client.Close(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			if err := f.serveResult(t); err != nil {
+				t.Fatalf("ServeConn: %v", err)
+			}
+		})
+	}
+}
+
+// TestLendingWaitsLongerAlone: a quick handler that blocks while run
+// inline keeps its connection unread for the lending period, which is
+// lendAfter on a connection whose calls overlap and ten times that on one
+// whose calls come one at a time (inline.go). A second caller's call is
+// read once the role is lent: after 200 ms at the earliest alone, well
+// before that beside an open upload.
+func TestLendingWaitsLongerAlone(t *testing.T) {
+	const lend = 20 * time.Millisecond // alone: 200-400 ms
+	for _, shared := range []bool{false, true} {
+		name := map[bool]string{false: "alone", true: "shared"}[shared]
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			srv, _ := newServer(t, native.WithLendAfter(lend))
+			held, release := make(chan struct{}), make(chan struct{})
+			mustRegister(t, srv, "Lend.Hold", func(ctx context.Context, req *echoReq, resp *echoResp) error {
+				close(held)
+				<-release
+				return nil
+			})
+			mustRegister(t, srv, "Lend.Put", func(ctx context.Context, body io.Reader, resp *echoResp) error {
+				_, err := io.Copy(io.Discard, body)
+				return err
+			})
+			f := remoteFactory(transports[2])(t, srv) // tcp
+			ctx := context.Background()
+			upload := make(chan error, 1)
+			pr, pw := io.Pipe()
+			if shared {
+				go func() { upload <- f.caller.Call(ctx, "Lend.Put", pr, &echoResp{}) }()
+				if _, err := pw.Write([]byte("open")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			holding := make(chan error, 1)
+			go func() { holding <- f.caller.Call(ctx, "Lend.Hold", &echoReq{}, &echoResp{}) }()
+			<-held
+			start := time.Now()
+			checkEcho(t, f.caller, 1)
+			took := time.Since(start)
+			close(release)
+			if err := <-holding; err != nil {
+				t.Fatalf("Lend.Hold: %v", err)
+			}
+			if shared {
+				pw.Close()
+				if err := <-upload; err != nil {
+					t.Fatalf("Lend.Put: %v", err)
+				}
+			}
+			switch {
+			case !shared && took < 10*lend:
+				t.Errorf("alone, a call beside a blocked inline handler was answered after %v, before the lending period of %v", took, 10*lend)
+			case shared && took >= 10*lend:
+				t.Errorf("beside an upload, a call beside a blocked inline handler was answered after %v, want under %v", took, 10*lend)
+			}
 			if err := f.client.Close(); err != nil {
 				t.Fatalf("Close: %v", err)
 			}
