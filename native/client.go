@@ -71,10 +71,13 @@ type clientCall struct {
 	opts   callOpts
 	req    half // request half
 
-	// The call's one event: deliver sets ev and sends on answered
-	// (capacity 1), whose receiver then reads ev (takeEvent).
-	answered  chan struct{}
+	// The call's one event: deliver sets ev and has, and sends on
+	// answered (capacity 1) if a waiter made it (answeredChan). A caller
+	// reading its answer itself looks at has and needs no channel: one
+	// allocation less per call.
+	answered  chan struct{} // under mu
 	ev        clientEvent
+	has       atomic.Bool
 	delivered bool // under mu
 
 	// Response, owned by the reader goroutine. stream is written under mu,
@@ -147,7 +150,7 @@ func (c *Client) call(ctx context.Context, method string, req, resp any, opts []
 			return notSent(&Error{code: CodeInvalidArgument, msg: fmt.Sprintf("cannot encode the request for %q: %v", method, err), err: err})
 		}
 	}
-	call := &clientCall{conn: c, method: method, accept: accept, answered: make(chan struct{}, 1), onDone: onDone, pipe: pipe}
+	call := &clientCall{conn: c, method: method, accept: accept, onDone: onDone, pipe: pipe}
 	if pipe != nil {
 		// The request half ends (RST, the response's end, a broken
 		// connection): the caller's Send stops.
@@ -262,17 +265,26 @@ func (c *Client) await(ctx context.Context, call *clientCall) (clientEvent, erro
 	if c.inline != nil {
 		role = c.rr.role
 	}
+	var answered chan struct{}
 	for {
+		if call.has.Load() {
+			return call.ev, nil
+		}
 		c.rr.waiters.Add(1)
-		if role != nil && c.rr.waiting() {
+		// A role parked now is taken before the select, which would need
+		// the answered channel.
+		if role != nil && (c.rr.waiting() || c.rr.take()) {
 			c.rr.waiters.Add(-1)
 			if ev, ok, err := c.readInline(ctx, call); ok || err != nil {
 				return ev, err
 			}
 			continue
 		}
+		if answered == nil {
+			answered = call.answeredChan()
+		}
 		select {
-		case <-call.answered:
+		case <-answered:
 			c.rr.waiters.Add(-1)
 			return call.ev, nil
 		case <-role:
@@ -421,11 +433,28 @@ func (c *Client) deliver(call *clientCall, ev clientEvent) {
 	}
 	call.delivered = true
 	call.ev = ev
-	call.answered <- struct{}{}
+	call.has.Store(true)
+	if call.answered != nil {
+		call.answered <- struct{}{}
+	}
+}
+
+// answeredChan returns the channel deliver sends call's event on, made on
+// first use and holding the event already if it came before.
+func (call *clientCall) answeredChan() chan struct{} {
+	call.mu.Lock()
+	defer call.mu.Unlock()
+	if call.answered == nil {
+		call.answered = make(chan struct{}, 1)
+		if call.delivered {
+			call.answered <- struct{}{}
+		}
+	}
+	return call.answered
 }
 
 // takeEvent waits for call's event.
 func (call *clientCall) takeEvent() clientEvent {
-	<-call.answered
+	<-call.answeredChan()
 	return call.ev
 }

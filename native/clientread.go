@@ -115,11 +115,9 @@ func (c *Client) leaveRole() {
 // is ctx's; if the connection ends, the event is the failure.
 func (c *Client) readInline(ctx context.Context, call *clientCall) (clientEvent, bool, error) {
 	for {
-		select {
-		case <-call.answered:
+		if call.has.Load() {
 			c.parkRole()
 			return call.ev, true, nil
-		default:
 		}
 		if c.rr.pend == nil && c.w.fr.r.Buffered() == 0 {
 			stop, err := c.waitReadable(ctx)
