@@ -108,12 +108,18 @@ func (s *streamReader) onData(fr *framer, n uint32) error {
 // length the frame claims is bounded by the flow-control windows (accept
 // checked n against them), and reusing it spares the page faults of fresh
 // memory, which made a small call that read a stream's DATA frame for its
-// consumer wait milliseconds (bench: mux/small-beside-stream).
+// consumer wait milliseconds (bench: mux/small-beside-stream). A payload
+// under smallRecv gets an array of its own length: a stream idle after a
+// few bytes (a watch, a stream of rare messages) held a 16 KiB array for
+// them until its consumer came.
 func (s *streamReader) buffer(fr *framer, n uint32) error {
 	var rb recvBuf
-	if n > 0 {
+	switch {
+	case n >= smallRecv:
 		rb.pooled = bufpool.Get(recvClass(n))
 		rb.b = (*rb.pooled)[:0]
+	case n > 0:
+		rb.b = make([]byte, 0, n)
 	}
 	b, err := fr.appendPayload(rb.b, n)
 	rb.b = b
@@ -149,6 +155,9 @@ func (rb *recvBuf) release() {
 		rb.pooled, rb.b = nil, nil
 	}
 }
+
+// smallRecv is the smallest payload a stream buffers in a pooled array.
+const smallRecv = 4 << 10
 
 // recvClass is the pooled size for a payload of n bytes: a power of two
 // from 16 KiB, so that a few pools serve every size.

@@ -60,8 +60,9 @@ func (w *wire) sendStream(hf *half, src io.Reader, trailerMD func() Metadata) (s
 // line in, with the frame header right before it.
 const payloadOffset = 64
 
-// sendStartSize is the first read of a stream's source.
-const sendStartSize = 16 << 10
+// sendStartSize is the first read of a stream's source: what an idle
+// stream's sender holds (16 KiB made an idle stream 45 KiB, both ends).
+const sendStartSize = 4 << 10
 
 // writeTrailer ends a stream with a TRAILER carrying srcErr (nil for a
 // complete stream) and the trailer metadata.
