@@ -43,6 +43,8 @@ func init() {
 		run: func(r *round) (float64, error) { return muxStreams(r, 1) }})
 	register(contender{name: "mux/two-streams", unit: "GiB/s", order: 605,
 		run: func(r *round) (float64, error) { return muxStreams(r, 2) }})
+	register(contender{name: "mux/two-streams-two-conns", unit: "GiB/s", order: 606,
+		run: func(r *round) (float64, error) { return muxStreamsApart(r, 2) }})
 	register(contender{name: "mux/small-beside-upload", unit: "calls/s", order: 603, run: muxSmallBesideUpload})
 	register(contender{name: "mux/small-beside-other-conn", unit: "calls/s", order: 604, run: muxSmallOtherConn})
 	registerRatio(ratio{name: "mux small p99 beside/alone", num: "mux/small-beside-stream p99", den: "mux/small-alone p99", target: atMost(5)})
@@ -50,6 +52,9 @@ func init() {
 	registerRatio(ratio{name: "mux small p99 beside-upload/alone", num: "mux/small-beside-upload p99", den: "mux/small-alone p99"})
 	registerRatio(ratio{name: "mux small p99 beside/other-conn", num: "mux/small-beside-stream p99", den: "mux/small-beside-other-conn p99"})
 	registerRatio(ratio{name: "mux two-streams/stream-alone", num: "mux/two-streams", den: "mux/stream-alone"})
+	// What sharing one connection costs two bulk streams: the same two
+	// downloads, each on a connection of its own.
+	registerRatio(ratio{name: "mux two-streams one-conn/two-conns", num: "mux/two-streams", den: "mux/two-streams-two-conns"})
 }
 
 // smallEvery is the pace of the small calls, and maxBehind how many
@@ -238,17 +243,52 @@ func muxStreams(r *round, n int) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
+	sessions := make([]*nativeSession, n)
+	for i := range sessions {
+		sessions[i] = ns
+	}
+	gibs, err := streamOn(r, sessions)
+	return gibs, errors.Join(err, ns.close())
+}
+
+// muxStreamsApart is muxStreams with each download on a connection of its
+// own.
+func muxStreamsApart(r *round, n int) (float64, error) {
+	var sessions []*nativeSession
+	closeAll := func() error {
+		var errs []error
+		for _, ns := range sessions {
+			errs = append(errs, ns.close())
+		}
+		return errors.Join(errs...)
+	}
+	for range n {
+		ns, err := startNative("unix")
+		if err != nil {
+			return 0, errors.Join(err, closeAll())
+		}
+		sessions = append(sessions, ns)
+	}
+	gibs, err := streamOn(r, sessions)
+	return gibs, errors.Join(err, closeAll())
+}
+
+// streamOn runs an endless download on each of sessions' Clients (one
+// Client may appear more than once) as muxStreams describes, and returns
+// their GiB/s together.
+func streamOn(r *round, sessions []*nativeSession) (float64, error) {
+	n := len(sessions)
 	ctx, cancel := context.WithCancel(context.Background())
 	streamed := make([]atomic.Int64, n)
 	done := make(chan error, n)
-	for i := range n {
+	for i, ns := range sessions {
 		var rc io.ReadCloser
 		if err := ns.client.Call(ctx, "Bench.Stream", &streamRequest{N: 1 << 50}, &rc); err != nil {
 			cancel()
 			for range i {
 				<-done
 			}
-			return 0, errors.Join(err, ns.close())
+			return 0, err
 		}
 		go func() { done <- drain(rc, &streamed[i]) }()
 	}
@@ -276,5 +316,5 @@ func muxStreams(r *round, n int) (float64, error) {
 	if n > 1 && most > 0 {
 		r.record("fairness", "x", float64(least)/float64(most))
 	}
-	return float64(total) / (1 << 30) / el.Seconds(), ns.close()
+	return float64(total) / (1 << 30) / el.Seconds(), nil
 }

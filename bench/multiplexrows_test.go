@@ -44,7 +44,7 @@ func TestMuxRows(t *testing.T) {
 		"mux/small-alone p99", "mux/small-beside-stream p99", "mux/small-beside-stream stream",
 		"mux/stream-alone", "mux/small-beside-upload upload", "mux/small-beside-other-conn p99",
 		"mux/small-beside-stream wake p99", "mux/two-streams", "mux/two-streams fairness",
-		"mux two-streams/stream-alone",
+		"mux two-streams/stream-alone", "mux/two-streams-two-conns", "mux two-streams one-conn/two-conns",
 	} {
 		if r, ok := rows[name]; !ok || !(r.Median > 0) {
 			t.Errorf("row %q: %+v (present %v)", name, r, ok)
