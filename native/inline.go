@@ -19,9 +19,9 @@ package native
 // eighth of the way back down. A handler whose figure is under inlineMax
 // runs inline; any other on a goroutine of its own from the start. A
 // handler that turns slow is noticed at its second long call (each lent
-// after the lending period at most, and the first call's lending and its end count
-// as two), and one that turns quick again runs inline after a few dozen
-// calls.
+// after the lending period at most, and the first call's lending and its
+// end count as two), and one that turns quick again runs inline after a
+// few dozen calls.
 //
 //	handler took    the next call runs
 //	< inlineMax     inline, on the reader goroutine (lent if it runs long)
