@@ -41,8 +41,9 @@
 // recent calls returned within 20 µs, runs on the goroutine that read its
 // request. A handler that blocks, waiting on I/O, thus takes no other call
 // of its connection with it: after its first long call (which the reading
-// leaves after 1-2 ms) its calls run in their own goroutines, until a run of
-// quick calls shows it quick again (inline.go).
+// leaves after 1-2 ms when calls overlap on the connection, 10-20 ms when
+// they come one at a time) its calls run in their own goroutines, until a
+// run of quick calls shows it quick again (inline.go).
 //
 // # Streams of messages
 //
