@@ -71,14 +71,13 @@ type clientCall struct {
 	opts   callOpts
 	req    half // request half
 
-	// The call's one event: deliver sets ev and has, and sends on
-	// answered (capacity 1) if a waiter made it (answeredChan). A caller
-	// reading its answer itself looks at has and needs no channel: one
-	// allocation less per call.
-	answered  chan struct{} // under mu
-	ev        clientEvent
-	has       atomic.Bool
-	delivered bool // under mu
+	// The call's one event: deliver sets ev and has (under mu, once),
+	// and sends on answered (capacity 1) if a waiter made it
+	// (answeredChan). A caller reading its answer itself looks at has and
+	// needs no channel: one allocation less per call.
+	answered chan struct{} // under mu
+	ev       clientEvent
+	has      atomic.Bool
 
 	// Response, owned by the reader goroutine. stream is written under mu,
 	// so other goroutines read it under mu (streamOf).
@@ -428,10 +427,9 @@ func (c *Client) complete(call *clientCall, reusable bool) {
 func (c *Client) deliver(call *clientCall, ev clientEvent) {
 	call.mu.Lock()
 	defer call.mu.Unlock()
-	if call.delivered {
+	if call.has.Load() {
 		return
 	}
-	call.delivered = true
 	call.ev = ev
 	call.has.Store(true)
 	if call.answered != nil {
@@ -446,7 +444,7 @@ func (call *clientCall) answeredChan() chan struct{} {
 	defer call.mu.Unlock()
 	if call.answered == nil {
 		call.answered = make(chan struct{}, 1)
-		if call.delivered {
+		if call.has.Load() {
 			call.answered <- struct{}{}
 		}
 	}
